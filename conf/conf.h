@@ -1,0 +1,118 @@
+/*
+ * conf.h - redisfo.conf, read once into plain structs.
+ *
+ * Only conf/ includes <libconfig.h>. Everything else sees these structs,
+ * filled and validated by conf_load(): every value is in range, every
+ * address is parsed, relative paths are made relative to the config file's
+ * folder. The rest of the program never re-checks or re-reads the config.
+ */
+#ifndef REDISFO_CONF_H
+#define REDISFO_CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define CONF_NAME_MAX	64	/* service and node names */
+#define CONF_DNAME_MAX	256	/* presentation-format domain names */
+#define CONF_ADDR_MAX	4	/* addresses served for one node */
+#define CONF_HOOK_MAX	1024
+
+/* An IP address, optionally with a port ("127.0.0.1:5353", "[::1]:53"). */
+struct conf_sockaddr {
+	char			text[80];	/* as written in the config */
+	struct sockaddr_storage	ss;		/* family, address and port */
+	socklen_t		len;
+};
+
+/* A bare IP address (no port), as served in A/AAAA records. */
+struct conf_ip {
+	char		text[64];	/* canonical text form */
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	bytes[16];	/* 4 or 16 bytes, network order */
+};
+
+struct conf_tsig_key {
+	char	name[CONF_DNAME_MAX];	/* absolute, with the final dot; "" = no key */
+	char	algorithm[32];		/* "hmac-sha256", "hmac-sha512", ... */
+	char	secret[256];		/* base64, as written */
+};
+
+struct conf_rrl {
+	int	rate;			/* responses/s per /24 (/56); 0 = off */
+	int	slip;			/* every slip-th limited answer goes out TC=1; 0 = none */
+};
+
+struct conf_dns {
+	struct conf_sockaddr	*listen;	/* at least one */
+	size_t			 n_listen;
+	char			 zone[CONF_DNAME_MAX];	/* absolute, lower case, final dot */
+	char			 zone_file[PATH_MAX];	/* absolute path */
+	int			 ttl;			/* 1 .. 86400 */
+	int			 workers;		/* 0 = one per CPU, else 1 .. 64 */
+	struct conf_tsig_key	 update_key;
+	struct conf_ip		*allow_transfer;
+	size_t			 n_allow_transfer;
+	struct conf_sockaddr	*notify;		/* port defaults to 53 */
+	size_t			 n_notify;
+	struct conf_rrl		 rrl;
+};
+
+struct conf_failover {
+	struct conf_sockaddr	server;		/* default: first dns.listen */
+	int			probe_timeout_ms;
+	int			probes;
+	int			pause_timeout_ms;
+	long long		max_lag_bytes;
+	char			lock_file[PATH_MAX];	/* absolute path */
+	char			audit_log[PATH_MAX];	/* absolute path */
+	char			pre_hook[CONF_HOOK_MAX];	/* "" = none */
+	char			post_hook[CONF_HOOK_MAX];
+};
+
+struct conf_node {
+	char		name[CONF_NAME_MAX];
+	char		host[256];		/* where Redis listens (IP) */
+	int		port;			/* 1 .. 65535, default 6379 */
+	struct conf_ip	address[CONF_ADDR_MAX];	/* served when primary; default = host */
+	size_t		n_address;
+	int		priority;		/* higher wins; default 0 */
+	int		line;			/* line in the config file */
+};
+
+struct conf_service {
+	char		  name[CONF_NAME_MAX];	/* served as <name>.<zone> */
+	char		  user[128];		/* Redis ACL user, "" = default */
+	char		  password[256];	/* "" = no AUTH */
+	struct conf_node *nodes;
+	size_t		  n_nodes;
+	int		  line;
+};
+
+struct conf {
+	char			 path[PATH_MAX];	/* the file read */
+	char			 dir[PATH_MAX];		/* its folder */
+	struct conf_dns		 dns;
+	struct conf_failover	 failover;
+	struct conf_service	*services;
+	size_t			 n_services;
+};
+
+/*
+ * Read and validate the config file at path into *conf. On error returns -1
+ * and writes one line naming the file, line and key into err; *conf is then
+ * left empty (safe to conf_free). On success returns 0.
+ */
+int	conf_load(const char *path, struct conf *conf, char *err, size_t errlen);
+void	conf_free(struct conf *conf);
+
+/* Lookups over a loaded config; NULL when not found. */
+const struct conf_service	*conf_service_find(const struct conf *conf, const char *name);
+const struct conf_node		*conf_node_find(const struct conf_service *svc, const char *name);
+
+/* Parse "ip", "ip:port" or "[ip6]:port" with a default port; -1 on error. */
+int	conf_sockaddr_parse(const char *text, int default_port, struct conf_sockaddr *out);
+/* Parse a bare IP address; -1 on error. */
+int	conf_ip_parse(const char *text, struct conf_ip *out);
+
+#endif

@@ -1,0 +1,1 @@
+CONF_SRCS := conf/conf.c conf/log.c

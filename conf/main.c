@@ -1,0 +1,104 @@
+/*
+ * main.c - redisfo-dns: the command table.
+ *
+ * Parse the global options, load the config once, and hand the rest of the
+ * arguments to the command's handler, which lives in its own module:
+ * serve and checkconf in dnsd/, the operator commands in failover/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "conf/log.h"
+#include "dnsd/server.h"
+#include "failover/commands.h"
+
+#define REDISFO_VERSION	"0.1.0"
+
+struct command {
+	const char	*name;
+	int		(*fn)(const struct conf *, int, char **);
+	const char	*usage;
+};
+
+static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
+
+static const char *conf_path = "redisfo.conf";
+
+static const struct command commands[] = {
+	{ "serve",	cmd_serve_main,	"serve                         run the DNS server in the foreground" },
+	{ "switch",	cmd_switch,	"switch [SERVICE] [--to NODE] [--force] [--dry-run] [-y]" },
+	{ "rejoin",	cmd_rejoin,	"rejoin [SERVICE] NODE         make a recovered node a replica again" },
+	{ "status",	cmd_status,	"status [SERVICE] [--json]     nodes, served record, verdict" },
+	{ "check",	cmd_check,	"check [SERVICE]               monitoring check (Nagios conventions)" },
+	{ "checkconf",	cmd_checkconf,	"checkconf                     validate config and zone" },
+};
+
+static int
+cmd_serve_main(const struct conf *conf, int argc, char **argv)
+{
+	return cmd_serve(conf, conf_path, argc, argv);
+}
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: redisfo-dns [-c FILE] [-v|-q] COMMAND [ARGS]\n\n"
+	    "  -c FILE   config file (default ./redisfo.conf)\n"
+	    "  -v, -q    more or less logging\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command	*cmd = NULL;
+	struct conf		 conf;
+	char			 err[1024];
+	int			 i, rc, level = LOG_LVL_INFO;
+	size_t			 j;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf_path = argv[++i];
+		else if (strcmp(argv[i], "-v") == 0)
+			level++;
+		else if (strcmp(argv[i], "-q") == 0)
+			level--;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("redisfo-dns %s\n", REDISFO_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "redisfo-dns: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_set_level(level);
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (j = 0; j < sizeof(commands) / sizeof(commands[0]); j++)
+		if (strcmp(argv[i], commands[j].name) == 0)
+			cmd = &commands[j];
+	if (cmd == NULL) {
+		fprintf(stderr, "redisfo-dns: unknown command '%s'\n", argv[i]);
+		usage(stderr);
+		return 2;
+	}
+	if (conf_load(conf_path, &conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "redisfo-dns: %s\n", err);
+		return 2;
+	}
+	rc = cmd->fn(&conf, argc - i - 1, argv + i + 1);
+	conf_free(&conf);
+	return rc;
+}

@@ -1,0 +1,2 @@
+/* query.c - stub, being written. */
+typedef int stub_unused_t;

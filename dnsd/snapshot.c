@@ -1,0 +1,2 @@
+/* snapshot.c - stub, being written. */
+typedef int stub_unused_t;

@@ -1,0 +1,41 @@
+/*
+ * update.h - RFC 2136 UPDATE, authenticated by RFC 8945 TSIG.
+ *
+ * Runs in the server's control thread only. It never touches the served
+ * snapshot or the zone file: it computes a new zone from the current one,
+ * and the server persists it, swaps the snapshot, and only then sends the
+ * reply (so an acknowledged change is durable and visible).
+ *
+ *	u = update_begin(wire, len, key, err, sizeof(err));   NULL: drop
+ *	rcode = update_run(u, zone, origin, &new_zone);        new_zone only if changed
+ *	... server persists new_zone; on failure rcode = SERVFAIL ...
+ *	update_reply(u, rcode, &reply, &reply_len);            signed when the request was
+ *	update_end(u);
+ */
+#ifndef REDISFO_UPDATE_H
+#define REDISFO_UPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ldns/ldns.h>
+
+struct conf_tsig_key;
+struct update_ctx;
+
+/* Parse the message; NULL (and err) when it cannot even be answered. */
+struct update_ctx	*update_begin(const uint8_t *wire, size_t len,
+			    const struct conf_tsig_key *key, char *err, size_t errlen);
+/*
+ * Check TSIG, zone section, prerequisites and updates against zone, whose
+ * apex is origin (absolute, lower case). Returns the DNS rcode. On NOERROR
+ * with a change, *new_zone is a new zone (serial increased) owned by the
+ * caller; otherwise *new_zone is NULL. zone is not modified.
+ */
+int			 update_run(struct update_ctx *u, const ldns_zone *zone,
+			    const char *origin, ldns_zone **new_zone);
+/* Build the reply with rcode (malloc'd, caller frees). -1 on error. */
+int			 update_reply(struct update_ctx *u, int rcode,
+			    uint8_t **wire, size_t *len);
+void			 update_end(struct update_ctx *u);
+
+#endif

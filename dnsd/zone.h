@@ -1,0 +1,34 @@
+/*
+ * zone.h - the zone's master copy: load, check, create, persist.
+ *
+ * The zone file is the state of the service (which node is primary is what
+ * the zone says). It is read with ldns, checked (SOA and NS at the apex,
+ * every name inside the zone, CNAME alone at its name), and written back
+ * atomically: temp file, fsync, rename, fsync of the folder.
+ */
+#ifndef REDISFO_ZONE_H
+#define REDISFO_ZONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ldns/ldns.h>
+
+struct conf;
+
+/* Load and check the zone file; errors name the file and line. */
+ldns_zone	*zone_load(const char *path, const char *origin, uint32_t default_ttl,
+		    char *err, size_t errlen);
+/* Check a zone's structure; 0 or -1 with err. */
+int		 zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen);
+/*
+ * Build the initial zone from the config (SOA, NS, and per service the
+ * first node's addresses and the _redisfo TXT) and write it to
+ * conf->dns.zone_file if that file does not exist. 1 = created,
+ * 0 = already there, -1 = error.
+ */
+int		 zone_create_if_missing(const struct conf *conf, char *err, size_t errlen);
+/* Write z to path atomically and durably; 0 or -1 with err. */
+int		 zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen);
+uint32_t	 zone_serial(const ldns_zone *z);
+
+#endif

@@ -1,0 +1,2 @@
+/* node.c - stub, being written. */
+typedef int stub_unused_t;

@@ -1,0 +1,1 @@
+UNIT_TESTS := test_conf test_zone test_query
