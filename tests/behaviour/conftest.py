@@ -1,0 +1,73 @@
+"""conftest.py - fixtures shared by every behaviour test.
+
+`procs` is a registry of what a test started (Popen objects, RedisNode,
+Redisfo, or anything with .stop()): at teardown, whatever happened, every
+entry is resumed (SIGCONT, in case a test froze it) and stopped, newest
+first. `server` is a started Redisfo with the default config in tmp_path.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+
+class ProcRegistry:
+    """What a test started; everything here is stopped at teardown."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, obj):
+        self.items.append(obj)
+        return obj
+
+    __call__ = add
+
+    def __iter__(self):
+        return iter(self.items)
+
+    @staticmethod
+    def _resume(obj):
+        proc = obj if isinstance(obj, subprocess.Popen) else getattr(obj, "proc", None)
+        if isinstance(proc, subprocess.Popen) and proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self):
+        errors = []
+        for obj in reversed(self.items):
+            try:
+                self._resume(obj)
+                if isinstance(obj, subprocess.Popen):
+                    harness._stop_popen(obj)
+                else:
+                    obj.stop()
+            except Exception as exc:  # noqa: BLE001 - stop the rest anyway
+                errors.append("%r: %r" % (obj, exc))
+        self.items = []
+        return errors
+
+
+@pytest.fixture
+def procs():
+    reg = ProcRegistry()
+    yield reg
+    errors = reg.stop_all()
+    assert not errors, "teardown could not stop: %s" % "; ".join(errors)
+
+
+@pytest.fixture
+def server(tmp_path, procs):
+    """A started redisfo-dns with the default config (zone made by serve)."""
+    srv = procs.add(harness.Redisfo(tmp_path))
+    srv.start()
+    return srv
