@@ -13,11 +13,11 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE
-LDLIBS	:= -lldns -lhiredis -lconfig -lurcu-qsbr -lpthread
+LDLIBS	:= -lldns -lhiredis -lconfig -lurcu-qsbr -lpthread -lcrypto
 PYTHON	:= /usr/bin/python3
 
 # Debian packages: build, run, tests and bench.
-DEB_PKGS := gcc make libc6-dev pkg-config libldns-dev ldnsutils libhiredis-dev \
+DEB_PKGS := gcc make libc6-dev pkg-config libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	libconfig-dev liburcu-dev libcmocka-dev redis-server redis-tools \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
 	python3-redis python3-pytest procps iproute2 time
