@@ -1,2 +1,622 @@
-/* dnsclient.c - stub, being written. */
-typedef int stub_unused_t;
+/*
+ * dnsclient.c - queries and TSIG-signed RFC 2136 UPDATEs for the failover.
+ *
+ * ldns builds, signs and parses the messages; the socket work (UDP with TCP
+ * fallback for queries, TCP for UPDATE) is done here with poll() and one
+ * deadline per call, so a dead server costs at most timeout_ms. The switch
+ * relies on the result codes to tell "nothing changed" (REFUSED, NOTAUTH,
+ * prerequisite failed) from "unknown" (timeout, bad reply): this file must
+ * never report DNSCLIENT_OK for a reply whose TSIG does not verify.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "conf/conf.h"
+#include "failover/dnsclient.h"
+
+#define DNSCLIENT_FUDGE	300
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+dnsclient_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+const char *
+dnsclient_result_str(enum dnsclient_result r)
+{
+	switch (r) {
+	case DNSCLIENT_OK:	return "ok";
+	case DNSCLIENT_TIMEOUT:	return "timeout";
+	case DNSCLIENT_REFUSED:	return "refused";
+	case DNSCLIENT_NOTAUTH:	return "notauth";
+	case DNSCLIENT_PREREQ:	return "prerequisite failed";
+	case DNSCLIENT_RCODE:	return "error rcode";
+	case DNSCLIENT_ERROR:	return "error";
+	}
+	return "?";
+}
+
+static const char *
+rcode_str(int rcode)
+{
+	static const char *names[] = { "NOERROR", "FORMERR", "SERVFAIL",
+	    "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET",
+	    "NOTAUTH", "NOTZONE" };
+
+	if (rcode >= 0 && rcode < (int)(sizeof(names) / sizeof(names[0])))
+		return names[rcode];
+	return "RCODE?";
+}
+
+static const char *
+tsig_error_str(int e)
+{
+	switch (e) {
+	case 0:		return "no TSIG error";
+	case 16:	return "BADSIG";
+	case 17:	return "BADKEY";
+	case 18:	return "BADTIME";
+	case 19:	return "BADMODE";
+	case 20:	return "BADNAME";
+	case 21:	return "BADALG";
+	case 22:	return "BADTRUNC";
+	}
+	return "unknown TSIG error";
+}
+
+/* Wait for fd to be ready for events until deadline; 0, or -1 on timeout. */
+static int
+wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = events };
+	long long	left;
+	int		rc;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc == 0)
+			return -1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Send wire over UDP and return the first datagram with the same ID.
+ * Returns 0, -1 on error (err), -2 on timeout.
+ */
+static int
+udp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
+    const uint8_t *wire, size_t len, long long deadline,
+    uint8_t *reply, size_t *replylen, char *err, size_t errlen)
+{
+	ssize_t	n;
+	int	fd;
+
+	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 ||
+	    send(fd, wire, len, 0) != (ssize_t)len) {
+		snprintf(err, errlen, "send: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		if (wait_fd(fd, POLLIN, deadline) == -1) {
+			close(fd);
+			return -2;
+		}
+		n = recv(fd, reply, *replylen, 0);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			snprintf(err, errlen, "recv: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n >= 12 && reply[0] == wire[0] && reply[1] == wire[1])
+			break;
+	}
+	close(fd);
+	*replylen = (size_t)n;
+	return 0;
+}
+
+static int
+io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
+{
+	size_t	done = 0;
+	ssize_t	n;
+
+	while (done < len) {
+		if (wait_fd(fd, writing ? POLLOUT : POLLIN, deadline) == -1)
+			return -2;
+		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
+		    : recv(fd, buf + done, len - done, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Same as udp_exchange over TCP; *reply is malloc'ed. */
+static int
+tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
+    const uint8_t *wire, size_t len, long long deadline,
+    uint8_t **reply, size_t *replylen, char *err, size_t errlen)
+{
+	uint8_t		 hdr[2], *out, *buf = NULL;
+	size_t		 blen;
+	socklen_t	 sl = sizeof(int);
+	int		 fd, soerr = 0, rc;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 &&
+	    errno != EINPROGRESS) {
+		snprintf(err, errlen, "connect: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (wait_fd(fd, POLLOUT, deadline) == -1) {
+		close(fd);
+		return -2;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr) {
+		snprintf(err, errlen, "connect: %s", strerror(soerr ? soerr : errno));
+		close(fd);
+		return -1;
+	}
+	out = malloc(len + 2);
+	if (out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return -1;
+	}
+	out[0] = (uint8_t)(len >> 8);
+	out[1] = (uint8_t)len;
+	memcpy(out + 2, wire, len);
+	rc = io_all(fd, out, len + 2, 1, deadline);
+	free(out);
+	if (rc == 0)
+		rc = io_all(fd, hdr, 2, 0, deadline);
+	if (rc == 0) {
+		blen = ((size_t)hdr[0] << 8) | hdr[1];
+		buf = malloc(blen ? blen : 1);
+		if (buf == NULL)
+			rc = -1;
+		else
+			rc = io_all(fd, buf, blen, 0, deadline);
+	}
+	close(fd);
+	if (rc != 0) {
+		free(buf);
+		if (rc == -1)
+			snprintf(err, errlen, "TCP exchange failed (connection closed)");
+		return rc;
+	}
+	if (blen < 12) {
+		free(buf);
+		snprintf(err, errlen, "short reply over TCP");
+		return -1;
+	}
+	*reply = buf;
+	*replylen = blen;
+	return 0;
+}
+
+/* Return the rdf as a string value into out (TXT: joined strings). */
+static void
+rr_value(const ldns_rr *rr, char *out, size_t outlen)
+{
+	ldns_rdf	*rdf;
+	char		*s;
+	size_t		 i, o = 0, l;
+	const uint8_t	*d;
+
+	out[0] = '\0';
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_TXT) {
+		for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+			rdf = ldns_rr_rdf(rr, i);
+			d = ldns_rdf_data(rdf);
+			l = ldns_rdf_size(rdf) ? d[0] : 0;
+			if (l + 1 > ldns_rdf_size(rdf))
+				l = ldns_rdf_size(rdf) ? ldns_rdf_size(rdf) - 1 : 0;
+			if (o && o + 1 < outlen)
+				out[o++] = ' ';
+			if (o + l >= outlen)
+				l = outlen - o - 1;
+			memcpy(out + o, d + 1, l);
+			o += l;
+			out[o] = '\0';
+		}
+		return;
+	}
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+		rdf = ldns_rr_rdf(rr, 2);
+		if (rdf != NULL)
+			snprintf(out, outlen, "%u", ldns_rdf2native_int32(rdf));
+		return;
+	}
+	rdf = ldns_rr_rdf(rr, 0);
+	if (rdf == NULL)
+		return;
+	s = ldns_rdf2str(rdf);
+	if (s != NULL) {
+		snprintf(out, outlen, "%s", s);
+		free(s);
+	}
+}
+
+/* Map a reply's rcode to a result (for UPDATE). */
+static enum dnsclient_result
+rcode_result(int rcode)
+{
+	switch (rcode) {
+	case LDNS_RCODE_NOERROR:	return DNSCLIENT_OK;
+	case LDNS_RCODE_REFUSED:
+	case LDNS_RCODE_NOTIMPL:
+	case LDNS_RCODE_NOTZONE:	return DNSCLIENT_REFUSED;
+	case LDNS_RCODE_NOTAUTH:	return DNSCLIENT_NOTAUTH;
+	case LDNS_RCODE_YXDOMAIN:
+	case LDNS_RCODE_YXRRSET:
+	case LDNS_RCODE_NXRRSET:
+	case LDNS_RCODE_NXDOMAIN:	return DNSCLIENT_PREREQ;
+	}
+	return DNSCLIENT_RCODE;
+}
+
+enum dnsclient_result
+dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *name, int type, int timeout_ms, struct dnsclient_rrset *out,
+    char *err, size_t errlen)
+{
+	enum dnsclient_result	 res = DNSCLIENT_ERROR;
+	ldns_pkt		*q = NULL, *r = NULL;
+	ldns_rdf		*qname = NULL;
+	ldns_rr_list		*an;
+	ldns_rr			*rr;
+	ldns_status		 st;
+	uint8_t			*wire = NULL, udpbuf[65535], *reply = udpbuf, *tcpbuf = NULL;
+	size_t			 wlen, rlen = sizeof(udpbuf), i;
+	long long		 deadline = now_ms() + timeout_ms;
+	char			 where[128], e[256] = "";
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	dnsclient_addr_text(server, where, sizeof(where));
+	qname = ldns_dname_new_frm_str(name);
+	if (qname == NULL) {
+		snprintf(err, errlen, "query %s: bad name '%s'", where, name);
+		return DNSCLIENT_ERROR;
+	}
+	q = ldns_pkt_query_new(qname, (ldns_rr_type)type, LDNS_RR_CLASS_IN, 0);
+	if (q == NULL) {
+		ldns_rdf_deep_free(qname);
+		snprintf(err, errlen, "query %s: out of memory", where);
+		return DNSCLIENT_ERROR;
+	}
+	ldns_pkt_set_random_id(q);
+	st = ldns_pkt2wire(&wire, q, &wlen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "query %s: %s", where, ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	rc = udp_exchange(server, server_len, wire, wlen, deadline, udpbuf, &rlen,
+	    e, sizeof(e));
+	if (rc == 0 && (udpbuf[2] & 0x02)) {	/* TC: again over TCP */
+		rc = tcp_exchange(server, server_len, wire, wlen, deadline,
+		    &tcpbuf, &rlen, e, sizeof(e));
+		reply = tcpbuf;
+	}
+	if (rc == -2) {
+		snprintf(err, errlen, "DNS server %s did not answer %s within %d ms",
+		    where, name, timeout_ms);
+		res = DNSCLIENT_TIMEOUT;
+		goto out;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "DNS server %s: %s", where, e);
+		goto out;
+	}
+	st = ldns_wire2pkt(&r, reply, rlen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "DNS server %s: unparseable reply: %s", where,
+		    ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	out->rcode = ldns_pkt_get_rcode(r);
+	if (out->rcode != LDNS_RCODE_NOERROR && out->rcode != LDNS_RCODE_NXDOMAIN) {
+		snprintf(err, errlen, "DNS server %s answered %s for %s", where,
+		    rcode_str(out->rcode), name);
+		res = out->rcode == LDNS_RCODE_REFUSED ? DNSCLIENT_REFUSED : DNSCLIENT_RCODE;
+		goto out;
+	}
+	an = ldns_pkt_answer(r);
+	for (i = 0; an != NULL && i < ldns_rr_list_rr_count(an); i++) {
+		rr = ldns_rr_list_rr(an, i);
+		if ((int)ldns_rr_get_type(rr) != type ||
+		    ldns_dname_compare(ldns_rr_owner(rr), qname) != 0)
+			continue;
+		if (out->n == DNSCLIENT_RR_MAX)
+			break;
+		if (out->n == 0)
+			out->ttl = ldns_rr_ttl(rr);
+		rr_value(rr, out->value[out->n], sizeof(out->value[0]));
+		out->n++;
+	}
+	res = DNSCLIENT_OK;
+out:
+	ldns_pkt_free(q);	/* frees qname */
+	ldns_pkt_free(r);
+	free(wire);
+	free(tcpbuf);
+	return res;
+}
+
+enum dnsclient_result
+dnsclient_serial(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *zone, int timeout_ms, uint32_t *serial, char *err, size_t errlen)
+{
+	struct dnsclient_rrset	*set;
+	enum dnsclient_result	 res;
+
+	set = malloc(sizeof(*set));
+	if (set == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return DNSCLIENT_ERROR;
+	}
+	res = dnsclient_query(server, server_len, zone, DNSCLIENT_TYPE_SOA,
+	    timeout_ms, set, err, errlen);
+	if (res == DNSCLIENT_OK && set->n == 0) {
+		char where[128];
+		dnsclient_addr_text(server, where, sizeof(where));
+		snprintf(err, errlen, "DNS server %s has no SOA for %s", where, zone);
+		res = DNSCLIENT_RCODE;
+	}
+	if (res == DNSCLIENT_OK)
+		*serial = (uint32_t)strtoul(set->value[0], NULL, 10);
+	free(set);
+	return res;
+}
+
+/* Build one RR of an UPDATE; NULL with err on failure. */
+static ldns_rr *
+change_rr(const struct dnsclient_change *c, char *err, size_t errlen)
+{
+	ldns_rr		*rr = NULL;
+	ldns_rdf	*owner;
+	ldns_status	 st;
+	char		 text[1024];
+	const char	*tname;
+	ldns_rr_class	 cls;
+
+	tname = ldns_rr_descript((uint16_t)c->type) ?
+	    ldns_rr_descript((uint16_t)c->type)->_name : NULL;
+	if (tname == NULL) {
+		snprintf(err, errlen, "unknown RR type %d", c->type);
+		return NULL;
+	}
+	switch (c->op) {
+	case DNSCLIENT_PREREQ_VALUE:
+	case DNSCLIENT_DELETE_RR:
+	case DNSCLIENT_ADD:
+		if (c->rdata == NULL) {
+			snprintf(err, errlen, "%s %s: no data", c->owner, tname);
+			return NULL;
+		}
+		snprintf(text, sizeof(text), "%s %u IN %s %s", c->owner,
+		    c->op == DNSCLIENT_ADD ? c->ttl : 0, tname, c->rdata);
+		st = ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL);
+		if (st != LDNS_STATUS_OK) {
+			snprintf(err, errlen, "bad record '%.300s': %s", text,
+			    ldns_get_errorstr_by_id(st));
+			return NULL;
+		}
+		if (c->op == DNSCLIENT_DELETE_RR)
+			ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
+		return rr;
+	case DNSCLIENT_PREREQ_EXISTS:
+	case DNSCLIENT_DELETE_RRSET:
+		cls = LDNS_RR_CLASS_ANY;
+		break;
+	case DNSCLIENT_PREREQ_ABSENT:
+	default:
+		cls = LDNS_RR_CLASS_NONE;
+		break;
+	}
+	owner = ldns_dname_new_frm_str(c->owner);
+	rr = owner ? ldns_rr_new() : NULL;
+	if (rr == NULL) {
+		ldns_rdf_deep_free(owner);
+		snprintf(err, errlen, "bad name '%s'", c->owner);
+		return NULL;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, (ldns_rr_type)c->type);
+	ldns_rr_set_class(rr, cls);
+	ldns_rr_set_ttl(rr, 0);
+	ldns_rr_set_question(rr, false);
+	return rr;
+}
+
+static int
+is_prereq(enum dnsclient_op op)
+{
+	return op == DNSCLIENT_PREREQ_VALUE || op == DNSCLIENT_PREREQ_EXISTS ||
+	    op == DNSCLIENT_PREREQ_ABSENT;
+}
+
+enum dnsclient_result
+dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *zone, const struct conf_tsig_key *key,
+    const struct dnsclient_change *changes, size_t n_changes, int timeout_ms,
+    int *rcode, char *err, size_t errlen)
+{
+	enum dnsclient_result	 res = DNSCLIENT_ERROR;
+	ldns_rr_list		*pr = NULL, *up = NULL;
+	ldns_pkt		*q = NULL, *r = NULL;
+	ldns_rdf		*zname, *mac = NULL;
+	ldns_rr			*rr, *tsig;
+	ldns_status		 st;
+	uint8_t			*wire = NULL, *reply = NULL;
+	size_t			 wlen, rlen = 0, i;
+	long long		 deadline = now_ms() + timeout_ms;
+	char			 where[128], e[512] = "", alg[64];
+	int			 rc, rcd, terr;
+
+	if (rcode != NULL)
+		*rcode = -1;
+	dnsclient_addr_text(server, where, sizeof(where));
+	pr = ldns_rr_list_new();
+	up = ldns_rr_list_new();
+	if (pr == NULL || up == NULL) {
+		snprintf(err, errlen, "update %s: out of memory", where);
+		goto out;
+	}
+	for (i = 0; i < n_changes; i++) {
+		rr = change_rr(&changes[i], e, sizeof(e));
+		if (rr == NULL) {
+			snprintf(err, errlen, "update %s: %s", where, e);
+			goto out;
+		}
+		ldns_rr_list_push_rr(is_prereq(changes[i].op) ? pr : up, rr);
+	}
+	zname = ldns_dname_new_frm_str(zone);
+	if (zname == NULL) {
+		snprintf(err, errlen, "update %s: bad zone '%s'", where, zone);
+		goto out;
+	}
+	q = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, pr, up, NULL);
+	if (q == NULL) {
+		ldns_rdf_deep_free(zname);
+		snprintf(err, errlen, "update %s: cannot build the message", where);
+		goto out;
+	}
+	ldns_pkt_set_rd(q, false);
+	ldns_pkt_set_random_id(q);
+	if (key != NULL && key->name[0] != '\0') {
+		snprintf(alg, sizeof(alg), "%s%s", key->algorithm,
+		    key->algorithm[0] && key->algorithm[strlen(key->algorithm) - 1] == '.' ? "" : ".");
+		st = ldns_pkt_tsig_sign(q, key->name, key->secret, DNSCLIENT_FUDGE,
+		    alg, NULL);
+		if (st != LDNS_STATUS_OK) {
+			snprintf(err, errlen, "update %s: TSIG signing with %s (%s): %s",
+			    where, key->name, key->algorithm, ldns_get_errorstr_by_id(st));
+			goto out;
+		}
+		tsig = ldns_pkt_tsig(q);
+		mac = tsig ? ldns_rr_rdf(tsig, 3) : NULL;
+	}
+	st = ldns_pkt2wire(&wire, q, &wlen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "update %s: %s", where, ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	rc = tcp_exchange(server, server_len, wire, wlen, deadline, &reply, &rlen,
+	    e, sizeof(e));
+	if (rc == -2) {
+		snprintf(err, errlen, "DNS server %s did not answer the UPDATE of %s "
+		    "within %d ms", where, zone, timeout_ms);
+		res = DNSCLIENT_TIMEOUT;
+		goto out;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s", where, zone, e);
+		goto out;
+	}
+	if (reply[0] != wire[0] || reply[1] != wire[1]) {
+		snprintf(err, errlen, "DNS server %s: reply with the wrong ID", where);
+		goto out;
+	}
+	st = ldns_wire2pkt(&r, reply, rlen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "DNS server %s: unparseable reply: %s", where,
+		    ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	rcd = ldns_pkt_get_rcode(r);
+	if (rcode != NULL)
+		*rcode = rcd;
+	tsig = ldns_pkt_tsig(r);
+	if (rcd == LDNS_RCODE_NOTAUTH) {
+		terr = tsig && ldns_rr_rdf(tsig, 5) ?
+		    ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5)) : 0;
+		snprintf(err, errlen, "DNS server %s refused the UPDATE of %s: NOTAUTH "
+		    "(%s) with key %s", where, zone, tsig_error_str(terr),
+		    key && key->name[0] ? key->name : "(none)");
+		res = DNSCLIENT_NOTAUTH;
+		goto out;
+	}
+	if (mac != NULL) {
+		if (tsig == NULL) {
+			snprintf(err, errlen, "DNS server %s: reply (%s) to the UPDATE "
+			    "is not signed", where, rcode_str(rcd));
+			goto out;
+		}
+		if (!ldns_pkt_tsig_verify(r, reply, rlen, key->name, key->secret, mac)) {
+			snprintf(err, errlen, "DNS server %s: the TSIG of the reply (%s) "
+			    "does not verify", where, rcode_str(rcd));
+			goto out;
+		}
+	}
+	res = rcode_result(rcd);
+	if (res == DNSCLIENT_PREREQ)
+		snprintf(err, errlen, "DNS server %s: prerequisite failed (%s): the "
+		    "record changed since it was read", where, rcode_str(rcd));
+	else if (res != DNSCLIENT_OK)
+		snprintf(err, errlen, "DNS server %s refused the UPDATE of %s: %s",
+		    where, zone, rcode_str(rcd));
+out:
+	ldns_rr_list_deep_free(pr);
+	ldns_rr_list_deep_free(up);
+	ldns_pkt_free(q);
+	ldns_pkt_free(r);
+	free(wire);
+	free(reply);
+	return res;
+}

@@ -1,0 +1,100 @@
+/*
+ * dnsclient.h - the DNS client of the failover side: queries of the served
+ * record, the TXT state and the SOA serial, and RFC 2136 UPDATEs signed
+ * with TSIG (RFC 8945), with prerequisites, sent to dnsd or to any primary
+ * that speaks the protocol (BIND, Knot, PowerDNS).
+ *
+ * Every call has a timeout and fills an err buffer that names the server.
+ * Nothing here prints or exits.
+ */
+#ifndef REDISFO_FAILOVER_DNSCLIENT_H
+#define REDISFO_FAILOVER_DNSCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct conf_tsig_key;
+
+#define DNSCLIENT_RR_MAX	16
+#define DNSCLIENT_VALUE_MAX	512
+
+/* RR types the client asks for (the wire values). */
+#define DNSCLIENT_TYPE_A	1
+#define DNSCLIENT_TYPE_SOA	6
+#define DNSCLIENT_TYPE_TXT	16
+#define DNSCLIENT_TYPE_AAAA	28
+
+enum dnsclient_result {
+	DNSCLIENT_OK = 0,
+	DNSCLIENT_TIMEOUT,	/* no answer in time: the outcome is unknown */
+	DNSCLIENT_REFUSED,	/* REFUSED (or NOTIMP, NOTZONE): nothing changed */
+	DNSCLIENT_NOTAUTH,	/* NOTAUTH: key not accepted; err has the TSIG error */
+	DNSCLIENT_PREREQ,	/* YXDOMAIN, YXRRSET, NXRRSET, NXDOMAIN on UPDATE */
+	DNSCLIENT_RCODE,	/* any other error rcode */
+	DNSCLIENT_ERROR,	/* local or transport error, or a reply that fails
+				   its checks (bad TSIG): the outcome is unknown */
+};
+
+/* What a query found. NXDOMAIN and NODATA are DNSCLIENT_OK with n == 0. */
+struct dnsclient_rrset {
+	int		rcode;		/* of the reply */
+	uint32_t	ttl;		/* of the first matching RR */
+	size_t		n;
+	/* A/AAAA: the address text; TXT: the character-strings joined by a
+	 * space, unquoted; SOA: the serial in decimal. */
+	char		value[DNSCLIENT_RR_MAX][DNSCLIENT_VALUE_MAX];
+};
+
+/* One line of an UPDATE (RFC 2136 sections 2.4 and 2.5). */
+enum dnsclient_op {
+	DNSCLIENT_PREREQ_VALUE,		/* RR is in the RRset (list every RR: the
+					   RRset must equal the listed ones) */
+	DNSCLIENT_PREREQ_EXISTS,	/* RRset exists, any value */
+	DNSCLIENT_PREREQ_ABSENT,	/* RRset does not exist */
+	DNSCLIENT_DELETE_RRSET,		/* delete the RRset */
+	DNSCLIENT_DELETE_RR,		/* delete one RR */
+	DNSCLIENT_ADD,			/* add one RR */
+};
+
+struct dnsclient_change {
+	enum dnsclient_op	 op;
+	const char		*owner;		/* absolute name */
+	int			 type;		/* DNSCLIENT_TYPE_* */
+	uint32_t		 ttl;		/* DNSCLIENT_ADD only */
+	const char		*rdata;		/* presentation form; NULL when none */
+};
+
+/* "127.0.0.1:5353" style text of a socket address, for messages. */
+void	dnsclient_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+/*
+ * Ask server for name/type (UDP, TCP when truncated). Fills out and
+ * returns DNSCLIENT_OK when the server answered NOERROR or NXDOMAIN;
+ * otherwise another result and err.
+ */
+enum dnsclient_result	dnsclient_query(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *name, int type,
+			    int timeout_ms, struct dnsclient_rrset *out,
+			    char *err, size_t errlen);
+
+/* The zone's SOA serial (and the SOA's TTL, when ttl is not NULL). */
+enum dnsclient_result	dnsclient_serial(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *zone, int timeout_ms,
+			    uint32_t *serial, char *err, size_t errlen);
+
+/*
+ * Send one UPDATE for zone made of changes (prerequisites and updates in
+ * any order), signed with key when key->name is not empty, over TCP.
+ * The reply's TSIG is verified. Returns DNSCLIENT_OK when the server
+ * applied it; *rcode (when not NULL) gets the reply's rcode.
+ */
+enum dnsclient_result	dnsclient_update(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *zone,
+			    const struct conf_tsig_key *key,
+			    const struct dnsclient_change *changes, size_t n_changes,
+			    int timeout_ms, int *rcode, char *err, size_t errlen);
+
+const char	*dnsclient_result_str(enum dnsclient_result r);
+
+#endif
