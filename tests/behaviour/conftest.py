@@ -71,3 +71,26 @@ def server(tmp_path, procs):
     srv = procs.add(harness.Redisfo(tmp_path))
     srv.start()
     return srv
+
+
+def _module_server(tmp_path_factory, request, zone_text, name):
+    srv = harness.Redisfo(tmp_path_factory.mktemp(name), zone_text=zone_text)
+    request.addfinalizer(srv.stop)
+    srv.start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def zserver(tmp_path_factory, request):
+    """One redisfo-dns per test module serving harness.TEST_ZONE.
+
+    Read-only tests share it; a test that changes or signals the server
+    must start its own.
+    """
+    return _module_server(tmp_path_factory, request, harness.TEST_ZONE, "zserver")
+
+
+@pytest.fixture(scope="module")
+def lowttl_server(tmp_path_factory, request):
+    """redisfo-dns serving a zone whose SOA TTL (30) is below MINIMUM (600)."""
+    return _module_server(tmp_path_factory, request, harness.TEST_ZONE_LOW_SOA_TTL, "lowttl")

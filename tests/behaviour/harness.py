@@ -523,3 +523,195 @@ def recv_exact(sock, n):
 class _Exited(Exception):
     pass
 
+
+
+# ------------------------------------------------------- test zone contents
+
+def _txt_rrset(owner, count, size):
+    """count TXT records at owner, each one distinct string of size bytes."""
+    lines = []
+    for i in range(count):
+        body = ("%02d-" % i) + "x" * (size - 3)
+        lines.append('%s 300 IN TXT "%s"' % (owner, body))
+    return "\n".join(lines)
+
+
+# A zone with the records the answer tests need: SOA TTL 3600 with
+# MINIMUM 60 (negative TTL 60), CNAME chains in and out of the zone, an
+# empty non-terminal (ent, a.ent), TXT RRsets below and above 512 and 1232
+# bytes, and a CNAME loop that must not hang the server.
+TEST_ZONE = """$ORIGIN svc.test.
+$TTL 300
+@        3600 IN SOA ns1.svc.test. hostmaster.svc.test. 2024010101 3600 600 86400 60
+@        3600 IN NS  ns1.svc.test.
+ns1           IN A   127.0.0.1
+redis       5 IN A   127.0.0.2
+redis       5 IN AAAA fd00::2
+_redisfo.redis 5 IN TXT "primary=r1 epoch=1 at=2024-01-01T00:00:00Z"
+multi         IN A   192.0.2.1
+multi         IN A   192.0.2.2
+multi         IN A   192.0.2.3
+v6only        IN AAAA 2001:db8::1
+mxhost        IN MX  10 redis.svc.test.
+alias         IN CNAME redis.svc.test.
+chain         IN CNAME alias.svc.test.
+outside       IN CNAME www.example.org.
+dangling      IN CNAME missing.svc.test.
+loop1         IN CNAME loop2.svc.test.
+loop2         IN CNAME loop1.svc.test.
+deep.a.ent    IN A   192.0.2.9
+""" + _txt_rrset("medium", 4, 200) + "\n" + _txt_rrset("big", 16, 200) + "\n" \
+    + _txt_rrset("huge", 60, 250) + "\n"
+
+TEST_ZONE_SOA_TTL = 3600
+TEST_ZONE_SOA_MINIMUM = 60
+
+# The other way round: SOA TTL 30 below MINIMUM 600, negative TTL 30.
+TEST_ZONE_LOW_SOA_TTL = """$ORIGIN svc.test.
+$TTL 300
+@        30 IN SOA ns1.svc.test. hostmaster.svc.test. 7 3600 600 86400 600
+@        30 IN NS  ns1.svc.test.
+ns1         IN A   127.0.0.1
+redis     5 IN A   127.0.0.2
+"""
+
+
+# ------------------------------------------------------ real DNS clients
+
+import re  # noqa: E402
+
+
+class ToolReply:
+    """What dig, kdig or drill printed, parsed into the fields tests need.
+
+    rcode (text, extended rcodes included when the tool shows them), id,
+    flags (set of lower-case flag names), counts {QUERY, ANSWER, ...},
+    answer/authority/additional as lists of (name, ttl, class, type, rdata)
+    with names lower-cased, edns None or {version, udp, flags}, and text.
+    """
+
+    def __init__(self, tool, text):
+        self.tool = tool
+        self.text = text
+        self.rcode = None
+        self.id = None
+        self.flags = set()
+        self.counts = {}
+        self.edns = None
+        self.answer, self.authority, self.additional = [], [], []
+        self._parse()
+
+    def _parse(self):
+        t = self.text
+        m = re.search(r"->>HEADER<<- opcode: (\w+)[,;] (?:status|rcode): ([A-Z0-9]+)[,;] id: (\d+)", t)
+        if m:
+            self.opcode, self.rcode, self.id = m.group(1), m.group(2), int(m.group(3))
+        m = re.search(r"^;; [Ff]lags: ?([a-z ]*?)\s*;", t, re.M)
+        if m:
+            self.flags = set(m.group(1).split())
+        for k in ("QUERY", "ANSWER", "AUTHORITY", "ADDITIONAL"):
+            m = re.search(r"\b%s: (\d+)" % k, t)
+            if m:
+                self.counts[k] = int(m.group(1))
+        m = (re.search(r"EDNS: version: (\d+), flags:([a-z ]*); udp: (\d+)", t)          # dig
+             or re.search(r"Version: (\d+); flags: ?([a-z ]*); UDP size: (\d+) B", t)    # kdig
+             or re.search(r"EDNS: version (\d+); flags: ?([a-z ]*); udp: (\d+)", t))     # drill
+        if m:
+            self.edns = {"version": int(m.group(1)), "flags": set(m.group(2).split()),
+                         "udp": int(m.group(3))}
+        section = None
+        for line in t.splitlines():
+            m = re.match(r"^;; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:", line)
+            if m:
+                section = getattr(self, m.group(1).lower())
+                continue
+            if not line.strip() or line.startswith(";"):
+                if not line.strip():
+                    section = None
+                continue
+            if section is None:
+                continue
+            parts = line.split(None, 4)
+            if len(parts) >= 4 and parts[1].isdigit():
+                rdata = parts[4] if len(parts) > 4 else ""
+                if parts[3] in ("OPT",):
+                    continue
+                section.append((parts[0].lower(), int(parts[1]), parts[2].upper(),
+                                parts[3].upper(), rdata))
+
+    def rrs(self, section="answer", rdtype=None):
+        rows = getattr(self, section)
+        return [r for r in rows if rdtype is None or r[3] == rdtype.upper()]
+
+    def __repr__(self):
+        return "<%s reply %s flags=%s>\n%s" % (self.tool, self.rcode, sorted(self.flags), self.text)
+
+
+DNS_TOOLS = ("dig", "kdig", "drill")
+
+
+def tool_query(tool, port, name, rdtype="A", tcp=False, v6=False, edns=None,
+               dnssec=False, extra=(), timeout=3, rdclass=None):
+    """Ask name/rdtype with dig, kdig or drill at port on ::1/127.0.0.1.
+
+    edns: None leaves the tool's default, False turns EDNS off, an int asks
+    for that EDNS buffer size. Returns a ToolReply.
+    """
+    server = "::1" if v6 else "127.0.0.1"
+    if tool == "dig":
+        cmd = ["dig", "@" + server, "-p", str(port), name, rdtype,
+               "+tries=1", "+time=2", "+nocookie"]
+        if rdclass:
+            cmd += ["-c", rdclass]
+        cmd.append("+tcp" if tcp else "+notcp")
+        if edns is False:
+            cmd.append("+noedns")
+        elif edns is not None:
+            cmd += ["+edns=0", "+bufsize=%d" % edns]
+        if dnssec:
+            cmd.append("+dnssec")
+    elif tool == "kdig":
+        cmd = ["kdig", "@" + server, "-p", str(port), name, rdtype,
+               "+retry=0", "+timeout=2"]
+        if rdclass:
+            cmd += ["-c", rdclass]
+        if tcp:
+            cmd.append("+tcp")
+        if edns is False:
+            cmd.append("+noedns")
+        elif edns is not None:
+            cmd += ["+edns=0", "+bufsize=%d" % edns]
+        if dnssec:
+            cmd.append("+dnssec")
+    elif tool == "drill":
+        cmd = ["drill", "-p", str(port), "-6" if v6 else "-4"]
+        if tcp:
+            cmd.append("-t")
+        if edns not in (None, False):
+            cmd += ["-b", str(edns)]
+        if dnssec:
+            cmd.append("-D")
+        cmd += [name, rdtype]
+        if rdclass:
+            cmd.append(rdclass)
+        cmd.append("@" + server)
+    else:
+        raise ValueError(tool)
+    cmd += list(extra)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 5)
+    reply = ToolReply(tool, res.stdout + res.stderr)
+    reply.cmd = cmd
+    reply.returncode = res.returncode
+    return reply
+
+
+def transports(v6=True):
+    """pytest params (tcp, v6) for UDP/TCP over IPv4 and, when the machine
+    has it, IPv6; ids udp4, tcp4, udp6, tcp6."""
+    import pytest
+    out = [pytest.param(False, False, id="udp4"), pytest.param(True, False, id="tcp4")]
+    if v6:
+        mark = pytest.mark.skipif(not HAVE_IPV6, reason="no IPv6 loopback")
+        out += [pytest.param(False, True, id="udp6", marks=mark),
+                pytest.param(True, True, id="tcp6", marks=mark)]
+    return out
