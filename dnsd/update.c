@@ -1,6 +1,600 @@
-/* update.c - stub, being written. */
+/*
+ * update.c - RFC 2136 dynamic UPDATE for the served zone, authenticated by
+ * RFC 8945 TSIG with dns.update_key.
+ *
+ * The server's control thread hands us one UPDATE message; we check its
+ * TSIG, zone section, prerequisites (RFC 2136 3.2) and update section
+ * (3.4), and compute a new zone off to the side from a copy of the current
+ * one. We never modify the zone we are given, never touch the served
+ * snapshot or the zone file: the server persists the new zone, swaps the
+ * snapshot and only then asks us for the reply, so an acknowledged change
+ * is durable and visible. Any failure leaves the zone as it was.
+ *
+ * Policy: an unsigned UPDATE is answered REFUSED (as is any UPDATE when no
+ * key is configured): the server does serve the zone, so NOTAUTH ("not
+ * authoritative") would point the client at the wrong problem, and RFC 2136
+ * 3.3 makes REFUSED the answer to a request the policy forbids. A request
+ * signed with an unknown key, a bad MAC or a time outside the fudge gets
+ * NOTAUTH with the TSIG error (BADKEY, BADSIG, BADTIME) as RFC 8945 says.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "dnsd/tsig.h"
 #include "dnsd/update.h"
-struct update_ctx *update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key, char *err, size_t errlen) { (void)wire; (void)len; (void)key; (void)err; (void)errlen; return NULL; }
-int update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin, ldns_zone **new_zone) { (void)u; (void)zone; (void)origin; *new_zone = NULL; return 4; }
-int update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len) { (void)u; (void)rcode; (void)wire; (void)len; return -1; }
-void update_end(struct update_ctx *u) { (void)u; }
+
+#define RC_NOERROR	0
+#define RC_FORMERR	1
+#define RC_SERVFAIL	2
+#define RC_NXDOMAIN	3
+#define RC_REFUSED	5
+#define RC_YXDOMAIN	6
+#define RC_YXRRSET	7
+#define RC_NXRRSET	8
+#define RC_NOTAUTH	9
+#define RC_NOTZONE	10
+
+struct update_ctx {
+	uint8_t				 hdr[12];
+	uint8_t				*zone_sec;	/* raw zone section, for the reply */
+	size_t				 zone_sec_len;
+	ldns_pkt			*pkt;		/* NULL if it did not parse */
+	const struct conf_tsig_key	*key;
+	struct tsig_state		 st;
+	int				 tsig_rc;
+};
+
+/* The zone being built: the SOA and every other RR, owned. */
+struct update_work {
+	ldns_rr		*soa;
+	ldns_rr		**rr;
+	size_t		 n, cap;
+	const ldns_rdf	*apex;
+	int		 changed;
+	int		 soa_set;	/* the update itself raised the serial */
+};
+
+struct update_ctx *
+update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
+    char *err, size_t errlen)
+{
+	struct update_ctx *u;
+	size_t off = 12;
+
+	if (len < 12 || (wire[2] & 0x80)) {
+		snprintf(err, errlen, "update: %s", len < 12 ? "short message" :
+		    "QR set");
+		return NULL;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		snprintf(err, errlen, "update: out of memory");
+		return NULL;
+	}
+	memcpy(u->hdr, wire, 12);
+	u->key = key;
+	/* Keep the zone section as sent when it is one plain name + type/class. */
+	if (wire[4] == 0 && wire[5] == 1) {
+		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) == 0)
+			off += (size_t)wire[off] + 1;
+		if (off < len && wire[off] == 0 && off + 5 <= len) {
+			off += 5;
+			if ((u->zone_sec = malloc(off - 12)) != NULL) {
+				memcpy(u->zone_sec, wire + 12, off - 12);
+				u->zone_sec_len = off - 12;
+			}
+		}
+	}
+	u->tsig_rc = tsig_verify_request(wire, len, key, &u->st);
+	if (u->tsig_rc == -2)
+		u->st.present = 0;
+	if (ldns_wire2pkt(&u->pkt, wire, len) != LDNS_STATUS_OK)
+		u->pkt = NULL;
+	return u;
+}
+
+void
+update_end(struct update_ctx *u)
+{
+	if (u == NULL)
+		return;
+	if (u->pkt)
+		ldns_pkt_free(u->pkt);
+	free(u->zone_sec);
+	free(u);
+}
+
+int
+update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len)
+{
+	size_t max = 12 + u->zone_sec_len + 1200, n;
+	uint8_t *b;
+	ssize_t r;
+
+	if ((b = calloc(1, max)) == NULL)
+		return -1;
+	b[0] = u->hdr[0];
+	b[1] = u->hdr[1];
+	b[2] = (uint8_t)(0x80 | (u->hdr[2] & 0x78));
+	b[3] = (uint8_t)(rcode & 0x0f);
+	if (u->zone_sec_len) {
+		b[5] = 1;
+		memcpy(b + 12, u->zone_sec, u->zone_sec_len);
+	}
+	n = 12 + u->zone_sec_len;
+	if (u->st.present) {
+		if ((r = tsig_sign_reply(b, n, max, u->key, &u->st, 1)) < 0) {
+			free(b);
+			return -1;
+		}
+		n = (size_t)r;
+	}
+	*wire = b;
+	*len = n;
+	return 0;
+}
+
+/* RFC 1982: is a greater than b? */
+static int
+serial_gt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static int
+name_in_zone(const ldns_rdf *name, const ldns_rdf *apex)
+{
+	return ldns_dname_compare(name, apex) == 0 || ldns_dname_is_subdomain(name, apex);
+}
+
+static int
+name_eq(const ldns_rdf *a, const ldns_rdf *b)
+{
+	return ldns_dname_compare(a, b) == 0;
+}
+
+/* Same owner, type, class and RDATA (canonical form); TTL ignored. */
+static int
+rr_same_data(const ldns_rr *a, const ldns_rr *b)
+{
+	ldns_rr *ca, *cb;
+	int same = 1;
+
+	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) ||
+	    !name_eq(ldns_rr_owner(a), ldns_rr_owner(b)) ||
+	    ldns_rr_rd_count(a) != ldns_rr_rd_count(b))
+		return 0;
+	ca = ldns_rr_clone(a);
+	cb = ldns_rr_clone(b);
+	if (ca == NULL || cb == NULL) {
+		same = 0;
+	} else {
+		ldns_rr2canonical(ca);
+		ldns_rr2canonical(cb);
+		for (size_t i = 0; same && i < ldns_rr_rd_count(ca); i++)
+			if (ldns_rdf_compare(ldns_rr_rdf(ca, i), ldns_rr_rdf(cb, i)) != 0)
+				same = 0;
+	}
+	ldns_rr_free(ca);
+	ldns_rr_free(cb);
+	return same;
+}
+
+static int
+work_push(struct update_work *w, ldns_rr *rr)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		ldns_rr **v = realloc(w->rr, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		w->rr = v;
+		w->cap = cap;
+	}
+	w->rr[w->n++] = rr;
+	return 0;
+}
+
+static void
+work_remove(struct update_work *w, size_t i)
+{
+	ldns_rr_free(w->rr[i]);
+	memmove(w->rr + i, w->rr + i + 1, (w->n - i - 1) * sizeof(*w->rr));
+	w->n--;
+	w->changed = 1;
+}
+
+static void
+work_free(struct update_work *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		ldns_rr_free(w->rr[i]);
+	free(w->rr);
+	if (w->soa)
+		ldns_rr_free(w->soa);
+	memset(w, 0, sizeof(*w));
+}
+
+static int
+work_load(struct update_work *w, const ldns_zone *zone, const ldns_rdf *apex)
+{
+	const ldns_rr_list *l = ldns_zone_rrs(zone);
+
+	memset(w, 0, sizeof(*w));
+	w->apex = apex;
+	if (ldns_zone_soa(zone) && (w->soa = ldns_rr_clone(ldns_zone_soa(zone))) == NULL)
+		return -1;
+	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i), *c;
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			if (w->soa == NULL && (w->soa = ldns_rr_clone(rr)) == NULL)
+				return -1;
+			continue;
+		}
+		if ((c = ldns_rr_clone(rr)) == NULL || work_push(w, c) < 0) {
+			ldns_rr_free(c);
+			return -1;
+		}
+	}
+	return w->soa ? 0 : -1;
+}
+
+/* Does name own any RR (type 0 = any type)? */
+static int
+work_has(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
+{
+	if ((type == 0 || type == LDNS_RR_TYPE_SOA) &&
+	    name_eq(ldns_rr_owner(w->soa), name))
+		return 1;
+	for (size_t i = 0; i < w->n; i++)
+		if ((type == 0 || ldns_rr_get_type(w->rr[i]) == type) &&
+		    name_eq(ldns_rr_owner(w->rr[i]), name))
+			return 1;
+	return 0;
+}
+
+static int
+work_has_other_than(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
+{
+	if (name_eq(ldns_rr_owner(w->soa), name) && type != LDNS_RR_TYPE_SOA)
+		return 1;
+	for (size_t i = 0; i < w->n; i++) {
+		ldns_rr_type t = ldns_rr_get_type(w->rr[i]);
+
+		/* DNSSEC records may sit beside a CNAME (RFC 4035 2.5). */
+		if (t != type && t != LDNS_RR_TYPE_RRSIG && t != LDNS_RR_TYPE_NSEC &&
+		    name_eq(ldns_rr_owner(w->rr[i]), name))
+			return 1;
+	}
+	return 0;
+}
+
+static size_t
+work_count(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (ldns_rr_get_type(w->rr[i]) == type &&
+		    name_eq(ldns_rr_owner(w->rr[i]), name))
+			c++;
+	return c;
+}
+
+static int
+type_is_meta(ldns_rr_type t)
+{
+	return t == LDNS_RR_TYPE_OPT || t == LDNS_RR_TYPE_TSIG ||
+	    t == LDNS_RR_TYPE_TKEY || t == LDNS_RR_TYPE_IXFR ||
+	    t == LDNS_RR_TYPE_AXFR || t == LDNS_RR_TYPE_MAILA ||
+	    t == LDNS_RR_TYPE_MAILB || t == LDNS_RR_TYPE_ANY;
+}
+
+/* RFC 2136 3.2: the prerequisite section, against the current zone. */
+static int
+update_prereq(const ldns_rr_list *pre, const struct update_work *w)
+{
+	size_t n = pre ? ldns_rr_list_rr_count(pre) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(pre, i);
+		ldns_rr_class c = ldns_rr_get_class(rr);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		const ldns_rdf *name = ldns_rr_owner(rr);
+
+		if (ldns_rr_ttl(rr) != 0)
+			return RC_FORMERR;
+		if (!name_in_zone(name, w->apex))
+			return RC_NOTZONE;
+		if (c == LDNS_RR_CLASS_ANY) {
+			if (ldns_rr_rd_count(rr) != 0)
+				return RC_FORMERR;
+			if (t == LDNS_RR_TYPE_ANY) {
+				if (!work_has(w, name, 0))
+					return RC_NXDOMAIN;
+			} else if (!work_has(w, name, t))
+				return RC_NXRRSET;
+		} else if (c == LDNS_RR_CLASS_NONE) {
+			if (ldns_rr_rd_count(rr) != 0)
+				return RC_FORMERR;
+			if (t == LDNS_RR_TYPE_ANY) {
+				if (work_has(w, name, 0))
+					return RC_YXDOMAIN;
+			} else if (work_has(w, name, t))
+				return RC_YXRRSET;
+		} else if (c == LDNS_RR_CLASS_IN) {
+			if (type_is_meta(t))
+				return RC_FORMERR;
+		} else {
+			return RC_FORMERR;
+		}
+	}
+	/*
+	 * Value-dependent (class IN): for each name and type named, the zone's
+	 * RRset must equal the set of prerequisite RRs, TTLs aside.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(pre, i);
+		const ldns_rdf *name = ldns_rr_owner(rr);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		size_t zone_n = 0;
+
+		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+			continue;
+		/* Every prerequisite RR of this set is in the zone... */
+		for (size_t j = 0; j < n; j++) {
+			ldns_rr *p = ldns_rr_list_rr(pre, j);
+			int found = 0;
+
+			if (ldns_rr_get_class(p) != LDNS_RR_CLASS_IN ||
+			    ldns_rr_get_type(p) != t || !name_eq(ldns_rr_owner(p), name))
+				continue;
+			if (t == LDNS_RR_TYPE_SOA)
+				found = rr_same_data(p, w->soa);
+			for (size_t k = 0; !found && k < w->n; k++)
+				found = rr_same_data(p, w->rr[k]);
+			if (!found)
+				return RC_NXRRSET;
+		}
+		/* ...and every zone RR of it is among the prerequisites. */
+		if (t == LDNS_RR_TYPE_SOA)
+			zone_n = name_eq(ldns_rr_owner(w->soa), name);
+		for (size_t k = 0; k < w->n; k++) {
+			int found = 0;
+
+			if (ldns_rr_get_type(w->rr[k]) != t ||
+			    !name_eq(ldns_rr_owner(w->rr[k]), name))
+				continue;
+			zone_n++;
+			for (size_t j = 0; !found && j < n; j++) {
+				ldns_rr *p = ldns_rr_list_rr(pre, j);
+				found = ldns_rr_get_class(p) == LDNS_RR_CLASS_IN &&
+				    rr_same_data(p, w->rr[k]);
+			}
+			if (!found)
+				return RC_NXRRSET;
+		}
+		if (zone_n == 0)
+			return RC_NXRRSET;
+	}
+	return RC_NOERROR;
+}
+
+/* RFC 2136 3.4.1: check the whole update section before changing anything. */
+static int
+update_prescan(const ldns_rr_list *up, const ldns_rdf *apex)
+{
+	for (size_t i = 0; up && i < ldns_rr_list_rr_count(up); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(up, i);
+		ldns_rr_class c = ldns_rr_get_class(rr);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+
+		if (!name_in_zone(ldns_rr_owner(rr), apex))
+			return RC_NOTZONE;
+		if (c == LDNS_RR_CLASS_IN) {
+			if (type_is_meta(t))
+				return RC_FORMERR;
+		} else if (c == LDNS_RR_CLASS_ANY) {
+			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
+			    (type_is_meta(t) && t != LDNS_RR_TYPE_ANY))
+				return RC_FORMERR;
+		} else if (c == LDNS_RR_CLASS_NONE) {
+			if (ldns_rr_ttl(rr) != 0 || type_is_meta(t))
+				return RC_FORMERR;
+		} else {
+			return RC_FORMERR;
+		}
+	}
+	return RC_NOERROR;
+}
+
+static int
+update_add(struct update_work *w, const ldns_rr *rr)
+{
+	const ldns_rdf *name = ldns_rr_owner(rr);
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	ldns_rr *c;
+	int dup = 0;
+
+	if (t == LDNS_RR_TYPE_SOA) {
+		uint32_t cur = ldns_rdf2native_int32(ldns_rr_rdf(w->soa, 2));
+		uint32_t nw = ldns_rr_rd_count(rr) == 7 ?
+		    ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : cur;
+
+		if (!name_eq(name, w->apex) || !serial_gt(nw, cur))
+			return 0;
+		if ((c = ldns_rr_clone(rr)) == NULL)
+			return -1;
+		ldns_rr_set_class(c, LDNS_RR_CLASS_IN);
+		ldns_rr_free(w->soa);
+		w->soa = c;
+		w->changed = w->soa_set = 1;
+		return 0;
+	}
+	/* CNAME and other data do not mix (RFC 2136 3.4.2.2): ignore. */
+	if (t == LDNS_RR_TYPE_CNAME && work_has_other_than(w, name, LDNS_RR_TYPE_CNAME))
+		return 0;
+	if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG &&
+	    t != LDNS_RR_TYPE_NSEC && work_has(w, name, LDNS_RR_TYPE_CNAME))
+		return 0;
+	for (size_t i = 0; i < w->n; i++) {
+		ldns_rr *z = w->rr[i];
+
+		if (ldns_rr_get_type(z) != t || !name_eq(ldns_rr_owner(z), name))
+			continue;
+		if (t == LDNS_RR_TYPE_CNAME && !rr_same_data(z, rr)) {
+			work_remove(w, i);	/* one CNAME per name: replace it */
+			i--;
+			continue;
+		}
+		if (rr_same_data(z, rr))
+			dup = 1;
+		/* An RRset has one TTL (RFC 2181 5.2): the newest wins. */
+		if (ldns_rr_ttl(z) != ldns_rr_ttl(rr)) {
+			ldns_rr_set_ttl(z, ldns_rr_ttl(rr));
+			w->changed = 1;
+		}
+	}
+	if (dup)
+		return 0;
+	if ((c = ldns_rr_clone(rr)) == NULL)
+		return -1;
+	if (work_push(w, c) < 0) {
+		ldns_rr_free(c);
+		return -1;
+	}
+	w->changed = 1;
+	return 0;
+}
+
+static void
+update_delete(struct update_work *w, const ldns_rr *rr)
+{
+	const ldns_rdf *name = ldns_rr_owner(rr);
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	int apex = name_eq(name, w->apex);
+
+	if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_ANY) {
+		if (apex && (t == LDNS_RR_TYPE_SOA || t == LDNS_RR_TYPE_NS))
+			return;
+		for (size_t i = 0; i < w->n; i++) {
+			ldns_rr_type zt = ldns_rr_get_type(w->rr[i]);
+
+			if (!name_eq(ldns_rr_owner(w->rr[i]), name))
+				continue;
+			if (t == LDNS_RR_TYPE_ANY ?
+			    !(apex && zt == LDNS_RR_TYPE_NS) : zt == t) {
+				work_remove(w, i);
+				i--;
+			}
+		}
+		return;
+	}
+	/* Class NONE: delete one RR; never the SOA, never the apex's last NS. */
+	if (t == LDNS_RR_TYPE_SOA)
+		return;
+	if (apex && t == LDNS_RR_TYPE_NS && work_count(w, name, t) <= 1)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		if (rr_same_data(w->rr[i], rr)) {
+			work_remove(w, i);
+			return;
+		}
+}
+
+static int
+update_apply(const ldns_rr_list *up, struct update_work *w)
+{
+	for (size_t i = 0; up && i < ldns_rr_list_rr_count(up); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(up, i);
+
+		if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN) {
+			if (update_add(w, rr) < 0)
+				return RC_SERVFAIL;
+		} else {
+			update_delete(w, rr);
+		}
+	}
+	return RC_NOERROR;
+}
+
+static ldns_zone *
+work_to_zone(struct update_work *w)
+{
+	ldns_zone *z = ldns_zone_new();
+
+	if (z == NULL)
+		return NULL;
+	ldns_zone_set_soa(z, w->soa);
+	w->soa = NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		if (!ldns_zone_push_rr(z, w->rr[i])) {
+			for (size_t j = i; j < w->n; j++)
+				ldns_rr_free(w->rr[j]);
+			w->n = 0;
+			ldns_zone_deep_free(z);
+			return NULL;
+		}
+	}
+	w->n = 0;
+	return z;
+}
+
+int
+update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
+    ldns_zone **new_zone)
+{
+	struct update_work w;
+	ldns_rdf *apex = NULL;
+	ldns_rr *zrr;
+	int rc;
+
+	*new_zone = NULL;
+	if (u->tsig_rc == -2)
+		return RC_FORMERR;
+	if (u->key == NULL || u->key->name[0] == '\0' || u->tsig_rc == TSIG_NONE)
+		return RC_REFUSED;
+	if (u->tsig_rc != TSIG_OK)
+		return RC_NOTAUTH;
+	if (u->pkt == NULL)
+		return RC_FORMERR;
+
+	/* RFC 2136 3.1: exactly one zone, of type SOA, ours. */
+	if (ldns_pkt_qdcount(u->pkt) != 1 ||
+	    (zrr = ldns_rr_list_rr(ldns_pkt_question(u->pkt), 0)) == NULL ||
+	    ldns_rr_get_type(zrr) != LDNS_RR_TYPE_SOA)
+		return RC_FORMERR;
+	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK)
+		return RC_SERVFAIL;
+	if (ldns_rr_get_class(zrr) != LDNS_RR_CLASS_IN ||
+	    !name_eq(ldns_rr_owner(zrr), apex)) {
+		ldns_rdf_deep_free(apex);
+		return RC_NOTAUTH;
+	}
+	if (work_load(&w, zone, apex) < 0) {
+		work_free(&w);
+		ldns_rdf_deep_free(apex);
+		return RC_SERVFAIL;
+	}
+	if ((rc = update_prereq(ldns_pkt_answer(u->pkt), &w)) == RC_NOERROR &&
+	    (rc = update_prescan(ldns_pkt_authority(u->pkt), apex)) == RC_NOERROR)
+		rc = update_apply(ldns_pkt_authority(u->pkt), &w);
+	if (rc == RC_NOERROR && w.changed) {
+		/* RFC 2136 3.6: the serial moves forward with every change. */
+		if (!w.soa_set) {
+			uint32_t s = ldns_rdf2native_int32(ldns_rr_rdf(w.soa, 2)) + 1;
+			ldns_rdf *r = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, s);
+
+			if (r == NULL)
+				rc = RC_SERVFAIL;
+			else
+				ldns_rdf_deep_free(ldns_rr_set_rdf(w.soa, r, 2));
+		}
+		if (rc == RC_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
+			rc = RC_SERVFAIL;
+	}
+	work_free(&w);
+	ldns_rdf_deep_free(apex);
+	return rc;
+}
