@@ -1,2 +1,470 @@
-/* node.c - stub, being written. */
-typedef int stub_unused_t;
+/*
+ * node.c - Redis nodes over hiredis: connect, AUTH, probe, and the commands
+ * of a switch (pause, unpause, replicaof, config rewrite, client kill).
+ *
+ * Every call has a connect timeout and a command timeout; every reply is
+ * checked for NULL, c->err and its type, and freed. A context that failed
+ * (timeout, reset) is thrown away and reopened on the next command, so a
+ * rollback after a hiccup still gets its chance. This file never decides
+ * anything: the switch does; it never prints.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf/conf.h"
+#include "failover/node.h"
+
+struct node_conn {
+	const struct conf_service	*svc;
+	const struct conf_node		*node;
+	int				 timeout_ms;
+	redisContext			*c;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+node_role_str(enum node_role role)
+{
+	switch (role) {
+	case NODE_ROLE_MASTER:	return "master";
+	case NODE_ROLE_REPLICA:	return "replica";
+	case NODE_ROLE_UNKNOWN:	break;
+	}
+	return "unknown";
+}
+
+const struct conf_node *
+node_conn_node(const struct node_conn *conn)
+{
+	return conn->node;
+}
+
+static void
+ctx_error(struct node_conn *conn, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s (%s:%d): %s: %s", conn->node->name,
+	    conn->node->host, conn->node->port, what,
+	    conn->c && conn->c->err ? conn->c->errstr : "no connection");
+}
+
+/* Open (or reopen) the context, with timeouts and AUTH. */
+static int
+conn_open(struct node_conn *conn, char *err, size_t errlen)
+{
+	struct timeval	 tv = { conn->timeout_ms / 1000, (conn->timeout_ms % 1000) * 1000 };
+	redisReply	*r;
+	const char	*user = conn->svc->user, *pass = conn->svc->password;
+
+	if (conn->c != NULL)
+		redisFree(conn->c);
+	conn->c = redisConnectWithTimeout(conn->node->host, conn->node->port, tv);
+	if (conn->c == NULL) {
+		snprintf(err, errlen, "%s (%s:%d): cannot allocate a connection",
+		    conn->node->name, conn->node->host, conn->node->port);
+		return -1;
+	}
+	if (conn->c->err) {
+		ctx_error(conn, "connect", err, errlen);
+		goto fail;
+	}
+	if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
+		ctx_error(conn, "set timeout", err, errlen);
+		goto fail;
+	}
+	if (pass[0] == '\0')
+		return 0;
+	if (user[0] != '\0')
+		r = redisCommand(conn->c, "AUTH %s %s", user, pass);
+	else
+		r = redisCommand(conn->c, "AUTH %s", pass);
+	if (r == NULL) {
+		ctx_error(conn, "AUTH", err, errlen);
+		goto fail;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "%s (%s:%d): AUTH: %s", conn->node->name,
+		    conn->node->host, conn->node->port, r->str);
+		freeReplyObject(r);
+		goto fail;
+	}
+	freeReplyObject(r);
+	return 0;
+fail:
+	redisFree(conn->c);
+	conn->c = NULL;
+	return -1;
+}
+
+struct node_conn *
+node_connect(const struct conf_service *svc, const struct conf_node *node,
+    int timeout_ms, char *err, size_t errlen)
+{
+	struct node_conn *conn;
+
+	conn = calloc(1, sizeof(*conn));
+	if (conn == NULL) {
+		snprintf(err, errlen, "%s: out of memory", node->name);
+		return NULL;
+	}
+	conn->svc = svc;
+	conn->node = node;
+	conn->timeout_ms = timeout_ms;
+	if (conn_open(conn, err, errlen) == -1) {
+		free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+void
+node_close(struct node_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	if (conn->c != NULL)
+		redisFree(conn->c);
+	free(conn);
+}
+
+/*
+ * Run one command (argv form) and return its reply, or NULL with err. A
+ * broken context is reopened first. An error reply is returned as is.
+ */
+static redisReply *
+conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
+    const char **argv)
+{
+	redisReply	*r;
+	char		 what[128];
+
+	if ((conn->c == NULL || conn->c->err) && conn_open(conn, err, errlen) == -1)
+		return NULL;
+	r = redisCommandArgv(conn->c, argc, argv, NULL);
+	if (r == NULL) {
+		snprintf(what, sizeof(what), "%s%s%s", argv[0], argc > 1 ? " " : "",
+		    argc > 1 ? argv[1] : "");
+		ctx_error(conn, what, err, errlen);
+		return NULL;
+	}
+	return r;
+}
+
+/* A command whose reply must be a status (+OK...); 0 or -1. */
+static int
+conn_status(struct node_conn *conn, char *err, size_t errlen, int argc, const char **argv)
+{
+	redisReply *r;
+
+	r = conn_command(conn, err, errlen, argc, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STATUS) {
+		snprintf(err, errlen, "%s (%s:%d): %s %s: %s", conn->node->name,
+		    conn->node->host, conn->node->port, argv[0], argc > 1 ? argv[1] : "",
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+static long long
+field_ll(const char *text, const char *key, long long dflt)
+{
+	const char	*p = text;
+	size_t		 kl = strlen(key);
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[kl] == ':')
+			return strtoll(p + kl + 1, NULL, 10);
+		p += kl;
+	}
+	return dflt;
+}
+
+static void
+field_str(const char *text, const char *key, char *out, size_t outlen)
+{
+	const char	*p = text;
+	size_t		 kl = strlen(key), l;
+
+	out[0] = '\0';
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[kl] == ':') {
+			p += kl + 1;
+			l = strcspn(p, "\r\n");
+			if (l >= outlen)
+				l = outlen - 1;
+			memcpy(out, p, l);
+			out[l] = '\0';
+			return;
+		}
+		p += kl;
+	}
+}
+
+void
+node_info_parse(const char *text, struct node_info *info)
+{
+	char buf[64];
+
+	field_str(text, "role", buf, sizeof(buf));
+	if (strcmp(buf, "master") == 0)
+		info->role = NODE_ROLE_MASTER;
+	else if (strcmp(buf, "slave") == 0)
+		info->role = NODE_ROLE_REPLICA;
+	else
+		info->role = NODE_ROLE_UNKNOWN;
+	info->master_offset = field_ll(text, "master_repl_offset", -1);
+	info->connected_replicas = (int)field_ll(text, "connected_slaves", 0);
+	if (info->role == NODE_ROLE_REPLICA) {
+		field_str(text, "master_host", info->master_host, sizeof(info->master_host));
+		info->master_port = (int)field_ll(text, "master_port", 0);
+		field_str(text, "master_link_status", buf, sizeof(buf));
+		info->link_up = strcmp(buf, "up") == 0;
+		info->replica_offset = field_ll(text, "slave_repl_offset", -1);
+	} else {
+		info->master_host[0] = '\0';
+		info->master_port = 0;
+		info->link_up = 0;
+		info->replica_offset = -1;
+	}
+}
+
+int
+node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t errlen)
+{
+	const char	*info_argv[] = { "INFO", "replication" };
+	const char	*role_argv[] = { "ROLE" };
+	redisReply	*r;
+	long long	 t0 = now_ms();
+	int		 ok = -1;
+
+	info->conf = conn->node;
+	info->reachable = 0;
+	info->lag_bytes = -1;
+	r = conn_command(conn, err, errlen, 2, info_argv);
+	if (r == NULL)
+		goto out;
+	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+		snprintf(err, errlen, "%s: INFO replication: %s", conn->node->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		goto out;
+	}
+	node_info_parse(r->str, info);
+	freeReplyObject(r);
+
+	/* ROLE is the authority on the role; INFO gave the details. */
+	r = conn_command(conn, err, errlen, 1, role_argv);
+	if (r == NULL)
+		goto out;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING) {
+		snprintf(err, errlen, "%s: ROLE: %s", conn->node->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		freeReplyObject(r);
+		goto out;
+	}
+	if (strcmp(r->element[0]->str, "master") == 0)
+		info->role = NODE_ROLE_MASTER;
+	else if (strcmp(r->element[0]->str, "slave") == 0)
+		info->role = NODE_ROLE_REPLICA;
+	else
+		info->role = NODE_ROLE_UNKNOWN;
+	freeReplyObject(r);
+	info->reachable = 1;
+	info->error[0] = '\0';
+	ok = 0;
+out:
+	info->probe_ms = now_ms() - t0;
+	if (ok == -1)
+		snprintf(info->error, sizeof(info->error), "%s", err);
+	return ok;
+}
+
+struct probe_job {
+	const struct conf_service	*svc;
+	const struct conf_node		*node;
+	int				 timeout_ms;
+	struct node_info		*info;
+	pthread_t			 thread;
+	int				 started;
+};
+
+static void *
+probe_thread(void *arg)
+{
+	struct probe_job	*job = arg;
+	struct node_conn	*conn;
+	char			 err[256];
+	long long		 t0 = now_ms();
+
+	conn = node_connect(job->svc, job->node, job->timeout_ms, err, sizeof(err));
+	if (conn == NULL) {
+		snprintf(job->info->error, sizeof(job->info->error), "%s", err);
+		job->info->probe_ms = now_ms() - t0;
+		return NULL;
+	}
+	node_probe(conn, job->info, err, sizeof(err));
+	job->info->probe_ms = now_ms() - t0;
+	node_close(conn);
+	return NULL;
+}
+
+void
+node_probe_all(const struct conf_service *svc, int timeout_ms, struct node_info *infos)
+{
+	struct probe_job	*jobs;
+	size_t			 i;
+
+	for (i = 0; i < svc->n_nodes; i++) {
+		memset(&infos[i], 0, sizeof(infos[i]));
+		infos[i].conf = &svc->nodes[i];
+		infos[i].lag_bytes = -1;
+		infos[i].replica_offset = -1;
+		infos[i].master_offset = -1;
+	}
+	jobs = calloc(svc->n_nodes, sizeof(*jobs));
+	for (i = 0; i < svc->n_nodes; i++) {
+		if (jobs == NULL) {
+			snprintf(infos[i].error, sizeof(infos[i].error), "out of memory");
+			continue;
+		}
+		jobs[i].svc = svc;
+		jobs[i].node = &svc->nodes[i];
+		jobs[i].timeout_ms = timeout_ms;
+		jobs[i].info = &infos[i];
+		if (pthread_create(&jobs[i].thread, NULL, probe_thread, &jobs[i]) == 0)
+			jobs[i].started = 1;
+		else
+			probe_thread(&jobs[i]);	/* no thread: do it here */
+	}
+	for (i = 0; jobs != NULL && i < svc->n_nodes; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+	free(jobs);
+}
+
+int
+node_offset(struct node_conn *conn, long long *offset, char *err, size_t errlen)
+{
+	const char	*argv[] = { "INFO", "replication" };
+	redisReply	*r;
+	struct node_info info;
+
+	r = conn_command(conn, err, errlen, 2, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING) {
+		snprintf(err, errlen, "%s: INFO replication: %s", conn->node->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	node_info_parse(r->str, &info);
+	freeReplyObject(r);
+	*offset = info.role == NODE_ROLE_REPLICA ? info.replica_offset : info.master_offset;
+	if (*offset < 0) {
+		snprintf(err, errlen, "%s: no replication offset in INFO", conn->node->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+node_pause_writes(struct node_conn *conn, int ms, char *err, size_t errlen)
+{
+	char		 t[32];
+	const char	*argv[] = { "CLIENT", "PAUSE", t, "WRITE" };
+
+	snprintf(t, sizeof(t), "%d", ms);
+	return conn_status(conn, err, errlen, 4, argv);
+}
+
+int
+node_unpause(struct node_conn *conn, char *err, size_t errlen)
+{
+	const char *argv[] = { "CLIENT", "UNPAUSE" };
+
+	return conn_status(conn, err, errlen, 2, argv);
+}
+
+int
+node_replicaof(struct node_conn *conn, const char *host, int port, char *err, size_t errlen)
+{
+	char		 p[16];
+	const char	*argv[] = { "REPLICAOF", "NO", "ONE" };
+
+	if (host != NULL) {
+		snprintf(p, sizeof(p), "%d", port);
+		argv[1] = host;
+		argv[2] = p;
+	}
+	return conn_status(conn, err, errlen, 3, argv);
+}
+
+int
+node_config_rewrite(struct node_conn *conn, char *err, size_t errlen)
+{
+	const char	*argv[] = { "CONFIG", "REWRITE" };
+	redisReply	*r;
+	int		 rc = 0;
+
+	r = conn_command(conn, err, errlen, 2, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (strcasestr(r->str, "without a config file") != NULL) {
+			snprintf(err, errlen, "%s: no config file, CONFIG REWRITE skipped: "
+			    "the role will not survive a restart", conn->node->name);
+			rc = 1;
+		} else {
+			snprintf(err, errlen, "%s: CONFIG REWRITE: %s", conn->node->name, r->str);
+			rc = -1;
+		}
+	} else if (r->type != REDIS_REPLY_STATUS) {
+		snprintf(err, errlen, "%s: CONFIG REWRITE: unexpected reply type",
+		    conn->node->name);
+		rc = -1;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int
+node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t errlen)
+{
+	const char	*argv[] = { "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes" };
+	redisReply	*r;
+
+	r = conn_command(conn, err, errlen, 6, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		snprintf(err, errlen, "%s: CLIENT KILL: %s", conn->node->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		return -1;
+	}
+	*killed = r->integer;
+	freeReplyObject(r);
+	return 0;
+}

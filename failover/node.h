@@ -1,0 +1,76 @@
+/*
+ * node.h - one Redis node as the failover sees it: a connection with
+ * connect and command timeouts, a probe (INFO replication + ROLE) parsed
+ * into struct node_info, and the few commands a switch sends.
+ *
+ * Every function returns -1 and fills err (naming the node) on failure;
+ * nothing here prints.
+ */
+#ifndef REDISFO_FAILOVER_NODE_H
+#define REDISFO_FAILOVER_NODE_H
+
+#include <stddef.h>
+
+struct conf_service;
+struct conf_node;
+struct node_conn;
+
+enum node_role { NODE_ROLE_UNKNOWN = 0, NODE_ROLE_MASTER, NODE_ROLE_REPLICA };
+
+struct node_info {
+	const struct conf_node	*conf;
+	int			 reachable;	/* the probe got its replies */
+	char			 error[256];	/* why not, when !reachable */
+	enum node_role		 role;
+	/* replica side */
+	char			 master_host[256];
+	int			 master_port;
+	int			 link_up;	/* master_link_status:up */
+	long long		 replica_offset;	/* slave_repl_offset */
+	/* master side (a replica has one too: what it has received) */
+	long long		 master_offset;	/* master_repl_offset */
+	int			 connected_replicas;
+	/* lag behind the served primary in bytes; -1 when unknown */
+	long long		 lag_bytes;
+	long long		 probe_ms;	/* how long the probe took */
+};
+
+/* Open a connection to node of svc (AUTH included); NULL and err on failure. */
+struct node_conn	*node_connect(const struct conf_service *svc,
+			    const struct conf_node *node, int timeout_ms,
+			    char *err, size_t errlen);
+void			 node_close(struct node_conn *conn);
+const struct conf_node	*node_conn_node(const struct node_conn *conn);
+
+/* INFO replication + ROLE into *info (reachable set to 1). */
+int	node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t errlen);
+
+/*
+ * Connect to and probe every node of svc at once (one thread each), with
+ * timeout_ms for the connect and each command. infos has svc->n_nodes
+ * entries, in config order; lag_bytes stays -1 (the caller knows which
+ * node is the primary).
+ */
+void	node_probe_all(const struct conf_service *svc, int timeout_ms,
+	    struct node_info *infos);
+
+/* Just the offset: master_repl_offset (master) or slave_repl_offset (replica). */
+int	node_offset(struct node_conn *conn, long long *offset, char *err, size_t errlen);
+
+int	node_pause_writes(struct node_conn *conn, int ms, char *err, size_t errlen);
+int	node_unpause(struct node_conn *conn, char *err, size_t errlen);
+/* REPLICAOF host port, or REPLICAOF NO ONE when host is NULL. */
+int	node_replicaof(struct node_conn *conn, const char *host, int port,
+	    char *err, size_t errlen);
+/* CONFIG REWRITE; returns 1 (and a warning in err) when the node has no
+ * config file, 0 when rewritten, -1 on error. */
+int	node_config_rewrite(struct node_conn *conn, char *err, size_t errlen);
+/* CLIENT KILL TYPE normal (not this connection); *killed gets the count. */
+int	node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t errlen);
+
+const char	*node_role_str(enum node_role role);
+
+/* Parse the text of INFO replication into info (for tests too). */
+void	node_info_parse(const char *text, struct node_info *info);
+
+#endif
