@@ -1,1 +1,1 @@
-UNIT_TESTS := test_conf test_zone test_query test_dnsclient
+UNIT_TESTS := test_conf test_zone test_query test_dnsclient test_tsig test_update

@@ -1,0 +1,280 @@
+/*
+ * test_tsig.c - RFC 8945 TSIG: requests signed by ldns verify, replies we
+ * sign verify with ldns (first and chained messages), and each error
+ * (BADKEY, BADSIG, BADTIME) is found and answered as the RFC says.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "conf/conf.h"
+#include "dnsd/tsig.h"
+
+#define KEY_NAME	"redisfo-key."
+#define KEY_SECRET	"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM="
+#define OTHER_SECRET	"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE="
+
+static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
+
+/* A query for name/type, signed by ldns with key_name/secret; wire out. */
+static uint8_t *
+signed_query(const char *key_name, const char *secret, size_t *len, ldns_rdf **mac)
+{
+	ldns_pkt *p = NULL;
+	uint8_t *w = NULL;
+
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, "redis.svc.test.",
+	    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	ldns_pkt_set_id(p, 4242);
+	assert_int_equal(ldns_pkt_tsig_sign(p, key_name, secret, 300,
+	    "hmac-sha256.", NULL), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt2wire(&w, p, len), LDNS_STATUS_OK);
+	if (mac)
+		*mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3));
+	ldns_pkt_free(p);
+	return w;
+}
+
+/* The same, signed by hand at time t (ldns always signs "now"). */
+static uint8_t *
+signed_query_at(uint64_t t, size_t *len)
+{
+	ldns_pkt *p = NULL;
+	uint8_t *w = NULL, *out, dig[2048], sec[64], mac[32];
+	size_t n, d = 0, o;
+	unsigned int ml = 0;
+	static const uint8_t kn[] = "\013redisfo-key";
+	static const uint8_t an[] = "\013hmac-sha256";
+	int sl;
+
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, "redis.svc.test.",
+	    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	ldns_pkt_set_id(p, 77);
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	memcpy(dig, w, n);
+	d = n;
+	memcpy(dig + d, kn, sizeof(kn)); d += sizeof(kn);	/* includes root 0 */
+	memcpy(dig + d, "\x00\xff\x00\x00\x00\x00", 6); d += 6;
+	memcpy(dig + d, an, sizeof(an)); d += sizeof(an);
+	for (int i = 5; i >= 0; i--)
+		dig[d + (size_t)(5 - i)] = (uint8_t)(t >> (8 * i));
+	d += 6;
+	memcpy(dig + d, "\x01\x2c\x00\x00\x00\x00", 6); d += 6;	/* fudge 300, err, olen */
+	sl = EVP_DecodeBlock(sec, (const unsigned char *)KEY_SECRET, (int)strlen(KEY_SECRET)) - 1;
+	assert_non_null(HMAC(EVP_sha256(), sec, sl, dig, d, mac, &ml));
+	out = malloc(n + 200);
+	memcpy(out, w, n);
+	free(w);
+	o = n;
+	memcpy(out + o, kn, sizeof(kn)); o += sizeof(kn);
+	memcpy(out + o, "\x00\xfa\x00\xff\x00\x00\x00\x00", 8); o += 8;
+	size_t rdl = sizeof(an) + 6 + 2 + 2 + 32 + 6;
+	out[o++] = 0; out[o++] = (uint8_t)rdl;
+	memcpy(out + o, an, sizeof(an)); o += sizeof(an);
+	memcpy(out + o, dig + d - 12, 6); o += 6;
+	memcpy(out + o, "\x01\x2c\x00\x20", 4); o += 4;
+	memcpy(out + o, mac, 32); o += 32;
+	memcpy(out + o, "\x00\x4d\x00\x00\x00\x00", 6); o += 6;	/* orig id 77 */
+	out[11] = 1;
+	*len = o;
+	return out;
+}
+
+/* A reply to the query in wire: header + question, QR set. */
+static size_t
+reply_from(const uint8_t *q, size_t qlen, uint8_t *r, int rcode)
+{
+	size_t off = 12;
+
+	(void)qlen;
+	while (q[off])
+		off += q[off] + 1U;
+	off += 5;
+	memcpy(r, q, off);
+	r[2] |= 0x84;
+	r[3] = (uint8_t)rcode;
+	r[6] = r[7] = r[8] = r[9] = r[10] = r[11] = 0;
+	return off;
+}
+
+static void
+test_verify_ok_and_sign_roundtrip(void **state)
+{
+	struct tsig_state st;
+	ldns_rdf *mac = NULL;
+	size_t qlen, rlen;
+	uint8_t *q = signed_query(KEY_NAME, KEY_SECRET, &qlen, &mac), r[4096];
+	ldns_pkt *rp = NULL;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_OK);
+	assert_true(st.present);
+	assert_int_equal(st.mac_len, 32);
+	rlen = reply_from(q, qlen, r, 0);
+	n = tsig_sign_reply(r, rlen, sizeof(r), &key, &st, 1);
+	assert_true(n > (ssize_t)rlen);
+	assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_tsig_verify(rp, r, (size_t)n, KEY_NAME, KEY_SECRET, mac));
+	ldns_pkt_free(rp);
+
+	/* Second message of a transfer: chained over the previous MAC. */
+	ldns_rdf *prev = ldns_native2rdf_int16_data(st.mac_len, st.mac);
+	rlen = reply_from(q, qlen, r, 0);
+	n = tsig_sign_reply(r, rlen, sizeof(r), &key, &st, 0);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_tsig_verify_next(rp, r, (size_t)n, KEY_NAME, KEY_SECRET, prev, 1));
+	ldns_pkt_free(rp);
+	ldns_rdf_deep_free(prev);
+	ldns_rdf_deep_free(mac);
+	free(q);
+}
+
+static void
+test_unsigned_is_none(void **state)
+{
+	struct tsig_state st;
+	ldns_pkt *p = NULL;
+	uint8_t *w = NULL, r[512];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, "redis.svc.test.",
+	    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	assert_int_equal(tsig_verify_request(w, n, &key, &st), TSIG_NONE);
+	assert_false(st.present);
+	size_t rl = reply_from(w, n, r, 0);
+	assert_int_equal(tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1), (ssize_t)rl);
+	ldns_pkt_free(p);
+	free(w);
+}
+
+static void
+check_unsigned_error_reply(struct tsig_state *st, const uint8_t *q, size_t qlen, int error)
+{
+	uint8_t r[4096];
+	size_t rl = reply_from(q, qlen, r, 9);
+	ssize_t n = tsig_sign_reply(r, rl, sizeof(r), &key, st, 1);
+	ldns_pkt *rp = NULL;
+	ldns_rr *t;
+
+	assert_true(n > (ssize_t)rl);
+	assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)n), LDNS_STATUS_OK);
+	assert_non_null(t = ldns_pkt_tsig(rp));
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)), error);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), 300);
+	/* No MAC: an unsigned reply (RFC 8945 5.3.2). */
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 3)), 2);
+	ldns_pkt_free(rp);
+}
+
+static void
+test_badkey(void **state)
+{
+	struct tsig_state st;
+	size_t qlen;
+	uint8_t *q = signed_query("other-key.", KEY_SECRET, &qlen, NULL);
+	struct conf_tsig_key nokey = { "", "", "" };
+
+	(void)state;
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADKEY);
+	assert_int_equal(st.error, TSIG_BADKEY);
+	check_unsigned_error_reply(&st, q, qlen, TSIG_BADKEY);
+	assert_int_equal(tsig_verify_request(q, qlen, &nokey, &st), TSIG_BADKEY);
+	free(q);
+	/* Right name, other algorithm configured: BADKEY too. */
+	struct conf_tsig_key k512 = { KEY_NAME, "hmac-sha512", KEY_SECRET };
+	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+	assert_int_equal(tsig_verify_request(q, qlen, &k512, &st), TSIG_BADKEY);
+	free(q);
+}
+
+static void
+test_badsig(void **state)
+{
+	struct tsig_state st;
+	size_t qlen;
+	uint8_t *q = signed_query(KEY_NAME, OTHER_SECRET, &qlen, NULL);
+
+	(void)state;
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	check_unsigned_error_reply(&st, q, qlen, TSIG_BADSIG);
+	free(q);
+	/* A message changed after signing. */
+	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+	q[2] ^= 0x01;
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	free(q);
+}
+
+static void
+test_badtime(void **state)
+{
+	struct tsig_state st;
+	size_t qlen;
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t *q = signed_query_at(now, &qlen), r[4096];
+	ldns_pkt *rp = NULL;
+	ldns_rr *t;
+
+	(void)state;
+	/* The hand-made signer agrees with ours when the time is right... */
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_OK);
+	free(q);
+	/* ...and 1000 s off is outside the 300 s fudge. */
+	q = signed_query_at(now - 1000, &qlen);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADTIME);
+	assert_int_equal(st.time_signed, now - 1000);
+	size_t rl = reply_from(q, qlen, r, 9);
+	ssize_t n = tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)n), LDNS_STATUS_OK);
+	t = ldns_pkt_tsig(rp);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)), TSIG_BADTIME);
+	/* Signed (BADTIME replies are), with our time in Other Data. */
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 3)), 2 + 32);
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 6)), 2 + 6);
+	free(q);
+	ldns_pkt_free(rp);
+}
+
+static void
+test_malformed(void **state)
+{
+	struct tsig_state st;
+	size_t qlen;
+	uint8_t *q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+
+	(void)state;
+	/* Truncated TSIG rdata. */
+	assert_int_equal(tsig_verify_request(q, qlen - 3, &key, &st), -2);
+	assert_int_equal(tsig_verify_request(q, 5, &key, &st), -2);
+	free(q);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verify_ok_and_sign_roundtrip),
+		cmocka_unit_test(test_unsigned_is_none),
+		cmocka_unit_test(test_badkey),
+		cmocka_unit_test(test_badsig),
+		cmocka_unit_test(test_badtime),
+		cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
