@@ -1,0 +1,552 @@
+/*
+ * test_update.c - RFC 2136 UPDATE against a zone built here: TSIG policy,
+ * zone section, each prerequisite kind passing and failing, the update
+ * operations, CNAME conflicts, apex protection, serial arithmetic, NOTZONE,
+ * and that a failed or empty update never yields a new zone.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "conf/conf.h"
+#include "dnsd/update.h"
+
+#define ORIGIN		"svc.test."
+#define KEY_NAME	"redisfo-key."
+#define KEY_SECRET	"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM="
+
+static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
+
+static const char zone_text[] =
+	"$ORIGIN svc.test.\n"
+	"$TTL 60\n"
+	"@ IN SOA ns1 hostmaster 100 3600 600 86400 5\n"
+	"@ IN NS ns1\n"
+	"@ IN NS ns2\n"
+	"@ IN TXT \"apex\"\n"
+	"ns1 IN A 127.0.0.1\n"
+	"ns2 IN A 127.0.0.1\n"
+	"redis 5 IN A 127.0.0.2\n"
+	"_redisfo.redis IN TXT \"primary=r1 epoch=1\"\n"
+	"alias IN CNAME redis\n";
+
+static ldns_zone *
+zone_make(const char *text)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	ldns_zone *z = NULL;
+	ldns_rdf *o = ldns_dname_new_frm_str(ORIGIN);
+	int line = 0;
+
+	assert_non_null(f);
+	assert_int_equal(ldns_zone_new_frm_fp_l(&z, f, o, 60, LDNS_RR_CLASS_IN, &line),
+	    LDNS_STATUS_OK);
+	fclose(f);
+	ldns_rdf_deep_free(o);
+	return z;
+}
+
+/* An RR: "name ttl type rdata" read in class IN, then given class c. */
+static ldns_rr *
+rr(const char *name, uint32_t ttl, ldns_rr_class c, ldns_rr_type t, const char *rdata)
+{
+	ldns_rr *r = NULL;
+	char buf[512];
+
+	if (rdata) {
+		snprintf(buf, sizeof(buf), "%s %u IN %s %s", name, ttl,
+		    ldns_rr_descript(t)->_name, rdata);
+		assert_int_equal(ldns_rr_new_frm_str(&r, buf, 60, NULL, NULL), LDNS_STATUS_OK);
+	} else {
+		r = ldns_rr_new();
+		ldns_rr_set_owner(r, ldns_dname_new_frm_str(name));
+		ldns_rr_set_type(r, t);
+		ldns_rr_set_ttl(r, ttl);
+	}
+	ldns_rr_set_class(r, c);
+	return r;
+}
+
+struct msg {
+	ldns_rr_list	*pre, *up;
+	const char	*zone;		/* zone section name */
+	int		 sign;		/* 0 unsigned, 1 key, 2 wrong key name, 3 wrong secret */
+};
+
+static void
+msg_init(struct msg *m)
+{
+	m->pre = ldns_rr_list_new();
+	m->up = ldns_rr_list_new();
+	m->zone = ORIGIN;
+	m->sign = 1;
+}
+
+/* Build, sign and run; returns rcode, *out the new zone (or NULL). */
+static int
+run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_key *k)
+{
+	ldns_pkt *p = ldns_update_pkt_new(ldns_dname_new_frm_str(m->zone),
+	    LDNS_RR_CLASS_IN, m->pre, m->up, NULL);
+	uint8_t *w = NULL, *rw = NULL;
+	size_t n, rn;
+	char err[256];
+	struct update_ctx *u;
+	int rc;
+
+	assert_non_null(p);
+	ldns_pkt_set_id(p, 999);
+	if (m->sign)
+		assert_int_equal(ldns_pkt_tsig_sign(p,
+		    m->sign == 2 ? "nobody." : KEY_NAME,
+		    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET,
+		    300, "hmac-sha256.", NULL), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	u = update_begin(w, n, k, err, sizeof(err));
+	assert_non_null(u);
+	rc = update_run(u, z, ORIGIN, out);
+	/* The reply always builds; signed replies verify with ldns. */
+	assert_int_equal(update_reply(u, rc, &rw, &rn), 0);
+	ldns_pkt *rp = NULL;
+	assert_int_equal(ldns_wire2pkt(&rp, rw, rn), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_get_rcode(rp), rc);
+	assert_int_equal(ldns_pkt_id(rp), 999);
+	assert_true(ldns_pkt_qr(rp));
+	assert_int_equal(ldns_pkt_get_opcode(rp), LDNS_PACKET_UPDATE);
+	if (m->sign == 1 && k->name[0])
+		assert_true(ldns_pkt_tsig_verify(rp, rw, rn, KEY_NAME, KEY_SECRET,
+		    ldns_rr_rdf(ldns_pkt_tsig(p), 3)));
+	ldns_pkt_free(rp);
+	free(rw);
+	free(w);
+	update_end(u);
+	ldns_pkt_free(p);
+	ldns_rr_list_deep_free(m->pre);
+	ldns_rr_list_deep_free(m->up);
+	return rc;
+}
+
+static uint32_t
+serial_of(const ldns_zone *z)
+{
+	return ldns_rdf2native_int32(ldns_rr_rdf(ldns_zone_soa(z), 2));
+}
+
+/* How many RRs of type t at name (SOA included). */
+static int
+count(const ldns_zone *z, const char *name, ldns_rr_type t)
+{
+	ldns_rdf *n = ldns_dname_new_frm_str(name);
+	int c = 0;
+
+	if (t == LDNS_RR_TYPE_SOA)
+		c = ldns_dname_compare(ldns_rr_owner(ldns_zone_soa(z)), n) == 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++) {
+		ldns_rr *r = ldns_rr_list_rr(ldns_zone_rrs(z), i);
+		if (ldns_rr_get_type(r) == t && ldns_dname_compare(ldns_rr_owner(r), n) == 0)
+			c++;
+	}
+	ldns_rdf_deep_free(n);
+	return c;
+}
+
+/* Is "name type rdata" in the zone? */
+static int
+has(const ldns_zone *z, const char *name, ldns_rr_type t, const char *rdata)
+{
+	ldns_rr *want = rr(name, 0, LDNS_RR_CLASS_IN, t, rdata);
+	int found = 0;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++) {
+		ldns_rr *r = ldns_rr_list_rr(ldns_zone_rrs(z), i);
+		if (ldns_rr_compare_no_rdata(r, want) == 0 && ldns_rr_compare(r, want) == 0)
+			found = 1;
+	}
+	ldns_rr_free(want);
+	return found;
+}
+
+static void
+test_add_and_serial(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_AAAA, "::2"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_true(has(nz, "redis.svc.test.", LDNS_RR_TYPE_AAAA, "::2"));
+	assert_true(has(nz, "redis.svc.test.", LDNS_RR_TYPE_A, "127.0.0.2"));
+	assert_int_equal(serial_of(nz), 101);
+	assert_int_equal(serial_of(z), 100);		/* the input is untouched */
+	assert_int_equal(count(z, "redis.svc.test.", LDNS_RR_TYPE_AAAA), 0);
+	ldns_zone_deep_free(nz);
+
+	/* Adding what is already there changes nothing: no new zone. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_A, "127.0.0.2"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_tsig_policy(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct conf_tsig_key nokey = { "", "", "" };
+	struct msg m;
+	int signs[] = { 0, 2, 3 };
+	int want[] = { LDNS_RCODE_REFUSED, LDNS_RCODE_NOTAUTH, LDNS_RCODE_NOTAUTH };
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		msg_init(&m);
+		m.sign = signs[i];
+		ldns_rr_list_push_rr(m.up, rr("x.svc.test.", 5, LDNS_RR_CLASS_IN,
+		    LDNS_RR_TYPE_A, "10.0.0.1"));
+		assert_int_equal(run(&m, z, &nz, &key), want[i]);
+		assert_null(nz);
+	}
+	/* No key configured: refused, whatever the request carries. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("x.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_A, "10.0.0.1"));
+	assert_int_equal(run(&m, z, &nz, &nokey), LDNS_RCODE_REFUSED);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_zone_section(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	msg_init(&m);
+	m.zone = "other.test.";
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOTAUTH);
+	msg_init(&m);
+	m.zone = "redis.svc.test.";
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOTAUTH);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+/* The compare-and-swap: replace redis A .2 by .3 only if it is .2. */
+static void
+test_prereq_value_dependent(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		msg_init(&m);
+		ldns_rr_list_push_rr(m.pre, rr("redis.svc.test.", 0, LDNS_RR_CLASS_IN,
+		    LDNS_RR_TYPE_A, pass ? "127.0.0.2" : "127.0.0.9"));
+		ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 0, LDNS_RR_CLASS_ANY,
+		    LDNS_RR_TYPE_A, NULL));
+		ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 5, LDNS_RR_CLASS_IN,
+		    LDNS_RR_TYPE_A, "127.0.0.3"));
+		if (!pass) {
+			assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NXRRSET);
+			assert_null(nz);
+		} else {
+			assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+			assert_non_null(nz);
+			assert_int_equal(count(nz, "redis.svc.test.", LDNS_RR_TYPE_A), 1);
+			assert_true(has(nz, "redis.svc.test.", LDNS_RR_TYPE_A, "127.0.0.3"));
+			ldns_zone_deep_free(nz);
+		}
+	}
+	/* A prerequisite naming fewer RRs than the RRset holds fails too. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.pre, rr("svc.test.", 0, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_NS, "ns1.svc.test."));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NXRRSET);
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.pre, rr("svc.test.", 0, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_NS, "NS2.svc.test."));
+	ldns_rr_list_push_rr(m.pre, rr("svc.test.", 0, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_NS, "ns1.svc.test."));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+/* One prerequisite of class c, type t at name, expecting rcode want. */
+static void
+prereq_case(const ldns_zone *z, const char *name, ldns_rr_class c, ldns_rr_type t, int want)
+{
+	ldns_zone *nz = NULL;
+	struct msg m;
+
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.pre, rr(name, 0, c, t, NULL));
+	ldns_rr_list_push_rr(m.up, rr("new.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_A, "10.9.9.9"));
+	assert_int_equal(run(&m, z, &nz, &key), want);
+	if (want == LDNS_RCODE_NOERROR) {
+		assert_non_null(nz);
+		ldns_zone_deep_free(nz);
+	} else {
+		assert_null(nz);
+	}
+}
+
+static void
+test_prereq_kinds(void **state)
+{
+	ldns_zone *z = zone_make(zone_text);
+
+	(void)state;
+	/* RRset exists (value independent). */
+	prereq_case(z, "redis.svc.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	prereq_case(z, "redis.svc.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_AAAA, LDNS_RCODE_NXRRSET);
+	prereq_case(z, "svc.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR);
+	/* RRset does not exist. */
+	prereq_case(z, "redis.svc.test.", LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR);
+	prereq_case(z, "redis.svc.test.", LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_A, LDNS_RCODE_YXRRSET);
+	/* Name is in use. */
+	prereq_case(z, "alias.svc.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR);
+	prereq_case(z, "nothere.svc.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_ANY, LDNS_RCODE_NXDOMAIN);
+	/* Name is not in use (an empty non-terminal is not in use). */
+	prereq_case(z, "nothere.svc.test.", LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR);
+	prereq_case(z, "redis.svc.test.", LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_ANY, LDNS_RCODE_YXDOMAIN);
+	prereq_case(z, "svc.test.", LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_ANY, LDNS_RCODE_YXDOMAIN);
+	/* Outside the zone. */
+	prereq_case(z, "redis.other.test.", LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_A, LDNS_RCODE_NOTZONE);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_deletes(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	/* Delete one RR. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 0, LDNS_RR_CLASS_NONE,
+	    LDNS_RR_TYPE_A, "127.0.0.2"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(count(nz, "redis.svc.test.", LDNS_RR_TYPE_A), 0);
+	ldns_zone_deep_free(nz);
+	/* Delete an RR that is not there: nothing changes. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 0, LDNS_RR_CLASS_NONE,
+	    LDNS_RR_TYPE_A, "127.0.0.7"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	/* Delete an RRset. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("_redisfo.redis.svc.test.", 0, LDNS_RR_CLASS_ANY,
+	    LDNS_RR_TYPE_TXT, NULL));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_int_equal(count(nz, "_redisfo.redis.svc.test.", LDNS_RR_TYPE_TXT), 0);
+	assert_int_equal(count(nz, "redis.svc.test.", LDNS_RR_TYPE_A), 1);
+	ldns_zone_deep_free(nz);
+	/* Delete all RRsets at a name. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_TXT, "\"x\""));
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 0, LDNS_RR_CLASS_ANY,
+	    LDNS_RR_TYPE_ANY, NULL));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_int_equal(count(nz, "redis.svc.test.", LDNS_RR_TYPE_A), 0);
+	assert_int_equal(count(nz, "redis.svc.test.", LDNS_RR_TYPE_TXT), 0);
+	ldns_zone_deep_free(nz);
+	/* Class rules: a delete with a TTL is malformed, nothing changes. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("new.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_A, "10.0.0.1"));
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 30, LDNS_RR_CLASS_ANY,
+	    LDNS_RR_TYPE_A, NULL));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_FORMERR);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_cname_conflict(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	/* CNAME where other data lives: ignored. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_CNAME, "ns1.svc.test."));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	/* Other data at a CNAME: ignored. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("alias.svc.test.", 5, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_A, "10.0.0.1"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	/* A new CNAME replaces the old one. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("alias.svc.test.", 60, LDNS_RR_CLASS_IN,
+	    LDNS_RR_TYPE_CNAME, "ns1.svc.test."));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(count(nz, "alias.svc.test.", LDNS_RR_TYPE_CNAME), 1);
+	assert_true(has(nz, "alias.svc.test.", LDNS_RR_TYPE_CNAME, "ns1.svc.test."));
+	ldns_zone_deep_free(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_apex_protection(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	/* Deleting the SOA or NS RRsets at the apex is ignored. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_SOA, NULL));
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_NS, NULL));
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_SOA,
+	    "ns1 hostmaster 100 3600 600 86400 5"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	/* Delete all at the apex: the SOA and NS stay, the TXT goes. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_ANY, NULL));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(count(nz, "svc.test.", LDNS_RR_TYPE_NS), 2);
+	assert_int_equal(count(nz, "svc.test.", LDNS_RR_TYPE_SOA), 1);
+	assert_int_equal(count(nz, "svc.test.", LDNS_RR_TYPE_TXT), 0);
+	ldns_zone_deep_free(nz);
+	/* The last apex NS cannot be deleted one RR at a time. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_NS,
+	    "ns1.svc.test."));
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 0, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_NS,
+	    "ns2.svc.test."));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(count(nz, "svc.test.", LDNS_RR_TYPE_NS), 1);
+	ldns_zone_deep_free(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_serial_wrap_and_soa_update(void **state)
+{
+	char text[sizeof(zone_text) + 16];
+	ldns_zone *z, *nz = NULL;
+	struct msg m;
+	const char *p = strstr(zone_text, "100 3600");
+
+	(void)state;
+	snprintf(text, sizeof(text), "%.*s4294967295%s", (int)(p - zone_text), zone_text, p + 3);
+	z = zone_make(text);
+	assert_int_equal(serial_of(z), 4294967295u);
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("x.svc.test.", 5, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_A, "10.0.0.1"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_int_equal(serial_of(nz), 0);		/* RFC 1982: 2^32-1 + 1 = 0 */
+	ldns_zone_deep_free(nz);
+	/* An explicit SOA with a serial that is newer (mod 2^32) is taken... */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 60, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_SOA,
+	    "ns1 hostmaster 5 3600 600 86400 5"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(serial_of(nz), 5);
+	ldns_zone_deep_free(nz);
+	/* ...an older one is ignored. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", 60, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_SOA,
+	    "ns1 hostmaster 4294967000 3600 600 86400 5"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_notzone_all_or_nothing(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("x.svc.test.", 5, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_A, "10.0.0.1"));
+	ldns_rr_list_push_rr(m.up, rr("x.example.", 5, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_A, "10.0.0.1"));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOTZONE);
+	assert_null(nz);
+	/* A failing prerequisite stops the whole update. */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.pre, rr("x.svc.test.", 0, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_A, NULL));
+	ldns_rr_list_push_rr(m.up, rr("redis.svc.test.", 0, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_A, NULL));
+	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NXRRSET);
+	assert_null(nz);
+	assert_int_equal(count(z, "redis.svc.test.", LDNS_RR_TYPE_A), 1);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_garbage(void **state)
+{
+	char err[128];
+	uint8_t w[20] = { 0x12, 0x34, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'a', 'b' };
+	struct update_ctx *u;
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	uint8_t *r;
+	size_t rn;
+
+	(void)state;
+	assert_null(update_begin(w, 5, &key, err, sizeof(err)));
+	u = update_begin(w, 15, &key, err, sizeof(err));
+	assert_non_null(u);
+	/* Unsigned and unparseable: refused before anything else. */
+	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_REFUSED);
+	assert_int_equal(update_reply(u, LDNS_RCODE_REFUSED, &r, &rn), 0);
+	assert_int_equal(rn, 12);
+	assert_int_equal(r[0], 0x12);
+	assert_int_equal(r[2], 0xa8);
+	free(r);
+	update_end(u);
+	ldns_zone_deep_free(z);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_and_serial),
+		cmocka_unit_test(test_tsig_policy),
+		cmocka_unit_test(test_zone_section),
+		cmocka_unit_test(test_prereq_value_dependent),
+		cmocka_unit_test(test_prereq_kinds),
+		cmocka_unit_test(test_deletes),
+		cmocka_unit_test(test_cname_conflict),
+		cmocka_unit_test(test_apex_protection),
+		cmocka_unit_test(test_serial_wrap_and_soa_update),
+		cmocka_unit_test(test_notzone_all_or_nothing),
+		cmocka_unit_test(test_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
