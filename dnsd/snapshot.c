@@ -1,2 +1,893 @@
-/* snapshot.c - stub, being written. */
-typedef int stub_unused_t;
+/*
+ * snapshot.c - compile an ldns zone into precompiled wire answers.
+ *
+ * This is where the work of answering is done, once per zone change, so
+ * that the query path only looks a name up and copies bytes. For every
+ * owner name and every type it holds, the answer body (answer, authority
+ * and additional sections) is written in wire format, with names
+ * compressed against the question's name, which is always at offset 12 in
+ * a reply. CNAMEs are followed inside the zone at build time. Empty
+ * non-terminals get entries of their own, so they answer NODATA, not
+ * NXDOMAIN.
+ *
+ * Runs in the control thread only; it may allocate freely. What it builds
+ * is never written again once published.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "dnsd/snapshot.h"
+
+#define CNAME_CHAIN_MAX	8
+#define DICT_MAX	128
+
+/* One name written into a body, for compression of later names. */
+struct dict_entry {
+	uint8_t		name[256];	/* lower-cased wire form */
+	size_t		len;
+	int		off;		/* offset in the message; -1 = the apex, patched */
+};
+
+/* A growing answer body and what it knows for compression. */
+struct writer {
+	uint8_t			*buf;
+	size_t			 len, cap;
+	size_t			 base;		/* message offset of buf[0] */
+	struct dict_entry	 dict[DICT_MAX];
+	size_t			 ndict;
+	uint16_t		 patch[ANSWER_MAX_PATCH];
+	size_t			 npatch;
+	int			 failed;
+};
+
+/* An RRset of the zone: all RRs of one owner and type. */
+struct rrset {
+	uint8_t		 owner[256];	/* lower-cased wire form */
+	size_t		 owner_len;
+	uint16_t	 type;
+	uint32_t	 ttl;		/* the lowest of its RRs */
+	ldns_rr		**rrs;
+	size_t		 n;
+};
+
+struct build {
+	const ldns_zone	*zone;
+	uint8_t		 apex[256];
+	size_t		 apex_len;
+	struct rrset	*sets;		/* sorted by owner, then type */
+	size_t		 nsets;
+	ldns_rr		*soa;
+	uint32_t	 neg_ttl;
+	char		*err;
+	size_t		 errlen;
+};
+
+/* ---- names ---- */
+
+static void
+name_lower(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i];
+}
+
+/* Lower-cased wire form of an ldns dname rdf; returns its length. */
+static size_t
+rdf_name_lc(const ldns_rdf *rdf, uint8_t *out)
+{
+	size_t len = ldns_rdf_size(rdf);
+
+	if (len > 255)
+		len = 255;
+	name_lower(out, ldns_rdf_data(rdf), len);
+	return len;
+}
+
+/* Offset of the parent of the name at off, or -1 at the root. */
+static int
+name_next_label(const uint8_t *name, size_t len, size_t off)
+{
+	if (off >= len || name[off] == 0)
+		return -1;
+	return (int)(off + 1 + name[off]);
+}
+
+static int
+name_is_below(const uint8_t *name, size_t len, const uint8_t *apex, size_t apex_len)
+{
+	size_t off = 0;
+
+	while (len - off >= apex_len) {
+		if (len - off == apex_len && memcmp(name + off, apex, apex_len) == 0)
+			return 1;
+		if (name[off] == 0)
+			break;
+		off += 1 + name[off];
+	}
+	return 0;
+}
+
+/* ---- the writer ---- */
+
+static void
+wr_reserve(struct writer *w, size_t n)
+{
+	uint8_t *p;
+	size_t	 cap;
+
+	if (w->failed || w->len + n <= w->cap)
+		return;
+	cap = w->cap ? w->cap * 2 : 256;
+	while (cap < w->len + n)
+		cap *= 2;
+	if (cap > 65535 + 256 || (p = realloc(w->buf, cap)) == NULL) {
+		w->failed = 1;
+		return;
+	}
+	w->buf = p;
+	w->cap = cap;
+}
+
+static void
+wr_bytes(struct writer *w, const void *p, size_t n)
+{
+	wr_reserve(w, n);
+	if (w->failed)
+		return;
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static void
+wr_u16(struct writer *w, uint16_t v)
+{
+	uint8_t b[2] = { v >> 8, v & 0xff };
+
+	wr_bytes(w, b, 2);
+}
+
+static void
+wr_u32(struct writer *w, uint32_t v)
+{
+	uint8_t b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+
+	wr_bytes(w, b, 4);
+}
+
+static void
+wr_dict_add(struct writer *w, const uint8_t *lc, size_t len, int off)
+{
+	struct dict_entry *d;
+
+	if (w->ndict == DICT_MAX || (off >= 0 && off > 0x3fff))
+		return;
+	d = &w->dict[w->ndict++];
+	memcpy(d->name, lc, len);
+	d->len = len;
+	d->off = off;
+}
+
+/*
+ * Find a written name whose tail equals the name lc (len bytes) exactly.
+ * Returns the message offset of that tail, -1 for the patched apex, or -2.
+ */
+static int
+wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
+{
+	size_t	i;
+	int	off;
+
+	for (i = 0; i < w->ndict; i++) {
+		const struct dict_entry *d = &w->dict[i];
+		size_t pos = 0;
+
+		while (d->len - pos >= len) {
+			if (d->len - pos == len && memcmp(d->name + pos, lc, len) == 0) {
+				if (d->off == -1)
+					return pos == 0 ? -1 : -2;
+				return d->off + (int)pos;
+			}
+			if ((off = name_next_label(d->name, d->len, pos)) < 0)
+				break;
+			pos = (size_t)off;
+		}
+	}
+	return -2;
+}
+
+/*
+ * Write a name (wire form, any case) compressed against what was written
+ * before; compress = 0 writes it whole (names in rdata of types that
+ * must not be compressed, RFC 3597).
+ */
+static void
+wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
+{
+	uint8_t	lc[256];
+	size_t	pos = 0;
+	int	at, next;
+
+	if (len > 255) {
+		w->failed = 1;
+		return;
+	}
+	name_lower(lc, name, len);
+	while (pos < len && name[pos] != 0) {
+		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != -2) {
+			if (at == -1) {
+				if (w->npatch == ANSWER_MAX_PATCH) {
+					w->failed = 1;
+					return;
+				}
+				w->patch[w->npatch++] = (uint16_t)w->len;
+				at = 0;
+			}
+			if (pos > 0)
+				wr_dict_add(w, lc, len, (int)(w->base + w->len - pos));
+			wr_u16(w, 0xc000 | (uint16_t)at);
+			return;
+		}
+		if (pos == 0 && compress)
+			wr_dict_add(w, lc, len, (int)(w->base + w->len));
+		next = name_next_label(name, len, pos);
+		if (next < 0 || (size_t)next > len) {
+			w->failed = 1;
+			return;
+		}
+		wr_bytes(w, name + pos, (size_t)next - pos);
+		pos = (size_t)next;
+	}
+	wr_bytes(w, "", 1);
+}
+
+static int
+type_rdata_compressible(uint16_t type)
+{
+	switch (type) {
+	case LDNS_RR_TYPE_NS: case LDNS_RR_TYPE_CNAME: case LDNS_RR_TYPE_SOA:
+	case LDNS_RR_TYPE_PTR: case LDNS_RR_TYPE_MX: case LDNS_RR_TYPE_MB:
+	case LDNS_RR_TYPE_MG: case LDNS_RR_TYPE_MR: case LDNS_RR_TYPE_MINFO:
+	case LDNS_RR_TYPE_MD: case LDNS_RR_TYPE_MF:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Write one RR; owner_off >= 0 writes the owner as a pointer there. */
+static void
+wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
+{
+	const ldns_rdf	*owner = ldns_rr_owner(rr);
+	uint16_t	 type = ldns_rr_get_type(rr);
+	size_t		 rdlen_at, i;
+
+	if (owner_off >= 0)
+		wr_u16(w, 0xc000 | (uint16_t)owner_off);
+	else
+		wr_name(w, ldns_rdf_data(owner), ldns_rdf_size(owner), 1);
+	wr_u16(w, type);
+	wr_u16(w, ldns_rr_get_class(rr));
+	wr_u32(w, ttl);
+	rdlen_at = w->len;
+	wr_u16(w, 0);
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+
+		if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_DNAME)
+			wr_name(w, ldns_rdf_data(rdf), ldns_rdf_size(rdf),
+			    type_rdata_compressible(type));
+		else
+			wr_bytes(w, ldns_rdf_data(rdf), ldns_rdf_size(rdf));
+	}
+	if (!w->failed) {
+		size_t rdlen = w->len - rdlen_at - 2;
+
+		if (rdlen > 65535)
+			w->failed = 1;
+		else {
+			w->buf[rdlen_at] = rdlen >> 8;
+			w->buf[rdlen_at + 1] = rdlen & 0xff;
+		}
+	}
+}
+
+/* ---- RRsets ---- */
+
+static int
+rrset_cmp(const void *a, const void *b)
+{
+	const struct rrset *x = a, *y = b;
+	size_t	n = x->owner_len < y->owner_len ? x->owner_len : y->owner_len;
+	int	c = memcmp(x->owner, y->owner, n);
+
+	if (c != 0)
+		return c;
+	if (x->owner_len != y->owner_len)
+		return x->owner_len < y->owner_len ? -1 : 1;
+	return (int)x->type - (int)y->type;
+}
+
+static const struct rrset *
+build_find_set(const struct build *b, const uint8_t *owner, size_t len, uint16_t type)
+{
+	struct rrset key;
+
+	memcpy(key.owner, owner, len);
+	key.owner_len = len;
+	key.type = type;
+	return bsearch(&key, b->sets, b->nsets, sizeof(key), rrset_cmp);
+}
+
+static int
+build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
+{
+	size_t lo = 0, hi = b->nsets;
+
+	/* Sets are sorted by owner first: search for any type. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct rrset *s = &b->sets[mid];
+		size_t n = s->owner_len < len ? s->owner_len : len;
+		int c = memcmp(s->owner, owner, n);
+
+		if (c == 0 && s->owner_len != len)
+			c = s->owner_len < len ? -1 : 1;
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int
+rr_equal(const ldns_rr *a, const ldns_rr *b)
+{
+	return ldns_rr_compare(a, b) == 0;
+}
+
+/* Group the zone's RRs into sorted RRsets; duplicates dropped (RFC 2181). */
+static int
+build_sets(struct build *b)
+{
+	const ldns_rr_list	*rrs = ldns_zone_rrs(b->zone);
+	size_t			 total = ldns_rr_list_rr_count(rrs) + 1, i, j, n = 0;
+	struct rrset		*flat;
+
+	flat = calloc(total, sizeof(*flat));
+	if (flat == NULL)
+		return -1;
+	for (i = 0; i < total; i++) {
+		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+
+		if (i > 0 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+			continue;	/* the zone's own SOA is the one at i == 0 */
+		flat[n].owner_len = rdf_name_lc(ldns_rr_owner(rr), flat[n].owner);
+		flat[n].type = ldns_rr_get_type(rr);
+		flat[n].ttl = ldns_rr_ttl(rr);
+		flat[n].rrs = malloc(sizeof(ldns_rr *));
+		if (flat[n].rrs == NULL)
+			goto fail;
+		flat[n].rrs[0] = rr;
+		flat[n].n = 1;
+		n++;
+	}
+	qsort(flat, n, sizeof(*flat), rrset_cmp);
+	/* Merge equal (owner, type) neighbours into the first of them. */
+	b->nsets = 0;
+	for (i = 0; i < n; i = j) {
+		struct rrset *s = &flat[i];
+
+		for (j = i + 1; j < n && rrset_cmp(s, &flat[j]) == 0; j++) {
+			ldns_rr *rr = flat[j].rrs[0];
+			size_t	 k;
+			int	 dup = 0;
+
+			for (k = 0; k < s->n; k++)
+				dup |= rr_equal(s->rrs[k], rr);
+			if (!dup) {
+				ldns_rr **p = realloc(s->rrs, (s->n + 1) * sizeof(*p));
+
+				if (p == NULL)
+					goto fail;
+				s->rrs = p;
+				s->rrs[s->n++] = rr;
+			}
+			if (flat[j].ttl < s->ttl)
+				s->ttl = flat[j].ttl;
+			free(flat[j].rrs);
+			flat[j].rrs = NULL;
+		}
+		if (b->nsets != i)
+			flat[b->nsets] = *s;
+		b->nsets++;
+	}
+	b->sets = flat;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		free(flat[i].rrs);
+	free(flat);
+	return -1;
+}
+
+static void
+build_free_sets(struct build *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nsets; i++)
+		free(b->sets[i].rrs);
+	free(b->sets);
+}
+
+/* ---- answers ---- */
+
+static void
+writer_init(struct writer *w, const uint8_t *qname, size_t qlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->base = 12 + qlen + 4;
+	if (qname != NULL)
+		wr_dict_add(w, qname, qlen, 12);
+}
+
+static void
+wr_rrset(struct writer *w, const struct rrset *s, int owner_off)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		wr_rr(w, s->rrs[i], owner_off, s->ttl);
+}
+
+/* The apex SOA with the negative TTL of RFC 2308 section 5. */
+static void
+wr_negative_soa(struct writer *w, const struct build *b)
+{
+	wr_rr(w, b->soa, -1, b->neg_ttl);
+}
+
+/* Additional section: in-zone addresses of NS, MX and SRV targets. */
+static uint16_t
+wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
+{
+	uint16_t	count = 0;
+	size_t		i, t;
+	int		field;
+
+	switch (s->type) {
+	case LDNS_RR_TYPE_NS:	field = 0; break;
+	case LDNS_RR_TYPE_MX:	field = 1; break;
+	case LDNS_RR_TYPE_SRV:	field = 3; break;
+	default:		return 0;
+	}
+	for (i = 0; i < s->n; i++) {
+		const ldns_rdf	*target = ldns_rr_rdf(s->rrs[i], field);
+		uint8_t		 lc[256];
+		size_t		 len;
+
+		if (target == NULL || ldns_rdf_get_type(target) != LDNS_RDF_TYPE_DNAME)
+			continue;
+		len = rdf_name_lc(target, lc);
+		for (t = 0; t < 2; t++) {
+			const struct rrset *a = build_find_set(b, lc, len,
+			    t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
+
+			if (a != NULL) {
+				wr_rrset(w, a, -1);
+				count += a->n;
+			}
+		}
+	}
+	return count;
+}
+
+static int
+answer_finish(struct answer *ans, struct writer *w, size_t len_noadd)
+{
+	uint8_t *body;
+
+	if (w->failed || w->len > 65535 - 512) {
+		free(w->buf);
+		return -1;
+	}
+	body = malloc(w->len ? w->len : 1);
+	if (body == NULL) {
+		free(w->buf);
+		return -1;
+	}
+	memcpy(body, w->buf, w->len);
+	free(w->buf);
+	ans->body = body;
+	ans->len = (uint16_t)w->len;
+	ans->len_noadd = (uint16_t)len_noadd;
+	ans->npatch = (uint8_t)w->npatch;
+	memcpy(ans->patch, w->patch, sizeof(ans->patch));
+	return 0;
+}
+
+/*
+ * The answer to (qname, qtype): the RRset, or the CNAME chain inside the
+ * zone and then the RRset at its end, or the SOA of a negative answer.
+ * qtype 0 (never in a zone) gives the chain and the negative end.
+ */
+static int
+answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
+    uint16_t qtype, struct answer *ans)
+{
+	struct writer		 w;
+	const struct rrset	*s = NULL, *cname;
+	uint8_t			 cur[256];
+	size_t			 cur_len = qlen, len_noadd, hops;
+	int			 owner_off = 12;
+
+	writer_init(&w, qname, qlen);
+	memcpy(cur, qname, qlen);
+	memset(ans, 0, sizeof(*ans));
+	ans->rcode = LDNS_RCODE_NOERROR;
+	for (hops = 0; hops <= CNAME_CHAIN_MAX; hops++) {
+		s = qtype == LDNS_RR_TYPE_ANY ? NULL : build_find_set(b, cur, cur_len, qtype);
+		if (s != NULL || qtype == LDNS_RR_TYPE_CNAME)
+			break;
+		cname = build_find_set(b, cur, cur_len, LDNS_RR_TYPE_CNAME);
+		if (cname == NULL)
+			break;
+		/* Write the CNAME, then go on at its target if it is ours. */
+		wr_rrset(&w, cname, owner_off);
+		ans->ancount += cname->n;
+		cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur);
+		owner_off = -1;
+		if (!name_is_below(cur, cur_len, b->apex, b->apex_len))
+			goto done;	/* the resolver follows it from here */
+		if (!build_name_exists(b, cur, cur_len)) {
+			ans->rcode = LDNS_RCODE_NXDOMAIN;
+			break;
+		}
+	}
+	if (s != NULL) {
+		wr_rrset(&w, s, owner_off);
+		ans->ancount += s->n;
+	} else {
+		wr_negative_soa(&w, b);
+		ans->nscount = 1;
+	}
+done:
+	len_noadd = w.len;
+	if (s != NULL)
+		ans->arcount = wr_additional(&w, b, s);
+	return answer_finish(ans, &w, len_noadd);
+}
+
+/* The zone-wide negative answer: SOA owner and names patched per query. */
+static int
+answer_build_negative(const struct build *b, struct answer *ans, uint8_t rcode)
+{
+	struct writer w;
+
+	writer_init(&w, NULL, 0);
+	wr_dict_add(&w, b->apex, b->apex_len, -1);
+	memset(ans, 0, sizeof(*ans));
+	wr_negative_soa(&w, b);
+	ans->nscount = 1;
+	ans->rcode = rcode;
+	return answer_finish(ans, &w, w.len);
+}
+
+/* ---- the snapshot ---- */
+
+static uint32_t
+name_hash(const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= name[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+const struct name_entry *
+snapshot_lookup(const struct snapshot *snap, const uint8_t *name, size_t len)
+{
+	size_t			 i = name_hash(name, len) & snap->table_mask;
+	const struct name_entry	*ne;
+
+	while ((ne = snap->table[i]) != NULL) {
+		if (ne->name_len == len && memcmp(ne->name, name, len) == 0)
+			return ne;
+		i = (i + 1) & snap->table_mask;
+	}
+	return NULL;
+}
+
+const struct answer *
+snapshot_answer(const struct snapshot *snap, const struct name_entry *ne, uint16_t qtype)
+{
+	size_t lo = 0, hi = ne->ntypes;
+
+	if (qtype == LDNS_RR_TYPE_ANY)
+		return ne->any ? ne->any : &snap->nodata;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ne->types[mid].type == qtype)
+			return &ne->types[mid].ans;
+		if (ne->types[mid].type < qtype)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return ne->other ? ne->other : &snap->nodata;
+}
+
+static void
+answer_free(const struct answer *a)
+{
+	free((void *)a->body);
+}
+
+void
+snapshot_free(struct snapshot *snap)
+{
+	size_t i, t;
+
+	if (snap == NULL)
+		return;
+	for (i = 0; i < snap->nnames; i++) {
+		struct name_entry *ne = &snap->names[i];
+
+		for (t = 0; t < ne->ntypes; t++)
+			answer_free(&ne->types[t].ans);
+		if (ne->other != NULL && ne->other != &snap->nodata) {
+			answer_free(ne->other);
+			free((void *)ne->other);
+		}
+		free(ne->types);
+		free(ne->name);
+	}
+	free(snap->names);
+	free(snap->table);
+	answer_free(&snap->nxdomain);
+	answer_free(&snap->nodata);
+	answer_free(&snap->soa);
+	free(snap);
+}
+
+/* The RFC 8482 choice for ANY: the addresses first, else the first RRset. */
+static const struct answer *
+entry_pick_any(const struct name_entry *ne)
+{
+	static const uint16_t pref[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA,
+	    LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_SOA };
+	size_t i, t;
+
+	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
+		for (t = 0; t < ne->ntypes; t++)
+			if (ne->types[t].type == pref[i])
+				return &ne->types[t].ans;
+	return ne->ntypes ? &ne->types[0].ans : NULL;
+}
+
+/* Types a CNAME chain from this name can end in, answered per type. */
+static int
+entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
+{
+	const struct rrset	*cname = NULL;
+	uint16_t		 chain_types[64];
+	size_t			 nchain = 0, i, t;
+
+	for (i = 0; i < nsets; i++)
+		if (b->sets[first + i].type == LDNS_RR_TYPE_CNAME)
+			cname = &b->sets[first + i];
+	if (cname != NULL) {
+		/* Follow the chain to collect the types its end holds. */
+		uint8_t	cur[256];
+		size_t	cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur), k, hops;
+
+		for (hops = 0; hops < CNAME_CHAIN_MAX; hops++) {
+			const struct rrset *next = build_find_set(b, cur, cur_len, LDNS_RR_TYPE_CNAME);
+
+			for (k = 0; k < b->nsets && nchain < 63; k++) {
+				const struct rrset *s = &b->sets[k];
+
+				if (s->owner_len == cur_len && memcmp(s->owner, cur, cur_len) == 0 &&
+				    s->type != LDNS_RR_TYPE_CNAME)
+					chain_types[nchain++] = s->type;
+			}
+			if (next == NULL)
+				break;
+			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
+		}
+	}
+	ne->types = calloc(nsets + nchain, sizeof(*ne->types));
+	if (ne->types == NULL && nsets + nchain > 0)
+		return -1;
+	for (i = 0; i < nsets; i++) {
+		ne->types[ne->ntypes].type = b->sets[first + i].type;
+		if (answer_build(b, ne->name, ne->name_len, b->sets[first + i].type,
+		    &ne->types[ne->ntypes].ans) == -1)
+			return -1;
+		ne->ntypes++;
+	}
+	for (i = 0; i < nchain; i++) {
+		int seen = 0;
+
+		for (t = 0; t < ne->ntypes; t++)
+			seen |= ne->types[t].type == chain_types[i];
+		if (seen)
+			continue;
+		/* Keep types sorted: insert in place. */
+		for (t = ne->ntypes; t > 0 && ne->types[t - 1].type > chain_types[i]; t--)
+			ne->types[t] = ne->types[t - 1];
+		ne->types[t].type = chain_types[i];
+		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t].ans) == -1) {
+			ne->types[t].ans.body = NULL;
+			ne->ntypes++;
+			return -1;
+		}
+		ne->ntypes++;
+	}
+	if (cname != NULL) {
+		struct answer *other = calloc(1, sizeof(*other));
+
+		if (other == NULL)
+			return -1;
+		/* Any other type: the chain, then NODATA/NXDOMAIN at its end. */
+		if (answer_build(b, ne->name, ne->name_len, 0, other) == -1) {
+			free(other);
+			return -1;
+		}
+		ne->other = other;
+	}
+	ne->any = entry_pick_any(ne);
+	return 0;
+}
+
+static int
+snapshot_add_name(struct snapshot *snap, size_t *cap, const uint8_t *name, size_t len)
+{
+	struct name_entry *ne;
+
+	if (snap->nnames == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct name_entry *p = realloc(snap->names, ncap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		snap->names = p;
+		*cap = ncap;
+	}
+	ne = &snap->names[snap->nnames];
+	memset(ne, 0, sizeof(*ne));
+	if ((ne->name = malloc(len)) == NULL)
+		return -1;
+	memcpy(ne->name, name, len);
+	ne->name_len = (uint8_t)len;
+	snap->nnames++;
+	return 0;
+}
+
+static int
+snapshot_index(struct snapshot *snap)
+{
+	size_t size = 16, i, h;
+
+	while (size < snap->nnames * 2)
+		size *= 2;
+	snap->table = calloc(size, sizeof(*snap->table));
+	if (snap->table == NULL)
+		return -1;
+	snap->table_mask = size - 1;
+	for (i = 0; i < snap->nnames; i++) {
+		struct name_entry *ne = &snap->names[i];
+
+		h = name_hash(ne->name, ne->name_len) & snap->table_mask;
+		while (snap->table[h] != NULL)
+			h = (h + 1) & snap->table_mask;
+		snap->table[h] = ne;
+	}
+	return 0;
+}
+
+static int
+build_fail(struct build *b, const char *what)
+{
+	snprintf(b->err, b->errlen, "cannot build the answers: %s", what);
+	return -1;
+}
+
+struct snapshot *
+snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errlen)
+{
+	struct build	 b;
+	struct snapshot	*snap;
+	ldns_rdf	*apex = NULL;
+	size_t		 cap = 0, i, j, first;
+	uint32_t	 minimum;
+
+	memset(&b, 0, sizeof(b));
+	b.zone = zone;
+	b.err = err;
+	b.errlen = errlen;
+	b.soa = ldns_zone_soa(zone);
+	if (b.soa == NULL || ldns_rr_rd_count(b.soa) < 7) {
+		snprintf(err, errlen, "the zone has no SOA record");
+		return NULL;
+	}
+	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "bad zone name %s", origin);
+		return NULL;
+	}
+	b.apex_len = rdf_name_lc(apex, b.apex);
+	ldns_rdf_deep_free(apex);
+	minimum = ldns_rdf2native_int32(ldns_rr_rdf(b.soa, 6));
+	b.neg_ttl = ldns_rr_ttl(b.soa) < minimum ? ldns_rr_ttl(b.soa) : minimum;
+
+	if ((snap = calloc(1, sizeof(*snap))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	memcpy(snap->apex, b.apex, b.apex_len);
+	snap->apex_len = b.apex_len;
+	snap->serial = ldns_rdf2native_int32(ldns_rr_rdf(b.soa, 2));
+	if (build_sets(&b) == -1) {
+		build_fail(&b, "out of memory");
+		free(snap);
+		return NULL;
+	}
+	/* One entry per owner name, then the empty non-terminals above them. */
+	for (i = 0; i < b.nsets; i = j) {
+		for (j = i + 1; j < b.nsets && b.sets[j].owner_len == b.sets[i].owner_len &&
+		    memcmp(b.sets[j].owner, b.sets[i].owner, b.sets[i].owner_len) == 0; j++)
+			;
+		if (snapshot_add_name(snap, &cap, b.sets[i].owner, b.sets[i].owner_len) == -1)
+			goto oom;
+		first = i;
+		if (entry_build(&b, &snap->names[snap->nnames - 1], first, j - i) == -1)
+			goto oom;
+	}
+	for (i = 0, j = snap->nnames; i < j; i++) {
+		uint8_t	name[256];
+		size_t	len = snap->names[i].name_len, off = 0;
+
+		memcpy(name, snap->names[i].name, len);
+		while (name[off] != 0 && len - off > b.apex_len) {
+			off += 1 + name[off];
+			if (!build_name_exists(&b, name + off, len - off)) {
+				size_t k;
+				int seen = 0;
+
+				for (k = j; k < snap->nnames && !seen; k++)
+					seen = snap->names[k].name_len == len - off &&
+					    memcmp(snap->names[k].name, name + off, len - off) == 0;
+				if (!seen && snapshot_add_name(snap, &cap, name + off, len - off) == -1)
+					goto oom;
+			}
+		}
+	}
+	if (answer_build_negative(&b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
+	    answer_build_negative(&b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
+	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ||
+	    snapshot_index(snap) == -1)
+		goto oom;
+	for (i = 0; i < snap->nnames; i++)
+		for (j = 0; j < snap->names[i].ntypes; j++)
+			snap->bytes += snap->names[i].types[j].ans.len;
+	snap->bytes += snap->nnames * sizeof(struct name_entry);
+	build_free_sets(&b);
+	return snap;
+oom:
+	build_fail(&b, "out of memory or an answer over 64 KB");
+	build_free_sets(&b);
+	snapshot_free(snap);
+	return NULL;
+}
