@@ -1309,6 +1309,18 @@ conf_free(struct conf *conf)
 	memset(conf, 0, sizeof(*conf));
 }
 
+int
+conf_key_info(size_t i, char *key, size_t keylen, const char **doc)
+{
+	if (i >= CONF_NKEYS)
+		return -1;
+	if (key != NULL && keylen > 0)
+		conf_key_join(key, keylen, conf_keys[i].scope, conf_keys[i].name);
+	if (doc != NULL)
+		*doc = conf_keys[i].doc;
+	return 0;
+}
+
 const struct conf_service *
 conf_service_find(const struct conf *conf, const char *name)
 {

@@ -110,6 +110,13 @@ void	conf_free(struct conf *conf);
 const struct conf_service	*conf_service_find(const struct conf *conf, const char *name);
 const struct conf_node		*conf_node_find(const struct conf_service *svc, const char *name);
 
+/*
+ * The key table, for documentation and tests: the i-th known key as a dotted
+ * path ("dns.ttl", "services.nodes.port") and its one-line description
+ * (meaning, default, range). Returns -1 past the end.
+ */
+int	conf_key_info(size_t i, char *key, size_t keylen, const char **doc);
+
 /* Parse "ip", "ip:port" or "[ip6]:port" with a default port; -1 on error. */
 int	conf_sockaddr_parse(const char *text, int default_port, struct conf_sockaddr *out);
 /* Parse a bare IP address; -1 on error. */
