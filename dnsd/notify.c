@@ -1,10 +1,307 @@
-/* notify.c - stub, being written. */
-#include <stddef.h>
+/*
+ * notify.c - RFC 1996 NOTIFY to the secondaries listed in dns.notify.
+ *
+ * After each published change the server calls notifier_start(); we send a
+ * NOTIFY (opcode 4, AA, question "<zone> IN SOA") to every target and
+ * retry each one (1 s, then 2, 4, 8 s: five tries in all) until a reply
+ * with the same ID, opcode NOTIFY and QR set comes back from that address.
+ * A newer serial restarts the round. Sockets are non-blocking, one per
+ * address family, both behind one epoll descriptor so the server loop
+ * polls a single fd. Nothing here ever blocks or waits; the server loop
+ * owns time. A target that never answers is logged and given up on.
+ *
+ * notifier_create() always returns a notifier when it succeeds; with no
+ * targets it holds no socket and notifier_fd() is -1.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "conf/log.h"
 #include "dnsd/notify.h"
-struct notifier *notifier_create(const struct conf_dns *dns, char *err, size_t errlen) { (void)dns; (void)err; (void)errlen; return NULL; }
-void notifier_free(struct notifier *n) { (void)n; }
-int notifier_fd(const struct notifier *n) { (void)n; return -1; }
-void notifier_start(struct notifier *n, const char *origin, uint32_t serial) { (void)n; (void)origin; (void)serial; }
-void notifier_on_readable(struct notifier *n) { (void)n; }
-int notifier_timeout_ms(const struct notifier *n) { (void)n; return -1; }
-void notifier_on_timer(struct notifier *n) { (void)n; }
+
+#define NOTIFY_TRIES		5
+#define NOTIFY_FIRST_RETRY_MS	1000
+
+struct notify_target {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*text;
+	int			 fd;
+	uint16_t		 id;
+	int			 tries;		/* sent so far in this round */
+	int			 pending;	/* not answered, not given up */
+	int64_t			 due_ms;	/* next send, monotonic */
+};
+
+struct notifier {
+	int			 epfd;
+	int			 fd4, fd6;
+	struct notify_target	*t;
+	size_t			 n;
+	uint8_t			 msg[12 + 256 + 4];
+	size_t			 msg_len;
+	uint32_t		 serial;
+};
+
+static int64_t
+notify_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint16_t
+notify_random_id(void)
+{
+	uint16_t id;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+		id = (uint16_t)(notify_now_ms() * 2654435761u >> 7);
+	return id;
+}
+
+static int
+notify_socket(int family, int epfd, char *err, size_t errlen)
+{
+	struct epoll_event ev;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "notify: socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		snprintf(err, errlen, "notify: epoll_ctl: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct notifier *
+notifier_create(const struct conf_dns *dns, char *err, size_t errlen)
+{
+	struct notifier *n = calloc(1, sizeof(*n));
+
+	if (n == NULL) {
+		snprintf(err, errlen, "notify: out of memory");
+		return NULL;
+	}
+	n->epfd = n->fd4 = n->fd6 = -1;
+	if (dns->n_notify == 0)
+		return n;
+	if ((n->t = calloc(dns->n_notify, sizeof(*n->t))) == NULL) {
+		snprintf(err, errlen, "notify: out of memory");
+		goto fail;
+	}
+	if ((n->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "notify: epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < dns->n_notify; i++) {
+		const struct conf_sockaddr *a = &dns->notify[i];
+		struct notify_target *t = &n->t[n->n++];
+		int *fd = a->ss.ss_family == AF_INET6 ? &n->fd6 : &n->fd4;
+
+		if (*fd < 0 && (*fd = notify_socket(a->ss.ss_family, n->epfd, err,
+		    errlen)) < 0)
+			goto fail;
+		memcpy(&t->ss, &a->ss, sizeof(t->ss));
+		t->len = a->len;
+		t->text = a->text;
+		t->fd = *fd;
+	}
+	return n;
+fail:
+	notifier_free(n);
+	return NULL;
+}
+
+void
+notifier_free(struct notifier *n)
+{
+	if (n == NULL)
+		return;
+	if (n->fd4 >= 0)
+		close(n->fd4);
+	if (n->fd6 >= 0)
+		close(n->fd6);
+	if (n->epfd >= 0)
+		close(n->epfd);
+	free(n->t);
+	free(n);
+}
+
+int
+notifier_fd(const struct notifier *n)
+{
+	return n ? n->epfd : -1;
+}
+
+static void
+notify_send(struct notifier *n, struct notify_target *t, int64_t now)
+{
+	n->msg[0] = (uint8_t)(t->id >> 8);
+	n->msg[1] = (uint8_t)t->id;
+	/* A full socket buffer is just a lost try: the retry covers it. */
+	(void)sendto(t->fd, n->msg, n->msg_len, 0, (struct sockaddr *)&t->ss, t->len);
+	t->tries++;
+	t->due_ms = now + ((int64_t)NOTIFY_FIRST_RETRY_MS << (t->tries - 1));
+}
+
+void
+notifier_start(struct notifier *n, const char *origin, uint32_t serial)
+{
+	size_t o = 12;
+	const char *p = origin;
+	int64_t now = notify_now_ms();
+
+	if (n == NULL || n->n == 0)
+		return;
+	memset(n->msg, 0, sizeof(n->msg));
+	n->msg[2] = 4 << 3 | 0x04;		/* opcode NOTIFY, AA */
+	n->msg[5] = 1;				/* one question */
+	while (*p && strcmp(p, ".") != 0) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (l == 0 || l > 63 || o + l + 1 > 12 + 255)
+			return;
+		n->msg[o++] = (uint8_t)l;
+		memcpy(n->msg + o, p, l);
+		o += l;
+		p += l + (dot ? 1 : 0);
+	}
+	n->msg[o++] = 0;
+	n->msg[o++] = 0;
+	n->msg[o++] = 6;			/* SOA */
+	n->msg[o++] = 0;
+	n->msg[o++] = 1;			/* IN */
+	n->msg_len = o;
+	n->serial = serial;
+	for (size_t i = 0; i < n->n; i++) {
+		struct notify_target *t = &n->t[i];
+
+		t->id = notify_random_id();
+		t->tries = 0;
+		t->pending = 1;
+		notify_send(n, t, now);
+	}
+}
+
+static int
+notify_same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return 0;
+}
+
+static void
+notify_drain(struct notifier *n, int fd)
+{
+	uint8_t buf[1500];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t r;
+
+	for (;;) {
+		fl = sizeof(from);
+		r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return;		/* EAGAIN, or an ICMP error: the retry covers it */
+		}
+		if (r < 12 || !(buf[2] & 0x80) || ((buf[2] >> 3) & 0x0f) != 4)
+			continue;
+		for (size_t i = 0; i < n->n; i++) {
+			struct notify_target *t = &n->t[i];
+
+			if (t->pending && t->fd == fd &&
+			    t->id == (uint16_t)(buf[0] << 8 | buf[1]) &&
+			    notify_same_peer(&t->ss, &from)) {
+				t->pending = 0;
+				if ((buf[3] & 0x0f) != 0)
+					log_warnx("notify %s: answered rcode %d",
+					    t->text, buf[3] & 0x0f);
+			}
+		}
+	}
+}
+
+void
+notifier_on_readable(struct notifier *n)
+{
+	if (n == NULL)
+		return;
+	if (n->fd4 >= 0)
+		notify_drain(n, n->fd4);
+	if (n->fd6 >= 0)
+		notify_drain(n, n->fd6);
+}
+
+int
+notifier_timeout_ms(const struct notifier *n)
+{
+	int64_t now = notify_now_ms(), best = -1;
+
+	if (n == NULL)
+		return -1;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct notify_target *t = &n->t[i];
+		int64_t d;
+
+		if (!t->pending)
+			continue;
+		d = t->due_ms > now ? t->due_ms - now : 0;
+		if (best < 0 || d < best)
+			best = d;
+	}
+	return (int)best;
+}
+
+void
+notifier_on_timer(struct notifier *n)
+{
+	int64_t now = notify_now_ms();
+
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		struct notify_target *t = &n->t[i];
+
+		if (!t->pending || t->due_ms > now)
+			continue;
+		if (t->tries >= NOTIFY_TRIES) {
+			t->pending = 0;
+			log_warnx("notify %s: no answer after %d tries (serial %u)",
+			    t->text, t->tries, n->serial);
+			continue;
+		}
+		notify_send(n, t, now);
+	}
+}

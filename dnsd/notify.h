@@ -13,6 +13,11 @@
 struct conf_dns;
 struct notifier;
 
+/*
+ * NULL (and err) only on failure. With no targets (dns->n_notify == 0) it
+ * returns a notifier with nothing to do: notifier_fd() is -1, notifier_start()
+ * does nothing. The fd is an epoll descriptor over one socket per family.
+ */
 struct notifier	*notifier_create(const struct conf_dns *dns, char *err, size_t errlen);
 void		 notifier_free(struct notifier *n);
 int		 notifier_fd(const struct notifier *n);	/* -1 when nothing to notify */
