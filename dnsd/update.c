@@ -17,6 +17,7 @@
  * signed with an unknown key, a bad MAC or a time outside the fudge gets
  * NOTAUTH with the TSIG error (BADKEY, BADSIG, BADTIME) as RFC 8945 says.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
