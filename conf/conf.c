@@ -105,6 +105,8 @@ static int	conf_nodes_fill(struct conf_ctx *, const struct conf_key *,
 	{ sc, n, CK_INT64, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc }
 #define K_TEXT(sc, n, kind, fl, st, f, d, doc) \
 	{ sc, n, kind, fl, FLD(st, f), 0, SZ(st, f), 0, 0, 0, d, NULL, doc }
+#define K_SOCKADDR(sc, n, st, f, port, doc) \
+	{ sc, n, CK_SOCKADDR, 0, FLD(st, f), 0, 0, port, 0, 0, NULL, NULL, doc }
 #define K_ADDRS(sc, n, kind, st, f, fn, port, lo, hi, d, doc) \
 	{ sc, n, kind, 0, FLD(st, f), FLD(st, fn), 0, port, lo, hi, d, NULL, doc }
 
@@ -160,8 +162,7 @@ static const struct conf_key conf_keys[] = {
 	K_INT("dns.rrl", "slip", conf_rrl, slip, 2, 0, 10,
 	    "every slip-th limited answer is sent truncated, 0 = never; default 2, 0..10"),
 
-	K_ADDRS("failover", "server", CK_SOCKADDR, conf_failover, server, server,
-	    53, 0, 0, NULL,
+	K_SOCKADDR("failover", "server", conf_failover, server, 53,
 	    "DNS server that takes the UPDATEs and answers record queries, \"ip[:port]\"; default the first dns.listen (127.0.0.1 or ::1 for a wildcard)"),
 	K_INT("failover", "probe_timeout_ms", conf_failover, probe_timeout_ms,
 	    500, 10, 60000,
@@ -994,6 +995,7 @@ conf_root_check(struct conf_ctx *ctx, const config_t *cfg)
 	struct conf_dns		*dns = &conf->dns;
 	struct conf_failover	*fo = &conf->failover;
 	const config_setting_t	*s;
+	const struct conf_key	*k;
 	char			 text[CONF_DNAME_MAX + 8];
 	size_t			 i, zlen;
 
@@ -1001,7 +1003,9 @@ conf_root_check(struct conf_ctx *ctx, const config_t *cfg)
 		if ((dns->listen = calloc(1, sizeof(*dns->listen))) == NULL)
 			return conf_fail(ctx, NULL, NULL, "dns.listen",
 			    "out of memory");
-		if (conf_sockaddr_parse("127.0.0.1", 53, &dns->listen[0]) == -1)
+		k = conf_key_find("dns", "listen");
+		if (conf_sockaddr_parse(k->def_str, (int)k->def,
+		    &dns->listen[0]) == -1)
 			return conf_fail(ctx, NULL, NULL, "dns.listen", "bad default");
 		dns->n_listen = 1;
 	}
@@ -1178,12 +1182,16 @@ conf_file_read(struct conf_ctx *ctx, const char *path, size_t *len)
 		conf_fail(ctx, NULL, NULL, NULL, "cannot read: %s", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > CONF_FILE_MAX) {
+	if (fstat(fd, &st) == -1) {
+		conf_fail(ctx, NULL, NULL, NULL, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
 		conf_fail(ctx, NULL, NULL, NULL, "cannot read: %s",
 		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
-		    st.st_size > CONF_FILE_MAX ? "file too large" :
-		    "not a regular file");
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    "larger than 4 MiB");
 		close(fd);
 		return NULL;
 	}
@@ -1207,6 +1215,11 @@ conf_file_read(struct conf_ctx *ctx, const char *path, size_t *len)
 	}
 	close(fd);
 	buf[got] = '\0';
+	if (memchr(buf, '\0', got) != NULL) {
+		conf_fail(ctx, NULL, NULL, NULL, "holds a NUL byte: not a text file");
+		free(buf);
+		return NULL;
+	}
 	*len = got;
 	return buf;
 }
@@ -1254,7 +1267,7 @@ conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 	config_init(&cfg);
 	config_set_auto_convert(&cfg, CONFIG_FALSE);
 	config_set_include_dir(&cfg, conf->dir);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
 			conf_fail(&ctx, NULL, NULL, NULL, "cannot read: %s",
 			    config_error_text(&cfg));

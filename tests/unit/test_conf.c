@@ -238,7 +238,7 @@ test_defaults(void **state)
 	if (load_text(MIN_DNS SVC_LINE, &conf) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(conf.dns.n_listen, 1);
-	assert_string_equal(conf.dns.listen[0].text, "127.0.0.1");
+	assert_string_equal(conf.dns.listen[0].text, "127.0.0.1:53");
 	assert_int_equal(sa_port(&conf.dns.listen[0]), 53);
 	assert_string_equal(conf.dns.zone, "svc.test.");
 	snprintf(want, sizeof(want), "%s/svc.test.zone", conf.dir);
