@@ -637,6 +637,14 @@ test_bad_names(void **state)
 	expect_error("dns = { zone = \"svc.test\"; };\nservices = ( { name = \"redis\";\n"
 	    " nodes = ( ); } );\n", 3, "services[0].nodes", "at least one");
 	expect_error(MIN_DNS "services = ( );\n", 2, "services", "at least one");
+	expect_error("dns = { zone = \"" "a23456789.a23456789.a23456789.a23456789.a23456789."
+	    "a23456789.a23456789.a23456789.a23456789.a23456789."
+	    "a23456789.a23456789.a23456789.a23456789.a23456789."
+	    "a23456789.a23456789.a23456789.a23456789.a23456789."
+	    "a23456789.a23456789.a23456789.a23456789." "\"; };\n"
+	    "services = ( {\n name = \"redis\";\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 3,
+	    "services[0].name", "longer than 253");
 	expect_error(MIN_DNS, 0, "services", "missing");
 	expect_error("dns = {\n ttl = 5;\n};\n" SVC_LINE, 1, "dns.zone", "missing");
 }
@@ -739,6 +747,61 @@ test_ip_parse(void **state)
 	assert_int_equal(conf_ip_parse("example.com", &ip), -1);
 }
 
+/*
+ * Random mutations of the shipped config: each must load or fail with one
+ * line that names the file; nothing may crash or leak (run it under
+ * AddressSanitizer to see the latter).
+ */
+static void
+test_mutations(void **state)
+{
+	static const char *const junk[] = {
+		"", "\"", ";", "{", "}", "(", ")", "[", "]", "=", "0", "-1",
+		"99999999999", "1L", "0x7fffffff", "1.5", "true", "\"x\"",
+		"\"\"", "::", ".", "\\", "#", "/*", "\n", "@include \"x\"",
+		"\"127.0.0.1:99999\"", "\"[::1]:\"", "\"0.0.0.0\"",
+		"\"a..b\"", "nodes", "name", "services", "dns = {};",
+	};
+	struct conf	 conf;
+	char		*sample, *buf;
+	size_t		 len, i, at, cut, n_ok = 0, n_err = 0;
+	unsigned int	 seed = 12345;
+	int		 round;
+
+	(void)state;
+	sample = read_all(SAMPLE_CONF);
+	len = strlen(sample);
+	buf = malloc(len + 256);
+	assert_non_null(buf);
+	for (round = 0; round < 1500; round++) {
+		at = (size_t)rand_r(&seed) % len;
+		cut = (size_t)rand_r(&seed) % 8;
+		if (at + cut > len)
+			cut = len - at;
+		i = (size_t)rand_r(&seed) % (sizeof(junk) / sizeof(junk[0]));
+		memcpy(buf, sample, at);
+		strcpy(buf + at, junk[i]);
+		strcat(buf + at, sample + at + cut);
+		memset(&conf, 0xa5, sizeof(conf));
+		if (load_text(buf, &conf) == 0) {
+			n_ok++;
+			assert_true(conf.n_services >= 1);
+			assert_true(conf.dns.n_listen >= 1);
+		} else {
+			n_err++;
+			if (strncmp(err, conf_path, strlen(conf_path)) != 0)
+				fail_msg("error \"%s\" does not name the file", err);
+			assert_null(strchr(err, '\n'));
+			assert_conf_empty(&conf);
+		}
+		conf_free(&conf);
+	}
+	assert_true(n_ok > 0);
+	assert_true(n_err > 0);
+	free(buf);
+	free(sample);
+}
+
 static void
 test_free_zeroed(void **state)
 {
@@ -772,6 +835,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
 		cmocka_unit_test(test_sockaddr_parse),
 		cmocka_unit_test(test_ip_parse),
 		cmocka_unit_test(test_free_zeroed),
