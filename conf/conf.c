@@ -1166,6 +1166,48 @@ conf_find_int_on_line(const config_setting_t *s, int line, char *path,
 	return 0;
 }
 
+/*
+ * The setting name on a line ("name =" or "name :") when there is exactly
+ * one, to say which setting libconfig found twice; -1 otherwise.
+ */
+static int
+conf_setting_name_on_line(const char *text, int line, char *out, size_t len)
+{
+	const char	*p = text, *start, *q;
+	int		 n = 0, cur = 1;
+
+	while (*p != '\0' && cur < line)
+		if (*p++ == '\n')
+			cur++;
+	while (*p != '\0' && *p != '\n' && *p != '#') {
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '\n' && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '"')
+				p++;
+			continue;
+		}
+		if (!isalpha((unsigned char)*p) && *p != '*') {
+			p++;
+			continue;
+		}
+		start = p;
+		while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+		    *p == '*')
+			p++;
+		for (q = p; *q == ' ' || *q == '\t'; q++)
+			;
+		if (*q == '=' || *q == ':') {
+			if (++n > 1 || (size_t)(p - start) >= len)
+				return -1;
+			memcpy(out, start, (size_t)(p - start));
+			out[p - start] = '\0';
+		}
+	}
+	return n == 1 ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ load, free */
 
 /* Read the whole file: it must exist, be a regular file and readable. */
@@ -1271,6 +1313,12 @@ conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
 			conf_fail(&ctx, NULL, NULL, NULL, "cannot read: %s",
 			    config_error_text(&cfg));
+		else if (config_error_file(&cfg) == NULL &&
+		    strcmp(config_error_text(&cfg), "duplicate setting name") == 0 &&
+		    conf_setting_name_on_line(text, config_error_line(&cfg), lit,
+		    sizeof(lit)) == 0)
+			snprintf(err, errlen, "%s:%d: %s: duplicate setting name",
+			    path, config_error_line(&cfg), lit);
 		else
 			snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ?
 			    config_error_file(&cfg) : path,

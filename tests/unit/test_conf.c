@@ -449,7 +449,7 @@ test_syntax_error(void **state)
 	assert_int_equal(load_text("dns = {\n zone = \"a\";\n zone = \"b\";\n};\n", &conf), -1);
 	snprintf(want, sizeof(want), "%s:3: ", conf_path);
 	assert_non_null(strstr(err, want));
-	assert_non_null(strstr(err, "duplicate"));
+	assert_non_null(strstr(err, "zone: duplicate setting name"));
 }
 
 static void
