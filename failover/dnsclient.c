@@ -57,6 +57,7 @@ dnsclient_result_str(enum dnsclient_result r)
 	switch (r) {
 	case DNSCLIENT_OK:	return "ok";
 	case DNSCLIENT_TIMEOUT:	return "timeout";
+	case DNSCLIENT_UNREACHABLE: return "unreachable";
 	case DNSCLIENT_REFUSED:	return "refused";
 	case DNSCLIENT_NOTAUTH:	return "notauth";
 	case DNSCLIENT_PREREQ:	return "prerequisite failed";
@@ -180,7 +181,10 @@ io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
 	return 0;
 }
 
-/* Same as udp_exchange over TCP; *reply is malloc'ed. */
+/*
+ * Same as udp_exchange over TCP; *reply is malloc'ed. -3 when the
+ * connection could not be made (so nothing was sent).
+ */
 static int
 tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t *wire, size_t len, long long deadline,
@@ -200,16 +204,17 @@ tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 	    errno != EINPROGRESS) {
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return -3;
 	}
 	if (wait_fd(fd, POLLOUT, deadline) == -1) {
+		snprintf(err, errlen, "connect: timed out");
 		close(fd);
-		return -2;
+		return -3;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr) {
 		snprintf(err, errlen, "connect: %s", strerror(soerr ? soerr : errno));
 		close(fd);
-		return -1;
+		return -3;
 	}
 	out = malloc(len + 2);
 	if (out == NULL) {
@@ -359,8 +364,9 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == -1) {
+	if (rc == -1 || rc == -3) {
 		snprintf(err, errlen, "DNS server %s: %s", where, e);
+		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
 	st = ldns_wire2pkt(&r, reply, rlen);
@@ -565,8 +571,10 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == -1) {
-		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s", where, zone, e);
+	if (rc == -1 || rc == -3) {
+		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s%s", where, zone, e,
+		    rc == -3 ? " (not sent)" : "");
+		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
 	if (reply[0] != wire[0] || reply[1] != wire[1]) {

@@ -28,6 +28,7 @@ struct conf_tsig_key;
 enum dnsclient_result {
 	DNSCLIENT_OK = 0,
 	DNSCLIENT_TIMEOUT,	/* no answer in time: the outcome is unknown */
+	DNSCLIENT_UNREACHABLE,	/* could not connect: nothing was sent */
 	DNSCLIENT_REFUSED,	/* REFUSED (or NOTIMP, NOTZONE): nothing changed */
 	DNSCLIENT_NOTAUTH,	/* NOTAUTH: key not accepted; err has the TSIG error */
 	DNSCLIENT_PREREQ,	/* YXDOMAIN, YXRRSET, NXRRSET, NXDOMAIN on UPDATE */

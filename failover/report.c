@@ -1,2 +1,466 @@
-/* report.c - stub, being written. */
-typedef int stub_unused_t;
+/*
+ * report.c - `status`, `check` and `rejoin`: the commands around a switch.
+ *
+ * status and check only read (probes and DNS queries); check follows the
+ * Nagios plugin conventions: one line, `| perfdata`, exit 0 OK, 1 WARNING,
+ * 2 CRITICAL, 3 UNKNOWN. rejoin is the one writer here: it makes a
+ * recovered node a replica of the served primary, kills its clients only
+ * once it is a replica, and clears `fenced` in the TXT with a
+ * compare-and-swap UPDATE. It refuses the served primary itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "failover/commands.h"
+#include "failover/dnsclient.h"
+#include "failover/node.h"
+#include "failover/state.h"
+
+/* Messages are cut to their buffers on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* [SERVICE] plus options; returns the service or NULL (usage printed). */
+static const struct conf_service *
+parse_service(const struct conf *conf, const char *cmd, int argc, char **argv,
+    int *json, const char **node)
+{
+	const struct conf_service	*svc;
+	const char			*pos[2] = { NULL, NULL };
+	char				 err[256];
+	int				 i, npos = 0, used, want = node ? 2 : 1;
+
+	for (i = 0; i < argc; i++) {
+		if (json != NULL && strcmp(argv[i], "--json") == 0)
+			*json = 1;
+		else if (argv[i][0] != '-' && npos < want)
+			pos[npos++] = argv[i];
+		else {
+			fprintf(stderr, "redisfo-dns: %s: unexpected argument '%s'\n", cmd, argv[i]);
+			return NULL;
+		}
+	}
+	if (node != NULL) {
+		if (npos == 0) {
+			fprintf(stderr, "redisfo-dns: %s: name the node\n", cmd);
+			return NULL;
+		}
+		*node = pos[npos - 1];
+		npos--;
+	}
+	svc = state_service_arg(conf, npos, (char **)pos, &used, err, sizeof(err));
+	if (svc == NULL || (npos > 0 && !used)) {
+		fprintf(stderr, "redisfo-dns: %s: %s\n", cmd,
+		    svc == NULL ? err : "no such service");
+		return NULL;
+	}
+	return svc;
+}
+
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+json_str_or_null(const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		printf("null");
+	else
+		json_str(s);
+}
+
+static void
+json_list(const struct dnsclient_rrset *set)
+{
+	size_t i;
+
+	putchar('[');
+	for (i = 0; i < set->n; i++) {
+		if (i)
+			putchar(',');
+		json_str(set->value[i]);
+	}
+	putchar(']');
+}
+
+static void
+status_json(const struct svc_state *st)
+{
+	const struct conf_service	*svc = st->svc;
+	size_t				 i, j;
+	int				 dns_ok = st->dns == DNSCLIENT_OK;
+
+	printf("{\"service\":");
+	json_str(svc->name);
+	printf(",\"record\":{\"name\":");
+	json_str(st->owner);
+	printf(",\"server\":");
+	json_str(st->conf->failover.server.text);
+	printf(",\"a\":");
+	json_list(st->a);
+	printf(",\"aaaa\":");
+	json_list(st->aaaa);
+	if (dns_ok)
+		printf(",\"ttl\":%u,\"serial\":%u", st->ttl, st->serial);
+	else
+		printf(",\"ttl\":null,\"serial\":null");
+	printf(",\"node\":");
+	json_str_or_null(st->served >= 0 ? svc->nodes[st->served].name : NULL);
+	printf(",\"txt\":");
+	json_str_or_null(st->txt->n ? st->txt->value[0] : NULL);
+	printf(",\"epoch\":%lld,\"fenced\":", st->epoch);
+	json_str_or_null(st->fenced);
+	printf(",\"error\":");
+	json_str_or_null(dns_ok ? NULL : st->dns_err);
+	printf("},\"nodes\":[");
+	for (i = 0; i < svc->n_nodes; i++) {
+		const struct conf_node *n = &svc->nodes[i];
+		const struct node_info *ni = &st->nodes[i];
+
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(n->name);
+		printf(",\"host\":");
+		json_str(n->host);
+		printf(",\"port\":%d,\"addresses\":[", n->port);
+		for (j = 0; j < n->n_address; j++) {
+			if (j)
+				putchar(',');
+			json_str(n->address[j].text);
+		}
+		printf("],\"priority\":%d,\"served\":%s,\"reachable\":%s,\"error\":",
+		    n->priority, (int)i == st->served ? "true" : "false",
+		    ni->reachable ? "true" : "false");
+		json_str_or_null(ni->reachable ? NULL : ni->error);
+		printf(",\"role\":");
+		json_str_or_null(ni->reachable ? node_role_str(ni->role) : NULL);
+		if (ni->reachable && ni->role == NODE_ROLE_REPLICA) {
+			printf(",\"master_host\":");
+			json_str(ni->master_host);
+			printf(",\"master_port\":%d,\"link\":\"%s\",\"offset\":%lld",
+			    ni->master_port, ni->link_up ? "up" : "down", ni->replica_offset);
+		} else if (ni->reachable) {
+			printf(",\"master_host\":null,\"master_port\":null,\"link\":null,"
+			    "\"offset\":%lld", ni->master_offset);
+		} else
+			printf(",\"master_host\":null,\"master_port\":null,\"link\":null,"
+			    "\"offset\":null");
+		if (ni->lag_bytes >= 0)
+			printf(",\"lag_bytes\":%lld", ni->lag_bytes);
+		else
+			printf(",\"lag_bytes\":null");
+		printf(",\"connected_replicas\":%d,\"probe_ms\":%lld}",
+		    ni->connected_replicas, ni->probe_ms);
+	}
+	printf("],\"verdict\":\"%s\",\"verdict_text\":", state_verdict_str(st->verdict));
+	json_str(st->verdict_text);
+	printf("}\n");
+}
+
+static void
+status_table(const struct svc_state *st)
+{
+	const struct conf_service	*svc = st->svc;
+	char				 hp[300], master[300], off[32], lag[32];
+	size_t				 i;
+
+	printf("service %s\n", svc->name);
+	if (st->dns == DNSCLIENT_OK)
+		printf("  record  %s -> %s%s%s%s (%s), TTL %u, serial %u, from %s\n",
+		    st->owner, st->a->n ? st->a->value[0] : "",
+		    st->a->n > 1 ? ",..." : "", st->aaaa->n ? " " : "",
+		    st->aaaa->n ? st->aaaa->value[0] : "",
+		    st->served >= 0 ? svc->nodes[st->served].name : "no node",
+		    st->ttl, st->serial, st->conf->failover.server.text);
+	else
+		printf("  record  %s: %s\n", st->owner, st->dns_err);
+	if (st->txt->n)
+		printf("  state   %s\n", st->txt->value[0]);
+	printf("  %-10s %-24s %-9s %-8s %-24s %-5s %12s %10s\n", "NODE", "HOST:PORT",
+	    "REACHABLE", "ROLE", "MASTER", "LINK", "OFFSET", "LAG");
+	for (i = 0; i < svc->n_nodes; i++) {
+		const struct node_info *ni = &st->nodes[i];
+
+		snprintf(hp, sizeof(hp), "%s:%d", svc->nodes[i].host, svc->nodes[i].port);
+		if (!ni->reachable) {
+			printf("%c %-10s %-24s %-9s %s\n", (int)i == st->served ? '*' : ' ',
+			    svc->nodes[i].name, hp, "no", ni->error);
+			continue;
+		}
+		if (ni->role == NODE_ROLE_REPLICA)
+			snprintf(master, sizeof(master), "%s:%d", ni->master_host, ni->master_port);
+		else
+			snprintf(master, sizeof(master), "-");
+		snprintf(off, sizeof(off), "%lld", ni->role == NODE_ROLE_REPLICA ?
+		    ni->replica_offset : ni->master_offset);
+		if (ni->lag_bytes >= 0)
+			snprintf(lag, sizeof(lag), "%lldB", ni->lag_bytes);
+		else
+			snprintf(lag, sizeof(lag), "-");
+		printf("%c %-10s %-24s %-9s %-8s %-24s %-5s %12s %10s\n",
+		    (int)i == st->served ? '*' : ' ', svc->nodes[i].name, hp, "yes",
+		    node_role_str(ni->role), master,
+		    ni->role == NODE_ROLE_REPLICA ? (ni->link_up ? "up" : "down") : "-",
+		    off, lag);
+	}
+	printf("  verdict %s: %s\n", state_verdict_str(st->verdict), st->verdict_text);
+}
+
+int
+cmd_status(const struct conf *conf, int argc, char **argv)
+{
+	const struct conf_service	*svc;
+	struct svc_state		 st;
+	int				 json = 0, rc;
+
+	svc = parse_service(conf, "status", argc, argv, &json, NULL);
+	if (svc == NULL)
+		return 2;
+	if (state_load(&st, conf, svc, 1) == -1) {
+		fprintf(stderr, "redisfo-dns: status: %s\n", st.dns_err);
+		state_free(&st);
+		return 1;
+	}
+	if (json)
+		status_json(&st);
+	else
+		status_table(&st);
+	rc = st.verdict == VERDICT_CONSISTENT ? 0 : 1;
+	state_free(&st);
+	return rc;
+}
+
+int
+cmd_check(const struct conf *conf, int argc, char **argv)
+{
+	static const char		*names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+	const struct conf_service	*svc;
+	struct svc_state		 st;
+	char				 msg[768] = "";
+	long long			 maxlag = 0;
+	size_t				 i;
+	int				 rc = 0, replicas = 0;
+
+	svc = parse_service(conf, "check", argc, argv, NULL, NULL);
+	if (svc == NULL) {
+		printf("REDISFO UNKNOWN - usage: check [SERVICE]\n");
+		return 3;
+	}
+	if (state_load(&st, conf, svc, 1) == -1) {
+		printf("REDISFO UNKNOWN - %s\n", st.dns_err);
+		state_free(&st);
+		return 3;
+	}
+	switch (st.verdict) {
+	case VERDICT_DNS_UNKNOWN:
+		rc = 3;
+		break;
+	case VERDICT_RECORD_NO_NODE:
+	case VERDICT_SERVED_DOWN:
+	case VERDICT_SERVED_NOT_MASTER:
+	case VERDICT_SPLIT_BRAIN:
+	case VERDICT_FENCED_MASTER:
+		rc = 2;
+		break;
+	case VERDICT_WRONG_MASTER:
+		rc = 1;
+		break;
+	case VERDICT_CONSISTENT:
+		break;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s", svc->name, st.verdict_text);
+	for (i = 0; st.served >= 0 && i < svc->n_nodes; i++) {
+		const struct node_info *ni = &st.nodes[i];
+		size_t o = strlen(msg);
+
+		if ((int)i == st.served)
+			continue;
+		if (!ni->reachable) {
+			if (rc < 1)
+				rc = 1;
+			snprintf(msg + o, sizeof(msg) - o, "; %s unreachable", svc->nodes[i].name);
+			continue;
+		}
+		if (!state_follows(ni, &svc->nodes[st.served]))
+			continue;
+		replicas++;
+		if (ni->lag_bytes > maxlag)
+			maxlag = ni->lag_bytes;
+		if (!ni->link_up) {
+			if (rc < 1)
+				rc = 1;
+			snprintf(msg + o, sizeof(msg) - o, "; %s link down", svc->nodes[i].name);
+		} else if (ni->lag_bytes > conf->failover.max_lag_bytes) {
+			if (rc < 1)
+				rc = 1;
+			snprintf(msg + o, sizeof(msg) - o, "; %s lags %lld bytes (max %lld)",
+			    svc->nodes[i].name, ni->lag_bytes, conf->failover.max_lag_bytes);
+		}
+	}
+	if (rc == 0) {
+		size_t o = strlen(msg);
+		snprintf(msg + o, sizeof(msg) - o, ", %d replica(s) following", replicas);
+	}
+	if (st.dns == DNSCLIENT_OK)
+		printf("REDISFO %s - %s | lag=%lldB;%lld;;0 serial=%u\n", names[rc], msg,
+		    maxlag, conf->failover.max_lag_bytes, st.serial);
+	else
+		printf("REDISFO %s - %s | lag=%lldB;%lld;;0\n", names[rc], msg, maxlag,
+		    conf->failover.max_lag_bytes);
+	state_free(&st);
+	return rc;
+}
+
+/* The TXT without its fenced= word, quoted for an UPDATE. */
+static void
+txt_unfenced(const char *txt, char *out, size_t outlen)
+{
+	const char	*p;
+	size_t		 o = 0, l;
+
+	o += (size_t)snprintf(out, outlen, "\"");
+	for (p = txt; *p && o < outlen; p += l) {
+		p += strspn(p, " ");
+		l = strcspn(p, " ");
+		if (l == 0 || strncmp(p, "fenced=", 7) == 0)
+			continue;
+		o += (size_t)snprintf(out + o, outlen - o, "%s%.*s", o > 1 ? " " : "",
+		    (int)l, p);
+	}
+	if (o < outlen)
+		snprintf(out + o, outlen - o, "\"");
+}
+
+int
+cmd_rejoin(const struct conf *conf, int argc, char **argv)
+{
+	const struct conf_service	*svc;
+	const struct conf_node		*pn, *nn;
+	struct svc_state		 st;
+	struct node_conn		*c = NULL;
+	struct node_info		 info;
+	const char			*name = NULL;
+	char				 e[512], oldtxt[DNSCLIENT_VALUE_MAX + 4], newtxt[DNSCLIENT_VALUE_MAX + 4];
+	long long			 killed = 0, deadline;
+	int				 n, rc = 1, rcode;
+
+	svc = parse_service(conf, "rejoin", argc, argv, NULL, &name);
+	if (svc == NULL)
+		return 2;
+	n = state_node_index(svc, name);
+	if (n < 0) {
+		fprintf(stderr, "redisfo-dns: rejoin: no node named '%s' in %s\n", name, svc->name);
+		return 2;
+	}
+	nn = &svc->nodes[n];
+	if (state_load(&st, conf, svc, 1) == -1) {
+		fprintf(stderr, "redisfo-dns: rejoin: %s\n", st.dns_err);
+		goto out;
+	}
+	if (st.dns != DNSCLIENT_OK) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: cannot read the record: %s\n",
+		    st.dns_err);
+		goto out;
+	}
+	if (st.served < 0) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: %s\n", st.verdict_text);
+		goto out;
+	}
+	pn = &svc->nodes[st.served];
+	if (st.served == n) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: %s is the served primary\n", name);
+		goto out;
+	}
+	if (!st.nodes[st.served].reachable || st.nodes[st.served].role != NODE_ROLE_MASTER) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: the served node %s is not a "
+		    "reachable master (%s)\n", pn->name, st.nodes[st.served].reachable ?
+		    node_role_str(st.nodes[st.served].role) : st.nodes[st.served].error);
+		goto out;
+	}
+	if (!st.nodes[n].reachable) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: %s does not answer: %s\n", name,
+		    st.nodes[n].error);
+		goto out;
+	}
+	c = node_connect(svc, nn, conf->failover.probe_timeout_ms, e, sizeof(e));
+	if (c == NULL) {
+		fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
+		goto out;
+	}
+	if (node_replicaof(c, pn->host, pn->port, e, sizeof(e)) == -1) {
+		fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
+		goto out;
+	}
+	rc = 3;		/* from here on, something changed */
+	printf("%s is now a replica of %s (%s:%d)\n", name, pn->name, pn->host, pn->port);
+	if (node_config_rewrite(c, e, sizeof(e)) != 0)
+		printf("  warning: %s\n", e);
+	if (node_kill_clients(c, &killed, e, sizeof(e)) == -1)
+		printf("  warning: %s\n", e);
+	else
+		printf("%lld client(s) of %s killed\n", killed, name);
+
+	/* Wait for the link (a full resync of a small data set is quick). */
+	deadline = now_ms() + 10000 + conf->failover.pause_timeout_ms;
+	for (;;) {
+		memset(&info, 0, sizeof(info));
+		if (node_probe(c, &info, e, sizeof(e)) == 0 && info.link_up)
+			break;
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "redisfo-dns: rejoin: %s's link to %s is not up yet "
+			    "(it is a replica; the sync goes on)\n", name, pn->name);
+			goto out;
+		}
+		{
+			struct timespec ts = { 0, 20 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	printf("%s's replication link to %s is up\n", name, pn->name);
+
+	if (st.fenced[0] && strcmp(st.fenced, name) == 0 && st.txt->n == 1) {
+		snprintf(oldtxt, sizeof(oldtxt), "\"%s\"", st.txt->value[0]);
+		txt_unfenced(st.txt->value[0], newtxt, sizeof(newtxt));
+		struct dnsclient_change ch[] = {
+			{ DNSCLIENT_PREREQ_VALUE, st.txt_owner, DNSCLIENT_TYPE_TXT, 0, oldtxt },
+			{ DNSCLIENT_DELETE_RRSET, st.txt_owner, DNSCLIENT_TYPE_TXT, 0, NULL },
+			{ DNSCLIENT_ADD, st.txt_owner, DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl,
+			    newtxt },
+		};
+		if (dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
+		    conf->dns.zone, &conf->dns.update_key, ch, 3,
+		    conf->failover.probe_timeout_ms * 2, &rcode, e, sizeof(e)) != DNSCLIENT_OK) {
+			fprintf(stderr, "redisfo-dns: rejoin: %s rejoined but fenced= stays in "
+			    "the TXT: %s\n", name, e);
+			goto out;
+		}
+		printf("fenced=%s cleared from %s\n", name, st.txt_owner);
+	}
+	rc = 0;
+out:
+	node_close(c);
+	state_free(&st);
+	return rc;
+}

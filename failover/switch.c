@@ -1,6 +1,1102 @@
-/* switch.c - stub, being written. */
+/*
+ * switch.c - `redisfo-dns switch`: move a service's primary to a replica.
+ *
+ * The switch is a state machine read top to bottom from steps[]: an enum
+ * of steps, one function per step, a rollback function for each step that
+ * changes something before the record moves, and the timeline printed from
+ * the same table. A planned switchover (the primary P answers) pauses
+ * writes on P, waits until the target T has every byte P has, promotes T,
+ * swaps the record by a compare-and-swap UPDATE, and only then demotes P
+ * and kills its clients; an unplanned failover (P does not answer
+ * failover.probes probes) promotes T, swaps the record and fences P.
+ *
+ * What it must never do: move the record before T accepts writes; let P
+ * take writes after T was promoted (P stays paused from the pause until
+ * it is a replica, the pause is refreshed before each step that follows);
+ * kill P's clients before P is a replica; report "nothing changed" when it
+ * does not know. Exit codes: 0 done, 1 refused or rolled back (nothing
+ * changed), 2 usage, 3 part-way (the message says where things are).
+ *
+ * REDISFO_STEP_HOOK, when set in the environment, is a command run after
+ * each step with REDISFO_STEP=<step>: a fault-injection point for drills
+ * and tests (kill a node or the DNS server at a precise moment).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
 #include "failover/commands.h"
-int cmd_switch(const struct conf *conf, int argc, char **argv) { (void)conf; (void)argc; (void)argv; return 2; }
-int cmd_rejoin(const struct conf *conf, int argc, char **argv) { (void)conf; (void)argc; (void)argv; return 2; }
-int cmd_status(const struct conf *conf, int argc, char **argv) { (void)conf; (void)argc; (void)argv; return 2; }
-int cmd_check(const struct conf *conf, int argc, char **argv) { (void)conf; (void)argc; (void)argv; return 3; }
+#include "failover/dnsclient.h"
+#include "failover/node.h"
+#include "failover/state.h"
+
+/* Messages are cut to their buffers on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+enum switch_step {
+	STEP_LOCK,
+	STEP_PREFLIGHT,
+	STEP_CONFIRM,
+	STEP_PRE_HOOK,
+	STEP_PAUSE,
+	STEP_CATCHUP,
+	STEP_PROMOTE,
+	STEP_SWAP,
+	STEP_DEMOTE,
+	STEP_REPOINT,
+	STEP_POST_HOOK,
+	STEP_MAX
+};
+
+enum step_status { ST_NOT_RUN = 0, ST_OK, ST_FAILED, ST_ROLLED_BACK, ST_ROLLBACK_FAILED };
+
+struct sw {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	/* options */
+	const char			*to;
+	int				 force, dry_run, yes;
+	/* what preflight found */
+	struct svc_state		 st;
+	int				 planned;
+	int				 p, t;		/* node indexes */
+	const struct conf_node		*pn, *tn;
+	struct node_conn		*pc, *tc;
+	int				 p_probes_failed;
+	/* progress */
+	int				 lock_fd;
+	int				 changed;	/* a node was changed */
+	int				 committed;	/* the record moved */
+	int				 dns_unknown;	/* the UPDATE's outcome is unknown */
+	int				 refused;	/* preflight/confirm/hook said no */
+	int				 p_demoted;
+	long long			 p_offset, t_offset;
+	long long			 t_start, pause_start, pause_end;
+	long long			 last_pause;	/* last CLIENT PAUSE sent */
+	uint32_t			 new_serial;
+	long long			 new_epoch;
+	char				 new_txt[512];
+	char				 fenced[CONF_NAME_MAX];
+	char				 warnings[2048];
+	char				 err[1024];
+	/* the timeline */
+	enum step_status		 status[STEP_MAX];
+	long long			 step_us[STEP_MAX];
+	char				 note[STEP_MAX][256];
+};
+
+struct step {
+	const char	*name;
+	const char	*what;		/* for the plan */
+	int		(*run)(struct sw *);
+	int		(*rollback)(struct sw *);
+	int		 planned;	/* runs in a planned switchover */
+	int		 failover;	/* runs in an unplanned failover */
+};
+
+static int	switch_step_lock(struct sw *);
+static int	switch_step_preflight(struct sw *);
+static int	switch_step_confirm(struct sw *);
+static int	switch_step_pre_hook(struct sw *);
+static int	switch_step_pause(struct sw *);
+static int	switch_step_catchup(struct sw *);
+static int	switch_step_promote(struct sw *);
+static int	switch_step_swap(struct sw *);
+static int	switch_step_demote(struct sw *);
+static int	switch_step_repoint(struct sw *);
+static int	switch_step_post_hook(struct sw *);
+static int	switch_rollback_pause(struct sw *);
+static int	switch_rollback_promote(struct sw *);
+
+static const struct step steps[STEP_MAX] = {
+	[STEP_LOCK]	 = { "lock", "take the switch lock",
+	    switch_step_lock, NULL, 1, 1 },
+	[STEP_PREFLIGHT] = { "preflight", "read the record, probe every node, check the target",
+	    switch_step_preflight, NULL, 1, 1 },
+	[STEP_CONFIRM]	 = { "confirm", "show the plan, ask unless -y",
+	    switch_step_confirm, NULL, 1, 1 },
+	[STEP_PRE_HOOK]	 = { "pre_hook", "run failover.pre_hook (non-zero aborts)",
+	    switch_step_pre_hook, NULL, 1, 1 },
+	[STEP_PAUSE]	 = { "pause", "CLIENT PAUSE WRITE on the primary",
+	    switch_step_pause, switch_rollback_pause, 1, 0 },
+	[STEP_CATCHUP]	 = { "catchup", "wait until the target has the primary's offset",
+	    switch_step_catchup, NULL, 1, 0 },
+	[STEP_PROMOTE]	 = { "promote", "REPLICAOF NO ONE on the target, CONFIG REWRITE, check ROLE",
+	    switch_step_promote, switch_rollback_promote, 1, 1 },
+	[STEP_SWAP]	 = { "swap", "UPDATE the record (prerequisite: the old address) and the TXT",
+	    switch_step_swap, NULL, 1, 1 },
+	[STEP_DEMOTE]	 = { "demote", "old primary: REPLICAOF target, CONFIG REWRITE, CLIENT KILL, UNPAUSE",
+	    switch_step_demote, NULL, 1, 0 },
+	[STEP_REPOINT]	 = { "repoint", "point the other replicas at the new primary",
+	    switch_step_repoint, NULL, 1, 1 },
+	[STEP_POST_HOOK] = { "post_hook", "run failover.post_hook (failure reported)",
+	    switch_step_post_hook, NULL, 1, 1 },
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+rfc3339_now(char *buf, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+sw_fail(struct sw *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sw_fail(struct sw *sw, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sw->err, sizeof(sw->err), fmt, ap);
+	va_end(ap);
+}
+
+static void
+sw_warn(struct sw *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sw_warn(struct sw *sw, const char *fmt, ...)
+{
+	va_list	ap;
+	char	line[512];
+	size_t	o = strlen(sw->warnings);
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printf("  warning: %s\n", line);
+	fflush(stdout);
+	snprintf(sw->warnings + o, sizeof(sw->warnings) - o, "%s%s", o ? "; " : "", line);
+}
+
+/* One verdict line of the preflight; returns ok. */
+static int
+verdict(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+verdict(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  [%s] ", ok ? " ok " : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return ok;
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* Append one JSON line for a step to failover.audit_log. */
+static void
+audit(struct sw *sw, const char *step, const char *result, long long us, const char *detail)
+{
+	char	ts[40];
+	FILE	*f;
+
+	if (sw->dry_run || sw->conf->failover.audit_log[0] == '\0')
+		return;
+	f = fopen(sw->conf->failover.audit_log, "a");
+	if (f == NULL) {
+		fprintf(stderr, "redisfo-dns: audit log %s: %s\n",
+		    sw->conf->failover.audit_log, strerror(errno));
+		return;
+	}
+	rfc3339_now(ts, sizeof(ts));
+	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
+	json_str(f, sw->svc->name);
+	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->planned ? "planned" : "failover");
+	json_str(f, sw->pn ? sw->pn->name : "");
+	fprintf(f, ",\"to\":");
+	json_str(f, sw->tn ? sw->tn->name : "");
+	fprintf(f, ",\"step\":\"%s\",\"result\":\"%s\",\"ms\":%.3f,\"detail\":", step,
+	    result, us / 1000.0);
+	json_str(f, detail ? detail : "");
+	fprintf(f, "}\n");
+	fclose(f);
+}
+
+/* Run cmd with /bin/sh -c and the switch described in the environment. */
+static int
+run_hook(struct sw *sw, const char *cmd, const char *result, const char *step)
+{
+	char	epoch[32];
+	pid_t	pid;
+	int	status;
+
+	snprintf(epoch, sizeof(epoch), "%lld", sw->new_epoch);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		char addr[256];
+
+		setenv("REDISFO_SERVICE", sw->svc->name, 1);
+		setenv("REDISFO_MODE", sw->planned ? "planned" : "failover", 1);
+		setenv("REDISFO_OLD", sw->pn ? sw->pn->name : "", 1);
+		setenv("REDISFO_NEW", sw->tn ? sw->tn->name : "", 1);
+		if (sw->pn) {
+			state_node_addresses(sw->pn, addr, sizeof(addr));
+			setenv("REDISFO_OLD_ADDRESS", addr, 1);
+		}
+		if (sw->tn) {
+			state_node_addresses(sw->tn, addr, sizeof(addr));
+			setenv("REDISFO_NEW_ADDRESS", addr, 1);
+		}
+		setenv("REDISFO_ZONE", sw->conf->dns.zone, 1);
+		setenv("REDISFO_EPOCH", epoch, 1);
+		if (result)
+			setenv("REDISFO_RESULT", result, 1);
+		if (step)
+			setenv("REDISFO_STEP", step, 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Refresh P's write pause so it cannot run out before P is a replica. */
+static int
+pause_refresh(struct sw *sw)
+{
+	char e[256];
+
+	if (!sw->planned || sw->pause_start == 0 || sw->p_demoted)
+		return 0;
+	if (node_pause_writes(sw->pc, sw->conf->failover.pause_timeout_ms, e, sizeof(e)) == -1) {
+		sw_fail(sw, "cannot renew the write pause on %s: %s", sw->pn->name, e);
+		return -1;
+	}
+	sw->last_pause = now_us();
+	return 0;
+}
+
+/* ------------------------------------------------------------- steps */
+
+static int
+switch_step_lock(struct sw *sw)
+{
+	const char	*path = sw->conf->failover.lock_file;
+	char		 buf[32] = "";
+	ssize_t		 n;
+	int		 fd;
+
+	fd = open(path, (sw->dry_run ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		if (sw->dry_run && errno == ENOENT) {
+			verdict(1, "lock %s is free", path);
+			return 0;
+		}
+		sw_fail(sw, "lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, (sw->dry_run ? LOCK_SH : LOCK_EX) | LOCK_NB) == -1) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(fd);
+		if (sw->dry_run)
+			verdict(0, "lock %s: another switch is running (pid %s)", path,
+			    buf[0] ? buf : "?");
+		sw_fail(sw, "another switch is running (pid %s)", buf[0] ? buf : "?");
+		sw->refused = 1;
+		return -1;
+	}
+	if (sw->dry_run) {
+		verdict(1, "lock %s is free", path);
+		close(fd);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, strlen(buf), 0) == -1) {
+		/* the lock holds anyway; only the pid shown to others is missing */
+	}
+	sw->lock_fd = fd;
+	return 0;
+}
+
+/* The best replica to promote, or -1. */
+static int
+pick_target(struct sw *sw)
+{
+	const struct svc_state	*st = &sw->st;
+	const struct node_info	*ni, *best = NULL;
+	int			 bi = -1;
+	size_t			 i;
+
+	for (i = 0; i < sw->svc->n_nodes; i++) {
+		ni = &st->nodes[i];
+		if ((int)i == sw->p || !ni->reachable || ni->role != NODE_ROLE_REPLICA ||
+		    !state_follows(ni, sw->pn))
+			continue;
+		if (st->fenced[0] && strcmp(st->fenced, sw->svc->nodes[i].name) == 0)
+			continue;
+		if (sw->planned && !ni->link_up)
+			continue;
+		if (best != NULL) {
+			if (ni->conf->priority < best->conf->priority)
+				continue;
+			if (ni->conf->priority == best->conf->priority &&
+			    ni->replica_offset <= best->replica_offset)
+				continue;
+		}
+		best = ni;
+		bi = (int)i;
+	}
+	return bi;
+}
+
+static int
+switch_step_preflight(struct sw *sw)
+{
+	struct svc_state	*st = &sw->st;
+	const struct conf	*conf = sw->conf;
+	struct node_info	*pi, *ti;
+	char			 e[512], addrs[256];
+	int			 k, ok = 1;
+	size_t			 i;
+
+	if (state_load(st, conf, sw->svc, 1) == -1) {
+		sw_fail(sw, "%s", st->dns_err);
+		return -1;
+	}
+	if (!verdict(st->dns == DNSCLIENT_OK, "record %s readable from %s%s%s", st->owner,
+	    conf->failover.server.text, st->dns == DNSCLIENT_OK ? "" : ": ",
+	    st->dns == DNSCLIENT_OK ? "" : st->dns_err)) {
+		sw_fail(sw, "cannot read the record: %s", st->dns_err);
+		return -1;
+	}
+	if (!verdict(st->served >= 0, "record %s -> %s%s%s (serial %u) names a node%s%s",
+	    st->owner, st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
+	    st->aaaa->n ? st->aaaa->value[0] : "", st->serial,
+	    st->served >= 0 ? ": " : "", st->served >= 0 ? sw->svc->nodes[st->served].name : "")) {
+		sw_fail(sw, "the served record %s (%s%s%s) does not match any node of %s",
+		    st->owner, st->a->n ? st->a->value[0] : "none",
+		    st->aaaa->n ? " " : "", st->aaaa->n ? st->aaaa->value[0] : "",
+		    sw->svc->name);
+		return -1;
+	}
+	sw->p = st->served;
+	sw->pn = &sw->svc->nodes[sw->p];
+	pi = &st->nodes[sw->p];
+
+	/* Is P up? It gets failover.probes chances before it counts as down. */
+	sw->p_probes_failed = pi->reachable ? 0 : 1;
+	for (k = 1; !pi->reachable && k < conf->failover.probes; k++) {
+		struct node_conn *c = node_connect(sw->svc, sw->pn, conf->failover.probe_timeout_ms,
+		    e, sizeof(e));
+		if (c != NULL && node_probe(c, pi, e, sizeof(e)) == 0) {
+			node_close(c);
+			break;
+		}
+		snprintf(pi->error, sizeof(pi->error), "%s", e);
+		node_close(c);
+		sw->p_probes_failed++;
+	}
+	if (pi->reachable)
+		state_judge(st);
+	sw->planned = pi->reachable;
+	if (sw->planned) {
+		verdict(1, "primary %s answers", sw->pn->name);
+		if (!verdict(pi->role == NODE_ROLE_MASTER, "primary %s is a master (%s)",
+		    sw->pn->name, node_role_str(pi->role))) {
+			sw_fail(sw, "the served node %s is not a master (it is a %s of %s:%d)",
+			    sw->pn->name, node_role_str(pi->role), pi->master_host,
+			    pi->master_port);
+			return -1;
+		}
+	} else {
+		verdict(0, "primary %s does not answer after %d probes: %s",
+		    sw->pn->name, sw->p_probes_failed, pi->error);
+		printf("  -> this is an UNPLANNED FAILOVER: writes %s acknowledged after "
+		    "the target's last offset are lost\n", sw->pn->name);
+	}
+
+	/* The target. */
+	if (sw->to != NULL) {
+		sw->t = state_node_index(sw->svc, sw->to);
+		if (sw->t < 0) {
+			sw_fail(sw, "no node named '%s' in service %s", sw->to, sw->svc->name);
+			return -2;
+		}
+		if (sw->t == sw->p) {
+			verdict(0, "target %s is not the served primary", sw->to);
+			sw_fail(sw, "%s is already the served primary", sw->to);
+			return -1;
+		}
+	} else {
+		sw->t = pick_target(sw);
+		if (sw->t < 0) {
+			verdict(0, "a replica of %s to promote", sw->pn->name);
+			sw_fail(sw, "no reachable replica of %s%s to promote", sw->pn->name,
+			    sw->planned ? " with its link up" : "");
+			return -1;
+		}
+	}
+	sw->tn = &sw->svc->nodes[sw->t];
+	ti = &st->nodes[sw->t];
+	if (!verdict(ti->reachable, "target %s answers%s%s", sw->tn->name,
+	    ti->reachable ? "" : ": ", ti->reachable ? "" : ti->error)) {
+		sw_fail(sw, "the target %s does not answer: %s", sw->tn->name, ti->error);
+		return -1;
+	}
+	if (!verdict(state_follows(ti, sw->pn), "target %s is a replica of the served "
+	    "primary %s", sw->tn->name, sw->pn->name)) {
+		if (ti->role == NODE_ROLE_REPLICA)
+			sw_fail(sw, "the target %s is not a replica of the served primary %s "
+			    "(it follows %s:%d)", sw->tn->name, sw->pn->name,
+			    ti->master_host, ti->master_port);
+		else
+			sw_fail(sw, "the target %s is not a replica of the served primary %s "
+			    "(it is a %s)", sw->tn->name, sw->pn->name, node_role_str(ti->role));
+		return -1;
+	}
+	if (sw->planned) {
+		if (!verdict(ti->link_up, "target %s's replication link is up", sw->tn->name)) {
+			sw_fail(sw, "the target %s's replication link to %s is down",
+			    sw->tn->name, sw->pn->name);
+			return -1;
+		}
+		ti->lag_bytes = pi->master_offset - ti->replica_offset;
+		if (ti->lag_bytes > conf->failover.max_lag_bytes) {
+			ok = verdict(sw->force, "target %s is %lld bytes behind (max_lag_bytes %lld)%s",
+			    sw->tn->name, ti->lag_bytes, conf->failover.max_lag_bytes,
+			    sw->force ? ": --force" : "");
+			if (!ok) {
+				sw_fail(sw, "the target %s is %lld bytes behind %s (max_lag_bytes "
+				    "%lld); use --force to switch anyway", sw->tn->name,
+				    ti->lag_bytes, sw->pn->name, conf->failover.max_lag_bytes);
+				return -1;
+			}
+		} else
+			verdict(1, "target %s is %lld bytes behind (max_lag_bytes %lld)",
+			    sw->tn->name, ti->lag_bytes, conf->failover.max_lag_bytes);
+	} else {
+		printf("  what may be lost: everything %s acknowledged after offset %lld "
+		    "(the target %s's last offset)\n", sw->pn->name, ti->replica_offset,
+		    sw->tn->name);
+		for (i = 0; i < sw->svc->n_nodes; i++) {
+			const struct node_info *o = &st->nodes[i];
+			if ((int)i == sw->p || (int)i == sw->t || !o->reachable ||
+			    o->role != NODE_ROLE_REPLICA)
+				continue;
+			if (o->replica_offset > ti->replica_offset)
+				printf("  note: %s has %lld bytes more than %s (promote it with "
+				    "--to %s to lose less)\n", sw->svc->nodes[i].name,
+				    o->replica_offset - ti->replica_offset, sw->tn->name,
+				    sw->svc->nodes[i].name);
+			else
+				printf("  %s is %lld bytes behind %s\n", sw->svc->nodes[i].name,
+				    ti->replica_offset - o->replica_offset, sw->tn->name);
+		}
+	}
+	for (i = 0; i < sw->svc->n_nodes; i++)
+		if ((int)i != sw->p && st->nodes[i].reachable &&
+		    st->nodes[i].role == NODE_ROLE_MASTER)
+			sw_warn(sw, "%s also claims to be master (split brain?)",
+			    sw->svc->nodes[i].name);
+
+	/* The plan. */
+	state_node_addresses(sw->tn, addrs, sizeof(addrs));
+	sw->new_epoch = st->epoch + 1;
+	if (!sw->planned)
+		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->pn->name);
+	else if (st->fenced[0] && strcmp(st->fenced, sw->tn->name) != 0)
+		snprintf(sw->fenced, sizeof(sw->fenced), "%s", st->fenced);
+	printf("plan: %s %s: %s (%s:%d) -> %s (%s:%d), record %s -> %s, epoch %lld\n",
+	    sw->planned ? "planned switchover" : "UNPLANNED FAILOVER", sw->svc->name,
+	    sw->pn->name, sw->pn->host, sw->pn->port, sw->tn->name, sw->tn->host,
+	    sw->tn->port, st->owner, addrs, sw->new_epoch);
+	for (i = 0; i < STEP_MAX; i++)
+		if (sw->planned ? steps[i].planned : steps[i].failover)
+			printf("  %-10s %s\n", steps[i].name, steps[i].what);
+	fflush(stdout);
+
+	if (sw->dry_run)
+		return 0;
+	/* Keep connections to P and T for the steps that follow. */
+	sw->tc = node_connect(sw->svc, sw->tn, conf->failover.probe_timeout_ms, e, sizeof(e));
+	if (sw->tc == NULL) {
+		sw_fail(sw, "%s", e);
+		return -1;
+	}
+	if (sw->planned) {
+		sw->pc = node_connect(sw->svc, sw->pn, conf->failover.probe_timeout_ms, e, sizeof(e));
+		if (sw->pc == NULL) {
+			sw_fail(sw, "%s", e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+switch_step_confirm(struct sw *sw)
+{
+	char line[64];
+
+	if (sw->yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		sw_fail(sw, "not confirmed: no terminal to ask on; run with -y to %s",
+		    sw->planned ? "switch" : "fail over");
+		return -1;
+	}
+	printf("%s %s from %s to %s? [y/N] ", sw->planned ? "Switch" : "FAIL OVER",
+	    sw->svc->name, sw->pn->name, sw->tn->name);
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL ||
+	    (line[0] != 'y' && line[0] != 'Y')) {
+		sw_fail(sw, "not confirmed by the operator");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+switch_step_pre_hook(struct sw *sw)
+{
+	int rc;
+
+	if (sw->conf->failover.pre_hook[0] == '\0') {
+		snprintf(sw->note[STEP_PRE_HOOK], sizeof(sw->note[0]), "none");
+		return 0;
+	}
+	rc = run_hook(sw, sw->conf->failover.pre_hook, NULL, NULL);
+	if (rc != 0) {
+		sw_fail(sw, "pre_hook exited with %d: switch aborted", rc);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+switch_step_pause(struct sw *sw)
+{
+	char e[256];
+
+	if (node_pause_writes(sw->pc, sw->conf->failover.pause_timeout_ms, e, sizeof(e)) == -1) {
+		sw_fail(sw, "CLIENT PAUSE on %s failed: %s", sw->pn->name, e);
+		/* the pause may have been applied with the reply lost */
+		sw->changed = 1;
+		return -1;
+	}
+	sw->pause_start = sw->last_pause = now_us();
+	sw->changed = 1;
+	snprintf(sw->note[STEP_PAUSE], sizeof(sw->note[0]), "%s paused for writes, "
+	    "safety timeout %d ms", sw->pn->name, sw->conf->failover.pause_timeout_ms);
+	return 0;
+}
+
+static int
+switch_rollback_pause(struct sw *sw)
+{
+	char e[256];
+
+	if (node_unpause(sw->pc, e, sizeof(e)) == -1) {
+		sw_warn(sw, "CLIENT UNPAUSE on %s failed: %s (the pause ends by itself "
+		    "within %d ms)", sw->pn->name, e, sw->conf->failover.pause_timeout_ms);
+		return -1;
+	}
+	sw->pause_end = now_us();
+	return 0;
+}
+
+static int
+switch_step_catchup(struct sw *sw)
+{
+	long long	deadline;
+	char		e[256];
+	struct timespec	ts = { 0, 200000 };
+
+	/* Read P's offset only now that P is paused: nothing can add to it. */
+	if (node_offset(sw->pc, &sw->p_offset, e, sizeof(e)) == -1) {
+		sw_fail(sw, "cannot read the primary's offset: %s", e);
+		return -1;
+	}
+	/* Half the pause for the catch-up, the other half for the rest. */
+	deadline = sw->pause_start + (long long)sw->conf->failover.pause_timeout_ms * 500;
+	for (;;) {
+		if (node_offset(sw->tc, &sw->t_offset, e, sizeof(e)) == -1) {
+			sw_fail(sw, "catch-up: cannot read the target's offset: %s", e);
+			return -1;
+		}
+		if (sw->t_offset >= sw->p_offset)
+			break;
+		if (now_us() >= deadline) {
+			sw_fail(sw, "catch-up timed out: %s at offset %lld, %s at %lld after "
+			    "%lld ms", sw->tn->name, sw->t_offset, sw->pn->name, sw->p_offset,
+			    (now_us() - sw->pause_start) / 1000);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	snprintf(sw->note[STEP_CATCHUP], sizeof(sw->note[0]), "%s reached offset %lld",
+	    sw->tn->name, sw->p_offset);
+	return 0;
+}
+
+static int
+switch_step_promote(struct sw *sw)
+{
+	struct node_info	info;
+	char			e[256];
+	int			rc;
+
+	if (pause_refresh(sw) == -1)
+		return -1;
+	if (node_replicaof(sw->tc, NULL, 0, e, sizeof(e)) == -1) {
+		sw_fail(sw, "REPLICAOF NO ONE on %s failed: %s", sw->tn->name, e);
+		sw->changed = 1;	/* it may have happened */
+		return -1;
+	}
+	sw->changed = 1;
+	rc = node_config_rewrite(sw->tc, e, sizeof(e));
+	if (rc != 0)
+		sw_warn(sw, "%s", e);
+	if (node_probe(sw->tc, &info, e, sizeof(e)) == -1 || info.role != NODE_ROLE_MASTER) {
+		sw_fail(sw, "%s is not master after REPLICAOF NO ONE: %s", sw->tn->name,
+		    info.reachable ? node_role_str(info.role) : e);
+		return -1;
+	}
+	snprintf(sw->note[STEP_PROMOTE], sizeof(sw->note[0]), "%s is master", sw->tn->name);
+	return 0;
+}
+
+static int
+switch_rollback_promote(struct sw *sw)
+{
+	char	e[256];
+	int	rc;
+
+	if (node_replicaof(sw->tc, sw->pn->host, sw->pn->port, e, sizeof(e)) == -1) {
+		sw_warn(sw, "could not make %s a replica of %s again: %s", sw->tn->name,
+		    sw->pn->name, e);
+		return -1;
+	}
+	rc = node_config_rewrite(sw->tc, e, sizeof(e));
+	if (rc == -1)
+		sw_warn(sw, "%s", e);
+	return 0;
+}
+
+/* The UPDATE of the swap: prerequisite = P's addresses, then the change. */
+static enum dnsclient_result
+swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
+{
+	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
+	const struct conf	*conf = sw->conf;
+	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
+	char			 rd[2 * CONF_ADDR_MAX][80], at[40];
+	size_t			 n = 0, i, r = 0;
+	int			 has4 = 0, has6 = 0;
+
+	for (i = 0; i < sw->pn->n_address; i++) {
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
+		    sw->pn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
+		    0, sw->pn->address[i].text };
+		if (sw->pn->address[i].family == AF_INET)
+			has4 = 1;
+		else
+			has6 = 1;
+	}
+	if (!has4)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
+		    DNSCLIENT_TYPE_A, 0, NULL };
+	if (!has6)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
+		    DNSCLIENT_TYPE_AAAA, 0, NULL };
+	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_A, 0, NULL };
+	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_AAAA, 0, NULL };
+	for (i = 0; i < sw->tn->n_address; i++) {
+		snprintf(rd[r], sizeof(rd[r]), "%s", sw->tn->address[i].text);
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, owner,
+		    sw->tn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
+		    (uint32_t)conf->dns.ttl, rd[r] };
+		r++;
+	}
+	rfc3339_now(at, sizeof(at));
+	snprintf(sw->new_txt, sizeof(sw->new_txt), "\"primary=%s epoch=%lld at=%s%s%s\"",
+	    sw->tn->name, sw->new_epoch, at, sw->fenced[0] ? " fenced=" : "", sw->fenced);
+	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, txt, DNSCLIENT_TYPE_TXT, 0, NULL };
+	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt, DNSCLIENT_TYPE_TXT,
+	    (uint32_t)conf->dns.ttl, sw->new_txt };
+	return dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
+	    conf->dns.zone, &conf->dns.update_key, ch, n,
+	    conf->failover.probe_timeout_ms * 2, rcode, e, elen);
+}
+
+static int
+switch_step_swap(struct sw *sw)
+{
+	enum dnsclient_result	res, q;
+	char			e[512];
+	int			rcode, now;
+
+	if (pause_refresh(sw) == -1)
+		return -1;
+	res = swap_send(sw, e, sizeof(e), &rcode);
+	if (res == DNSCLIENT_OK) {
+		sw->committed = 1;
+	} else if (res == DNSCLIENT_REFUSED || res == DNSCLIENT_NOTAUTH ||
+	    res == DNSCLIENT_PREREQ || res == DNSCLIENT_RCODE || res == DNSCLIENT_UNREACHABLE) {
+		sw_fail(sw, "record swap failed: %s", e);
+		return -1;
+	} else {
+		/* Timeout or a reply we cannot trust: look at the record itself. */
+		q = state_read_dns(&sw->st);
+		now = sw->st.served;
+		if (q == DNSCLIENT_OK && now == sw->t) {
+			sw->committed = 1;
+			sw_warn(sw, "the UPDATE's reply was lost (%s) but the record names %s",
+			    e, sw->tn->name);
+		} else if (q == DNSCLIENT_OK && now == sw->p) {
+			sw_fail(sw, "record swap failed: %s (the record still names %s)", e,
+			    sw->pn->name);
+			return -1;
+		} else {
+			sw->dns_unknown = 1;
+			sw_fail(sw, "record swap failed: %s; the record's state is unknown", e);
+			return -1;
+		}
+	}
+	if (dnsclient_serial(&sw->conf->failover.server.ss, sw->conf->failover.server.len,
+	    sw->conf->dns.zone, sw->conf->failover.probe_timeout_ms, &sw->new_serial,
+	    e, sizeof(e)) == DNSCLIENT_OK)
+		snprintf(sw->note[STEP_SWAP], sizeof(sw->note[0]), "record names %s, serial "
+		    "%u -> %u", sw->tn->name, sw->st.serial, sw->new_serial);
+	else
+		snprintf(sw->note[STEP_SWAP], sizeof(sw->note[0]), "record names %s",
+		    sw->tn->name);
+	return 0;
+}
+
+static int
+switch_step_demote(struct sw *sw)
+{
+	char		e[256];
+	long long	killed = 0;
+	int		rc;
+
+	if (pause_refresh(sw) == -1) {
+		sw_fail(sw, "%s did not take the pause renewal; it may still be master: %s",
+		    sw->pn->name, sw->err);
+		return -1;
+	}
+	if (node_replicaof(sw->pc, sw->tn->host, sw->tn->port, e, sizeof(e)) == -1) {
+		sw_fail(sw, "could not make %s a replica of %s: %s; it stays paused for "
+		    "writes until the pause times out, then it is a second master: fence it "
+		    "by hand (REPLICAOF %s %d)", sw->pn->name, sw->tn->name, e,
+		    sw->tn->host, sw->tn->port);
+		return -1;
+	}
+	sw->p_demoted = 1;
+	rc = node_config_rewrite(sw->pc, e, sizeof(e));
+	if (rc != 0)
+		sw_warn(sw, "%s", e);
+	/* Only now, with P a replica: clients reconnect and resolve again. */
+	if (node_kill_clients(sw->pc, &killed, e, sizeof(e)) == -1)
+		sw_warn(sw, "%s", e);
+	if (node_unpause(sw->pc, e, sizeof(e)) == -1)
+		sw_warn(sw, "%s (the pause ends by itself)", e);
+	sw->pause_end = now_us();
+	snprintf(sw->note[STEP_DEMOTE], sizeof(sw->note[0]), "%s replica of %s, %lld "
+	    "clients killed, unpaused", sw->pn->name, sw->tn->name, killed);
+	return 0;
+}
+
+static int
+switch_step_repoint(struct sw *sw)
+{
+	struct node_conn	*c;
+	char			 e[256];
+	size_t			 i;
+	int			 n = 0;
+
+	for (i = 0; i < sw->svc->n_nodes; i++) {
+		const struct conf_node *nd = &sw->svc->nodes[i];
+
+		if ((int)i == sw->p || (int)i == sw->t)
+			continue;
+		if (sw->st.fenced[0] && strcmp(sw->st.fenced, nd->name) == 0) {
+			sw_warn(sw, "%s is fenced: not re-pointed (rejoin %s)", nd->name, nd->name);
+			continue;
+		}
+		c = node_connect(sw->svc, nd, sw->conf->failover.probe_timeout_ms, e, sizeof(e));
+		if (c == NULL || node_replicaof(c, sw->tn->host, sw->tn->port, e, sizeof(e)) == -1) {
+			sw_warn(sw, "%s not re-pointed at %s: %s; run rejoin %s when it is back",
+			    nd->name, sw->tn->name, e, nd->name);
+			node_close(c);
+			continue;
+		}
+		if (node_config_rewrite(c, e, sizeof(e)) != 0)
+			sw_warn(sw, "%s", e);
+		node_close(c);
+		n++;
+	}
+	snprintf(sw->note[STEP_REPOINT], sizeof(sw->note[0]), "%d replica(s) now follow %s",
+	    n, sw->tn->name);
+	return 0;
+}
+
+static int
+switch_step_post_hook(struct sw *sw)
+{
+	int rc;
+
+	if (sw->conf->failover.post_hook[0] == '\0') {
+		snprintf(sw->note[STEP_POST_HOOK], sizeof(sw->note[0]), "none");
+		return 0;
+	}
+	rc = run_hook(sw, sw->conf->failover.post_hook, "done", NULL);
+	if (rc != 0)
+		sw_warn(sw, "post_hook exited with %d", rc);
+	return 0;
+}
+
+/* --------------------------------------------------------- the driver */
+
+static void
+print_timeline(const struct sw *sw)
+{
+	static const char *st_name[] = { "-", "ok", "FAILED", "rolled back", "ROLLBACK FAILED" };
+	long long	total = 0;
+	size_t		i;
+
+	printf("timeline:\n");
+	for (i = 0; i < STEP_MAX; i++) {
+		if (sw->status[i] == ST_NOT_RUN)
+			continue;
+		printf("  %-10s %9.3f ms  %-12s %s\n", steps[i].name, sw->step_us[i] / 1000.0,
+		    st_name[sw->status[i]], sw->note[i]);
+		if (i != STEP_CONFIRM)
+			total += sw->step_us[i];
+	}
+	if (sw->pause_start) {
+		if (sw->pause_end)
+			printf("write pause window: %.3f ms\n",
+			    (sw->pause_end - sw->pause_start) / 1000.0);
+		else
+			printf("write pause window: not closed by the switch (ends by itself "
+			    "after %d ms)\n", sw->conf->failover.pause_timeout_ms);
+	}
+	printf("total: %.3f ms (without the confirmation)\n", total / 1000.0);
+	fflush(stdout);
+}
+
+/* After a failure: say where each node and the record are. */
+static void
+print_state_now(struct sw *sw)
+{
+	struct svc_state	now;
+	size_t			i;
+
+	if (state_load(&now, sw->conf, sw->svc, 1) == -1) {
+		fprintf(stderr, "  state: cannot be read\n");
+		return;
+	}
+	fprintf(stderr, "state now:\n");
+	for (i = 0; i < sw->svc->n_nodes; i++) {
+		const struct node_info *n = &now.nodes[i];
+
+		if (!n->reachable)
+			fprintf(stderr, "  %s (%s:%d): unreachable: %s\n", sw->svc->nodes[i].name,
+			    sw->svc->nodes[i].host, sw->svc->nodes[i].port, n->error);
+		else if (n->role == NODE_ROLE_REPLICA)
+			fprintf(stderr, "  %s (%s:%d): replica of %s:%d, link %s\n",
+			    sw->svc->nodes[i].name, sw->svc->nodes[i].host, sw->svc->nodes[i].port,
+			    n->master_host, n->master_port, n->link_up ? "up" : "down");
+		else
+			fprintf(stderr, "  %s (%s:%d): %s%s\n", sw->svc->nodes[i].name,
+			    sw->svc->nodes[i].host, sw->svc->nodes[i].port, node_role_str(n->role),
+			    (int)i == sw->p && sw->pause_start && !sw->pause_end ?
+			    " (paused for writes until the pause times out)" : "");
+	}
+	if (now.dns == DNSCLIENT_OK)
+		fprintf(stderr, "  record %s -> %s%s%s (%s), serial %u\n", now.owner,
+		    now.a->n ? now.a->value[0] : "", now.aaaa->n ? " " : "",
+		    now.aaaa->n ? now.aaaa->value[0] : "",
+		    now.served >= 0 ? sw->svc->nodes[now.served].name : "no node", now.serial);
+	else
+		fprintf(stderr, "  record %s: unknown (%s)\n", now.owner, now.dns_err);
+	fprintf(stderr, "  verdict: %s\n", now.verdict_text);
+	state_free(&now);
+}
+
+static int
+switch_run(struct sw *sw)
+{
+	long long	t0;
+	int		i, j, rc, rb_failed = 0;
+	char		*hook = getenv("REDISFO_STEP_HOOK");
+
+	sw->t_start = now_us();
+	for (i = 0; i < STEP_MAX; i++) {
+		if (i > STEP_PREFLIGHT && !(sw->planned ? steps[i].planned : steps[i].failover))
+			continue;
+		if (sw->dry_run && i > STEP_PREFLIGHT)
+			break;
+		t0 = now_us();
+		rc = steps[i].run(sw);
+		sw->step_us[i] = now_us() - t0;
+		sw->status[i] = rc == 0 ? ST_OK : ST_FAILED;
+		audit(sw, steps[i].name, rc == 0 ? "ok" : "failed", sw->step_us[i],
+		    rc == 0 ? sw->note[i] : sw->err);
+		if (rc != 0) {
+			if (i <= STEP_PRE_HOOK || rc == -2)
+				sw->refused = 1;
+			break;
+		}
+		if (hook != NULL && !sw->dry_run)
+			run_hook(sw, hook, NULL, steps[i].name);
+	}
+	if (sw->dry_run) {
+		if (i < STEP_MAX && sw->status[i] == ST_FAILED) {
+			fprintf(stderr, "redisfo-dns: switch would be refused: %s\n", sw->err);
+			return rc == -2 ? 2 : 1;
+		}
+		printf("dry run: every check passed; nothing was changed\n");
+		return 0;
+	}
+	if (i == STEP_MAX) {
+		print_timeline(sw);
+		printf("switch done: %s now serves %s (epoch %lld)%s%s\n", sw->tn->name,
+		    sw->st.owner, sw->new_epoch, sw->warnings[0] ? "; warnings: " : "",
+		    sw->warnings);
+		return 0;
+	}
+	if (sw->refused && !sw->changed) {
+		fprintf(stderr, "redisfo-dns: switch refused: %s\n", sw->err);
+		audit(sw, "refused", "refused", 0, sw->err);
+		return rc == -2 ? 2 : 1;
+	}
+	fprintf(stderr, "redisfo-dns: switch failed at %s: %s\n", steps[i].name, sw->err);
+	if (sw->committed) {
+		/* The record moved: forward only. */
+		print_timeline(sw);
+		print_state_now(sw);
+		fprintf(stderr, "redisfo-dns: failed part-way: the record names %s, which is "
+		    "master; see above for %s\n", sw->tn->name, sw->pn->name);
+		return 3;
+	}
+	if (!sw->changed) {
+		print_timeline(sw);
+		fprintf(stderr, "redisfo-dns: nothing was changed\n");
+		return 1;
+	}
+	/* Undo, newest first. The step that failed may have half-happened. */
+	for (j = i; j >= 0; j--) {
+		if (steps[j].rollback == NULL || sw->status[j] == ST_NOT_RUN)
+			continue;
+		t0 = now_us();
+		rc = steps[j].rollback(sw);
+		sw->step_us[j] += now_us() - t0;
+		sw->status[j] = rc == 0 ? ST_ROLLED_BACK : ST_ROLLBACK_FAILED;
+		audit(sw, steps[j].name, rc == 0 ? "rolled back" : "rollback failed",
+		    now_us() - t0, rc == 0 ? "" : sw->warnings);
+		if (rc != 0)
+			rb_failed = 1;
+	}
+	print_timeline(sw);
+	if (!rb_failed && !sw->dns_unknown) {
+		fprintf(stderr, "redisfo-dns: rolled back: %s is the primary again, %s its "
+		    "replica, the record unchanged; nothing changed\n", sw->pn->name,
+		    sw->tn->name);
+		return 1;
+	}
+	print_state_now(sw);
+	fprintf(stderr, "redisfo-dns: failed part-way%s\n", sw->dns_unknown ?
+	    ": the UPDATE's outcome is unknown" : ": a rollback failed");
+	return 3;
+}
+
+int
+cmd_switch(const struct conf *conf, int argc, char **argv)
+{
+	struct sw	 sw;
+	const char	*svcname = NULL;
+	char		 err[256];
+	int		 i, rc, used;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.conf = conf;
+	sw.lock_fd = -1;
+	sw.p = sw.t = -1;
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+			sw.to = argv[++i];
+		else if (strcmp(argv[i], "--force") == 0)
+			sw.force = 1;
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			sw.dry_run = 1;
+		else if (strcmp(argv[i], "-y") == 0 || strcmp(argv[i], "--yes") == 0)
+			sw.yes = 1;
+		else if (argv[i][0] != '-' && svcname == NULL)
+			svcname = argv[i];
+		else {
+			fprintf(stderr, "redisfo-dns: switch: unexpected argument '%s'\n"
+			    "usage: switch [SERVICE] [--to NODE] [--force] [--dry-run] [-y]\n",
+			    argv[i]);
+			return 2;
+		}
+	}
+	sw.svc = state_service_arg(conf, svcname ? 1 : 0, svcname ? (char **)&svcname : NULL,
+	    &used, err, sizeof(err));
+	if (sw.svc == NULL || (svcname != NULL && !used)) {
+		fprintf(stderr, "redisfo-dns: switch: %s\n", sw.svc ? "no such service" : err);
+		return 2;
+	}
+	rc = switch_run(&sw);
+	node_close(sw.pc);
+	node_close(sw.tc);
+	state_free(&sw.st);
+	if (sw.lock_fd != -1)
+		close(sw.lock_fd);	/* releases the lock */
+	return rc;
+}

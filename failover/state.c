@@ -1,0 +1,305 @@
+/*
+ * state.c - one look at a service: the record over DNS and every node's
+ * probe, and the verdict (consistent, split brain, ...).
+ *
+ * It only reads: no command here changes a node or the zone. The record is
+ * matched to a node by comparing address bytes (not text), so "::1" and
+ * "0:0::1" are the same address.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failover/state.h"
+
+/* Messages are cut to their buffers on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+const char *
+state_verdict_str(enum state_verdict v)
+{
+	switch (v) {
+	case VERDICT_CONSISTENT:	return "consistent";
+	case VERDICT_DNS_UNKNOWN:	return "record unknown";
+	case VERDICT_RECORD_NO_NODE:	return "record matches no node";
+	case VERDICT_SERVED_DOWN:	return "served node unreachable";
+	case VERDICT_SERVED_NOT_MASTER:	return "served node not master";
+	case VERDICT_SPLIT_BRAIN:	return "split brain";
+	case VERDICT_FENCED_MASTER:	return "fenced node back as master";
+	case VERDICT_WRONG_MASTER:	return "replica of the wrong master";
+	}
+	return "?";
+}
+
+const struct conf_service *
+state_service_arg(const struct conf *conf, int argc, char **argv, int *used,
+    char *err, size_t errlen)
+{
+	const struct conf_service *svc;
+
+	*used = 0;
+	if (argc > 0 && argv[0][0] != '-') {
+		svc = conf_service_find(conf, argv[0]);
+		if (svc != NULL) {
+			*used = 1;
+			return svc;
+		}
+	}
+	if (conf->n_services == 1)
+		return &conf->services[0];
+	if (argc > 0 && argv[0][0] != '-')
+		snprintf(err, errlen, "no service named '%s'", argv[0]);
+	else
+		snprintf(err, errlen, "%zu services: name one", conf->n_services);
+	return NULL;
+}
+
+int
+state_node_index(const struct conf_service *svc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < svc->n_nodes; i++)
+		if (strcmp(svc->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+state_node_addresses(const struct conf_node *node, char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < node->n_address && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "",
+		    node->address[i].text);
+}
+
+static int
+node_has_address(const struct conf_node *node, int family, const unsigned char *bytes)
+{
+	size_t i;
+
+	for (i = 0; i < node->n_address; i++)
+		if (node->address[i].family == family &&
+		    memcmp(node->address[i].bytes, bytes, family == AF_INET ? 4 : 16) == 0)
+			return 1;
+	return 0;
+}
+
+int
+state_match_record(const struct conf_service *svc, const struct dnsclient_rrset *a,
+    const struct dnsclient_rrset *aaaa)
+{
+	unsigned char	b[16];
+	size_t		i, j, n = a->n + aaaa->n;
+	int		ok;
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < svc->n_nodes; i++) {
+		if (svc->nodes[i].n_address != n)
+			continue;
+		ok = 1;
+		for (j = 0; ok && j < a->n; j++)
+			ok = inet_pton(AF_INET, a->value[j], b) == 1 &&
+			    node_has_address(&svc->nodes[i], AF_INET, b);
+		for (j = 0; ok && j < aaaa->n; j++)
+			ok = inet_pton(AF_INET6, aaaa->value[j], b) == 1 &&
+			    node_has_address(&svc->nodes[i], AF_INET6, b);
+		if (ok)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+state_follows(const struct node_info *replica, const struct conf_node *node)
+{
+	unsigned char a[16], b[16];
+	int fam;
+
+	if (replica->role != NODE_ROLE_REPLICA || replica->master_port != node->port)
+		return 0;
+	if (strcmp(replica->master_host, node->host) == 0)
+		return 1;
+	fam = strchr(node->host, ':') ? AF_INET6 : AF_INET;
+	return inet_pton(fam, replica->master_host, a) == 1 &&
+	    inet_pton(fam, node->host, b) == 1 &&
+	    memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
+}
+
+/* "primary=r1 epoch=3 at=... fenced=r2" */
+static void
+parse_txt(struct svc_state *st)
+{
+	const char	*v, *p;
+	size_t		 l;
+
+	st->txt_primary[0] = st->fenced[0] = '\0';
+	st->epoch = 0;
+	if (st->txt->n == 0)
+		return;
+	v = st->txt->value[0];
+	for (p = v; *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		l = strcspn(p, " ");
+		if (strncmp(p, "primary=", 8) == 0 && l - 8 < sizeof(st->txt_primary))
+			snprintf(st->txt_primary, sizeof(st->txt_primary), "%.*s",
+			    (int)(l - 8), p + 8);
+		else if (strncmp(p, "fenced=", 7) == 0 && l - 7 < sizeof(st->fenced))
+			snprintf(st->fenced, sizeof(st->fenced), "%.*s", (int)(l - 7), p + 7);
+		else if (strncmp(p, "epoch=", 6) == 0)
+			st->epoch = strtoll(p + 6, NULL, 10);
+	}
+}
+
+enum dnsclient_result
+state_read_dns(struct svc_state *st)
+{
+	const struct conf_sockaddr	*srv = &st->conf->failover.server;
+	int				 to = st->conf->failover.probe_timeout_ms;
+	enum dnsclient_result		 r;
+
+	st->served = -1;
+	r = dnsclient_query(&srv->ss, srv->len, st->owner, DNSCLIENT_TYPE_A, to,
+	    st->a, st->dns_err, sizeof(st->dns_err));
+	if (r == DNSCLIENT_OK)
+		r = dnsclient_query(&srv->ss, srv->len, st->owner, DNSCLIENT_TYPE_AAAA,
+		    to, st->aaaa, st->dns_err, sizeof(st->dns_err));
+	if (r == DNSCLIENT_OK)
+		r = dnsclient_query(&srv->ss, srv->len, st->txt_owner,
+		    DNSCLIENT_TYPE_TXT, to, st->txt, st->dns_err, sizeof(st->dns_err));
+	if (r == DNSCLIENT_OK)
+		r = dnsclient_serial(&srv->ss, srv->len, st->conf->dns.zone, to,
+		    &st->serial, st->dns_err, sizeof(st->dns_err));
+	st->dns = r;
+	if (r != DNSCLIENT_OK)
+		return r;
+	st->ttl = st->a->n ? st->a->ttl : st->aaaa->ttl;
+	st->served = state_match_record(st->svc, st->a, st->aaaa);
+	parse_txt(st);
+	return r;
+}
+
+int
+state_load(struct svc_state *st, const struct conf *conf,
+    const struct conf_service *svc, int probe)
+{
+	memset(st, 0, sizeof(*st));
+	st->conf = conf;
+	st->svc = svc;
+	st->served = -1;
+	snprintf(st->owner, sizeof(st->owner), "%s.%s", svc->name, conf->dns.zone);
+	snprintf(st->txt_owner, sizeof(st->txt_owner), "_redisfo.%s.%s", svc->name,
+	    conf->dns.zone);
+	st->nodes = calloc(svc->n_nodes ? svc->n_nodes : 1, sizeof(*st->nodes));
+	st->a = calloc(1, sizeof(*st->a));
+	st->aaaa = calloc(1, sizeof(*st->aaaa));
+	st->txt = calloc(1, sizeof(*st->txt));
+	if (st->nodes == NULL || st->a == NULL || st->aaaa == NULL || st->txt == NULL) {
+		snprintf(st->dns_err, sizeof(st->dns_err), "out of memory");
+		return -1;
+	}
+	state_read_dns(st);
+	if (probe)
+		node_probe_all(svc, conf->failover.probe_timeout_ms, st->nodes);
+	state_judge(st);
+	return 0;
+}
+
+void
+state_free(struct svc_state *st)
+{
+	free(st->nodes);
+	free(st->a);
+	free(st->aaaa);
+	free(st->txt);
+	st->nodes = NULL;
+	st->a = st->aaaa = st->txt = NULL;
+}
+
+void
+state_judge(struct svc_state *st)
+{
+	const struct conf_service	*svc = st->svc;
+	const struct node_info		*p = NULL;
+	size_t				 i;
+	int				 other = -1, wrong = -1, fenced = -1;
+
+	st->n_masters = 0;
+	for (i = 0; i < svc->n_nodes; i++)
+		if (st->nodes[i].reachable && st->nodes[i].role == NODE_ROLE_MASTER) {
+			st->n_masters++;
+			if ((int)i != st->served)
+				other = (int)i;
+			if (st->fenced[0] && strcmp(svc->nodes[i].name, st->fenced) == 0)
+				fenced = (int)i;
+		}
+	if (st->served >= 0) {
+		p = &st->nodes[st->served];
+		for (i = 0; i < svc->n_nodes; i++) {
+			st->nodes[i].lag_bytes = -1;
+			if (!st->nodes[i].reachable || !p->reachable)
+				continue;
+			if ((int)i == st->served) {
+				st->nodes[i].lag_bytes = 0;
+			} else if (state_follows(&st->nodes[i], &svc->nodes[st->served])) {
+				st->nodes[i].lag_bytes = p->master_offset - st->nodes[i].replica_offset;
+				if (st->nodes[i].lag_bytes < 0)
+					st->nodes[i].lag_bytes = 0;
+			} else if (st->nodes[i].role == NODE_ROLE_REPLICA && wrong < 0)
+				wrong = (int)i;
+		}
+	}
+
+	st->verdict = VERDICT_CONSISTENT;
+	if (st->dns != DNSCLIENT_OK) {
+		st->verdict = VERDICT_DNS_UNKNOWN;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "cannot read the record: %s", st->dns_err);
+	} else if (st->served < 0) {
+		st->verdict = VERDICT_RECORD_NO_NODE;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "%s %s%s%s matches no node of %s", st->owner,
+		    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
+		    st->aaaa->n ? st->aaaa->value[0] : "", svc->name);
+	} else if (fenced >= 0) {
+		st->verdict = VERDICT_FENCED_MASTER;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "split brain: fenced node %s is back as master while %s is served; "
+		    "run rejoin %s", svc->nodes[fenced].name,
+		    svc->nodes[st->served].name, svc->nodes[fenced].name);
+	} else if (other >= 0 && p->reachable && p->role == NODE_ROLE_MASTER) {
+		st->verdict = VERDICT_SPLIT_BRAIN;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "split brain: %s claims master while %s is served",
+		    svc->nodes[other].name, svc->nodes[st->served].name);
+	} else if (!p->reachable) {
+		st->verdict = VERDICT_SERVED_DOWN;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "served node %s is unreachable: %s", svc->nodes[st->served].name,
+		    p->error);
+	} else if (p->role != NODE_ROLE_MASTER) {
+		st->verdict = VERDICT_SERVED_NOT_MASTER;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "served node %s is a %s, not a master", svc->nodes[st->served].name,
+		    node_role_str(p->role));
+	} else if (other >= 0) {
+		st->verdict = VERDICT_SPLIT_BRAIN;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "split brain: %s claims master while %s is served",
+		    svc->nodes[other].name, svc->nodes[st->served].name);
+	} else if (wrong >= 0) {
+		st->verdict = VERDICT_WRONG_MASTER;
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "%s is a replica of %s:%d, not of the served %s",
+		    svc->nodes[wrong].name, st->nodes[wrong].master_host,
+		    st->nodes[wrong].master_port, svc->nodes[st->served].name);
+	} else {
+		snprintf(st->verdict_text, sizeof(st->verdict_text),
+		    "%s is served and master", svc->nodes[st->served].name);
+	}
+}

@@ -1,0 +1,77 @@
+/*
+ * state.h - what a service looks like right now: every node probed in
+ * parallel, the served record, the _redisfo TXT and the SOA serial as
+ * queried over DNS from failover.server, and the verdict drawn from them.
+ * switch, rejoin, status and check all start from one of these.
+ */
+#ifndef REDISFO_FAILOVER_STATE_H
+#define REDISFO_FAILOVER_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "failover/dnsclient.h"
+#include "failover/node.h"
+
+enum state_verdict {
+	VERDICT_CONSISTENT = 0,
+	VERDICT_DNS_UNKNOWN,		/* the record could not be read */
+	VERDICT_RECORD_NO_NODE,		/* the record matches no node */
+	VERDICT_SERVED_DOWN,		/* the served node does not answer */
+	VERDICT_SERVED_NOT_MASTER,	/* the served node is not a master */
+	VERDICT_SPLIT_BRAIN,		/* another node claims to be master */
+	VERDICT_FENCED_MASTER,		/* the fenced node is back as master */
+	VERDICT_WRONG_MASTER,		/* a replica follows another node */
+};
+
+struct svc_state {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	char				 owner[CONF_DNAME_MAX + 80];	/* <service>.<zone> */
+	char				 txt_owner[CONF_DNAME_MAX + 96];/* _redisfo.<service>.<zone> */
+	struct node_info		*nodes;		/* svc->n_nodes */
+
+	enum dnsclient_result		 dns;		/* of the record queries */
+	char				 dns_err[512];
+	struct dnsclient_rrset		*a, *aaaa, *txt;
+	uint32_t			 serial;
+	uint32_t			 ttl;
+	int				 served;	/* node index the record names, -1 */
+	/* from the TXT */
+	char				 txt_primary[CONF_NAME_MAX];
+	long long			 epoch;
+	char				 fenced[CONF_NAME_MAX];
+	/* the verdict */
+	enum state_verdict		 verdict;
+	char				 verdict_text[512];
+	int				 n_masters;
+};
+
+/* The service named by argv[0] if it is one, else the only service. *used
+ * is set to 1 when argv[0] was consumed. NULL and err when ambiguous. */
+const struct conf_service *state_service_arg(const struct conf *conf, int argc,
+			    char **argv, int *used, char *err, size_t errlen);
+
+/* Fill st: DNS first, then probes (probes = 0 skips them). 0, or -1 with
+ * st->dns_err when nothing could be allocated. */
+int	state_load(struct svc_state *st, const struct conf *conf,
+	    const struct conf_service *svc, int probe);
+void	state_free(struct svc_state *st);
+/* Re-read only the record, TXT and serial. */
+enum dnsclient_result	state_read_dns(struct svc_state *st);
+/* Work out the verdict from what was loaded. */
+void	state_judge(struct svc_state *st);
+
+/* Index of the node whose addresses equal the record's A+AAAA, or -1. */
+int	state_match_record(const struct conf_service *svc,
+	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa);
+/* Does replica info follow node? (master_host/port vs host/port) */
+int	state_follows(const struct node_info *replica, const struct conf_node *node);
+/* Index of the node called name, or -1. */
+int	state_node_index(const struct conf_service *svc, const char *name);
+/* "addr1,addr2" of a node, for messages. */
+void	state_node_addresses(const struct conf_node *node, char *buf, size_t len);
+const char	*state_verdict_str(enum state_verdict v);
+
+#endif
