@@ -1,0 +1,377 @@
+"""test_update.py - RFC 2136 UPDATE with TSIG against a running server.
+
+Real clients (nsupdate -y, knsupdate -y, ldns-update) change the record;
+compare-and-swap with prerequisites succeeds once and then fails with the
+RFC's rcode, leaving everything as it was; unsigned and wrongly signed
+updates are refused with nothing changed; the serial increases; the new
+answer is served by the time the reply arrives; queries keep being answered
+during a stream of updates. The figures test prints the median times from
+sending an UPDATE to its reply and to the new answer being served:
+
+    cd tests/behaviour && /usr/bin/python3 -m pytest -q -s -k figures test_update.py
+"""
+
+import base64
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from unittest import mock
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsig
+import dns.update
+import pytest
+
+import harness
+
+ZONE = """$ORIGIN svc.test.
+$TTL 300
+@        30 IN SOA ns1.svc.test. hostmaster.svc.test. 7 3600 600 86400 600
+@        30 IN NS  ns1.svc.test.
+ns1         IN A   127.0.0.1
+redis     5 IN A   127.0.0.2
+_redisfo.redis 5 IN TXT "primary=r1 epoch=1"
+"""
+
+
+def key_of(srv, name=None, secret=None):
+    return dns.tsig.Key(name or srv.key_name, secret or srv.key_secret, srv.key_algorithm)
+
+
+def update(srv, zone="svc.test.", key=True):
+    k = key_of(srv) if key is True else key
+    return dns.update.UpdateMessage(zone, keyring=k)
+
+
+def send(srv, msg, tcp=False):
+    if tcp:
+        return dns.query.tcp(msg, "127.0.0.1", port=srv.port, timeout=3)
+    return dns.query.udp(msg, "127.0.0.1", port=srv.port, timeout=3)
+
+
+def served(srv, name="redis.svc.test.", rdtype="A"):
+    r = srv.query(name, rdtype)
+    return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+
+def serial(srv):
+    r = srv.query("svc.test.", "SOA")
+    return r.answer[0][0].serial
+
+
+def state(srv):
+    """What a failed update must leave alone: served record, serial, file."""
+    return served(srv), served(srv, "_redisfo.redis.svc.test.", "TXT"), serial(srv), \
+        srv.zone_path.read_bytes()
+
+
+@pytest.fixture
+def srv(tmp_path, procs):
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    s.start()
+    return s
+
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip("%s not installed" % name)
+    return path
+
+
+# ------------------------------------------------------------ real clients
+
+def test_nsupdate_changes_record_and_serial(srv):
+    before = serial(srv)
+    script = ("server 127.0.0.1 %d\nzone svc.test.\n"
+              "prereq yxrrset redis.svc.test. A 127.0.0.2\n"
+              "update delete redis.svc.test. A\n"
+              "update add redis.svc.test. 5 A 127.0.0.9\nsend\n") % srv.port
+    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), srv.key_secret)],
+                       input=script, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert served(srv) == ["127.0.0.9"]
+    assert serial(srv) == before + 1
+    assert "127.0.0.9" in srv.zone_path.read_text()
+    # The same prerequisite no longer holds: nsupdate reports NXRRSET.
+    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), srv.key_secret)],
+                       input=script, capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "NXRRSET" in r.stderr + r.stdout
+    assert serial(srv) == before + 1
+
+
+def test_nsupdate_wrong_secret_refused(srv):
+    before = state(srv)
+    script = ("server 127.0.0.1 %d\nzone svc.test.\n"
+              "update delete redis.svc.test. A\nupdate add redis.svc.test. 5 A 127.0.0.9\nsend\n") % srv.port
+    bad = base64.b64encode(os.urandom(32)).decode()
+    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), bad)],
+                       input=script, capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert state(srv) == before
+
+
+def test_knsupdate_changes_record(srv):
+    before = serial(srv)
+    script = ("server 127.0.0.1 %d\nzone svc.test.\n"
+              "update delete redis.svc.test. A\n"
+              "update add redis.svc.test. 5 A 127.0.0.10\nsend\nquit\n") % srv.port
+    r = subprocess.run([tool("knsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name, srv.key_secret)],
+                       input=script, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert served(srv) == ["127.0.0.10"]
+    assert serial(srv) == before + 1
+
+
+LDNS_UPDATE_SCRIPT = r"""
+set -e
+ip link set lo up
+mount --bind "$RESOLV" /etc/resolv.conf
+"$BIN" -c "$CONF" serve >>"$LOG" 2>&1 &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null || true' EXIT
+i=0
+until dig +time=1 +tries=1 +short @127.0.0.1 svc.test. SOA | grep -q hostmaster; do
+    i=$((i+1)); [ $i -lt 100 ] || { echo "server did not answer"; exit 3; }
+    sleep 0.05
+done
+ldns-update redis.svc.test. svc.test. 127.0.0.11 "$KEYNAME" hmac-sha1 "$SECRET" || echo "ldns-update exit $?"
+echo "SERVED $(dig +short @127.0.0.1 redis.svc.test. A | sort | tr '\n' ' ')"
+echo "SERIAL $(dig +short @127.0.0.1 svc.test. SOA | cut -d' ' -f3)"
+"""
+
+
+def test_ldns_update_adds_record(tmp_path):
+    """ldns-update finds the primary through /etc/resolv.conf and port 53,
+    so it runs with the server in a private network and mount namespace."""
+    tool("ldns-update")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare not installed")
+    probe = subprocess.run(["unshare", "-n", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot make namespaces here: %s" % probe.stderr.decode().strip())
+    s = harness.Redisfo(tmp_path, zone_text=ZONE,
+                        dns={"listen": ["127.0.0.1:53"]})
+    s.dns_cfg["update_key"]["algorithm"] = "hmac-sha1"
+    s.key_algorithm = "hmac-sha1"
+    s.write_conf()
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\n")
+    env = dict(os.environ, RESOLV=str(resolv), BIN=str(s.binary), CONF=str(s.conf_path),
+               LOG=str(s.log_path), KEYNAME=s.key_name, SECRET=s.key_secret)
+    r = subprocess.run(["unshare", "-n", "-m", "sh", "-c", LDNS_UPDATE_SCRIPT],
+                       capture_output=True, text=True, timeout=60, env=env)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out + s.log()
+    assert "SERVED 127.0.0.11 127.0.0.2" in out, out + s.log()
+    assert "SERIAL 8" in out, out
+    assert "ldns-update exit" not in out, out
+
+
+# ----------------------------------------------- compare-and-swap, policy
+
+def test_compare_and_swap(srv):
+    u = update(srv)
+    u.present("redis", "A", "127.0.0.2")
+    u.replace("redis", 5, "A", "127.0.0.3")
+    assert send(srv, u).rcode() == dns.rcode.NOERROR
+    assert served(srv) == ["127.0.0.3"]
+    after = state(srv)
+
+    # The same swap again: the prerequisite fails, nothing changes.
+    u = update(srv)
+    u.present("redis", "A", "127.0.0.2")
+    u.replace("redis", 5, "A", "127.0.0.4")
+    assert send(srv, u).rcode() == dns.rcode.NXRRSET
+    assert state(srv) == after
+
+
+@pytest.mark.parametrize("prereq,rcode", [
+    (lambda u: u.absent("redis", "A"), dns.rcode.YXRRSET),          # RRset does not exist
+    (lambda u: u.present("redis", "AAAA"), dns.rcode.NXRRSET),      # RRset exists
+    (lambda u: u.present("nothere"), dns.rcode.NXDOMAIN),           # name in use
+    (lambda u: u.absent("redis"), dns.rcode.YXDOMAIN),              # name not in use
+    (lambda u: u.present("redis", "A", "127.0.0.7"), dns.rcode.NXRRSET),
+])
+def test_failed_prerequisite_changes_nothing(srv, prereq, rcode):
+    before = state(srv)
+    u = update(srv)
+    prereq(u)
+    u.replace("redis", 5, "A", "127.0.0.5")
+    assert send(srv, u).rcode() == rcode
+    assert state(srv) == before
+
+
+def test_prerequisites_that_hold(srv):
+    u = update(srv)
+    u.present("redis", "A")
+    u.present("redis")
+    u.absent("redis", "AAAA")
+    u.absent("nothere")
+    u.replace("redis", 5, "A", "127.0.0.6")
+    assert send(srv, u, tcp=True).rcode() == dns.rcode.NOERROR
+    assert served(srv) == ["127.0.0.6"]
+
+
+def test_unsigned_update_refused(srv):
+    before = state(srv)
+    u = update(srv, key=None)
+    u.replace("redis", 5, "A", "127.0.0.5")
+    assert send(srv, u).rcode() == dns.rcode.REFUSED
+    assert state(srv) == before
+
+
+def _signed_wire(u, skew=0):
+    class Clock:
+        @staticmethod
+        def time():
+            return time.time() + skew
+    with mock.patch("dns.renderer.time", Clock), mock.patch("dns.message.time", Clock):
+        return u.to_wire()
+
+
+@pytest.mark.parametrize("what,exc", [
+    ("badkey", dns.tsig.PeerBadKey),
+    ("badsig", dns.tsig.PeerBadSignature),
+    ("badtime", dns.tsig.PeerBadTime),
+])
+def test_wrongly_signed_update_notauth(srv, what, exc):
+    before = state(srv)
+    if what == "badkey":
+        k = key_of(srv, name="nobody.")
+    elif what == "badsig":
+        k = key_of(srv, secret=base64.b64encode(os.urandom(32)).decode())
+    else:
+        k = key_of(srv)
+    u = update(srv, key=k)
+    u.replace("redis", 5, "A", "127.0.0.5")
+    wire = _signed_wire(u, skew=-1000 if what == "badtime" else 0)
+    reply = srv.raw(wire, timeout=2)
+    assert reply is not None
+    assert reply[3] & 0x0f == dns.rcode.NOTAUTH
+    # dnspython reads the TSIG error of the reply (and for BADTIME checks
+    # that the reply is signed with our key over the request MAC).
+    with pytest.raises(exc):
+        dns.message.from_wire(reply, keyring=u.keyring, request_mac=u.mac)
+    assert state(srv) == before
+
+
+def test_notzone_and_notauth(srv):
+    before = state(srv)
+    u = update(srv)
+    u.add("redis.other.test.", 5, "A", "127.0.0.5")
+    assert send(srv, u).rcode() == dns.rcode.NOTZONE
+    u = update(srv, zone="other.test.")
+    u.add("redis.other.test.", 5, "A", "127.0.0.5")
+    assert send(srv, u).rcode() == dns.rcode.NOTAUTH
+    assert state(srv) == before
+
+
+def test_update_that_changes_nothing_keeps_serial(srv):
+    before = state(srv)
+    u = update(srv)
+    u.add("redis", 5, "A", "127.0.0.2")
+    assert send(srv, u).rcode() == dns.rcode.NOERROR
+    assert state(srv) == before
+
+
+# ------------------------------------------------- visibility, streaming
+
+def test_new_answer_served_when_reply_arrives(srv):
+    """No retry: the first query after each reply sees the new address."""
+    s0 = serial(srv)
+    for i in range(30):
+        addr = "10.1.0.%d" % (i + 1)
+        u = update(srv)
+        u.replace("redis", 5, "A", addr)
+        assert send(srv, u).rcode() == dns.rcode.NOERROR
+        assert served(srv) == [addr]
+        assert srv.query("redis.svc.test.", "A", tcp=True).answer[0][0].to_text() == addr
+    assert serial(srv) == s0 + 30
+
+
+def test_queries_answered_during_update_stream(srv):
+    stop = threading.Event()
+    stats = {"ok": 0, "fail": 0, "bad": []}
+    valid = {"127.0.0.2"} | {"10.2.%d.%d" % (i // 250, i % 250 + 1) for i in range(200)}
+
+    def querier():
+        while not stop.is_set():
+            try:
+                r = srv.query("redis.svc.test.", "A", timeout=1)
+                got = {rd.to_text() for rrset in r.answer for rd in rrset}
+                if r.rcode() != 0 or len(got) != 1 or not got <= valid:
+                    stats["bad"].append((r.rcode(), got))
+                stats["ok"] += 1
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                stats["fail"] += 1
+                stats["bad"].append(repr(exc))
+    threads = [threading.Thread(target=querier) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(200):
+            u = update(srv)
+            u.replace("redis", 5, "A", "10.2.%d.%d" % (i // 250, i % 250 + 1))
+            assert send(srv, u).rcode() == dns.rcode.NOERROR
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+    assert stats["fail"] == 0, stats["bad"][:5]
+    assert stats["bad"] == []
+    assert stats["ok"] > 100
+
+
+# ------------------------------------------------------------------ figures
+
+def test_figures_update_latency(srv):
+    """Median send->reply and send->served times on loopback (printed)."""
+    reply_ms, served_ms = [], []
+    q = srv.make_query("redis.svc.test.", "A").to_wire()
+    n = 100
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as us, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as qs:
+        us.connect(("127.0.0.1", srv.port))
+        qs.connect(("127.0.0.1", srv.port))
+        us.settimeout(3)
+        qs.settimeout(3)
+        for i in range(2 * n):
+            addr = "10.3.%d.%d" % (i // 250, i % 250 + 1)
+            u = update(srv)
+            u.replace("redis", 5, "A", addr)
+            wire = u.to_wire()
+            want = socket.inet_aton(addr)
+            t0 = time.perf_counter()
+            us.send(wire)
+            if i < n:
+                # Reply time: block on the UPDATE's reply.
+                reply = us.recv(65535)
+                reply_ms.append((time.perf_counter() - t0) * 1000)
+                assert reply[3] & 0x0f == 0
+            else:
+                # Served time: poll the answer until the new address shows.
+                deadline = t0 + 3
+                while True:
+                    qs.send(q)
+                    ans = qs.recv(65535)
+                    if want in ans:
+                        break
+                    assert time.perf_counter() < deadline, "new answer not served"
+                served_ms.append((time.perf_counter() - t0) * 1000)
+                reply = us.recv(65535)
+                assert reply[3] & 0x0f == 0
+    r_med = statistics.median(reply_ms)
+    s_med = statistics.median(served_ms)
+    print("\nFIGURE update send->reply median %.3f ms (n=%d, p90 %.3f ms)"
+          % (r_med, n, sorted(reply_ms)[int(n * 0.9)]))
+    print("FIGURE update send->served median %.3f ms (n=%d, p90 %.3f ms)"
+          % (s_med, n, sorted(served_ms)[int(n * 0.9)]))
+    assert r_med < 1000 and s_med < 1000
