@@ -111,12 +111,23 @@ question_parse(const uint8_t *wire, size_t len, struct query *q)
 	return 0;
 }
 
+/* The options of an OPT record must fill its rdata exactly. */
+static int
+opt_options_check(const uint8_t *p, size_t rdlen)
+{
+	size_t pos = 0;
+
+	while (pos + 4 <= rdlen)
+		pos += 4 + (size_t)rd16(p + pos + 2);
+	return pos == rdlen ? 0 : -1;
+}
+
 /* Walk the answer, authority and additional records: OPT and TSIG. */
 static int
 records_parse(const uint8_t *wire, size_t len, struct query *q, size_t nrecords,
     size_t nadditional)
 {
-	size_t pos = q->question_end, i;
+	size_t pos = q->question_end ? q->question_end : DNS_HEADER_LEN, i;
 
 	for (i = 0; i < nrecords; i++) {
 		size_t start = pos, rdlen;
@@ -134,6 +145,8 @@ records_parse(const uint8_t *wire, size_t len, struct query *q, size_t nrecords,
 			if (type == TYPE_OPT) {
 				if (q->edns || pos != start + 1 || wire[start] != 0)
 					return -1;	/* two OPTs, or not at the root */
+				if (opt_options_check(wire + pos + 10, rdlen) == -1)
+					return -1;
 				q->edns = 1;
 				q->edns_size = rd16(wire + pos + 2);
 				if (q->edns_size < 512)
@@ -177,6 +190,10 @@ query_parse(const uint8_t *wire, size_t len, struct query *q)
 		q->question_end = 0;
 	if (q->opcode != OPCODE_QUERY && q->opcode != OPCODE_NOTIFY &&
 	    q->opcode != OPCODE_UPDATE) {
+		/* Still look for an OPT, so the reply can carry ours. */
+		if ((qd == 0 || q->question_end) &&
+		    records_parse(wire, len, q, (size_t)an + ns + ar, ar) == -1)
+			q->edns = 0;
 		q->rcode = RCODE_NOTIMP;
 		return QUERY_REPLY;
 	}

@@ -26,6 +26,7 @@
 struct dict_entry {
 	uint8_t		name[256];	/* lower-cased wire form */
 	size_t		len;
+	size_t		literal;	/* bytes written as labels before any pointer */
 	int		off;		/* offset in the message; -1 = the apex, patched */
 };
 
@@ -158,15 +159,16 @@ wr_u32(struct writer *w, uint32_t v)
 }
 
 static void
-wr_dict_add(struct writer *w, const uint8_t *lc, size_t len, int off)
+wr_dict_add(struct writer *w, const uint8_t *lc, size_t len, size_t literal, int off)
 {
 	struct dict_entry *d;
 
-	if (w->ndict == DICT_MAX || (off >= 0 && off > 0x3fff))
+	if (w->ndict == DICT_MAX || literal == 0 || (off >= 0 && off > 0x3fff))
 		return;
 	d = &w->dict[w->ndict++];
 	memcpy(d->name, lc, len);
 	d->len = len;
+	d->literal = literal;
 	d->off = off;
 }
 
@@ -184,7 +186,7 @@ wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
 		const struct dict_entry *d = &w->dict[i];
 		size_t pos = 0;
 
-		while (d->len - pos >= len) {
+		while (pos < d->literal && d->len - pos >= len) {
 			if (d->len - pos == len && memcmp(d->name + pos, lc, len) == 0) {
 				if (d->off == -1)
 					return pos == 0 ? -1 : -2;
@@ -207,7 +209,7 @@ static void
 wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 {
 	uint8_t	lc[256];
-	size_t	pos = 0;
+	size_t	pos = 0, start = w->base + w->len;
 	int	at, next;
 
 	if (len > 255) {
@@ -225,13 +227,9 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 				w->patch[w->npatch++] = (uint16_t)w->len;
 				at = 0;
 			}
-			if (pos > 0)
-				wr_dict_add(w, lc, len, (int)(w->base + w->len - pos));
 			wr_u16(w, 0xc000 | (uint16_t)at);
-			return;
+			break;
 		}
-		if (pos == 0 && compress)
-			wr_dict_add(w, lc, len, (int)(w->base + w->len));
 		next = name_next_label(name, len, pos);
 		if (next < 0 || (size_t)next > len) {
 			w->failed = 1;
@@ -240,7 +238,11 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 		wr_bytes(w, name + pos, (size_t)next - pos);
 		pos = (size_t)next;
 	}
-	wr_bytes(w, "", 1);
+	if (pos >= len || name[pos] == 0)
+		wr_bytes(w, "", 1);
+	/* Only now is it in the message: later names may point into it. */
+	if (compress)
+		wr_dict_add(w, lc, len, pos, (int)start);
 }
 
 static int
@@ -435,7 +437,7 @@ writer_init(struct writer *w, const uint8_t *qname, size_t qlen)
 	memset(w, 0, sizeof(*w));
 	w->base = 12 + qlen + 4;
 	if (qname != NULL)
-		wr_dict_add(w, qname, qlen, 12);
+		wr_dict_add(w, qname, qlen, qlen, 12);
 }
 
 static void
@@ -572,7 +574,7 @@ answer_build_negative(const struct build *b, struct answer *ans, uint8_t rcode)
 	struct writer w;
 
 	writer_init(&w, NULL, 0);
-	wr_dict_add(&w, b->apex, b->apex_len, -1);
+	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, -1);
 	memset(ans, 0, sizeof(*ans));
 	wr_negative_soa(&w, b);
 	ans->nscount = 1;
