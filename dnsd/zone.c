@@ -128,7 +128,7 @@ zone_load(const char *path, const char *origin, uint32_t default_ttl, char *err,
 	ldns_rdf	*apex = NULL;
 	ldns_status	 st;
 	FILE		*fp;
-	int		 line = 1;
+	int		 line = 0;
 	char		 why[512];
 
 	if ((fp = fopen(path, "r")) == NULL) {

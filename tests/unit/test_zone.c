@@ -1,8 +1,384 @@
-/* test_zone.c - stub, being written. */
+/*
+ * test_zone.c - zone loading, checking, creation and atomic writes, and the
+ * snapshot compiled from a zone (dnsd/zone.c, dnsd/snapshot.c).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void test_placeholder(void **state) { (void)state; assert_true(1); }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(test_placeholder) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "conf/conf.h"
+#include "dnsd/query.h"
+#include "dnsd/snapshot.h"
+#include "dnsd/zone.h"
+
+static char	tmpdir[64];
+static char	path[128];
+static char	err[1024];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_zone.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/z.zone", tmpdir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+write_file(const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static const char *good_zone =
+    "$ORIGIN svc.test.\n"
+    "$TTL 3600\n"
+    "@ IN SOA ns1 hostmaster 7 3600 600 1209600 60\n"
+    "  IN NS ns1\n"
+    "ns1 IN A 127.0.0.1\n"
+    "redis 5 IN A 127.0.0.2\n"
+    "redis 5 IN AAAA ::2\n"
+    "_redisfo.redis 5 IN TXT \"primary=r1 epoch=1\"\n"
+    "alias IN CNAME redis\n"
+    "alias2 IN CNAME alias\n"
+    "away IN CNAME www.example.com.\n"
+    "dangling IN CNAME nothere\n"
+    "a.b.deep IN A 127.0.0.9\n"
+    "mail IN MX 10 ns1\n";
+
+static ldns_zone *
+load_text(const char *text)
+{
+	write_file(text);
+	return zone_load(path, "svc.test.", 3600, err, sizeof(err));
+}
+
+static void
+test_load_good(void **state)
+{
+	ldns_zone *z;
+
+	(void)state;
+	z = load_text(good_zone);
+	assert_non_null(z);
+	assert_int_equal(zone_serial(z), 7);
+	ldns_zone_deep_free(z);
+}
+
+static void
+expect_error(const char *text, const char *needle)
+{
+	ldns_zone *z = load_text(text);
+
+	if (z != NULL)
+		ldns_zone_deep_free(z);
+	assert_null(z);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" does not contain \"%s\"", err, needle);
+	assert_non_null(strstr(err, path));
+}
+
+static void
+test_load_errors(void **state)
+{
+	(void)state;
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "redis IN A not-an-address\n", ":4:");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN NS ns1\n", "no SOA");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n", "no NS");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "www.example.com. IN A 127.0.0.1\n", "outside the zone");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "x IN CNAME y\nx IN A 127.0.0.1\n", "CNAME must be the only");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "* IN A 127.0.0.1\n", "wildcard");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "sub IN NS ns.other.\n", "delegations");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "@ IN CNAME other\n", "CNAME");
+}
+
+static void
+test_load_missing(void **state)
+{
+	ldns_zone *z;
+
+	(void)state;
+	z = zone_load("/nonexistent/z.zone", "svc.test.", 3600, err, sizeof(err));
+	assert_null(z);
+	assert_non_null(strstr(err, "/nonexistent/z.zone"));
+}
+
+static void
+test_write_atomic_roundtrip(void **state)
+{
+	ldns_zone	*z, *z2;
+	DIR		*d;
+	struct dirent	*de;
+	int		 files = 0;
+
+	(void)state;
+	z = load_text(good_zone);
+	assert_non_null(z);
+	assert_int_equal(zone_write_atomic(z, path, err, sizeof(err)), 0);
+	z2 = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	assert_non_null(z2);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)),
+	    ldns_rr_list_rr_count(ldns_zone_rrs(z2)));
+	assert_int_equal(zone_serial(z2), 7);
+	/* No temp file is left behind. */
+	d = opendir(tmpdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		files += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, 1);
+	/* A folder that is not there: an error, nothing written. */
+	assert_int_equal(zone_write_atomic(z, "/nonexistent/dir/z.zone", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/dir/z.zone"));
+	ldns_zone_deep_free(z);
+	ldns_zone_deep_free(z2);
+}
+
+static void
+test_create_if_missing(void **state)
+{
+	struct conf		conf;
+	struct conf_service	svc;
+	struct conf_node	nodes[2];
+	struct conf_sockaddr	listen;
+	ldns_zone		*z;
+
+	(void)state;
+	memset(&conf, 0, sizeof(conf));
+	memset(&svc, 0, sizeof(svc));
+	memset(nodes, 0, sizeof(nodes));
+	assert_int_equal(conf_sockaddr_parse("127.0.0.1:5353", 53, &listen), 0);
+	snprintf(conf.dns.zone, sizeof(conf.dns.zone), "svc.test.");
+	snprintf(conf.dns.zone_file, sizeof(conf.dns.zone_file), "%s", path);
+	conf.dns.ttl = 5;
+	conf.dns.listen = &listen;
+	conf.dns.n_listen = 1;
+	snprintf(svc.name, sizeof(svc.name), "redis");
+	snprintf(nodes[0].name, sizeof(nodes[0].name), "r1");
+	assert_int_equal(conf_ip_parse("127.0.0.2", &nodes[0].address[0]), 0);
+	assert_int_equal(conf_ip_parse("fd00::2", &nodes[0].address[1]), 0);
+	nodes[0].n_address = 2;
+	svc.nodes = nodes;
+	svc.n_nodes = 1;
+	conf.services = &svc;
+	conf.n_services = 1;
+
+	unlink(path);
+	assert_int_equal(zone_create_if_missing(&conf, err, sizeof(err)), 1);
+	assert_int_equal(zone_create_if_missing(&conf, err, sizeof(err)), 0);
+	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	if (z == NULL)
+		fail_msg("%s", err);
+	/* NS, ns1 A, redis A and AAAA, the _redisfo TXT. */
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)), 5);
+	ldns_zone_deep_free(z);
+}
+
+/* ---- the snapshot ---- */
+
+static size_t
+make_query(uint8_t *buf, const char *name, uint16_t qtype)
+{
+	size_t n = 12, len;
+	const char *p = name, *dot;
+
+	memset(buf, 0, 12);
+	buf[0] = 0x12;
+	buf[1] = 0x34;
+	buf[5] = 1;
+	while (*p) {
+		dot = strchr(p, '.');
+		len = dot ? (size_t)(dot - p) : strlen(p);
+		buf[n++] = (uint8_t)len;
+		memcpy(buf + n, p, len);
+		n += len;
+		p += len + (dot ? 1 : 0);
+	}
+	buf[n++] = 0;
+	buf[n++] = qtype >> 8;
+	buf[n++] = qtype & 0xff;
+	buf[n++] = 0;
+	buf[n++] = 1;
+	return n;
+}
+
+/* Ask the snapshot and parse the reply with ldns. */
+static ldns_pkt *
+ask(const struct snapshot *snap, const char *name, uint16_t qtype)
+{
+	uint8_t		q[512], out[65535];
+	size_t		qlen = make_query(q, name, qtype), olen;
+	struct query	pq;
+	ldns_pkt	*pkt = NULL;
+
+	assert_int_equal(query_parse(q, qlen, &pq), QUERY_REPLY);
+	assert_int_equal(query_answer(snap, &pq, QUERY_TRANSPORT_TCP, out, sizeof(out), &olen),
+	    QUERY_REPLY);
+	assert_int_equal(ldns_wire2pkt(&pkt, out, olen), LDNS_STATUS_OK);
+	return pkt;
+}
+
+static void
+test_snapshot_answers(void **state)
+{
+	struct snapshot	*snap;
+	ldns_zone	*z;
+	ldns_pkt	*p;
+
+	(void)state;
+	z = load_text(good_zone);
+	assert_non_null(z);
+	snap = snapshot_build(z, "svc.test.", err, sizeof(err));
+	assert_non_null(snap);
+	assert_int_equal(snap->serial, 7);
+
+	p = ask(snap, "REDIS.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(p));
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	ldns_pkt_free(p);
+
+	/* A chain of two CNAMEs inside the zone, then the A record. */
+	p = ask(snap, "alias2.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_ancount(p), 3);
+	ldns_pkt_free(p);
+
+	/* The chain, then NODATA at its end (SOA in authority). */
+	p = ask(snap, "alias.svc.test", LDNS_RR_TYPE_MX);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	ldns_pkt_free(p);
+
+	/* A CNAME out of the zone: just the CNAME. */
+	p = ask(snap, "away.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(ldns_pkt_nscount(p), 0);
+	ldns_pkt_free(p);
+
+	/* A CNAME to a name that does not exist: NXDOMAIN with the CNAME. */
+	p = ask(snap, "dangling.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	ldns_pkt_free(p);
+
+	/* Empty non-terminal: NODATA, not NXDOMAIN. */
+	p = ask(snap, "b.deep.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	ldns_pkt_free(p);
+
+	/* NXDOMAIN: the SOA, its TTL the lower of TTL and MINIMUM. */
+	p = ask(snap, "a.very.long.name.that.is.not.there.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(p), 0)), 60);
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(p), 0)),
+	    LDNS_RR_TYPE_SOA);
+	ldns_pkt_free(p);
+
+	/* MX: the target's address in the additional section. */
+	p = ask(snap, "mail.svc.test", LDNS_RR_TYPE_MX);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(ldns_pkt_arcount(p), 1);
+	ldns_pkt_free(p);
+
+	/* ANY: one RRset only (RFC 8482). */
+	p = ask(snap, "redis.svc.test", LDNS_RR_TYPE_ANY);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), LDNS_RR_TYPE_A);
+	ldns_pkt_free(p);
+
+	/* Outside the zone: REFUSED without AA. */
+	p = ask(snap, "example.com", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	assert_false(ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+
+	/* A name that only ends like the zone is outside it. */
+	p = ask(snap, "xsvc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(p);
+
+	snapshot_free(snap);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_snapshot_many_names(void **state)
+{
+	struct snapshot	*snap;
+	ldns_zone	*z;
+	FILE		*fp;
+	char		 name[64];
+	int		 i;
+	ldns_pkt	*p;
+
+	(void)state;
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 127.0.0.1\n", fp);
+	for (i = 0; i < 2000; i++)
+		fprintf(fp, "s%d 5 IN A 10.0.%d.%d\n", i, i / 256, i % 256);
+	fclose(fp);
+	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	assert_non_null(z);
+	snap = snapshot_build(z, "svc.test.", err, sizeof(err));
+	assert_non_null(snap);
+	for (i = 0; i < 2000; i += 97) {
+		snprintf(name, sizeof(name), "s%d.svc.test", i);
+		p = ask(snap, name, LDNS_RR_TYPE_A);
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		ldns_pkt_free(p);
+	}
+	snapshot_free(snap);
+	ldns_zone_deep_free(z);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_load_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_atomic_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_if_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_many_names, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
