@@ -1,0 +1,881 @@
+#!/usr/bin/python3
+"""bench.py - the `make bench` driver: redisfo-dns, NSD and Knot side by side.
+
+It generates the zones, the query files and each server's configuration in
+a temporary folder, starts one server at a time on a free loopback port
+(pinned to one core), loads it with dnsperf (pinned to the other core),
+reads the server's CPU time and peak memory from /proc, stops it, and
+prints medians over interleaved rounds. It must never leave a server
+running: every process it starts is registered and stopped on exit, error,
+Ctrl-C or SIGTERM. It sends traffic to 127.0.0.1 only.
+"""
+
+import base64
+import os
+import random
+import re
+import secrets
+import select
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("REDISFO_BIN", REPO / "redisfo-dns"))
+ZONE = "svc.test."
+QUICK = "--quick" in sys.argv[1:]
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3" if QUICK else "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3"))
+BIG_SERVICES = 10000
+UPDATES = 10
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = len(os.sched_getaffinity(0))
+# Server on the last core, load generator on the first: on 2 cores this
+# gives the server's one worker a core of its own and dnsperf the other.
+SERVER_CPU = {NCPU - 1} if NCPU >= 2 else None
+LOAD_CPU = {0} if NCPU >= 2 else None
+# Two dnsperf clients in one thread keep up to 200 queries outstanding:
+# enough to saturate one server worker without the load generator itself
+# running out of its core.
+DNSPERF_OPTS = ["-c", "2", "-T", "1", "-q", "200", "-O", "suppress=timeout"]
+
+T_A, T_NS, T_SOA, T_MX, T_TXT, T_AAAA = 1, 2, 6, 15, 16, 28
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
+          4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH", 10: "NOTZONE"}
+
+STARTED = []		# every process we started and have not stopped yet
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- zone and queries
+
+def zone_text(n_services):
+    """The sample zone; with n_services > 0 also svc0..svcN-1, each with
+    A, AAAA and a _redisfo TXT, like a service the product manages."""
+    lines = [
+        "$ORIGIN svc.test.",
+        "$TTL 300",
+        "@\tIN SOA ns.svc.test. hostmaster.svc.test. 1 3600 600 86400 60",
+        "@\tIN NS ns.svc.test.",
+        "ns\tIN A 127.0.0.1",
+        "redis\t5 IN A 127.0.0.2",
+        "redis\t5 IN AAAA fd00::2",
+        '_redisfo.redis\t5 IN TXT "primary=r1 epoch=1 at=2026-01-01T00:00:00Z"',
+        "cache\t5 IN A 127.0.0.5",
+        '_redisfo.cache\t5 IN TXT "primary=c1 epoch=1 at=2026-01-01T00:00:00Z"',
+        "www\tIN A 192.0.2.80",
+        "www\tIN AAAA 2001:db8::80",
+    ]
+    for i in range(n_services):
+        lines.append("svc%d\t5 IN A 10.%d.%d.%d" % (i, i >> 16, (i >> 8) & 255, i & 255))
+        lines.append("svc%d\t5 IN AAAA fd00::%x" % (i, i + 1))
+        lines.append('_redisfo.svc%d\t5 IN TXT "primary=n1 epoch=1 at=2026-01-01T00:00:00Z"' % i)
+    return "\n".join(lines) + "\n"
+
+
+MIX = [(70, "A"), (10, "AAAA"), (5, "SOA"), (10, "NXDOMAIN"), (5, "NODATA")]
+
+
+def query_lines(n_lines, n_services, seed):
+    """dnsperf input with the fixed mix, in a fixed shuffled order. With
+    n_services = 0 every positive query is for redis; otherwise the names
+    are spread over all services."""
+    rnd = random.Random(seed)
+
+    def svc():
+        return "redis" if n_services == 0 else "svc%d" % rnd.randrange(n_services)
+
+    out = []
+    for share, kind in MIX:
+        for _ in range(n_lines * share // 100):
+            if kind == "A":
+                out.append("%s.svc.test A" % svc())
+            elif kind == "AAAA":
+                out.append("%s.svc.test AAAA" % svc())
+            elif kind == "SOA":
+                out.append("svc.test SOA")
+            elif kind == "NXDOMAIN":
+                out.append("nx%d.svc.test A" % rnd.randrange(1 << 20))
+            else:
+                out.append("%s.svc.test MX" % svc())
+    rnd.shuffle(out)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- tiny DNS client
+
+def wire_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def wire_query(qid, name, qtype):
+    return struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + wire_name(name) + struct.pack("!HH", qtype, 1)
+
+
+def skip_name(msg, off):
+    while True:
+        n = msg[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+
+
+def parse_reply(msg):
+    """(id, rcode, [(type, rdata), ...] of the answer section); None if short."""
+    if len(msg) < 12:
+        return None
+    qid, flags, qd, an, _ns, _ar = struct.unpack("!HHHHHH", msg[:12])
+    off = 12
+    try:
+        for _ in range(qd):
+            off = skip_name(msg, off) + 4
+        answers = []
+        for _ in range(an):
+            off = skip_name(msg, off)
+            rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", msg[off:off + 10])
+            off += 10
+            answers.append((rtype, msg[off:off + rdlen]))
+            off += rdlen
+    except (IndexError, struct.error):
+        return None
+    return qid, flags & 0xF, answers
+
+
+class Prober:
+    """A UDP socket that asks one server simple questions, quickly."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.setblocking(False)
+        self.qid = random.randrange(65536)
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, name, qtype):
+        self.qid = (self.qid + 1) & 0xFFFF
+        try:
+            self.sock.send(wire_query(self.qid, name, qtype))
+        except OSError:	# ECONNREFUSED from an earlier query: not up yet
+            pass
+
+    def replies(self, timeout):
+        """Every reply that arrives within timeout (at least one wait)."""
+        out = []
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        while r:
+            try:
+                msg = self.sock.recv(65535)
+            except BlockingIOError:
+                break
+            except OSError:
+                break
+            p = parse_reply(msg)
+            if p:
+                out.append(p)
+        return out
+
+
+# ---------------------------------------------------------------- processes and /proc
+
+def pin(cpus):
+    def fn():
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return fn
+
+
+def free_port():
+    while True:
+        port = random.randrange(20000, 60000)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+
+
+def proc_stat(pid):
+    """(ppid, CPU ticks of the process incl. reaped children) or None."""
+    try:
+        data = open("/proc/%d/stat" % pid).read()
+    except OSError:
+        return None
+    f = data[data.rindex(")") + 2:].split()
+    return int(f[1]), int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+
+
+def proc_tree(root):
+    """root and all its descendants (NSD serves from child processes)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st:
+                parent[int(d)] = st[0]
+    tree, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(c for c, pp in parent.items() if pp == p)
+    return tree
+
+
+def tree_cpu_seconds(root):
+    ticks = 0
+    for p in proc_tree(root):
+        st = proc_stat(p)
+        if st:
+            ticks += st[1]
+    return ticks / CLK_TCK
+
+
+def tree_hwm_kb(root):
+    total = 0
+    for p in proc_tree(root):
+        try:
+            for line in open("/proc/%d/status" % p):
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def start_proc(argv, cpus, logpath, cwd=None):
+    logf = open(logpath, "ab")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                         preexec_fn=pin(cpus), start_new_session=True, cwd=cwd)
+    logf.close()
+    STARTED.append(p)
+    return p
+
+
+def stop_proc(p, sig=signal.SIGTERM, grace=5.0):
+    """Stop p (and what it forked: it leads its own process group)."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+    # NSD's children may outlive the main process for a moment.
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
+    else:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if p in STARTED:
+        STARTED.remove(p)
+
+
+def stop_all():
+    for p in list(STARTED):
+        stop_proc(p, grace=3.0)
+
+
+def tail(path, n=15):
+    try:
+        return "".join(open(path, errors="replace").readlines()[-n:])
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------- the servers
+
+class Server:
+    """One server configuration serving one zone file on one port."""
+
+    label = "?"
+
+    def __init__(self, work, zone_file):
+        self.dir = work / self.key
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.zone = self.dir / "svc.test.zone"
+        shutil.copyfile(zone_file, self.zone)
+        self.logpath = self.dir / "server.log"
+        self.proc = None
+        self.load_s = None
+        self.write_config()
+
+    def start(self, timeout=60.0):
+        """Start, and wait until it answers the zone's SOA; records the
+        time from start to that first answer."""
+        t0 = time.monotonic()
+        self.proc = start_proc(self.argv(), SERVER_CPU, self.logpath, cwd=self.dir)
+        pr = Prober(self.port)
+        try:
+            while time.monotonic() - t0 < timeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("%s exited (%s) at start:\n%s" %
+                                       (self.label, self.proc.returncode, tail(self.logpath)))
+                pr.send(ZONE, T_SOA)
+                for _qid, rcode, ans in pr.replies(0.001):
+                    if self.ready(rcode, ans):
+                        self.load_s = time.monotonic() - t0
+                        return
+            raise RuntimeError("%s did not answer SOA within %.0f s:\n%s" %
+                               (self.label, timeout, tail(self.logpath)))
+        finally:
+            pr.close()
+
+    @staticmethod
+    def ready(rcode, ans):
+        return rcode == 0 and any(t == T_SOA for t, _ in ans)
+
+    def stop(self):
+        if self.proc:
+            stop_proc(self.proc)
+            self.proc = None
+
+    def check(self, name, qtype, want_rcode):
+        """One question; True when the rcode is want_rcode and, for
+        NOERROR, an answer of that type came back (a sanity check that the
+        server serves the zone we think it does)."""
+        pr = Prober(self.port)
+        try:
+            for _ in range(50):
+                pr.send(name, qtype)
+                for _qid, rcode, ans in pr.replies(0.1):
+                    if rcode != want_rcode:
+                        return False
+                    return rcode != 0 or any(t == qtype for t, _ in ans)
+            return False
+        finally:
+            pr.close()
+
+
+class Echo(Server):
+    """The loopback floor: echo.c reflects each query, no DNS work."""
+    key = "echo"
+    label = "floor"
+    binary = None		# built by main() when a compiler is there
+
+    def write_config(self):
+        pass
+
+    def argv(self):
+        return [str(self.binary), str(self.port)]
+
+    @staticmethod
+    def ready(rcode, ans):
+        return True
+
+    def check(self, name, qtype, want_rcode):
+        return True
+
+
+def build_echo(work):
+    src = Path(__file__).resolve().parent / "echo.c"
+    out = work / "echo"
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    p = subprocess.run([cc, "-O2", "-D_GNU_SOURCE", "-o", str(out), str(src)],
+                       capture_output=True, text=True)
+    return out if p.returncode == 0 else None
+
+
+class Redisfo(Server):
+    key = "redisfo"
+    label = "redisfo-dns"
+
+    def write_config(self):
+        self.key_name = "bench-key."
+        self.key_secret = base64.b64encode(secrets.token_bytes(32)).decode()
+        (self.dir / "redisfo.conf").write_text("""\
+dns = {
+  listen = [ "127.0.0.1:%d" ];
+  zone = "%s";
+  zone_file = "svc.test.zone";
+  ttl = 5;
+  workers = 1;
+  update_key = { name = "%s"; algorithm = "hmac-sha256"; secret = "%s"; };
+  allow_transfer = [ "127.0.0.1" ];
+  rrl = { rate = 0; slip = 2; };
+};
+failover = {
+  lock_file = "redisfo.lock";
+  audit_log = "redisfo-audit.log";
+};
+services = (
+  { name = "redis";
+    nodes = (
+      { name = "r1"; host = "127.0.0.2"; port = 6379; },
+      { name = "r2"; host = "127.0.0.3"; port = 6379; }
+    );
+  }
+);
+""" % (self.port, ZONE, self.key_name, self.key_secret))
+
+    def argv(self):
+        return [str(BINARY), "-c", str(self.dir / "redisfo.conf"), "serve"]
+
+
+class Nsd(Server):
+    key = "nsd"
+    label = "NSD"
+    rrl = True
+
+    def write_config(self):
+        d = self.dir
+        text = """\
+server:
+  server-count: 1
+  ip-address: 127.0.0.1@%d
+  do-ip6: no
+  username: ""
+  pidfile: ""
+  database: ""
+  zonesdir: "%s"
+  zonelistfile: "%s/zone.list"
+  xfrdfile: "%s/xfrd.state"
+  xfrdir: "%s"
+  verbosity: 0
+%sremote-control:
+  control-enable: no
+zone:
+  name: "%s"
+  zonefile: "%s"
+""" % (self.port, d, d, d, d, "  rrl-ratelimit: 0\n" if self.rrl else "", ZONE, self.zone)
+        (d / "nsd.conf").write_text(text)
+        # rrl-ratelimit exists only when NSD was built with RRL; without it
+        # there is no rate limiting to turn off.
+        if self.rrl and subprocess.run(["nsd-checkconf", str(d / "nsd.conf")],
+                                       capture_output=True).returncode != 0:
+            self.rrl = False
+            self.write_config()
+
+    def argv(self):
+        return ["nsd", "-d", "-c", str(self.dir / "nsd.conf")]
+
+
+class Knot(Server):
+    key = "knot"
+    label = "Knot"
+
+    def write_config(self):
+        d = self.dir
+        (d / "db").mkdir(exist_ok=True)
+        (d / "knot.conf").write_text("""\
+server:
+  rundir: "%s"
+  listen: 127.0.0.1@%d
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+control:
+  listen: "%s/knot.sock"
+database:
+  storage: "%s/db"
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: "%s"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+zone:
+  - domain: %s
+    file: "%s"
+""" % (d, self.port, d, d, d, ZONE, self.zone))
+
+    def argv(self):
+        return ["knotd", "-c", str(self.dir / "knot.conf")]
+
+
+def server_version(kind):
+    try:
+        if kind is Nsd:
+            out = subprocess.run(["nsd", "-v"], capture_output=True, text=True).stderr
+            return "NSD " + out.split()[2]
+        if kind is Knot:
+            out = subprocess.run(["knotd", "-V"], capture_output=True, text=True).stdout
+            return "Knot " + out.split()[-1]
+    except (OSError, IndexError):
+        pass
+    return kind.label
+
+
+# ---------------------------------------------------------------- dnsperf
+
+def dnsperf_argv(port, qfile, seconds):
+    return ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile),
+            "-l", str(seconds)] + DNSPERF_OPTS
+
+
+def parse_dnsperf(out):
+    def num(pat):
+        m = re.search(pat, out)
+        return float(m.group(1)) if m else None
+
+    r = {
+        "sent": num(r"Queries sent:\s+(\d+)"),
+        "completed": num(r"Queries completed:\s+(\d+)"),
+        "lost": num(r"Queries lost:\s+(\d+)"),
+        "qps": num(r"Queries per second:\s+([\d.]+)"),
+        "rcodes": {},
+    }
+    m = re.search(r"Response codes:\s+(.*)", out)
+    if m:
+        for code, cnt in re.findall(r"([A-Z]+) (\d+) \(", m.group(1)):
+            r["rcodes"][code] = int(cnt)
+    if r["completed"] is None or r["qps"] is None:
+        raise RuntimeError("cannot read dnsperf's output:\n" + out[-2000:])
+    return r
+
+
+def answers_ok(rcodes):
+    """The response codes match the mix: 10% NXDOMAIN, the rest NOERROR."""
+    total = sum(rcodes.values())
+    if not total:
+        return False
+    nx = rcodes.get("NXDOMAIN", 0) / total
+    ok = rcodes.get("NOERROR", 0) / total
+    return abs(nx - 0.10) < 0.02 and abs(ok - 0.90) < 0.02
+
+
+def measure(server, qfile, seconds):
+    """One dnsperf run against a started server: figures of that run."""
+    pid = server.proc.pid
+    cpu0 = tree_cpu_seconds(pid)
+    p = subprocess.run(dnsperf_argv(server.port, qfile, seconds), capture_output=True,
+                       text=True, preexec_fn=pin(LOAD_CPU), timeout=seconds + 60)
+    cpu1 = tree_cpu_seconds(pid)
+    if server.proc.poll() is not None:
+        raise RuntimeError("%s died during the run:\n%s" % (server.label, tail(server.logpath)))
+    r = parse_dnsperf(p.stdout)
+    r["cpu_s"] = cpu1 - cpu0
+    r["us_per_q"] = r["cpu_s"] / r["completed"] * 1e6 if r["completed"] else float("nan")
+    r["rss_mb"] = tree_hwm_kb(pid) / 1024.0
+    r["ok"] = answers_ok(r["rcodes"]) if not isinstance(server, Echo) else True
+    r["load_s"] = server.load_s
+    return r
+
+
+# ---------------------------------------------------------------- the runs
+
+def run_rounds(kinds, work, zone_file, qfile, title):
+    """ROUNDS interleaved rounds: ({label: [result, ...]}, {label: error})."""
+    results = {k.label: [] for k in kinds}
+    failed = {}
+    for rnd in range(1, ROUNDS + 1):
+        for kind in kinds:
+            if kind.label in failed:
+                continue
+            srv = kind(work / ("%s-r%d" % (title, rnd)), zone_file)
+            try:
+                srv.start()
+                if not srv.check("redis.svc.test.", T_A, 0) or \
+                   not srv.check("nx.svc.test.", T_A, 3):
+                    raise RuntimeError("%s does not serve the zone as expected:\n%s" %
+                                       (kind.label, tail(srv.logpath)))
+                r = measure(srv, qfile, SECONDS)
+                r["round"] = rnd
+                results[kind.label].append(r)
+                log("  %-6s round %d  %-12s %7.0f qps  lost %-4d %6.2f us/query  "
+                    "CPU %5.2f s  RSS %5.1f MB  start %4.0f ms%s" %
+                    (title, rnd, kind.label, r["qps"], r["lost"], r["us_per_q"], r["cpu_s"],
+                     r["rss_mb"], r["load_s"] * 1000,
+                     "" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                failed[kind.label] = str(e)
+                log("  %-6s round %d  %-12s FAILED: %s" % (title, rnd, kind.label, str(e).strip()))
+            finally:
+                srv.stop()
+    return results, failed
+
+
+def med(rs, key):
+    """(median, min, max) of one figure over rounds, or None."""
+    vals = [r[key] for r in rs if r.get(key) is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def fmt(t, spec):
+    if t is None:
+        return "n/a"
+    m, lo, hi = t
+    if (spec % lo) == (spec % hi):
+        return spec % m
+    return "%s [%s-%s]" % (spec % m, spec % lo, spec % hi)
+
+
+def print_table(results, failed, labels):
+    rows = [("qps", "qps", "%.0f"), ("lost queries", "lost", "%.0f"),
+            ("CPU/query (us)", "us_per_q", "%.2f"), ("server CPU (s)", "cpu_s", "%.2f"),
+            ("peak RSS (MB)", "rss_mb", "%.1f"), ("start to 1st answer (ms)", "load_ms", "%.0f")]
+    for rs in results.values():
+        for r in rs:
+            r["load_ms"] = r["load_s"] * 1000 if r.get("load_s") is not None else None
+    w = 25
+    log("  %-25s" % "" + "".join("%-*s" % (w, VERSIONS.get(l, l)) for l in labels))
+    for title, key, spec in rows:
+        cells = []
+        for l in labels:
+            rs = results.get(l, [])
+            cells.append("FAILED" if l in failed and not rs else fmt(med(rs, key), spec))
+        log("  %-25s" % title + "".join("%-*s" % (w, c) for c in cells))
+    cells = []
+    for l in labels:
+        rs = results.get(l, [])
+        cells.append("n/a" if not rs else ("yes" if all(r["ok"] for r in rs) else "NO"))
+    log("  %-25s" % "rcodes match the mix" + "".join("%-*s" % (w, c) for c in cells))
+
+
+def ratio(results, a, b, key):
+    """a/b of one figure, round by round (the runs of one round are
+    minutes apart at most, so they share the machine's condition):
+    (median, min, max) over rounds, or None."""
+    ra = {r["round"]: r[key] for r in results.get(a, [])}
+    rb = {r["round"]: r[key] for r in results.get(b, [])}
+    vals = [ra[k] / rb[k] for k in ra if k in rb and rb[k]]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def rstr(t):
+    return fmt(t, "%.2f")
+
+
+# ---------------------------------------------------------------- UPDATE latency
+
+def update_latency(work, zone_file, qfile):
+    """Median time from sending an UPDATE (replace redis A) to the new
+    address in answers, while dnsperf loads the server."""
+    try:
+        import dns.message
+        import dns.rdatatype
+        import dns.tsig
+        import dns.tsigkeyring
+        import dns.update
+    except ImportError as e:
+        return "n/a: dnspython missing (%s)" % e
+    srv = Redisfo(work / "update", zone_file)
+    load = None
+    usock = None
+    pr = None
+    try:
+        srv.start()
+        keyring = dns.tsigkeyring.from_text({srv.key_name: srv.key_secret})
+        load = start_proc(dnsperf_argv(srv.port, qfile, 60), LOAD_CPU, srv.dir / "dnsperf.log")
+        time.sleep(1.0)	# let dnsperf reach full speed
+        usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        usock.connect(("127.0.0.1", srv.port))
+        usock.setblocking(False)
+        pr = Prober(srv.port)
+        seen_ms, reply_ms = [], []
+        for i in range(UPDATES):
+            addr = "127.0.1.%d" % (i + 1)
+            want = socket.inet_aton(addr)
+            u = dns.update.UpdateMessage(ZONE, keyring=keyring, keyname=srv.key_name,
+                                         keyalgorithm=dns.tsig.HMAC_SHA256)
+            u.replace("redis", 5, "A", addr)
+            wire = u.to_wire()
+            t0 = time.monotonic()
+            usock.send(wire)
+            t_reply = t_seen = None
+            while time.monotonic() - t0 < 5.0 and (t_reply is None or t_seen is None):
+                pr.send("redis.svc.test.", T_A)
+                r, _, _ = select.select([pr.sock, usock], [], [], 0.001)
+                now = time.monotonic()
+                if usock in r and t_reply is None:
+                    msg = usock.recv(65535)
+                    rcode = struct.unpack("!H", msg[2:4])[0] & 0xF if len(msg) >= 4 else -1
+                    if rcode != 0:
+                        return "n/a: update refused (%s)" % RCODES.get(rcode, rcode)
+                    t_reply = now
+                if pr.sock in r and t_seen is None:
+                    for _qid, rcode, ans in pr.replies(0):
+                        if any(t == T_A and rd == want for t, rd in ans):
+                            t_seen = now
+                            break
+            if t_reply is None:
+                return "n/a: no reply to the update within 5 s"
+            if t_seen is None:
+                return "n/a: update answered NOERROR, new address not served within 5 s"
+            seen_ms.append((t_seen - t0) * 1000)
+            reply_ms.append((t_reply - t0) * 1000)
+            time.sleep(0.2)
+        return ("median %.1f ms [%.1f-%.1f] over %d updates (UPDATE reply after %.1f ms median)" %
+                (statistics.median(seen_ms), min(seen_ms), max(seen_ms), UPDATES,
+                 statistics.median(reply_ms)))
+    except (RuntimeError, OSError) as e:
+        return "n/a: %s" % str(e).strip().splitlines()[0]
+    finally:
+        if pr:
+            pr.close()
+        if usock:
+            usock.close()
+        if load:
+            stop_proc(load, signal.SIGINT)
+        srv.stop()
+
+
+# ---------------------------------------------------------------- main
+
+VERSIONS = {}
+
+
+def main():
+    for tool in ("dnsperf", "nsd", "knotd"):
+        if not shutil.which(tool):
+            sys.exit("bench: %s is not installed (make deps installs it)" % tool)
+    work = Path(tempfile.mkdtemp(prefix="redisfo-bench."))
+    failures = 0
+    try:
+        kinds = [Redisfo, Nsd, Knot]
+        if not BINARY.exists():
+            log("bench: %s not found (make redisfo-dns builds it); NSD and Knot only" % BINARY)
+            kinds = [Nsd, Knot]
+            failures += 1
+        Echo.binary = build_echo(work)
+        if Echo.binary:
+            kinds.append(Echo)
+        else:
+            log("bench: no C compiler, the loopback floor is left out")
+        VERSIONS.update({k.label: server_version(k) for k in (Redisfo, Nsd, Knot)})
+        VERSIONS["floor"] = "floor (UDP echo)"
+
+        small_zone = work / "small.zone"
+        big_zone = work / "big.zone"
+        small_q = work / "small.queries"
+        big_q = work / "big.queries"
+        small_zone.write_text(zone_text(0))
+        big_zone.write_text(zone_text(BIG_SERVICES))
+        small_q.write_text(query_lines(1000, 0, 1))
+        big_q.write_text(query_lines(20000, BIG_SERVICES, 2))
+
+        log("redisfo-dns bench: %d CPUs; servers pinned to CPU %s, dnsperf to CPU %s; "
+            "%d rounds of %d s; dnsperf %s" %
+            (NCPU, ",".join(map(str, sorted(SERVER_CPU or []))) or "any",
+             ",".join(map(str, sorted(LOAD_CPU or []))) or "any", ROUNDS, SECONDS,
+             " ".join(DNSPERF_OPTS)))
+        log("query mix: 70%% A, 10%% AAAA, 5%% SOA, 10%% NXDOMAIN, 5%% NODATA (MX); UDP, no EDNS; "
+            "server CPU = utime+stime of all its processes from /proc, %d ticks/s" % CLK_TCK)
+        log("")
+        log("== sample zone (%d records), one UDP worker, rate limiting off; "
+            "median [min-max] of %d rounds" % (len(zone_text(0).splitlines()) - 2, ROUNDS))
+        small, sfail = run_rounds(kinds, work, small_zone, small_q, "sample")
+        log("")
+        labels = [k.label for k in kinds]
+        if Redisfo not in kinds:
+            labels.insert(0, Redisfo.label)
+        print_table(small, sfail, labels)
+        log("  (NSD's peak RSS is the sum over its main, transfer and serving processes; the floor "
+            "is a bare recvmmsg/sendmmsg reflector, no DNS)")
+        log("")
+        log("  redisfo-dns/NSD:  CPU per query %s (goal <= 0.60), qps %s (goal >= 1.00)" %
+            (rstr(ratio(small, "redisfo-dns", "NSD", "us_per_q")),
+             rstr(ratio(small, "redisfo-dns", "NSD", "qps"))))
+        log("  redisfo-dns/Knot: CPU per query %s, qps %s" %
+            (rstr(ratio(small, "redisfo-dns", "Knot", "us_per_q")),
+             rstr(ratio(small, "redisfo-dns", "Knot", "qps"))))
+        if Echo in kinds:
+            log("  above the floor (CPU per query minus the floor's, per round): redisfo-dns %s, "
+                "NSD %s, Knot %s us" % tuple(
+                    fmt(above_floor(small, l), "%.2f") for l in ("redisfo-dns", "NSD", "Knot")))
+        rss = med(small.get("redisfo-dns", []), "rss_mb")
+        lost_r = med(small.get("redisfo-dns", []), "lost")
+        lost_n = med(small.get("NSD", []), "lost")
+        log("  redisfo-dns peak RSS %s MB (goal < 8); lost queries %s, NSD %s (goal: no more)" %
+            (fmt(rss, "%.1f"), fmt(lost_r, "%.0f"), fmt(lost_n, "%.0f")))
+        log("  ratios are taken round by round (each run against its neighbours) and shown as "
+            "median [min-max]")
+        log("")
+
+        big_kinds = [k for k in kinds if k in (Redisfo, Nsd)]
+        log("== %d services (%d records; queries spread over all names): redisfo-dns and NSD" %
+            (BIG_SERVICES, len(zone_text(BIG_SERVICES).splitlines()) - 2))
+        big, bfail = run_rounds(big_kinds, work, big_zone, big_q, "big")
+        log("")
+        print_table(big, bfail, [Redisfo.label, Nsd.label])
+        log("")
+        growth = {}
+        for l in ("redisfo-dns", "NSD"):
+            b_, s_ = med(big.get(l, []), "us_per_q"), med(small.get(l, []), "us_per_q")
+            growth[l] = "n/a" if not b_ or not s_ else "%.2f" % (b_[0] / s_[0])
+        log("  CPU per query, 10,000 services / sample zone: redisfo-dns %s (goal <= 1.20), NSD %s" %
+            (growth["redisfo-dns"], growth["NSD"]))
+        log("  redisfo-dns start to first answer with %d services: %s ms (NSD %s ms)" %
+            (BIG_SERVICES, fmt(med(big.get("redisfo-dns", []), "load_ms"), "%.0f"),
+             fmt(med(big.get("NSD", []), "load_ms"), "%.0f")))
+        log("")
+        if Redisfo in kinds and "redisfo-dns" not in sfail:
+            log("== UPDATE (TSIG, replace redis A) to the new answer, under dnsperf load:")
+            log("  " + update_latency(work, small_zone, small_q))
+        else:
+            log("== UPDATE to the new answer: n/a (redisfo-dns does not run)")
+        failures += len(sfail) + len(bfail)
+    finally:
+        stop_all()
+        if os.environ.get("BENCH_KEEP"):
+            log("bench: files kept in %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+def above_floor(results, label):
+    ra = {r["round"]: r["us_per_q"] for r in results.get(label, [])}
+    rf = {r["round"]: r["us_per_q"] for r in results.get("floor", [])}
+    vals = [ra[k] - rf[k] for k in ra if k in rf]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        stop_all()
+        sys.exit(130)
