@@ -129,13 +129,13 @@ static const struct step steps[STEP_MAX] = {
 	    switch_step_pause, switch_rollback_pause, 1, 0 },
 	[STEP_CATCHUP]	 = { "catchup", "wait until the target has the primary's offset",
 	    switch_step_catchup, NULL, 1, 0 },
-	[STEP_PROMOTE]	 = { "promote", "REPLICAOF NO ONE on the target, CONFIG REWRITE, check ROLE",
+	[STEP_PROMOTE]	 = { "promote", "REPLICAOF NO ONE on the target, check ROLE",
 	    switch_step_promote, switch_rollback_promote, 1, 1 },
 	[STEP_SWAP]	 = { "swap", "UPDATE the record (prerequisite: the old address) and the TXT",
 	    switch_step_swap, NULL, 1, 1 },
-	[STEP_DEMOTE]	 = { "demote", "old primary: REPLICAOF target, CONFIG REWRITE, CLIENT KILL, UNPAUSE",
+	[STEP_DEMOTE]	 = { "demote", "old primary: REPLICAOF target, CLIENT KILL, UNPAUSE, CONFIG REWRITE",
 	    switch_step_demote, NULL, 1, 0 },
-	[STEP_REPOINT]	 = { "repoint", "point the other replicas at the new primary",
+	[STEP_REPOINT]	 = { "repoint", "CONFIG REWRITE the new primary, point the other replicas at it",
 	    switch_step_repoint, NULL, 1, 1 },
 	[STEP_POST_HOOK] = { "post_hook", "run failover.post_hook (failure reported)",
 	    switch_step_post_hook, NULL, 1, 1 },
@@ -161,6 +161,20 @@ rfc3339_now(char *buf, size_t len)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Same, with milliseconds, for the audit log. */
+static void
+rfc3339_now_ms(char *buf, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+	char		sec[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
 }
 
 static void
@@ -241,10 +255,11 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 		    sw->conf->failover.audit_log, strerror(errno));
 		return;
 	}
-	rfc3339_now(ts, sizeof(ts));
+	rfc3339_now_ms(ts, sizeof(ts));
 	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
 	json_str(f, sw->svc->name);
-	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->planned ? "planned" : "failover");
+	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->pn == NULL ? "" :
+	    sw->planned ? "planned" : "failover");
 	json_str(f, sw->pn ? sw->pn->name : "");
 	fprintf(f, ",\"to\":");
 	json_str(f, sw->tn ? sw->tn->name : "");
@@ -687,7 +702,6 @@ switch_step_promote(struct sw *sw)
 {
 	struct node_info	info;
 	char			e[256];
-	int			rc;
 
 	if (pause_refresh(sw) == -1)
 		return -1;
@@ -697,9 +711,7 @@ switch_step_promote(struct sw *sw)
 		return -1;
 	}
 	sw->changed = 1;
-	rc = node_config_rewrite(sw->tc, e, sizeof(e));
-	if (rc != 0)
-		sw_warn(sw, "%s", e);
+	/* CONFIG REWRITE (an fsync) waits for the repoint step, out of the pause. */
 	if (node_probe(sw->tc, &info, e, sizeof(e)) == -1 || info.role != NODE_ROLE_MASTER) {
 		sw_fail(sw, "%s is not master after REPLICAOF NO ONE: %s", sw->tn->name,
 		    info.reachable ? node_role_str(info.role) : e);
@@ -837,15 +849,16 @@ switch_step_demote(struct sw *sw)
 		return -1;
 	}
 	sw->p_demoted = 1;
-	rc = node_config_rewrite(sw->pc, e, sizeof(e));
-	if (rc != 0)
-		sw_warn(sw, "%s", e);
 	/* Only now, with P a replica: clients reconnect and resolve again. */
 	if (node_kill_clients(sw->pc, &killed, e, sizeof(e)) == -1)
 		sw_warn(sw, "%s", e);
 	if (node_unpause(sw->pc, e, sizeof(e)) == -1)
 		sw_warn(sw, "%s (the pause ends by itself)", e);
 	sw->pause_end = now_us();
+	/* Persisting the role (an fsync) does not need the pause. */
+	rc = node_config_rewrite(sw->pc, e, sizeof(e));
+	if (rc != 0)
+		sw_warn(sw, "%s", e);
 	snprintf(sw->note[STEP_DEMOTE], sizeof(sw->note[0]), "%s replica of %s, %lld "
 	    "clients killed, unpaused", sw->pn->name, sw->tn->name, killed);
 	return 0;
@@ -859,6 +872,9 @@ switch_step_repoint(struct sw *sw)
 	size_t			 i;
 	int			 n = 0;
 
+	/* The new primary's role goes to its config file first. */
+	if (node_config_rewrite(sw->tc, e, sizeof(e)) != 0)
+		sw_warn(sw, "%s", e);
 	for (i = 0; i < sw->svc->n_nodes; i++) {
 		const struct conf_node *nd = &sw->svc->nodes[i];
 

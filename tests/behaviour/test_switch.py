@@ -1,0 +1,108 @@
+"""Planned switchover: under write load, back and forth, nothing lost.
+
+A client resolves redis.svc.test. over DNS before each connection, writes
+increasing numbers and reconnects on any error. After every switch, every
+write the old primary acknowledged must be on the new one; the record, the
+TXT, the serial and every node's role must say the same thing.
+"""
+
+import json
+import re
+
+import pytest
+
+from failover_env import Cluster, HOSTS
+from harness import wait_until
+from writeload import WriteLoad
+
+
+@pytest.fixture
+def cluster(tmp_path, procs):
+    return Cluster(tmp_path, procs)
+
+
+def test_switch_back_and_forth_under_load_loses_nothing(cluster):
+    c = cluster
+    load = WriteLoad(c.rf.port, redis_port=c.port).start()
+    try:
+        load.wait_acks(200)
+        targets = ["r2", "r1", "r3", "r1"] * 5          # 20 switches
+        serial = c.serial()
+        for i, to in enumerate(targets):
+            r = c.switch("-y", "--to", to)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "write pause window:" in r.stdout
+            assert c.record() == [c.nodes[to].host]
+            assert c.serial() > serial
+            serial = c.serial()
+            txt = c.txt()
+            assert txt.startswith("primary=%s epoch=%d " % (to, i + 2)), txt
+            roles = c.roles()
+            assert roles[to] == "master"
+            for n in roles:
+                if n != to:
+                    assert roles[n] == "replica of %s" % to, roles
+            load.wait_acks(100)                          # written on the new one
+            missing = load.missing_on(c.nodes[to].client())
+            assert missing == [], "switch %d to %s lost %d acknowledged writes" % (
+                i + 1, to, len(missing))
+    finally:
+        load.stop()
+    acked, acks = load.snapshot()
+    missing = load.missing_on(c.nodes["r1"].client())
+    assert missing == []
+    assert len(acked) > 2000
+    # the client did move: it acknowledged writes on all three addresses
+    assert {a for _, a in acks} == set(HOSTS)
+
+
+def test_switch_prints_plan_timeline_and_writes_audit(cluster, tmp_path):
+    c = cluster
+    r = c.switch("-y")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "plan: planned switchover redis: r1" in r.stdout
+    for step in ("lock", "preflight", "pause", "catchup", "promote", "swap",
+                 "demote", "repoint"):
+        assert re.search(r"^  %s +[0-9.]+ ms  ok" % step, r.stdout, re.M), step
+    window = float(re.search(r"write pause window: ([0-9.]+) ms", r.stdout).group(1))
+    assert 0 < window < 2000
+    lines = [json.loads(x) for x in
+             open(c.rf.failover_cfg["audit_log"]).read().splitlines()]
+    steps = [x["step"] for x in lines]
+    assert steps[:2] == ["lock", "preflight"] and "swap" in steps
+    assert all(x["result"] == "ok" for x in lines)
+    assert lines[-1]["from"] == "r1" and lines[-1]["to"] in ("r2", "r3")
+
+
+def test_dry_run_prints_verdicts_and_changes_nothing(cluster):
+    c = cluster
+    before = c.snapshot()
+    r = c.switch("--dry-run", "--to", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[ ok ] target r3 is a replica of the served primary r1" in r.stdout
+    assert "nothing was changed" in r.stdout
+    assert c.snapshot() == before
+    # a dry run of a refused switch says so, and still changes nothing
+    r = c.switch("--dry-run", "--to", "r1")
+    assert r.returncode == 1
+    assert "[FAIL]" in r.stdout
+    assert c.snapshot() == before
+
+
+def test_hooks_get_the_switch_in_their_environment(tmp_path, procs):
+    out = tmp_path / "hooks.txt"
+    c = Cluster(tmp_path, procs, failover={
+        "pre_hook": "echo pre $REDISFO_SERVICE $REDISFO_OLD $REDISFO_NEW $REDISFO_NEW_ADDRESS >> %s" % out,
+        "post_hook": "echo post $REDISFO_MODE $REDISFO_EPOCH >> %s; exit 3" % out})
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr      # a failing post_hook is reported only
+    assert "post_hook exited with 3" in r.stdout
+    assert out.read_text().splitlines() == ["pre redis r1 r2 127.0.0.3", "post planned 2"]
+
+
+def test_password_protected_nodes(tmp_path, procs):
+    c = Cluster(tmp_path, procs, password="s3cret-pass")
+    r = c.switch("-y", "--to", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.record() == [c.nodes["r3"].host]
+    assert c.role("r1") == "replica of r3"
