@@ -1,0 +1,194 @@
+"""test_notify.py - RFC 1996 NOTIFY to secondaries, and a real NSD secondary.
+
+A stand-in secondary (a UDP socket) sees a well-formed NOTIFY after each
+change, retried about a second later while it does not answer, and no more
+once it answers. A real NSD, started on its own loopback port with a
+generated config, transfers the zone from the server and, after an UPDATE,
+serves the new record within 2 seconds: its refresh timer is an hour, so
+only the NOTIFY can explain it.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import dns.message
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import pytest
+
+import harness
+
+ZONE = """$ORIGIN svc.test.
+$TTL 300
+@        30 IN SOA ns1.svc.test. hostmaster.svc.test. 7 3600 600 86400 600
+@        30 IN NS  ns1.svc.test.
+ns1         IN A   127.0.0.1
+redis     5 IN A   127.0.0.2
+"""
+
+
+def do_update(srv, addr):
+    u = dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(srv.key_name, srv.key_secret,
+                                                                    srv.key_algorithm))
+    u.replace("redis", 5, "A", addr)
+    r = dns.query.udp(u, "127.0.0.1", port=srv.port, timeout=3)
+    assert r.rcode() == dns.rcode.NOERROR
+    return time.monotonic()
+
+
+def recv_notify(sock, timeout):
+    """The next NOTIFY on sock within timeout seconds: (message, peer) or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            wire, peer = sock.recvfrom(65535)
+        except socket.timeout:
+            return None
+        m = dns.message.from_wire(wire)
+        if m.opcode() == dns.opcode.NOTIFY:
+            return m, peer, time.monotonic()
+
+
+def answer(sock, m, peer):
+    r = dns.message.make_response(m)
+    sock.sendto(r.to_wire(), peer)
+
+
+@pytest.mark.parametrize("family", ["v4", "v6"])
+def test_notify_sent_retried_and_stopped(tmp_path, procs, family):
+    if family == "v6" and not harness.HAVE_IPV6:
+        pytest.skip("no IPv6 loopback")
+    host = "::1" if family == "v6" else "127.0.0.1"
+    sec = socket.socket(socket.AF_INET6 if family == "v6" else socket.AF_INET, socket.SOCK_DGRAM)
+    sec.bind((host, 0))
+    port = sec.getsockname()[1]
+    target = "[::1]:%d" % port if family == "v6" else "127.0.0.1:%d" % port
+    try:
+        s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"notify": [target]}))
+        s.start()
+        # Drain what startup sent (answering it), then change the zone.
+        while True:
+            got = recv_notify(sec, 0.3)
+            if got is None:
+                break
+            answer(sec, got[0], got[1])
+        t0 = do_update(s, "127.0.0.3")
+        got = recv_notify(sec, 2)
+        assert got is not None, "no NOTIFY after an update"
+        m, peer, t1 = got
+        assert t1 - t0 < 1.0
+        assert m.flags & dns.flags.AA
+        assert not m.flags & dns.flags.QR
+        assert len(m.question) == 1
+        assert m.question[0].name.to_text().lower() == "svc.test."
+        assert m.question[0].rdtype == dns.rdatatype.SOA
+        # Not answered: the same NOTIFY again about a second later.
+        got = recv_notify(sec, 3)
+        assert got is not None, "NOTIFY not retried"
+        m2, peer2, t2 = got
+        assert m2.id == m.id
+        assert 0.7 < t2 - t1 < 2.5
+        # Answered: no more tries (the next would come 2 s later).
+        answer(sec, m2, peer2)
+        assert recv_notify(sec, 3.0) is None
+        # A new change notifies again, with a new round.
+        do_update(s, "127.0.0.4")
+        got = recv_notify(sec, 2)
+        assert got is not None
+        answer(sec, got[0], got[1])
+    finally:
+        sec.close()
+
+
+NSD_CONF = """server:
+    ip-address: 127.0.0.1@{port}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "{dir}"
+    pidfile: "{dir}/nsd.pid"
+    database: ""
+    xfrdfile: "{dir}/xfrd.state"
+    xfrdir: "{dir}"
+    zonelistfile: "{dir}/zone.list"
+    logfile: "{dir}/nsd.log"
+    server-count: 1
+    verbosity: 2
+    xfrd-reload-timeout: 0
+    hide-version: yes
+remote-control:
+    control-enable: no
+zone:
+    name: "svc.test."
+    zonefile: "svc.test.zone"
+    request-xfr: AXFR 127.0.0.1@{primary} NOKEY
+    allow-notify: 127.0.0.1 NOKEY
+"""
+
+
+class Nsd:
+    def __init__(self, tmpdir, primary_port):
+        self.dir = tmpdir / "nsd"
+        self.dir.mkdir()
+        self.port = harness.free_port("127.0.0.1")
+        (self.dir / "nsd.conf").write_text(NSD_CONF.format(port=self.port, dir=self.dir,
+                                                           primary=primary_port))
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        return self
+
+    def log(self):
+        try:
+            return (self.dir / "nsd.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def a(self):
+        q = dns.message.make_query("redis.svc.test.", "A")
+        r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
+        return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+    def stop(self):
+        if self.proc is not None:
+            harness._stop_popen(self.proc)
+
+
+def test_nsd_secondary_follows_updates(tmp_path, procs):
+    if shutil.which("nsd") is None:
+        pytest.skip("nsd not installed")
+    nsd = Nsd(tmp_path, 0)
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
+                                  dns={"notify": ["127.0.0.1:%d" % nsd.port],
+                                       "allow_transfer": ["127.0.0.1"]}))
+    (nsd.dir / "nsd.conf").write_text(NSD_CONF.format(port=nsd.port, dir=nsd.dir, primary=s.port))
+    s.start()
+    procs.add(nsd)
+    nsd.start()
+
+    def serves(addr):
+        return lambda: nsd.proc.poll() is None and nsd.a() == [addr]
+    harness.wait_until(serves("127.0.0.2"), timeout=15,
+                       what="NSD to transfer the zone\n" + nsd.log())
+    delays = []
+    for i, addr in enumerate(["127.0.0.3", "127.0.0.4", "127.0.0.5"]):
+        t0 = do_update(s, addr)
+        harness.wait_until(serves(addr), timeout=2.0, interval=0.01,
+                           what="NSD to serve %s within 2 s of the UPDATE (%s)" % (addr, nsd.log()[-800:]))
+        delays.append(time.monotonic() - t0)
+    print("\nFIGURE NSD secondary serves the update after %s ms"
+          % ", ".join("%.0f" % (d * 1000) for d in delays))
+    assert max(delays) < 2.0
