@@ -1,0 +1,150 @@
+"""The fast path under load: several workers reading snapshots while updates
+swap them, and response rate limiting per client network."""
+import os
+import socket
+import threading
+import time
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsig
+import dns.update
+
+import harness
+
+ZONE = """$ORIGIN svc.test.
+$TTL 3600
+@ IN SOA ns1 hostmaster 1 3600 600 1209600 60
+  IN NS ns1
+ns1 IN A 127.0.0.1
+redis 5 IN A 127.0.0.2
+redis 5 IN AAAA ::2
+"""
+
+
+def _update(srv, addr):
+    key = dns.tsig.Key(srv.key_name, srv.key_secret, srv.key_algorithm)
+    u = dns.update.UpdateMessage("svc.test.", keyring=key)
+    u.replace("redis", 5, "A", addr)
+    return dns.query.tcp(u, "127.0.0.1", port=srv.port, timeout=3).rcode()
+
+
+def test_workers_see_old_or_new_snapshot_never_a_mix(tmp_path, procs):
+    """Four clients query two workers while 100 updates swap the answer:
+    every reply is complete and names an address that was once served."""
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, workers=2))
+    srv.start()
+    written = ["127.0.0.2"] + ["10.9.%d.%d" % (i // 200, i % 200 + 1) for i in range(100)]
+    valid = set(written)
+    stop = threading.Event()
+    bad, counts = [], []
+
+    def client():
+        n = 0
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(1)
+        try:
+            while not stop.is_set():
+                q = dns.message.make_query("redis.svc.test.", "A")
+                sock.sendto(q.to_wire(), ("127.0.0.1", srv.port))
+                try:
+                    r = dns.message.from_wire(sock.recv(2048))
+                except socket.timeout:
+                    bad.append("timeout")
+                    continue
+                got = [rd.to_text() for rrset in r.answer for rd in rrset]
+                if r.id != q.id or r.rcode() != 0 or len(got) != 1 or got[0] not in valid:
+                    bad.append((r.rcode(), got))
+                n += 1
+        finally:
+            sock.close()
+            counts.append(n)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for addr in written[1:]:
+            assert _update(srv, addr) == dns.rcode.NOERROR
+            # The reply leaves after the swap: the next query sees it.
+            r = srv.query("redis.svc.test.", "A")
+            assert [rd.to_text() for rd in r.answer[0]] == [addr]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+    assert bad == [], bad[:5]
+    assert sum(counts) > 400, counts
+
+
+def _burst(src, port, n, name="redis.svc.test."):
+    """Send n queries from src as fast as possible; count full and TC replies."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((src, 0))
+    sock.setblocking(False)
+    wire = dns.message.make_query(name, "A").to_wire()
+    for _ in range(n):
+        sock.sendto(wire, ("127.0.0.1", port))
+    full = tc = 0
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(2048)
+        except BlockingIOError:
+            time.sleep(0.005)
+            continue
+        flags = data[2]
+        if flags & 0x02:
+            tc += 1
+        else:
+            full += 1
+    sock.close()
+    return full, tc
+
+
+def test_rrl_limits_one_network_not_another(tmp_path, procs):
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
+                                    dns={"rrl": {"rate": 20, "slip": 2}}))
+    srv.start()
+    full, tc = _burst("127.0.0.1", srv.port, 300)
+    # At most the rate (one second boundary may let two windows' worth in),
+    # half of the rest slip out truncated, the others are dropped.
+    assert full <= 40, (full, tc)
+    assert tc >= 100, (full, tc)
+    assert full + tc < 300, (full, tc)
+    # Another /24 has its own budget: a few paced queries all answered.
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.1.1", 0))
+    other.settimeout(1)
+    try:
+        for _ in range(10):
+            q = dns.message.make_query("redis.svc.test.", "A")
+            other.sendto(q.to_wire(), ("127.0.0.1", srv.port))
+            r = dns.message.from_wire(other.recv(2048))
+            assert r.rcode() == 0 and not (r.flags & dns.flags.TC)
+            assert r.answer[0][0].to_text() == "127.0.0.2"
+    finally:
+        other.close()
+    # TCP is never rate limited: the limited client still gets its answer.
+    r = dns.query.tcp(dns.message.make_query("redis.svc.test.", "A"), "127.0.0.1",
+                      port=srv.port, timeout=2)
+    assert r.answer[0][0].to_text() == "127.0.0.2"
+
+
+def test_rrl_off_answers_everything(tmp_path, procs):
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv.start()
+    full, tc = _burst("127.0.0.1", srv.port, 200)
+    assert tc == 0
+    assert full >= 190, full  # loopback may drop a few under a burst, not more
+
+
+def test_workers_zero_means_one_per_cpu(tmp_path, procs):
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, workers=0))
+    srv.start()
+    ncpu = os.cpu_count()
+    per_addr = len(srv.dns_cfg["listen"])
+    assert "%d udp workers" % (ncpu * per_addr) in srv.log()
+    assert srv.query("redis.svc.test.", "A").answer[0][0].to_text() == "127.0.0.2"
