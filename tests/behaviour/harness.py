@@ -264,11 +264,13 @@ class RedisNode:
 
         def up():
             if self.proc.poll() is not None:
-                raise AssertionError("redis-server %s:%d exited with %s:\n%s"
-                                     % (self.host, self.port, self.proc.returncode, self.log()))
+                return "exited"
             return c.ping()
         try:
             wait_until(up, timeout=timeout, what="redis-server %s:%d PING" % (self.host, self.port))
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server %s:%d exited with %s"
+                                     % (self.host, self.port, self.proc.returncode))
         except AssertionError as exc:
             self.stop()
             raise AssertionError("%s\n--- redis log ---\n%s" % (exc, self.log())) from None
@@ -415,7 +417,7 @@ class Redisfo:
 
         def answers():
             if self.proc.poll() is not None:
-                raise _Exited()
+                return "exited"
             try:
                 self.query(self.zone, "SOA", timeout=0.2)
                 return True
@@ -424,12 +426,12 @@ class Redisfo:
         try:
             wait_until(answers, timeout=timeout, interval=0.05,
                        what="redisfo-dns to answer SOA on port %d" % self.port)
-        except _Exited:
-            raise AssertionError("redisfo-dns exited with %s before answering:\n%s"
-                                 % (self.proc.returncode, self.log())) from None
         except AssertionError as exc:
             self.stop()
             raise AssertionError("%s\n--- server log ---\n%s" % (exc, self.log())) from None
+        if self.proc.poll() is not None:
+            raise AssertionError("redisfo-dns exited with %s before answering:\n%s"
+                                 % (self.proc.returncode, self.log()))
         return self
 
     def running(self):
@@ -518,10 +520,6 @@ def recv_exact(sock, n):
             return None
         buf += chunk
     return buf
-
-
-class _Exited(Exception):
-    pass
 
 
 

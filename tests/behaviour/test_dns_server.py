@@ -1,0 +1,278 @@
+"""The `serve` process and `checkconf`: zone creation, zone errors, reloads,
+signals and the command-line contract (DESIGN.md sections 4 and 5, issue
+"The server (dnsd/)").
+
+A missing zone file is created from the config; a broken zone names its
+file and line and the server does not start; SIGHUP serves a changed zone,
+or keeps the old one and logs why; SIGTERM/SIGINT exit 0; checkconf says
+"configuration OK" (exit 0) or exits 2 with the reason; -q/-v work.
+"""
+
+import re
+import signal
+
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+import harness
+from harness import Redisfo, tool_query, wait_until
+
+GOOD_ZONE = harness.TEST_ZONE_LOW_SOA_TTL          # serial 7, redis A 127.0.0.2
+
+
+def a_of(srv, name):
+    r = srv.query(name, "A")
+    return sorted(rd.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A
+                  for rd in rrset), r.rcode()
+
+
+# ------------------------------------------------------- zone from config
+
+def test_zone_created_from_config(tmp_path, procs):
+    srv = procs.add(Redisfo(tmp_path, dns={"ttl": 17}))
+    assert not srv.zone_path.exists()
+    srv.start()
+    assert srv.zone_path.exists(), "serve did not write the zone file"
+    r = srv.query("svc.test.", "SOA")
+    assert r.rcode() == dns.rcode.NOERROR and r.answer[0].rdtype == dns.rdatatype.SOA
+    r = srv.query("svc.test.", "NS")
+    assert r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1 and len(r.answer[0]) >= 1
+    r = srv.query("redis.svc.test.", "A")
+    assert [rd.address for rd in r.answer[0]] == ["127.0.0.2"], "not the first node r1"
+    assert r.answer[0].ttl == 17, "service TTL is not dns.ttl"
+    r = srv.query("_redisfo.redis.svc.test.", "TXT")
+    txt = b"".join(r.answer[0][0].strings).decode()
+    assert re.search(r"\bprimary=r1\b", txt) and re.search(r"\bepoch=\d+", txt), txt
+    assert re.search(r"\bat=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", txt), txt
+    assert r.answer[0].ttl == 17
+    for tool in harness.DNS_TOOLS:
+        t = tool_query(tool, srv.port, "redis.svc.test", "A")
+        assert t.rcode == "NOERROR" and t.answer[0][4] == "127.0.0.2", repr(t)
+    # the file is now the state: a restart serves the same and keeps it
+    text = srv.zone_path.read_text()
+    assert "redis" in text
+    assert srv.stop() == 0
+    srv.start()
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+
+
+def test_zone_created_several_services(tmp_path, procs):
+    services = [
+        {"name": "redis", "nodes": [{"name": "r1", "host": "127.0.0.2", "port": 6379},
+                                    {"name": "r2", "host": "127.0.0.3", "port": 6379}]},
+        {"name": "cache", "nodes": [{"name": "c1", "host": "127.0.0.5", "port": 6380,
+                                     "address": "fd00::7"},
+                                    {"name": "c2", "host": "127.0.0.6", "port": 6380}]},
+    ]
+    srv = procs.add(Redisfo(tmp_path, services=services)).start()
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+    r = srv.query("cache.svc.test.", "AAAA")
+    assert [rd.address for rd in r.answer[0]] == ["fd00::7"], r
+    r = srv.query("cache.svc.test.", "A")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer, "served host, not address:\n%s" % r
+    r = srv.query("_redisfo.cache.svc.test.", "TXT")
+    assert b"primary=c1" in b"".join(r.answer[0][0].strings)
+
+
+# ------------------------------------------------------------ zone errors
+
+BAD_ZONES = {
+    # name: (zone text, line of the error or None when not one line)
+    "bad_address": (GOOD_ZONE.replace("redis     5 IN A   127.0.0.2",
+                                      "redis     5 IN A   999.0.0.2"), 6),
+    "bad_type": (GOOD_ZONE + "oops IN NOTATYPE 1\n", 7),
+    "outside_zone": (GOOD_ZONE + "www.example.org. IN A 192.0.2.1\n", 7),
+    "cname_and_data": (GOOD_ZONE + "redis IN CNAME ns1\n", None),
+    "no_soa": ("$ORIGIN svc.test.\n$TTL 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\n", None),
+    "bad_syntax": (GOOD_ZONE + 'txt IN TXT "unterminated\n', 7),
+}
+
+
+def assert_names_zone(text, srv, line):
+    assert srv.zone_path.name in text, "the error does not name the zone file:\n%s" % text
+    if line is not None:
+        assert re.search(r"(line\s*%d\b|:%d\b)" % (line, line), text), (
+            "the error does not name line %d:\n%s" % (line, text))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ZONES))
+def test_zone_error_serve_exits(tmp_path, procs, case):
+    text, line = BAD_ZONES[case]
+    srv = procs.add(Redisfo(tmp_path, zone_text=text))
+    try:
+        srv.start(timeout=5)
+    except AssertionError:
+        pass
+    else:
+        pytest.fail("serve started and answers with a broken zone (%s):\n%s" % (case, srv.log()))
+    assert srv.proc.poll() is not None, "serve neither exits nor answers:\n" + srv.log()
+    assert srv.proc.returncode != 0
+    assert_names_zone(srv.log(), srv, line)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ZONES))
+def test_zone_error_checkconf(tmp_path, case):
+    text, line = BAD_ZONES[case]
+    srv = Redisfo(tmp_path, zone_text=text)
+    res = srv.run("checkconf", timeout=15)
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, "checkconf exit %d on a broken zone:\n%s" % (res.returncode, out)
+    assert "configuration OK" not in out
+    assert_names_zone(out, srv, line)
+
+
+# ---------------------------------------------------------------- SIGHUP
+
+def test_sighup_serves_changed_zone(tmp_path, procs):
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    assert a_of(srv, "new.svc.test.")[1] == dns.rcode.NXDOMAIN
+    srv.write_zone(GOOD_ZONE.replace(" 7 3600", " 8 3600")
+                   .replace("127.0.0.2", "127.0.0.3") + "new IN A 192.0.2.77\n")
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: a_of(srv, "new.svc.test.")[0] == ["192.0.2.77"], timeout=10,
+               what="the reloaded zone to be served")
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.3"]
+    assert srv.query("svc.test.", "SOA").answer[0][0].serial == 8
+    assert srv.query("new.svc.test.", "A", tcp=True, v6=srv.v6).answer
+    assert srv.running()
+
+
+def test_sighup_broken_zone_keeps_old(tmp_path, procs):
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    log_before = len(srv.log())
+    srv.write_zone(GOOD_ZONE.replace(" 7 3600", " 9 3600")
+                   + "new IN A 192.0.2.77\nbroken IN A not-an-address\n")
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: re.search(r"(?i)(error|refused|fail)", srv.log()[log_before:]),
+               timeout=10, what="the reload error in the log")
+    new_log = srv.log()[log_before:]
+    assert srv.zone_path.name in new_log, "the reload error does not name the zone:\n" + new_log
+    assert srv.running(), "server died on a broken reload:\n" + srv.log()
+    for _ in range(3):
+        assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+        assert a_of(srv, "new.svc.test.")[1] == dns.rcode.NXDOMAIN, "half of a broken zone served"
+        assert srv.query("svc.test.", "SOA").answer[0][0].serial == 7
+    # fixing the file and reloading again works
+    srv.write_zone(GOOD_ZONE.replace(" 7 3600", " 10 3600") + "new IN A 192.0.2.78\n")
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: a_of(srv, "new.svc.test.")[0] == ["192.0.2.78"], timeout=10,
+               what="the fixed zone to be served")
+
+
+def test_sighup_bad_config_keeps_serving(tmp_path, procs):
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    good_conf = srv.conf_path.read_text()
+    srv.write_conf(good_conf + "\nnot_a_key = 1;\n")
+    log_before = len(srv.log())
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: "not_a_key" in srv.log()[log_before:], timeout=10,
+               what="the config error in the log")
+    assert srv.running()
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+
+
+def test_many_sighups_while_querying(tmp_path, procs):
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    for serial in range(11, 31):
+        srv.write_zone(GOOD_ZONE.replace(" 7 3600", " %d 3600" % serial)
+                       + "s%d IN A 192.0.2.%d\n" % (serial, serial))
+        srv.signal(signal.SIGHUP)
+        assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+    wait_until(lambda: srv.query("svc.test.", "SOA").answer[0][0].serial == 30, timeout=10,
+               what="the last reload")
+    assert a_of(srv, "s30.svc.test.")[0] == ["192.0.2.30"]
+    assert srv.running()
+
+
+# --------------------------------------------------------------- signals
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_signal_stops_cleanly(tmp_path, procs, sig):
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    srv.query("redis.svc.test.", "A", tcp=True)
+    srv.signal(sig)
+    rc = srv.proc.wait(timeout=5)
+    assert rc == 0, "exit %d on %s:\n%s" % (rc, sig, srv.log())
+
+
+def test_stop_with_open_tcp_connection(tmp_path, procs):
+    import socket
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+    try:
+        s.sendall(b"\x00\x40")     # half a message
+        assert srv.stop() == 0
+    finally:
+        s.close()
+
+
+# ------------------------------------------------------------- checkconf
+
+def test_checkconf_ok(tmp_path):
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
+    res = srv.run("checkconf")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "configuration OK" in res.stdout + res.stderr
+
+
+def test_checkconf_ok_without_zone_file(tmp_path):
+    srv = Redisfo(tmp_path)
+    res = srv.run("checkconf")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "configuration OK" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("mutate,needle", [
+    (lambda t: t + "\nbogus_key = 3;\n", "bogus_key"),
+    (lambda t: t.replace("ttl = 5;", "ttl = 0;"), "ttl"),
+    (lambda t: t.replace("ttl = 5;", 'ttl = "five";'), "ttl"),
+    (lambda t: t.replace('host = "127.0.0.3";', 'host = "not-an-ip";'), "host"),
+    (lambda t: t.replace('name = "r2";', 'name = "r1";'), "r1"),
+    (lambda t: t.replace("dns = {", "dns = {{"), r"(:1\b|line 1\b)"),
+], ids=["unknown_key", "ttl_range", "ttl_type", "bad_host", "duplicate_node", "syntax"])
+def test_checkconf_bad_config(tmp_path, mutate, needle):
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
+    srv.write_conf(mutate(srv.conf_text()))
+    res = srv.run("checkconf")
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, "exit %d:\n%s" % (res.returncode, out)
+    assert "configuration OK" not in out
+    assert re.search(needle, out), "the reason (%s) is not given:\n%s" % (needle, out)
+    assert srv.conf_path.name in out, "the config file is not named:\n%s" % out
+    # serve refuses the same config
+    res = srv.run("serve", timeout=15)
+    assert res.returncode == 2, res.stdout + res.stderr
+
+
+def test_checkconf_missing_file(tmp_path):
+    srv = Redisfo(tmp_path)
+    srv.conf_path.unlink()
+    res = srv.run("checkconf")
+    assert res.returncode == 2
+    assert srv.conf_path.name in res.stdout + res.stderr
+
+
+# --------------------------------------------------------------- -q / -v
+
+def test_quiet_and_verbose(tmp_path, procs):
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
+    for opt in ("-q", "-v"):
+        res = srv.run(opt, "checkconf")
+        assert res.returncode == 0, (opt, res.stdout + res.stderr)
+        assert "configuration OK" in res.stdout + res.stderr
+    procs.add(srv)
+    srv.start("-q")
+    assert srv.query("redis.svc.test.", "A").answer
+    assert srv.stop() == 0
+    quiet_log = srv.log()
+    assert not re.search(r"\binfo\b", quiet_log), "-q still logs info lines:\n" + quiet_log
+    srv.log_path.unlink()
+    srv.start("-v")
+    assert srv.query("redis.svc.test.", "A").answer
+    assert srv.stop() == 0
+    assert len(srv.log().splitlines()) >= 1, "-v logs nothing"
+    srv.log_path.unlink()
+    srv.start()
+    assert srv.stop() == 0
+    assert re.search(r"\binfo\b", srv.log()), "default level logs no info line"
