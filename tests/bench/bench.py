@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("REDISFO_BIN", REPO / "redisfo-dns"))
 ZONE = "svc.test."
 QUICK = "--quick" in sys.argv[1:]
-SECONDS = int(os.environ.get("BENCH_SECONDS", "3" if QUICK else "8"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "2" if QUICK else "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "5"))
 BIG_SERVICES = 10000
 UPDATES = 10
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -41,10 +41,13 @@ NCPU = len(os.sched_getaffinity(0))
 # gives the server's one worker a core of its own and dnsperf the other.
 SERVER_CPU = {NCPU - 1} if NCPU >= 2 else None
 LOAD_CPU = {0} if NCPU >= 2 else None
-# Two dnsperf clients in one thread keep up to 200 queries outstanding:
-# enough to saturate one server worker without the load generator itself
-# running out of its core.
-DNSPERF_OPTS = ["-c", "2", "-T", "1", "-q", "200", "-O", "suppress=timeout"]
+# Two dnsperf clients in one thread with at most 100 queries outstanding.
+# On a 2-core machine dnsperf needs about as much CPU per query as the
+# server, so it cannot saturate a server with a core of its own; more
+# clients or threads only add noise, and more than ~150 outstanding
+# queries overflow the server's default socket buffer at the start and
+# show up as lost queries that say nothing about the server.
+DNSPERF_OPTS = ["-c", "2", "-T", "1", "-q", "100", "-O", "suppress=timeout"]
 
 T_A, T_NS, T_SOA, T_MX, T_TXT, T_AAAA = 1, 2, 6, 15, 16, 28
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
@@ -586,6 +589,7 @@ def measure(server, qfile, seconds):
     r = parse_dnsperf(p.stdout)
     r["cpu_s"] = cpu1 - cpu0
     r["us_per_q"] = r["cpu_s"] / r["completed"] * 1e6 if r["completed"] else float("nan")
+    r["busy"] = r["cpu_s"] / seconds
     r["rss_mb"] = tree_hwm_kb(pid) / 1024.0
     r["ok"] = answers_ok(r["rcodes"]) if not isinstance(server, Echo) else True
     r["load_s"] = server.load_s
@@ -594,15 +598,17 @@ def measure(server, qfile, seconds):
 
 # ---------------------------------------------------------------- the runs
 
-def run_rounds(kinds, work, zone_file, qfile, title):
-    """ROUNDS interleaved rounds: ({label: [result, ...]}, {label: error})."""
-    results = {k.label: [] for k in kinds}
+def run_rounds(entries, work):
+    """ROUNDS rounds, each running every entry (name, server class, zone
+    file, query file) once, in order: ({name: [result, ...]}, {name: error}).
+    An entry that fails is reported and left out of later rounds."""
+    results = {e[0]: [] for e in entries}
     failed = {}
     for rnd in range(1, ROUNDS + 1):
-        for kind in kinds:
-            if kind.label in failed:
+        for name, kind, zone_file, qfile in entries:
+            if name in failed:
                 continue
-            srv = kind(work / ("%s-r%d" % (title, rnd)), zone_file)
+            srv = kind(work / ("r%d-%s" % (rnd, name.replace(" ", "-"))), zone_file)
             try:
                 srv.start()
                 if not srv.check("redis.svc.test.", T_A, 0) or \
@@ -611,15 +617,15 @@ def run_rounds(kinds, work, zone_file, qfile, title):
                                        (kind.label, tail(srv.logpath)))
                 r = measure(srv, qfile, SECONDS)
                 r["round"] = rnd
-                results[kind.label].append(r)
-                log("  %-6s round %d  %-12s %7.0f qps  lost %-4d %6.2f us/query  "
-                    "CPU %5.2f s  RSS %5.1f MB  start %4.0f ms%s" %
-                    (title, rnd, kind.label, r["qps"], r["lost"], r["us_per_q"], r["cpu_s"],
+                results[name].append(r)
+                log("  round %d  %-16s %7.0f qps  lost %-4d %5.2f us/query  busy %3.0f%%  "
+                    "RSS %5.1f MB  start %4.0f ms%s" %
+                    (rnd, name, r["qps"], r["lost"], r["us_per_q"], r["busy"] * 100,
                      r["rss_mb"], r["load_s"] * 1000,
                      "" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]))
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-                failed[kind.label] = str(e)
-                log("  %-6s round %d  %-12s FAILED: %s" % (title, rnd, kind.label, str(e).strip()))
+                failed[name] = str(e)
+                log("  round %d  %-16s FAILED: %s" % (rnd, name, str(e).strip()))
             finally:
                 srv.stop()
     return results, failed
@@ -642,24 +648,26 @@ def fmt(t, spec):
     return "%s [%s-%s]" % (spec % m, spec % lo, spec % hi)
 
 
-def print_table(results, failed, labels):
+def print_table(results, failed, columns):
+    """columns: [(entry name, header)]."""
     rows = [("qps", "qps", "%.0f"), ("lost queries", "lost", "%.0f"),
-            ("CPU/query (us)", "us_per_q", "%.2f"), ("server CPU (s)", "cpu_s", "%.2f"),
+            ("CPU/query (us)", "us_per_q", "%.2f"), ("server busy (%)", "busy_pct", "%.0f"),
             ("peak RSS (MB)", "rss_mb", "%.1f"), ("start to 1st answer (ms)", "load_ms", "%.0f")]
     for rs in results.values():
         for r in rs:
             r["load_ms"] = r["load_s"] * 1000 if r.get("load_s") is not None else None
-    w = 25
-    log("  %-25s" % "" + "".join("%-*s" % (w, VERSIONS.get(l, l)) for l in labels))
+            r["busy_pct"] = r["busy"] * 100
+    w = 22
+    log("  %-25s" % "" + "".join("%-*s" % (w, h) for _, h in columns))
     for title, key, spec in rows:
         cells = []
-        for l in labels:
-            rs = results.get(l, [])
-            cells.append("FAILED" if l in failed and not rs else fmt(med(rs, key), spec))
+        for name, _ in columns:
+            rs = results.get(name, [])
+            cells.append("FAILED" if name in failed and not rs else fmt(med(rs, key), spec))
         log("  %-25s" % title + "".join("%-*s" % (w, c) for c in cells))
     cells = []
-    for l in labels:
-        rs = results.get(l, [])
+    for name, _ in columns:
+        rs = results.get(name, [])
         cells.append("n/a" if not rs else ("yes" if all(r["ok"] for r in rs) else "NO"))
     log("  %-25s" % "rcodes match the mix" + "".join("%-*s" % (w, c) for c in cells))
 
@@ -756,7 +764,11 @@ def update_latency(work, zone_file, qfile):
 
 # ---------------------------------------------------------------- main
 
-VERSIONS = {}
+def loadavg():
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
 
 
 def main():
@@ -766,18 +778,13 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="redisfo-bench."))
     failures = 0
     try:
-        kinds = [Redisfo, Nsd, Knot]
-        if not BINARY.exists():
+        have_redisfo = BINARY.exists()
+        if not have_redisfo:
             log("bench: %s not found (make redisfo-dns builds it); NSD and Knot only" % BINARY)
-            kinds = [Nsd, Knot]
             failures += 1
         Echo.binary = build_echo(work)
-        if Echo.binary:
-            kinds.append(Echo)
-        else:
+        if not Echo.binary:
             log("bench: no C compiler, the loopback floor is left out")
-        VERSIONS.update({k.label: server_version(k) for k in (Redisfo, Nsd, Knot)})
-        VERSIONS["floor"] = "floor (UDP echo)"
 
         small_zone = work / "small.zone"
         big_zone = work / "big.zone"
@@ -788,67 +795,74 @@ def main():
         small_q.write_text(query_lines(1000, 0, 1))
         big_q.write_text(query_lines(20000, BIG_SERVICES, 2))
 
+        entries = []
+        if have_redisfo:
+            entries.append(("redisfo-dns", Redisfo, small_zone, small_q))
+        entries += [("NSD", Nsd, small_zone, small_q), ("Knot", Knot, small_zone, small_q)]
+        if Echo.binary:
+            entries.append(("floor", Echo, small_zone, small_q))
+        if have_redisfo:
+            entries.append(("redisfo-dns big", Redisfo, big_zone, big_q))
+        entries.append(("NSD big", Nsd, big_zone, big_q))
+
         log("redisfo-dns bench: %d CPUs; servers pinned to CPU %s, dnsperf to CPU %s; "
-            "%d rounds of %d s; dnsperf %s" %
+            "%d rounds of %d s per server; dnsperf %s" %
             (NCPU, ",".join(map(str, sorted(SERVER_CPU or []))) or "any",
              ",".join(map(str, sorted(LOAD_CPU or []))) or "any", ROUNDS, SECONDS,
              " ".join(DNSPERF_OPTS)))
         log("query mix: 70%% A, 10%% AAAA, 5%% SOA, 10%% NXDOMAIN, 5%% NODATA (MX); UDP, no EDNS; "
             "server CPU = utime+stime of all its processes from /proc, %d ticks/s" % CLK_TCK)
+        log("sample zone: %d records; big zone: %d services, %d records, queries spread over "
+            "all of them" % (len(zone_text(0).splitlines()) - 2, BIG_SERVICES,
+                             len(zone_text(BIG_SERVICES).splitlines()) - 2))
+        log("each server: one UDP worker, rate limiting off; load average before: %s" % loadavg())
         log("")
-        log("== sample zone (%d records), one UDP worker, rate limiting off; "
-            "median [min-max] of %d rounds" % (len(zone_text(0).splitlines()) - 2, ROUNDS))
-        small, sfail = run_rounds(kinds, work, small_zone, small_q, "sample")
+        res, failed = run_rounds(entries, work)
+        failures += len(failed)
         log("")
-        labels = [k.label for k in kinds]
-        if Redisfo not in kinds:
-            labels.insert(0, Redisfo.label)
-        print_table(small, sfail, labels)
-        log("  (NSD's peak RSS is the sum over its main, transfer and serving processes; the floor "
-            "is a bare recvmmsg/sendmmsg reflector, no DNS)")
+        log("load average after: %s" % loadavg())
         log("")
-        log("  redisfo-dns/NSD:  CPU per query %s (goal <= 0.60), qps %s (goal >= 1.00)" %
-            (rstr(ratio(small, "redisfo-dns", "NSD", "us_per_q")),
-             rstr(ratio(small, "redisfo-dns", "NSD", "qps"))))
-        log("  redisfo-dns/Knot: CPU per query %s, qps %s" %
-            (rstr(ratio(small, "redisfo-dns", "Knot", "us_per_q")),
-             rstr(ratio(small, "redisfo-dns", "Knot", "qps"))))
-        if Echo in kinds:
-            log("  above the floor (CPU per query minus the floor's, per round): redisfo-dns %s, "
-                "NSD %s, Knot %s us" % tuple(
-                    fmt(above_floor(small, l), "%.2f") for l in ("redisfo-dns", "NSD", "Knot")))
-        rss = med(small.get("redisfo-dns", []), "rss_mb")
-        lost_r = med(small.get("redisfo-dns", []), "lost")
-        lost_n = med(small.get("NSD", []), "lost")
+        log("== sample zone: median [min-max] over %d rounds" % ROUNDS)
+        cols = [("redisfo-dns", "redisfo-dns"), ("NSD", server_version(Nsd)),
+                ("Knot", server_version(Knot))]
+        if Echo.binary:
+            cols.append(("floor", "floor (UDP echo)"))
+        print_table(res, failed, cols)
+        log("  NSD's peak RSS is the sum over its main, transfer and serving processes; the floor")
+        log("  is a bare recvmmsg/sendmmsg reflector (no DNS work) measured the same way.")
+        log("")
+        log("  ratios, round by round, median [min-max]:")
+        log("  redisfo-dns/NSD   CPU per query %s (goal <= 0.60), qps %s (goal >= 1.00)" %
+            (rstr(ratio(res, "redisfo-dns", "NSD", "us_per_q")),
+             rstr(ratio(res, "redisfo-dns", "NSD", "qps"))))
+        log("  redisfo-dns/Knot  CPU per query %s, qps %s" %
+            (rstr(ratio(res, "redisfo-dns", "Knot", "us_per_q")),
+             rstr(ratio(res, "redisfo-dns", "Knot", "qps"))))
+        if Echo.binary:
+            log("  CPU per query above the floor (us): redisfo-dns %s, NSD %s, Knot %s" % tuple(
+                fmt(above_floor(res, l), "%.2f") for l in ("redisfo-dns", "NSD", "Knot")))
         log("  redisfo-dns peak RSS %s MB (goal < 8); lost queries %s, NSD %s (goal: no more)" %
-            (fmt(rss, "%.1f"), fmt(lost_r, "%.0f"), fmt(lost_n, "%.0f")))
-        log("  ratios are taken round by round (each run against its neighbours) and shown as "
-            "median [min-max]")
+            (fmt(med(res.get("redisfo-dns", []), "rss_mb"), "%.1f"),
+             fmt(med(res.get("redisfo-dns", []), "lost"), "%.0f"),
+             fmt(med(res.get("NSD", []), "lost"), "%.0f")))
         log("")
-
-        big_kinds = [k for k in kinds if k in (Redisfo, Nsd)]
-        log("== %d services (%d records; queries spread over all names): redisfo-dns and NSD" %
-            (BIG_SERVICES, len(zone_text(BIG_SERVICES).splitlines()) - 2))
-        big, bfail = run_rounds(big_kinds, work, big_zone, big_q, "big")
+        log("== %d services: median [min-max] over %d rounds" % (BIG_SERVICES, ROUNDS))
+        print_table(res, failed, [("redisfo-dns big", "redisfo-dns"),
+                                  ("NSD big", server_version(Nsd))])
         log("")
-        print_table(big, bfail, [Redisfo.label, Nsd.label])
+        log("  CPU per query, %d services / sample zone, round by round: redisfo-dns %s "
+            "(goal <= 1.20), NSD %s" %
+            (BIG_SERVICES, rstr(ratio(res, "redisfo-dns big", "redisfo-dns", "us_per_q")),
+             rstr(ratio(res, "NSD big", "NSD", "us_per_q"))))
+        log("  start to first answer with %d services: redisfo-dns %s ms, NSD %s ms" %
+            (BIG_SERVICES, fmt(med(res.get("redisfo-dns big", []), "load_ms"), "%.0f"),
+             fmt(med(res.get("NSD big", []), "load_ms"), "%.0f")))
         log("")
-        growth = {}
-        for l in ("redisfo-dns", "NSD"):
-            b_, s_ = med(big.get(l, []), "us_per_q"), med(small.get(l, []), "us_per_q")
-            growth[l] = "n/a" if not b_ or not s_ else "%.2f" % (b_[0] / s_[0])
-        log("  CPU per query, 10,000 services / sample zone: redisfo-dns %s (goal <= 1.20), NSD %s" %
-            (growth["redisfo-dns"], growth["NSD"]))
-        log("  redisfo-dns start to first answer with %d services: %s ms (NSD %s ms)" %
-            (BIG_SERVICES, fmt(med(big.get("redisfo-dns", []), "load_ms"), "%.0f"),
-             fmt(med(big.get("NSD", []), "load_ms"), "%.0f")))
-        log("")
-        if Redisfo in kinds and "redisfo-dns" not in sfail:
-            log("== UPDATE (TSIG, replace redis A) to the new answer, under dnsperf load:")
+        if have_redisfo and "redisfo-dns" not in failed:
+            log("== UPDATE (TSIG-signed, replaces redis A) to the new answer, under dnsperf load:")
             log("  " + update_latency(work, small_zone, small_q))
         else:
             log("== UPDATE to the new answer: n/a (redisfo-dns does not run)")
-        failures += len(sfail) + len(bfail)
     finally:
         stop_all()
         if os.environ.get("BENCH_KEEP"):
