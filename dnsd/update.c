@@ -24,6 +24,7 @@
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
 #include "dnsd/update.h"
+#include "dnsd/zone.h"
 
 #define RC_NOERROR	0
 #define RC_FORMERR	1
@@ -44,6 +45,7 @@ struct update_ctx {
 	const struct conf_tsig_key	*key;
 	struct tsig_state		 st;
 	int				 tsig_rc;
+	char				 why[256];	/* why a policy refused it */
 };
 
 /* The zone being built: the SOA and every other RR, owned. */
@@ -92,6 +94,12 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	if (ldns_wire2pkt(&u->pkt, wire, len) != LDNS_STATUS_OK)
 		u->pkt = NULL;
 	return u;
+}
+
+const char *
+update_why(const struct update_ctx *u)
+{
+	return u->why;
 }
 
 void
@@ -263,9 +271,7 @@ work_has_other_than(const struct update_work *w, const ldns_rdf *name, ldns_rr_t
 	for (size_t i = 0; i < w->n; i++) {
 		ldns_rr_type t = ldns_rr_get_type(w->rr[i]);
 
-		/* DNSSEC records may sit beside a CNAME (RFC 4035 2.5). */
-		if (t != type && t != LDNS_RR_TYPE_RRSIG && t != LDNS_RR_TYPE_NSEC &&
-		    name_eq(ldns_rr_owner(w->rr[i]), name))
+		if (t != type && name_eq(ldns_rr_owner(w->rr[i]), name))
 			return 1;
 	}
 	return 0;
@@ -436,8 +442,7 @@ update_add(struct update_work *w, const ldns_rr *rr)
 	/* CNAME and other data do not mix (RFC 2136 3.4.2.2): ignore. */
 	if (t == LDNS_RR_TYPE_CNAME && work_has_other_than(w, name, LDNS_RR_TYPE_CNAME))
 		return 0;
-	if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG &&
-	    t != LDNS_RR_TYPE_NSEC && work_has(w, name, LDNS_RR_TYPE_CNAME))
+	if (t != LDNS_RR_TYPE_CNAME && work_has(w, name, LDNS_RR_TYPE_CNAME))
 		return 0;
 	for (size_t i = 0; i < w->n; i++) {
 		ldns_rr *z = w->rr[i];
@@ -552,14 +557,30 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	int rc;
 
 	*new_zone = NULL;
-	if (u->tsig_rc == -2)
+	if (u->tsig_rc == -2) {
+		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
 		return RC_FORMERR;
-	if (u->key == NULL || u->key->name[0] == '\0' || u->tsig_rc == TSIG_NONE)
+	}
+	if (u->key == NULL || u->key->name[0] == '\0') {
+		snprintf(u->why, sizeof(u->why), "no dns.update_key configured");
 		return RC_REFUSED;
-	if (u->tsig_rc != TSIG_OK)
+	}
+	if (u->tsig_rc == TSIG_NONE) {
+		snprintf(u->why, sizeof(u->why), "not signed");
+		return RC_REFUSED;
+	}
+	if (u->tsig_rc != TSIG_OK) {
+		snprintf(u->why, sizeof(u->why), "TSIG %s",
+		    u->tsig_rc == TSIG_BADKEY ? "BADKEY (unknown key or algorithm)" :
+		    u->tsig_rc == TSIG_BADSIG ? "BADSIG (wrong MAC)" :
+		    u->tsig_rc == TSIG_BADTIME ? "BADTIME (clock off by more than the fudge)" :
+		    "error");
 		return RC_NOTAUTH;
-	if (u->pkt == NULL)
+	}
+	if (u->pkt == NULL) {
+		snprintf(u->why, sizeof(u->why), "unparseable message");
 		return RC_FORMERR;
+	}
 
 	/* RFC 2136 3.1: exactly one zone, of type SOA, ours. */
 	if (ldns_pkt_qdcount(u->pkt) != 1 ||
@@ -594,6 +615,17 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		}
 		if (rc == RC_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
 			rc = RC_SERVFAIL;
+		/*
+		 * What we serve is narrower than what RFC 2136 lets one write
+		 * (no delegations, wildcards, DNAME): such an update is refused,
+		 * so a zone we hand back always loads again after a restart.
+		 */
+		if (rc == RC_NOERROR &&
+		    zone_check(*new_zone, origin, u->why, sizeof(u->why)) < 0) {
+			ldns_zone_deep_free(*new_zone);
+			*new_zone = NULL;
+			rc = RC_REFUSED;
+		}
 	}
 	work_free(&w);
 	ldns_rdf_deep_free(apex);

@@ -506,6 +506,31 @@ test_notzone_all_or_nothing(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/* Data we do not serve (delegations, wildcards, DNAME) is refused whole. */
+static void
+test_unservable_refused(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	struct msg m;
+	struct { const char *name; ldns_rr_type t; const char *rdata; } bad[] = {
+		{ "sub.svc.test.", LDNS_RR_TYPE_NS, "ns.elsewhere.example." },
+		{ "*.svc.test.", LDNS_RR_TYPE_A, "10.0.0.1" },
+		{ "d.svc.test.", LDNS_RR_TYPE_DNAME, "elsewhere.example." },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg_init(&m);
+		ldns_rr_list_push_rr(m.up, rr("ok.svc.test.", 5, LDNS_RR_CLASS_IN,
+		    LDNS_RR_TYPE_A, "10.0.0.2"));
+		ldns_rr_list_push_rr(m.up, rr(bad[i].name, 5, LDNS_RR_CLASS_IN,
+		    bad[i].t, bad[i].rdata));
+		assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_REFUSED);
+		assert_null(nz);
+	}
+	ldns_zone_deep_free(z);
+}
+
 static void
 test_garbage(void **state)
 {
@@ -545,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_apex_protection),
 		cmocka_unit_test(test_serial_wrap_and_soa_update),
 		cmocka_unit_test(test_notzone_all_or_nothing),
+		cmocka_unit_test(test_unservable_refused),
 		cmocka_unit_test(test_garbage),
 	};
 
