@@ -375,3 +375,22 @@ def test_figures_update_latency(srv):
     print("FIGURE update send->served median %.3f ms (n=%d, p90 %.3f ms)"
           % (s_med, n, sorted(served_ms)[int(n * 0.9)]))
     assert r_med < 1000 and s_med < 1000
+
+
+# ------------------------------------------------------ TSIG-signed queries
+
+def test_signed_query_gets_signed_answer(srv):
+    q = dns.message.make_query("redis.svc.test.", "A")
+    q.use_tsig(key_of(srv))
+    r = dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3)   # checks the reply MAC
+    assert r.had_tsig
+    assert [rd.to_text() for rrset in r.answer for rd in rrset] == ["127.0.0.2"]
+    r = subprocess.run([tool("dig"), "-y", "hmac-sha256:%s:%s" % (srv.key_name, srv.key_secret),
+                        "-p", str(srv.port), "@127.0.0.1", "redis.svc.test.", "A"],
+                       capture_output=True, text=True, timeout=10)
+    assert "status: NOERROR" in r.stdout and "TSIG" in r.stdout
+    assert "failure" not in r.stdout.lower() and "Couldn't verify" not in r.stdout
+    q = dns.message.make_query("redis.svc.test.", "A")
+    q.use_tsig(key_of(srv, secret=base64.b64encode(os.urandom(32)).decode()))
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3)

@@ -246,8 +246,57 @@ test_badtime(void **state)
 	/* Signed (BADTIME replies are), with our time in Other Data. */
 	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 3)), 2 + 32);
 	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 6)), 2 + 6);
+	/* ldns agrees with the MAC, computed over the request's MAC. */
+	ldns_rdf *reqmac = ldns_native2rdf_int16_data(32, q + qlen - 6 - 32);
+	assert_true(ldns_pkt_tsig_verify(rp, r, (size_t)n, KEY_NAME, KEY_SECRET, reqmac));
+	ldns_rdf_deep_free(reqmac);
 	free(q);
 	ldns_pkt_free(rp);
+}
+
+/* Every algorithm we accept signs and verifies like ldns does. */
+static void
+test_algorithms(void **state)
+{
+	const char *algs[][2] = {
+		{ "hmac-md5", "hmac-md5.sig-alg.reg.int." }, { "hmac-sha1", "hmac-sha1." },
+		{ "hmac-sha256", "hmac-sha256." }, { "hmac-sha384", "hmac-sha384." },
+		{ "hmac-sha512", "hmac-sha512." },
+	};
+	int tested = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		struct conf_tsig_key k = { KEY_NAME, "", KEY_SECRET };
+		struct tsig_state st;
+		ldns_pkt *p = NULL, *rp = NULL;
+		uint8_t *w = NULL, r[4096];
+		size_t n;
+		ssize_t rn;
+
+		snprintf(k.algorithm, sizeof(k.algorithm), "%s", algs[i][0]);
+		assert_int_equal(ldns_pkt_query_new_frm_str(&p, "redis.svc.test.",
+		    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+		if (ldns_pkt_tsig_sign(p, KEY_NAME, KEY_SECRET, 300, algs[i][1],
+		    NULL) != LDNS_STATUS_OK) {
+			/* This ldns cannot sign with it: nothing to compare. */
+			print_message("ldns cannot sign with %s, skipped\n", algs[i][0]);
+			ldns_pkt_free(p);
+			continue;
+		}
+		tested++;
+		assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+		assert_int_equal(tsig_verify_request(w, n, &k, &st), TSIG_OK);
+		rn = tsig_sign_reply(r, reply_from(w, n, r, 0), sizeof(r), &k, &st, 1);
+		assert_true(rn > 0);
+		assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)rn), LDNS_STATUS_OK);
+		assert_true(ldns_pkt_tsig_verify(rp, r, (size_t)rn, KEY_NAME, KEY_SECRET,
+		    ldns_rr_rdf(ldns_pkt_tsig(p), 3)));
+		ldns_pkt_free(rp);
+		ldns_pkt_free(p);
+		free(w);
+	}
+	assert_true(tested >= 3);
 }
 
 static void
@@ -273,6 +322,7 @@ main(void)
 		cmocka_unit_test(test_badkey),
 		cmocka_unit_test(test_badsig),
 		cmocka_unit_test(test_badtime),
+		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_malformed),
 	};
 
