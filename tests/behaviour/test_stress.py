@@ -1,0 +1,166 @@
+"""Bad-input stress: at least 100,000 random and mutated requests at a
+running server built with AddressSanitizer and UBSan.
+
+The packets come from fuzz_packets.PacketFuzzer with a fixed seed (printed;
+set STRESS_SEED to replay another). UDP packets go out through a
+non-blocking socket without waiting for replies, in bursts; after each burst
+a good query on the same path must get the right answer, which also paces
+the flood so the server really reads what was sent. A share of the input
+goes over TCP with lying length prefixes and cut-off messages. At the end
+the server must still run and answer, stop cleanly, and its log must hold
+no sanitizer report.
+"""
+
+import errno
+import os
+import select
+import socket
+import time
+
+import dns.message
+import dns.rcode
+import pytest
+
+import harness
+from fuzz_packets import PacketFuzzer
+
+SEED = int(os.environ.get("STRESS_SEED", "20261125"))
+UDP_PACKETS = int(os.environ.get("STRESS_PACKETS", "100000"))
+TCP_STREAMS = int(os.environ.get("STRESS_TCP_STREAMS", "2000"))
+BURST = 250
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                   "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
+
+
+def sanitizer_lines(log):
+    return [l for l in log.splitlines() if any(m in l for m in SANITIZER_MARKS)]
+
+
+def check_good(srv, v6=False, tcp=False):
+    """The server answers the service record right (a few tries on UDP,
+    since a flood may overflow the socket buffer and drop the probe)."""
+    last = None
+    for _ in range(5):
+        try:
+            r = srv.query("redis.svc.test.", "A", tcp=tcp, v6=v6, timeout=1.0)
+        except Exception as exc:  # noqa: BLE001 - dropped in the flood, retry
+            last = exc
+            continue
+        assert r.rcode() == dns.rcode.NOERROR, r
+        assert [rd.address for rd in r.answer[0]] == ["127.0.0.2"], r
+        return True
+    raise AssertionError("no good answer after 5 tries: %r\n%s" % (last, srv.log()[-3000:]))
+
+
+def flood_udp(srv, fuzz, count, v6=False):
+    """Send count fuzzed packets; returns (sent, replies seen)."""
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    addr = ("::1" if v6 else "127.0.0.1", srv.port)
+    sent = replies = 0
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.setblocking(False)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        while sent < count:
+            for _ in range(min(BURST, count - sent)):
+                pkt = fuzz.next()
+                while True:
+                    try:
+                        s.sendto(pkt, addr)
+                        break
+                    except BlockingIOError:
+                        select.select([], [s], [], 0.1)
+                    except OSError as exc:
+                        if exc.errno in (errno.ECONNREFUSED,):
+                            break
+                        raise
+                sent += 1
+            while True:     # drain replies so our own buffer never fills
+                try:
+                    s.recv(65535)
+                    replies += 1
+                except (BlockingIOError, ConnectionRefusedError):
+                    break
+            assert srv.running(), "server died after %d packets (seed %d):\n%s" % (
+                sent, fuzz_seed(fuzz), srv.log()[-5000:])
+            check_good(srv, v6=v6)
+    return sent, replies
+
+
+def fuzz_seed(fuzz):
+    return SEED
+
+
+def flood_tcp(srv, fuzz, count):
+    """count connections, each fed a lying stream, some closed unread."""
+    sent = 0
+    for i in range(count):
+        data = fuzz.tcp_stream()
+        try:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=2) as s:
+                s.sendall(data)
+                sent += 1
+                if i % 4 == 0:
+                    s.shutdown(socket.SHUT_WR)
+                    s.settimeout(0.2)
+                    try:
+                        while s.recv(65535):
+                            pass
+                    except (socket.timeout, ConnectionResetError):
+                        pass
+                # else: close at once, replies unread (the server may hit EPIPE)
+        except (ConnectionResetError, BrokenPipeError, ConnectionRefusedError):
+            sent += 1
+        if i % 200 == 199:
+            assert srv.running(), "server died after %d TCP streams (seed %d):\n%s" % (
+                i + 1, SEED, srv.log()[-5000:])
+            check_good(srv, tcp=True)
+    return sent
+
+
+@pytest.fixture
+def asan_server(tmp_path, procs):
+    binary = harness.ASAN_BINARY
+    assert binary.exists(), "%s is missing: run `make redisfo-dns-asan`" % binary
+    srv = procs.add(harness.Redisfo(
+        tmp_path, zone_text=harness.TEST_ZONE, binary=binary,
+        env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1:"
+                             "handle_segv=1:allow_user_segv_handler=0",
+             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=0"}))
+    srv.start(timeout=20)
+    return srv
+
+
+def test_stress_bad_input(asan_server, capsys):
+    srv = asan_server
+    with capsys.disabled():
+        print("\nstress: seed %d (STRESS_SEED=%d to replay), %d UDP packets, %d TCP streams, %s"
+              % (SEED, SEED, UDP_PACKETS, TCP_STREAMS, srv.binary.name))
+    fuzz = PacketFuzzer(SEED)
+    t0 = time.monotonic()
+    v6_share = UDP_PACKETS // 10 if srv.v6 else 0
+    sent4, rep4 = flood_udp(srv, fuzz, UDP_PACKETS - v6_share)
+    sent6, rep6 = flood_udp(srv, fuzz, v6_share, v6=True) if v6_share else (0, 0)
+    tcp = flood_tcp(srv, fuzz, TCP_STREAMS)
+    elapsed = time.monotonic() - t0
+    with capsys.disabled():
+        print("stress: %d UDP packets sent (%d replies), %d TCP streams, in %.1f s"
+              % (sent4 + sent6, rep4 + rep6, tcp, elapsed))
+    assert sent4 + sent6 >= UDP_PACKETS
+    assert rep4 + rep6 > 0, "the server answered none of the fuzzed packets"
+
+    # still alive and right, on every path
+    assert srv.running(), srv.log()[-5000:]
+    for tcp_ in (False, True):
+        for v6 in ((False, True) if srv.v6 else (False,)):
+            check_good(srv, v6=v6, tcp=tcp_)
+    r = srv.query("nope.svc.test.", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN and r.authority[0].ttl == 60
+    r = srv.query("huge.svc.test.", "TXT", tcp=True)
+    assert sum(len(a) for a in r.answer) == 60
+    bad = sanitizer_lines(srv.log())
+    assert not bad, "sanitizer report (seed %d):\n%s" % (SEED, srv.log()[-20000:])
+
+    rc = srv.stop(timeout=10)
+    bad = sanitizer_lines(srv.log())
+    assert not bad, "sanitizer report at exit (seed %d):\n%s" % (SEED, srv.log()[-20000:])
+    assert rc == 0, "exit %s after the stress:\n%s" % (rc, srv.log()[-5000:])
