@@ -320,15 +320,36 @@ run_hook(struct sw *sw, const char *cmd, const char *result, const char *step)
 static int
 pause_refresh(struct sw *sw)
 {
-	char e[256];
+	long long	since, off;
+	char		e[256];
 
 	if (!sw->planned || sw->pause_start == 0 || sw->p_demoted)
 		return 0;
+	since = now_us() - sw->last_pause;
 	if (node_pause_writes(sw->pc, sw->conf->failover.pause_timeout_ms, e, sizeof(e)) == -1) {
 		sw_fail(sw, "cannot renew the write pause on %s: %s", sw->pn->name, e);
 		return -1;
 	}
 	sw->last_pause = now_us();
+	/*
+	 * If the pause may have run out, P may have taken writes the target
+	 * never saw: go on only if P's offset did not move since the catch-up.
+	 */
+	if (sw->status[STEP_CATCHUP] == ST_OK && since >= (long long)sw->conf->failover.pause_timeout_ms * 900) {
+		if (node_offset(sw->pc, &off, e, sizeof(e)) == -1) {
+			sw_fail(sw, "the write pause on %s may have run out and its offset "
+			    "cannot be read: %s", sw->pn->name, e);
+			return -1;
+		}
+		if (off != sw->p_offset) {
+			sw_fail(sw, "the write pause on %s ran out (%lld ms between steps) and "
+			    "it took writes (offset %lld -> %lld)", sw->pn->name, since / 1000,
+			    sw->p_offset, off);
+			return -1;
+		}
+		sw_warn(sw, "the write pause on %s may have run out (%lld ms between "
+		    "steps); its offset did not move", sw->pn->name, since / 1000);
+	}
 	return 0;
 }
 
@@ -1062,7 +1083,7 @@ switch_run(struct sw *sw)
 	print_timeline(sw);
 	if (!rb_failed && !sw->dns_unknown) {
 		fprintf(stderr, "redisfo-dns: rolled back: %s is the primary again, %s its "
-		    "replica, the record unchanged; nothing changed\n", sw->pn->name,
+		    "replica, the record untouched by this switch; nothing changed\n", sw->pn->name,
 		    sw->tn->name);
 		return 1;
 	}
