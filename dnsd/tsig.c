@@ -259,6 +259,7 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	uint16_t qd, an, ns, ar, fudge, mac_size, error, other_len;
 	const uint8_t *mac, *other;
 	uint64_t t, now;
+	size_t full;
 	uint8_t *digest;
 	size_t dl;
 	unsigned char out[EVP_MAX_MD_SIZE];
@@ -332,10 +333,11 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 		st->error = TSIG_BADKEY;
 		return TSIG_BADKEY;
 	}
-	if (mac_size != (size_t)EVP_MD_get_size(k.md) || mac_size > sizeof(st->mac)) {
-		st->error = TSIG_BADSIG;
-		return TSIG_BADSIG;
-	}
+	full = (size_t)EVP_MD_get_size(k.md);
+	/* RFC 8945 5.2.2.1: longer than the digest, or below half of it. */
+	if (mac_size > full || mac_size > sizeof(st->mac) ||
+	    mac_size < (full / 2 > 10 ? full / 2 : 10))
+		return -2;
 	if ((digest = malloc(tsig_start + 1024 + other_len)) == NULL)
 		return -2;
 	memcpy(digest, wire, tsig_start);
@@ -345,7 +347,7 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	dl += tsig_vars_put(digest + dl, st->key_name, st->key_name_len,
 	    st->alg_name, st->alg_name_len, t, fudge, error, other, other_len);
 	bad = HMAC(k.md, k.secret, k.secret_len, digest, dl, out, &out_len) == NULL ||
-	    out_len != mac_size || CRYPTO_memcmp(out, mac, mac_size) != 0;
+	    out_len != full || CRYPTO_memcmp(out, mac, mac_size) != 0;
 	free(digest);
 	if (bad) {
 		st->error = TSIG_BADSIG;
@@ -353,6 +355,11 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	}
 	memcpy(st->mac, mac, mac_size);
 	st->mac_len = mac_size;
+	/* A truncated MAC is valid but below our policy (full MACs only). */
+	if (mac_size < full) {
+		st->error = TSIG_BADTRUNC;
+		return TSIG_BADTRUNC;
+	}
 	now = (uint64_t)time(NULL);
 	if ((now > t ? now - t : t - now) > fudge) {
 		st->error = TSIG_BADTIME;
@@ -379,8 +386,9 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 		return (ssize_t)len;
 	if (len < 12 || len > 65535)
 		return -1;
-	sign = (st->error == TSIG_OK || st->error == TSIG_BADTIME) &&
-	    tsig_key_prepare(key, &k) == 0;
+	/* Key and MAC errors go back unsigned; time and truncation signed. */
+	sign = (st->error == TSIG_OK || st->error == TSIG_BADTIME ||
+	    st->error == TSIG_BADTRUNC) && tsig_key_prepare(key, &k) == 0;
 	if (st->error == TSIG_BADTIME) {
 		/* RFC 8945 5.2.3: our time in Other Data. */
 		t = st->time_signed;

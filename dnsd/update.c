@@ -574,6 +574,7 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    u->tsig_rc == TSIG_BADKEY ? "BADKEY (unknown key or algorithm)" :
 		    u->tsig_rc == TSIG_BADSIG ? "BADSIG (wrong MAC)" :
 		    u->tsig_rc == TSIG_BADTIME ? "BADTIME (clock off by more than the fudge)" :
+		    u->tsig_rc == TSIG_BADTRUNC ? "BADTRUNC (truncated MAC)" :
 		    "error");
 		return RC_NOTAUTH;
 	}

@@ -299,6 +299,52 @@ test_algorithms(void **state)
 	assert_true(tested >= 3);
 }
 
+/* Cut the (hmac-sha256, last) TSIG's MAC in wire down to keep bytes. */
+static void
+truncate_mac(uint8_t *w, size_t *len, size_t keep)
+{
+	size_t rdlen_at = *len - 61 - 2, mac_at = *len - 6 - 32;
+
+	assert_int_equal(w[rdlen_at] << 8 | w[rdlen_at + 1], 61);
+	memmove(w + mac_at + keep, w + mac_at + 32, 6);
+	w[mac_at - 2] = 0;
+	w[mac_at - 1] = (uint8_t)keep;
+	w[rdlen_at + 1] = (uint8_t)(61 - 32 + keep);
+	*len -= 32 - keep;
+}
+
+/* RFC 8945 5.2.2.1: a truncated MAC is BADTRUNC here, a too short one FORMERR. */
+static void
+test_truncated_mac(void **state)
+{
+	struct tsig_state st;
+	size_t qlen;
+	uint8_t *q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL), r[4096];
+	ldns_pkt *rp = NULL;
+
+	(void)state;
+	truncate_mac(q, &qlen, 16);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADTRUNC);
+	size_t rl = reply_from(q, qlen, r, 9);
+	ssize_t n = tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(ldns_pkt_tsig(rp), 5)), TSIG_BADTRUNC);
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(ldns_pkt_tsig(rp), 3)), 2 + 32);	/* signed */
+	ldns_pkt_free(rp);
+	free(q);
+	/* A wrong truncated MAC is still BADSIG; one below 16 bytes is malformed. */
+	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+	truncate_mac(q, &qlen, 16);
+	q[qlen - 7] ^= 1;
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	free(q);
+	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+	truncate_mac(q, &qlen, 8);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), -2);
+	free(q);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -323,6 +369,7 @@ main(void)
 		cmocka_unit_test(test_badsig),
 		cmocka_unit_test(test_badtime),
 		cmocka_unit_test(test_algorithms),
+		cmocka_unit_test(test_truncated_mac),
 		cmocka_unit_test(test_malformed),
 	};
 
