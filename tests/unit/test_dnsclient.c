@@ -109,7 +109,8 @@ test_update_connection_refused(void **state)
 	(void)state;
 	fd = silent_socket(SOCK_DGRAM, &ss, &len);	/* nothing on TCP there */
 	assert_int_equal(dnsclient_update(&ss, len, "svc.test.", NULL, &c, 1, 500,
-	    NULL, err, sizeof(err)), DNSCLIENT_ERROR);
+	    NULL, err, sizeof(err)), DNSCLIENT_UNREACHABLE);
+	assert_non_null(strstr(err, "not sent"));
 	assert_non_null(strstr(err, "connect"));
 	close(fd);
 }

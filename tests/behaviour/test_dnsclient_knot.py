@@ -1,0 +1,91 @@
+"""The failover's DNS client against an existing primary: Knot with dynamic
+updates allowed by the TSIG key (acl action: update).
+
+It proves `failover.server` can point at existing DNS: the client's own
+tests (query, compare-and-swap UPDATE, stale prerequisite, wrong key) run
+against knotd, and then a whole `switch`, `status` and `check` use knotd
+as the only DNS server.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from failover_env import Cluster, Knot, have_knotd, zone_text
+from harness import REPO, wait_until
+
+pytestmark = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
+
+KEY = ("redisfo-key.", "hmac-sha256", "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA=")
+
+
+def unit_binary():
+    path = REPO / "build" / "tests" / "test_dnsclient"
+    subprocess.run(["make", "-s", "-C", str(REPO), "build/tests/test_dnsclient"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def test_dnsclient_against_knot(tmp_path, procs):
+    knot = procs(Knot(tmp_path / "knot", *KEY,
+                      zone_body=zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot.start()
+    env = dict(os.environ, DNSCLIENT_TEST_SERVER="127.0.0.1:%d" % knot.port,
+               DNSCLIENT_TEST_KEY=":".join(KEY), DNSCLIENT_TEST_ZONE="svc.test.")
+    r = subprocess.run([str(unit_binary())], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "[  PASSED  ] 6 test(s)" in out, out
+    assert "[       OK ] test_live_swap" in out and "SKIPPED" not in out
+    log = knot.logtext()
+    assert "prerequisites not met" in log          # the stale swap reached knotd
+    ans = knot.query("redis.svc.test.", "A")
+    assert [rr.address for rrset in ans.answer for rr in rrset] == ["127.0.0.3"]
+
+
+def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
+    c = Cluster(tmp_path, procs, start_server=False)
+    knot = procs(Knot(tmp_path / "knot", c.rf.key_name, c.rf.key_algorithm,
+                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot.start()
+    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
+    c.rf.write_conf()
+
+    def served():
+        ans = knot.query("redis.svc.test.", "A")
+        return [rr.address for rrset in ans.answer for rr in rrset]
+
+    def serial():
+        ans = knot.query("svc.test.", "SOA")
+        return [rr.serial for rrset in ans.answer for rr in rrset][0]
+
+    s0 = serial()
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert served() == ["127.0.0.3"]
+    assert serial() > s0
+    txt = knot.query("_redisfo.redis.svc.test.", "TXT")
+    assert b"".join(txt.answer[0][0].strings).decode().startswith("primary=r2 epoch=2 ")
+    assert c.role("r2") == "master" and c.role("r1") == "replica of r2"
+
+    st = json.loads(c.rf.run("status", "--json").stdout)
+    assert st["record"]["node"] == "r2" and st["verdict"] == "consistent"
+    assert st["record"]["serial"] == serial()
+    r = c.rf.run("check")
+    assert r.returncode == 0, r.stdout
+    c.wait_links("r2")
+
+    # a wrong key: knotd answers NOTAUTH, the switch rolls back
+    c.rf.dns_cfg["update_key"] = dict(c.rf.dns_cfg["update_key"],
+                                      secret="d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NTY=")
+    c.rf.write_conf()
+    s1 = serial()
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "NOTAUTH" in r.stderr and "nothing changed" in r.stderr
+    assert served() == ["127.0.0.3"] and serial() == s1
+    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 back as replica")
+    assert c.role("r2") == "master"

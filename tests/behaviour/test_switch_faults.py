@@ -1,0 +1,106 @@
+"""Faults in the middle of a switch.
+
+REDISFO_STEP_HOOK runs a command after each step of the switch, so a test
+can kill a node or the DNS server at a precise moment. Each fault must end
+with the primary writable, the record naming a master, and a message that
+says what happened.
+"""
+
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from failover_env import Cluster
+from harness import BINARY, wait_until
+
+
+@pytest.fixture
+def cluster(tmp_path, procs):
+    return Cluster(tmp_path, procs)
+
+
+def at_step(step, cmd):
+    return 'test "$REDISFO_STEP" = %s || exit 0; %s' % (step, cmd)
+
+
+def assert_primary_ok(c, name):
+    assert c.served() == name
+    assert c.role(name) == "master"
+    assert c.nodes[name].client(socket_timeout=0.5).set("still-writable", "1")
+
+
+def test_target_killed_after_the_pause(cluster):
+    c = cluster
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("pause", "kill -9 %d" % c.nodes["r2"].proc.pid)
+    serial = c.serial()
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "switch failed at catchup" in r.stderr
+    assert "rolled back" in r.stderr and "nothing changed" in r.stderr
+    assert re.search(r"pause +[0-9.]+ ms  rolled back", r.stdout)
+    assert_primary_ok(c, "r1")
+    assert c.serial() == serial
+    assert c.role("r3") == "replica of r1"
+
+
+def test_dns_server_down_at_the_swap(cluster):
+    c = cluster
+    pid = c.rf.proc.pid
+    # SIGKILL, then wait until it is gone (a zombie holds no socket)
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step(
+        "promote", "kill -9 %d; while grep -qv '^State:.*Z' /proc/%d/status 2>/dev/null "
+        "&& ! grep -q '^State:.*Z' /proc/%d/status; do sleep 0.01; done" % (pid, pid, pid))
+    serial = c.serial()
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "switch failed at swap" in r.stderr
+    assert "(not sent)" in r.stderr
+    assert "nothing changed" in r.stderr
+    # r2 went back to following r1; r1 takes writes at once
+    wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
+    assert c.role("r1") == "master"
+    assert c.nodes["r1"].client(socket_timeout=0.5).set("k", "1")
+    c.rf.proc.wait(timeout=5)
+    c.rf.start()
+    assert_primary_ok(c, "r1")
+    assert c.serial() == serial
+    c.wait_links("r1")
+
+
+def test_concurrent_second_switch_is_refused(cluster, tmp_path):
+    c = cluster
+    out = tmp_path / "second.out"
+    second = "%s -c %s switch -y --to r3 > %s 2>&1 < /dev/null; echo rc=$? >> %s" % (
+        BINARY, c.rf.conf_path, out, out)
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("pause", second)
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    assert re.search(r"another switch is running \(pid \d+\)", text), text
+    assert "rc=1" in text
+    assert_primary_ok(c, "r2")
+    assert c.role("r3") == "replica of r2"
+    assert c.role("r1") == "replica of r2"
+
+
+def test_pause_running_out_with_writes_rolls_back(tmp_path, procs):
+    """A step slower than the pause, while a client writes: the switch sees
+    the primary's offset moved and rolls back instead of losing writes."""
+    c = Cluster(tmp_path, procs, failover={"pause_timeout_ms": 300})
+    writer = subprocess.Popen(
+        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
+         "-i", "0.01", "incr", "counter"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "sleep 0.6")
+        r = c.switch("-y", "--to", "r2")
+    finally:
+        writer.terminate()
+        writer.wait(timeout=5)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "ran out" in r.stderr and "took writes" in r.stderr
+    wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
+    assert_primary_ok(c, "r1")
