@@ -1,0 +1,166 @@
+/*
+ * test_node.c - parsing INFO replication into struct node_info, and the
+ * node commands' behaviour when nothing answers (timeouts, errors named).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "failover/node.h"
+
+static const char master_info[] =
+    "# Replication\r\n"
+    "role:master\r\n"
+    "connected_slaves:2\r\n"
+    "slave0:ip=127.0.0.3,port=6379,state=online,offset=1234,lag=0\r\n"
+    "slave1:ip=127.0.0.4,port=6379,state=online,offset=1200,lag=1\r\n"
+    "master_failover_state:no-failover\r\n"
+    "master_replid:0f0e0d0c0b0a09080706050403020100ffeeddcc\r\n"
+    "master_repl_offset:1234\r\n"
+    "second_repl_offset:-1\r\n";
+
+static const char replica_info[] =
+    "# Replication\r\n"
+    "role:slave\r\n"
+    "master_host:127.0.0.2\r\n"
+    "master_port:6380\r\n"
+    "master_link_status:up\r\n"
+    "master_last_io_seconds_ago:1\r\n"
+    "master_sync_in_progress:0\r\n"
+    "slave_read_repl_offset:1234\r\n"
+    "slave_repl_offset:1230\r\n"
+    "slave_priority:100\r\n"
+    "connected_slaves:0\r\n"
+    "master_repl_offset:1234\r\n";
+
+static void
+test_parse_master(void **state)
+{
+	struct node_info info;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	node_info_parse(master_info, &info);
+	assert_int_equal(info.role, NODE_ROLE_MASTER);
+	assert_int_equal(info.connected_replicas, 2);
+	assert_int_equal(info.master_offset, 1234);
+	assert_int_equal(info.replica_offset, -1);
+	assert_int_equal(info.link_up, 0);
+	assert_string_equal(node_role_str(info.role), "master");
+}
+
+static void
+test_parse_replica(void **state)
+{
+	struct node_info info;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	node_info_parse(replica_info, &info);
+	assert_int_equal(info.role, NODE_ROLE_REPLICA);
+	assert_string_equal(info.master_host, "127.0.0.2");
+	assert_int_equal(info.master_port, 6380);
+	assert_int_equal(info.link_up, 1);
+	/* slave_repl_offset (applied), not slave_read_repl_offset */
+	assert_int_equal(info.replica_offset, 1230);
+}
+
+static void
+test_parse_link_down_and_garbage(void **state)
+{
+	struct node_info info;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	node_info_parse("role:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:1\r\n"
+	    "master_link_status:down\r\n", &info);
+	assert_int_equal(info.role, NODE_ROLE_REPLICA);
+	assert_int_equal(info.link_up, 0);
+	assert_int_equal(info.replica_offset, -1);
+	memset(&info, 0, sizeof(info));
+	node_info_parse("xrole:master\r\nrole:sentinel\r\n", &info);
+	assert_int_equal(info.role, NODE_ROLE_UNKNOWN);
+	node_info_parse("", &info);
+	assert_int_equal(info.role, NODE_ROLE_UNKNOWN);
+	assert_int_equal(info.master_offset, -1);
+}
+
+/* A listening socket that never answers: connect works, commands time out. */
+static void
+test_probe_times_out(void **state)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	struct conf_service	svc;
+	struct conf_node	node;
+	struct node_info	info[1];
+	struct timespec		t0, t1;
+	int			fd;
+
+	(void)state;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+
+	memset(&svc, 0, sizeof(svc));
+	memset(&node, 0, sizeof(node));
+	snprintf(node.name, sizeof(node.name), "stuck");
+	snprintf(node.host, sizeof(node.host), "127.0.0.1");
+	node.port = ntohs(sin.sin_port);
+	svc.nodes = &node;
+	svc.n_nodes = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	node_probe_all(&svc, 200, info);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(info[0].reachable, 0);
+	assert_non_null(strstr(info[0].error, "stuck"));
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+	close(fd);
+}
+
+static void
+test_connect_refused_names_the_node(void **state)
+{
+	struct conf_service	svc;
+	struct conf_node	node;
+	char			err[256];
+
+	(void)state;
+	memset(&svc, 0, sizeof(svc));
+	memset(&node, 0, sizeof(node));
+	snprintf(node.name, sizeof(node.name), "gone");
+	snprintf(node.host, sizeof(node.host), "127.0.0.1");
+	node.port = 1;		/* nothing listens on port 1 */
+	assert_null(node_connect(&svc, &node, 200, err, sizeof(err)));
+	assert_non_null(strstr(err, "gone (127.0.0.1:1)"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_master),
+		cmocka_unit_test(test_parse_replica),
+		cmocka_unit_test(test_parse_link_down_and_garbage),
+		cmocka_unit_test(test_probe_times_out),
+		cmocka_unit_test(test_connect_refused_names_the_node),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

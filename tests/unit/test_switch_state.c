@@ -1,0 +1,229 @@
+/*
+ * test_switch_state.c - the view a switch starts from: matching the served
+ * record to a node by address bytes, "does this replica follow that node",
+ * and the verdicts (consistent, split brain, fenced master, ...).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "failover/state.h"
+
+static struct conf_node		nodes[3];
+static struct conf_service	svc;
+static struct conf		conf;
+
+static void
+setup_nodes(void)
+{
+	static const char *names[] = { "r1", "r2", "r3" };
+	static const char *hosts[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4" };
+	int i;
+
+	memset(nodes, 0, sizeof(nodes));
+	for (i = 0; i < 3; i++) {
+		snprintf(nodes[i].name, sizeof(nodes[i].name), "%s", names[i]);
+		snprintf(nodes[i].host, sizeof(nodes[i].host), "%s", hosts[i]);
+		nodes[i].port = 6379;
+		assert_int_equal(conf_ip_parse(hosts[i], &nodes[i].address[0]), 0);
+		nodes[i].n_address = 1;
+	}
+	/* r3 is served dual-stack */
+	assert_int_equal(conf_ip_parse("2001:db8::4", &nodes[2].address[1]), 0);
+	nodes[2].n_address = 2;
+	memset(&svc, 0, sizeof(svc));
+	snprintf(svc.name, sizeof(svc.name), "redis");
+	svc.nodes = nodes;
+	svc.n_nodes = 3;
+	memset(&conf, 0, sizeof(conf));
+}
+
+static void
+set_values(struct dnsclient_rrset *set, const char *a, const char *b)
+{
+	memset(set, 0, sizeof(*set));
+	if (a != NULL)
+		snprintf(set->value[set->n++], sizeof(set->value[0]), "%s", a);
+	if (b != NULL)
+		snprintf(set->value[set->n++], sizeof(set->value[0]), "%s", b);
+}
+
+static void
+test_match_record(void **state)
+{
+	struct dnsclient_rrset a, aaaa;
+
+	(void)state;
+	setup_nodes();
+	set_values(&a, "127.0.0.3", NULL);
+	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), 1);
+	/* every address must match, and nothing more */
+	set_values(&a, "127.0.0.4", NULL);
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	set_values(&aaaa, "2001:db8:0:0::4", NULL);	/* same bytes, other text */
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), 2);
+	set_values(&a, "127.0.0.4", "127.0.0.2");
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	set_values(&a, NULL, NULL);
+	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	set_values(&a, "not an address", NULL);
+	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+}
+
+static void
+test_follows(void **state)
+{
+	struct node_info r;
+
+	(void)state;
+	setup_nodes();
+	memset(&r, 0, sizeof(r));
+	r.role = NODE_ROLE_REPLICA;
+	snprintf(r.master_host, sizeof(r.master_host), "127.0.0.2");
+	r.master_port = 6379;
+	assert_true(state_follows(&r, &nodes[0]));
+	assert_false(state_follows(&r, &nodes[1]));
+	r.master_port = 6380;
+	assert_false(state_follows(&r, &nodes[0]));
+	r.master_port = 6379;
+	r.role = NODE_ROLE_MASTER;
+	assert_false(state_follows(&r, &nodes[0]));
+}
+
+/* A state with r1 served; roles given as "M", "r1" (replica of r1), "-". */
+static void
+make_state(struct svc_state *st, struct node_info *infos, const char *roles[3],
+    const char *fenced)
+{
+	static struct dnsclient_rrset a, aaaa, txt;
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	set_values(&a, "127.0.0.2", NULL);
+	set_values(&aaaa, NULL, NULL);
+	set_values(&txt, NULL, NULL);
+	st->a = &a;
+	st->aaaa = &aaaa;
+	st->txt = &txt;
+	st->conf = &conf;
+	st->svc = &svc;
+	st->nodes = infos;
+	st->dns = DNSCLIENT_OK;
+	st->served = 0;
+	snprintf(st->fenced, sizeof(st->fenced), "%s", fenced ? fenced : "");
+	memset(infos, 0, 3 * sizeof(*infos));
+	for (i = 0; i < 3; i++) {
+		infos[i].conf = &nodes[i];
+		if (strcmp(roles[i], "-") == 0)
+			continue;
+		infos[i].reachable = 1;
+		if (strcmp(roles[i], "M") == 0) {
+			infos[i].role = NODE_ROLE_MASTER;
+			infos[i].master_offset = 1000;
+		} else {
+			int m = roles[i][1] - '1';
+			infos[i].role = NODE_ROLE_REPLICA;
+			snprintf(infos[i].master_host, sizeof(infos[i].master_host), "%s",
+			    nodes[m].host);
+			infos[i].master_port = nodes[m].port;
+			infos[i].link_up = 1;
+			infos[i].replica_offset = 900;
+		}
+	}
+}
+
+static void
+test_verdicts(void **state)
+{
+	struct svc_state	st;
+	struct node_info	infos[3];
+
+	(void)state;
+	setup_nodes();
+	make_state(&st, infos, (const char *[]){ "M", "r1", "r1" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_CONSISTENT);
+	assert_int_equal(infos[1].lag_bytes, 100);
+	assert_int_equal(infos[0].lag_bytes, 0);
+
+	make_state(&st, infos, (const char *[]){ "M", "r1", "M" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SPLIT_BRAIN);
+	assert_non_null(strstr(st.verdict_text, "r3 claims master"));
+
+	make_state(&st, infos, (const char *[]){ "M", "M", "r1" }, "r2");
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_FENCED_MASTER);
+
+	make_state(&st, infos, (const char *[]){ "-", "r1", "r1" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SERVED_DOWN);
+
+	make_state(&st, infos, (const char *[]){ "r2", "M", "r2" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SERVED_NOT_MASTER);
+
+	make_state(&st, infos, (const char *[]){ "M", "r1", "r2" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_WRONG_MASTER);
+
+	make_state(&st, infos, (const char *[]){ "M", "r1", "r1" }, NULL);
+	st.served = -1;
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_RECORD_NO_NODE);
+
+	make_state(&st, infos, (const char *[]){ "M", "r1", "r1" }, NULL);
+	st.dns = DNSCLIENT_TIMEOUT;
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_DNS_UNKNOWN);
+}
+
+static void
+test_service_arg(void **state)
+{
+	const struct conf_service	*s;
+	struct conf_service		 two[2];
+	char				*argv[] = { "other", "--json" };
+	char				 err[128];
+	int				 used;
+
+	(void)state;
+	setup_nodes();
+	conf.services = &svc;
+	conf.n_services = 1;
+	s = state_service_arg(&conf, 0, NULL, &used, err, sizeof(err));
+	assert_ptr_equal(s, &svc);
+	assert_int_equal(used, 0);
+	memset(two, 0, sizeof(two));
+	snprintf(two[0].name, sizeof(two[0].name), "redis");
+	snprintf(two[1].name, sizeof(two[1].name), "other");
+	conf.services = two;
+	conf.n_services = 2;
+	s = state_service_arg(&conf, 2, argv, &used, err, sizeof(err));
+	assert_ptr_equal(s, &two[1]);
+	assert_int_equal(used, 1);
+	s = state_service_arg(&conf, 1, argv + 1, &used, err, sizeof(err));
+	assert_null(s);
+	assert_non_null(strstr(err, "2 services"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_record),
+		cmocka_unit_test(test_follows),
+		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_service_arg),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
