@@ -43,7 +43,7 @@ class Cluster:
     """Three Redis nodes (r1 master) and a redisfo-dns server naming r1."""
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
-                 start_server=True, dns_server=None, extra=()):
+                 start_server=True, dns_server=None, extra=(), node_conf=None):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
@@ -66,7 +66,8 @@ class Cluster:
             fo["server"] = dns_server
         fo.update(failover or {})
         svc = {"name": "redis", "nodes": [
-            {"name": n, "host": self.nodes[n].host, "port": self.nodes[n].port}
+            dict({"name": n, "host": self.nodes[n].host, "port": self.nodes[n].port},
+                 **(node_conf or {}).get(n, {}))
             for n in NAMES]}
         if password:
             svc["password"] = password
@@ -111,6 +112,16 @@ class Cluster:
                     return False
             return True
         wait_until(linked, timeout=timeout, what="replicas of %s linked" % master)
+        # After a full sync the master holds the stream back until the
+        # replica's first ACK (up to a second): wait until a write flows.
+        m = self.nodes[master].client()
+        m.incr("failover_env:warmup")
+        want = int(m.info("replication")["master_repl_offset"])
+
+        def flowing():
+            return all(int(self.info(n)["slave_repl_offset"]) >= want
+                       for n in self.nodes if n != master)
+        wait_until(flowing, timeout=timeout, what="replication stream from %s" % master)
 
     def node_by_addr(self, addr):
         for n, node in self.nodes.items():
@@ -120,11 +131,12 @@ class Cluster:
 
     # -- DNS side
 
-    def record(self):
-        """The A values of redis.svc.test. as served, sorted."""
-        r = self.rf.query("redis.svc.test.", "A")
+    def record(self, rdtype="A"):
+        """The A (or AAAA) values of redis.svc.test. as served, sorted."""
+        r = self.rf.query("redis.svc.test.", rdtype)
+        want = dns.rdatatype.from_text(rdtype)
         return sorted(rr.address for rrset in r.answer for rr in rrset
-                      if rrset.rdtype == dns.rdatatype.A)
+                      if rrset.rdtype == want)
 
     def served(self):
         rec = self.record()

@@ -104,3 +104,17 @@ def test_pause_running_out_with_writes_rolls_back(tmp_path, procs):
     assert "ran out" in r.stderr and "took writes" in r.stderr
     wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
     assert_primary_ok(c, "r1")
+
+
+def test_old_primary_dies_after_the_swap(cluster):
+    """Past the record swap there is no way back: exit 3, and the message
+    says where each node and the record are."""
+    c = cluster
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("swap", "kill -9 %d" % c.nodes["r1"].proc.pid)
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "switch failed at demote" in r.stderr
+    assert "failed part-way: the record names r2, which is master" in r.stderr
+    assert re.search(r"r1 \(127.0.0.2:\d+\): unreachable", r.stderr)
+    assert "record redis.svc.test. -> 127.0.0.3 (r2)" in r.stderr
+    assert_primary_ok(c, "r2")

@@ -1,0 +1,82 @@
+"""`rejoin`: bring a node back as a replica of the served primary; its
+refusals (the served primary itself, an unreachable node, no reachable
+primary) change nothing. Also a dual-stack node (A and AAAA served) and
+a config with two services."""
+
+import json
+import signal
+
+import pytest
+
+from failover_env import Cluster
+from harness import wait_until
+
+
+@pytest.fixture
+def cluster(tmp_path, procs):
+    return Cluster(tmp_path, procs)
+
+
+def test_rejoin_replica_of_the_wrong_master(cluster):
+    c = cluster
+    c.nodes["r3"].client().replicaof(c.nodes["r2"].host, c.port)
+    wait_until(lambda: c.role("r3") == "replica of r2", what="r3 follows r2")
+    serial = c.serial()
+    r = c.rf.run("rejoin", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "r3 is now a replica of r1" in r.stdout
+    assert "replication link to r1 is up" in r.stdout
+    assert c.role("r3") == "replica of r1"
+    assert c.info("r3")["master_link_status"] == "up"
+    assert c.serial() == serial          # nothing fenced: the zone is untouched
+    assert c.rf.run("check").returncode == 0
+
+
+def test_rejoin_refusals_change_nothing(cluster):
+    c = cluster
+    before = c.snapshot()
+    r = c.rf.run("rejoin", "r1")
+    assert r.returncode == 1 and "r1 is the served primary" in r.stderr
+    assert c.rf.run("rejoin", "r9").returncode == 2
+    assert c.rf.run("rejoin").returncode == 2
+    assert c.snapshot() == before
+    c.nodes["r3"].kill(signal.SIGKILL)
+    r = c.rf.run("rejoin", "r3")
+    assert r.returncode == 1 and "r3 does not answer" in r.stderr
+    c.nodes["r1"].kill(signal.SIGKILL)
+    before = c.snapshot_dns()
+    r = c.rf.run("rejoin", "r2")
+    assert r.returncode == 1 and "not a reachable master" in r.stderr
+    assert c.role("r2") == "replica of r1"
+    assert c.snapshot_dns() == before
+
+
+def test_dual_stack_node_serves_a_and_aaaa(tmp_path, procs):
+    c = Cluster(tmp_path, procs,
+                node_conf={"r2": {"address": ["127.0.0.3", "fd00::3"]}})
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.record("A") == ["127.0.0.3"]
+    assert c.record("AAAA") == ["fd00::3"]
+    st = json.loads(c.rf.run("status", "--json").stdout)
+    assert st["record"]["node"] == "r2" and st["verdict"] == "consistent"
+    assert st["record"]["aaaa"] == ["fd00::3"]
+    # back: the prerequisite names both RRsets of r2
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.record("A") == ["127.0.0.2"]
+    assert c.record("AAAA") == []
+
+
+def test_two_services_need_a_name(cluster):
+    c = cluster
+    c.rf.services.append({"name": "cache", "nodes": [
+        {"name": "c1", "host": "127.0.0.2", "port": 1}]})
+    c.rf.write_conf()
+    r = c.switch("-y")
+    assert r.returncode == 2 and "name one" in r.stderr
+    assert c.rf.run("status").returncode == 2
+    r = c.switch("redis", "-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.served() == "r2"
+    assert c.rf.run("check", "redis").returncode == 0
