@@ -108,6 +108,30 @@ def test_noerror_ttls(zserver):
     assert r.answer[0].ttl == 3600
     r = zserver.query("multi.svc.test.", "A")
     assert r.answer[0].ttl == 300
+    # the SOA asked for itself keeps its own TTL: the negative TTL is only
+    # for the SOA of negative answers
+    r = zserver.query("svc.test.", "SOA")
+    assert r.answer[0].ttl == 3600 and r.answer[0][0].minimum == 60
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("wire_name,rcode", [
+    (b"\x0eredis.svc.test\x00", dnswire.REFUSED),               # one label with dots
+    (b"\x05redis\x07svc.tes\x00", dnswire.REFUSED),
+    (b"\x08svc.test\x00", dnswire.REFUSED),
+    (b"\x06redis\x00\x03svc\x04test\x00", dnswire.NXDOMAIN),   # a 0 byte inside a label
+    (b"\x05r\xe9dis\x03svc\x04test\x00", dnswire.NXDOMAIN),     # not ASCII
+    (b"\x05REDIS\x03sVC\x04TEST\x00", dnswire.NOERROR),
+    (b"\x05redi\xd3\x03svc\x04test\x00", dnswire.NXDOMAIN),     # 'S'|0x80 is not 's'
+])
+def test_binary_labels(zserver, tcp, wire_name, rcode):
+    """Names are compared label by label, byte for byte (ASCII case aside)."""
+    reply = zserver.raw(dnswire.header(id=0x99) + wire_name + b"\x00\x01\x00\x01", tcp=tcp,
+                        timeout=2)
+    h = dnswire.parse_header(reply)
+    assert h is not None and h["rcode"] == rcode, (wire_name, h)
+    assert h["an"] == (1 if rcode == dnswire.NOERROR else 0)
+    assert reply[12:12 + len(wire_name)] == wire_name
 
 
 # ---------------------------------------------------------------- NODATA
@@ -317,7 +341,8 @@ def assert_single_rrset(r, qname):
 
 
 @pytest.mark.parametrize("tcp,v6", transports())
-@pytest.mark.parametrize("qname", ["redis.svc.test.", "svc.test.", "multi.svc.test."])
+@pytest.mark.parametrize("qname", ["redis.svc.test.", "svc.test.", "multi.svc.test.",
+                                   "alias.svc.test."])
 def test_any_single_rrset(zserver, tcp, v6, qname):
     r = zserver.query(qname, "ANY", tcp=tcp, v6=v6)
     assert_single_rrset(r, qname)

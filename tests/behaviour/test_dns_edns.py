@@ -157,6 +157,19 @@ def test_do_bit_copied(zserver, tcp, v6):
     assert not r.ednsflags & dns.flags.DO
 
 
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_unknown_edns_flags_and_ext_rcode_ignored(zserver, tcp):
+    """RFC 6891 6.1.4 / RFC 8906: unknown EDNS flags are ignored and not
+    copied; an extended rcode in a query means nothing."""
+    opt = w.opt(1232, do=True, ext_rcode=3)
+    opt = opt[:7] + bytes([opt[7] | 0x7f, 0xff]) + opt[9:]     # every Z flag
+    reply = ask_raw(zserver, w.query("redis.svc.test", edns=opt), tcp=tcp)
+    m = dns.message.from_wire(reply)
+    assert m.rcode() == dns.rcode.NOERROR and len(m.answer) == 1, m
+    assert m.edns == 0
+    assert m.ednsflags & 0xffff == dns.flags.DO, "flags 0x%04x" % (m.ednsflags & 0xffff)
+
+
 @pytest.mark.parametrize("tool", DNS_TOOLS)
 def test_tool_do_bit(zserver, tool):
     r = tool_query(tool, zserver.port, "redis.svc.test", "A", edns=1232, dnssec=True)

@@ -78,27 +78,38 @@ def test_zone_created_several_services(tmp_path, procs):
 # ------------------------------------------------------------ zone errors
 
 BAD_ZONES = {
-    # name: (zone text, line of the error or None when not one line)
+    # name: (zone text, line of the error, text the message must hold)
     "bad_address": (GOOD_ZONE.replace("redis     5 IN A   127.0.0.2",
-                                      "redis     5 IN A   999.0.0.2"), 6),
-    "bad_type": (GOOD_ZONE + "oops IN NOTATYPE 1\n", 7),
-    "outside_zone": (GOOD_ZONE + "www.example.org. IN A 192.0.2.1\n", 7),
-    "cname_and_data": (GOOD_ZONE + "redis IN CNAME ns1\n", None),
-    "no_soa": ("$ORIGIN svc.test.\n$TTL 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\n", None),
-    "bad_syntax": (GOOD_ZONE + 'txt IN TXT "unterminated\n', 7),
+                                      "redis     5 IN A   999.0.0.2"), 6, None),
+    "bad_type": (GOOD_ZONE + "oops IN NOTATYPE 1\n", 7, None),
+    "bad_syntax": (GOOD_ZONE + 'txt IN TXT "unterminated\n', 7, None),
+    "outside_zone": (GOOD_ZONE + "www.example.org. IN A 192.0.2.1\n", 7, None),
+    # checks of the whole zone: the message names the record instead
+    "cname_and_data": (GOOD_ZONE + "redis IN CNAME ns1\n", None, "redis"),
+    "no_soa": ("$ORIGIN svc.test.\n$TTL 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\n", None, "SOA"),
+    "no_ns": ("$ORIGIN svc.test.\n$TTL 300\n@ IN SOA ns1 h 1 2 3 4 5\nns1 IN A 127.0.0.1\n",
+              None, "NS"),
+    "two_soa": (GOOD_ZONE + "@ IN SOA ns2 h 2 3600 600 86400 60\n", None, "SOA"),
+    "cname_at_apex": (GOOD_ZONE.replace("@        30 IN NS  ns1.svc.test.\n", "")
+                      + "@ IN CNAME ns1\n", None, "CNAME"),
+    "wildcard": (GOOD_ZONE + "*.wild IN A 192.0.2.1\n", None, "wild"),
+    "delegation": (GOOD_ZONE + "sub IN NS ns.example.org.\n", None, "sub"),
+    "class_ch": (GOOD_ZONE + "chaos CH TXT \"x\"\n", None, "chaos"),
 }
 
 
-def assert_names_zone(text, srv, line):
+def assert_names_zone(text, srv, line, needle=None):
     assert srv.zone_path.name in text, "the error does not name the zone file:\n%s" % text
     if line is not None:
         assert re.search(r"(line\s*%d\b|:%d\b)" % (line, line), text), (
             "the error does not name line %d:\n%s" % (line, text))
+    if needle is not None:
+        assert needle in text, "the error does not say %r:\n%s" % (needle, text)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ZONES))
 def test_zone_error_serve_exits(tmp_path, procs, case):
-    text, line = BAD_ZONES[case]
+    text, line, needle = BAD_ZONES[case]
     srv = procs.add(Redisfo(tmp_path, zone_text=text))
     try:
         srv.start(timeout=5)
@@ -108,18 +119,18 @@ def test_zone_error_serve_exits(tmp_path, procs, case):
         pytest.fail("serve started and answers with a broken zone (%s):\n%s" % (case, srv.log()))
     assert srv.proc.poll() is not None, "serve neither exits nor answers:\n" + srv.log()
     assert srv.proc.returncode != 0
-    assert_names_zone(srv.log(), srv, line)
+    assert_names_zone(srv.log(), srv, line, needle)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ZONES))
 def test_zone_error_checkconf(tmp_path, case):
-    text, line = BAD_ZONES[case]
+    text, line, needle = BAD_ZONES[case]
     srv = Redisfo(tmp_path, zone_text=text)
     res = srv.run("checkconf", timeout=15)
     out = res.stdout + res.stderr
     assert res.returncode == 2, "checkconf exit %d on a broken zone:\n%s" % (res.returncode, out)
     assert "configuration OK" not in out
-    assert_names_zone(out, srv, line)
+    assert_names_zone(out, srv, line, needle)
 
 
 # ---------------------------------------------------------------- SIGHUP
@@ -221,6 +232,7 @@ def test_checkconf_ok_without_zone_file(tmp_path):
     res = srv.run("checkconf")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "configuration OK" in res.stdout + res.stderr
+    assert not srv.zone_path.exists(), "checkconf wrote the zone file; only serve creates it"
 
 
 @pytest.mark.parametrize("mutate,needle", [
@@ -276,3 +288,64 @@ def test_quiet_and_verbose(tmp_path, procs):
     srv.start()
     assert srv.stop() == 0
     assert re.search(r"\binfo\b", srv.log()), "default level logs no info line"
+
+
+# ------------------------------------------------------- listen addresses
+
+def udp_ask(host, port, qname="redis.svc.test.", timeout=1.0):
+    """Ask over UDP from a connected socket: a reply from any other source
+    address than the one asked is not accepted (as resolvers do)."""
+    import socket
+    import dns.message
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    q = dns.message.make_query(qname, "A")
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        s.send(q.to_wire())
+        try:
+            return dns.message.from_wire(s.recv(65535))
+        except socket.timeout:
+            return None
+
+
+def test_every_listen_address_answers(tmp_path, procs):
+    p1 = harness.free_port("127.0.0.1")
+    p2 = harness.free_port("127.0.0.9")
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
+    listen = ["127.0.0.1:%d" % p1, "127.0.0.9:%d" % p2]
+    if srv.v6:
+        listen.append("[::1]:%d" % p1)
+    srv.dns_cfg["listen"] = listen
+    srv.port = p1
+    srv.write_conf()
+    procs.add(srv).start()
+    for host, port in (("127.0.0.1", p1), ("127.0.0.9", p2)) + ((("::1", p1),) if srv.v6 else ()):
+        r = udp_ask(host, port)
+        assert r is not None, "no UDP answer on %s:%d" % (host, port)
+        assert [rd.address for rd in r.answer[0]] == ["127.0.0.2"]
+        t = tool_query("dig", port, "redis.svc.test", "A", tcp=True, v6=":" in host) \
+            if host != "127.0.0.9" else None
+        if t is not None:
+            assert t.rcode == "NOERROR", repr(t)
+    import dns.query
+    import dns.message
+    r = dns.query.tcp(dns.message.make_query("redis.svc.test.", "A"), "127.0.0.9", port=p2,
+                      timeout=2)
+    assert r.answer
+
+
+def test_wildcard_listen_replies_from_the_address_asked(tmp_path, procs):
+    """Bound to 0.0.0.0, a query to 127.0.0.5 is answered from 127.0.0.5
+    (IP_PKTINFO), or resolvers drop the reply as spoofed."""
+    port = harness.free_port("0.0.0.0")
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
+    srv.dns_cfg["listen"] = ["0.0.0.0:%d" % port]
+    srv.port = port
+    srv.write_conf()
+    procs.add(srv).start()
+    for host in ("127.0.0.1", "127.0.0.5", "127.1.2.3"):
+        r = udp_ask(host, port)
+        assert r is not None, "no reply from %s:%d (reply sent from another address?)" % (
+            host, port)
+        assert r.answer
