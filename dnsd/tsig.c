@@ -190,6 +190,7 @@ static int
 tsig_key_prepare(const struct conf_tsig_key *key, struct tsig_key_ready *k)
 {
 	const struct tsig_alg *alg = NULL;
+	unsigned char b64[sizeof(key->secret) + 4];
 	size_t slen;
 	int n;
 
@@ -205,15 +206,20 @@ tsig_key_prepare(const struct conf_tsig_key *key, struct tsig_key_ready *k)
 	if (tsig_dname_from_text(key->name, k->name, &k->name_len) < 0 ||
 	    tsig_dname_from_text(alg->dname, k->alg, &k->alg_len) < 0)
 		return -1;
+	/* Base64, padding optional. */
 	slen = strlen(key->secret);
-	if (slen == 0 || slen % 4 != 0 || slen / 4 * 3 > sizeof(k->secret))
+	if (slen == 0 || slen + 3 >= sizeof(b64) || (slen + 3) / 4 * 3 > sizeof(k->secret))
 		return -1;
-	n = EVP_DecodeBlock(k->secret, (const unsigned char *)key->secret, (int)slen);
+	memcpy(b64, key->secret, slen);
+	while (slen % 4 != 0)
+		b64[slen++] = '=';
+	b64[slen] = '\0';
+	n = EVP_DecodeBlock(k->secret, b64, (int)slen);
 	if (n < 0)
 		return -1;
-	if (key->secret[slen - 1] == '=')
+	if (b64[slen - 1] == '=')
 		n--;
-	if (key->secret[slen - 2] == '=')
+	if (b64[slen - 2] == '=')
 		n--;
 	k->secret_len = n;
 	return 0;

@@ -141,6 +141,23 @@ test_verify_ok_and_sign_roundtrip(void **state)
 	free(q);
 }
 
+/* A secret written without base64 padding is the same key. */
+static void
+test_unpadded_secret(void **state)
+{
+	struct conf_tsig_key k = { KEY_NAME, "hmac-sha256", "" };
+	struct tsig_state st;
+	size_t qlen;
+	uint8_t *q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
+
+	(void)state;
+	snprintf(k.secret, sizeof(k.secret), "%.*s", (int)strlen(KEY_SECRET) - 1, KEY_SECRET);
+	assert_int_equal(tsig_verify_request(q, qlen, &k, &st), TSIG_OK);
+	snprintf(k.secret, sizeof(k.secret), "not base64!");
+	assert_int_equal(tsig_verify_request(q, qlen, &k, &st), TSIG_BADKEY);
+	free(q);
+}
+
 static void
 test_unsigned_is_none(void **state)
 {
@@ -364,6 +381,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verify_ok_and_sign_roundtrip),
+		cmocka_unit_test(test_unpadded_secret),
 		cmocka_unit_test(test_unsigned_is_none),
 		cmocka_unit_test(test_badkey),
 		cmocka_unit_test(test_badsig),
