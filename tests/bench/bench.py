@@ -221,13 +221,14 @@ def free_port():
 
 
 def proc_stat(pid):
-    """(ppid, CPU ticks of the process incl. reaped children) or None."""
+    """(ppid, user ticks, system ticks) of a process, all its threads and
+    its reaped children; None when it is gone."""
     try:
         data = open("/proc/%d/stat" % pid).read()
     except OSError:
         return None
     f = data[data.rindex(")") + 2:].split()
-    return int(f[1]), int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return int(f[1]), int(f[11]) + int(f[13]), int(f[12]) + int(f[14])
 
 
 def proc_tree(root):
@@ -247,12 +248,33 @@ def proc_tree(root):
 
 
 def tree_cpu_seconds(root):
-    ticks = 0
+    """(user, system) CPU seconds of root and its descendants."""
+    user = system = 0
     for p in proc_tree(root):
         st = proc_stat(p)
         if st:
-            ticks += st[1]
-    return ticks / CLK_TCK
+            user += st[1]
+            system += st[2]
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def tree_sleeps(root):
+    """Voluntary context switches of every thread of root and its
+    descendants: how often the server went to sleep waiting for work."""
+    total = 0
+    for p in proc_tree(root):
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                for line in open("/proc/%d/task/%s/status" % (p, tid)):
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+    return total
 
 
 def tree_hwm_kb(root):
@@ -581,15 +603,21 @@ def measure(server, qfile, seconds):
     """One dnsperf run against a started server: figures of that run."""
     pid = server.proc.pid
     cpu0 = tree_cpu_seconds(pid)
+    sleeps0 = tree_sleeps(pid)
     p = subprocess.run(dnsperf_argv(server.port, qfile, seconds), capture_output=True,
                        text=True, preexec_fn=pin(LOAD_CPU), timeout=seconds + 60)
     cpu1 = tree_cpu_seconds(pid)
+    sleeps1 = tree_sleeps(pid)
     if server.proc.poll() is not None:
         raise RuntimeError("%s died during the run:\n%s" % (server.label, tail(server.logpath)))
     r = parse_dnsperf(p.stdout)
-    r["cpu_s"] = cpu1 - cpu0
+    r["cpu_s"] = (cpu1[0] + cpu1[1]) - (cpu0[0] + cpu0[1])
+    r["user_s"] = cpu1[0] - cpu0[0]
+    r["user_us_per_q"] = r["user_s"] / r["completed"] * 1e6 if r["completed"] else float("nan")
+    r["capacity"] = r["completed"] / r["cpu_s"] if r["cpu_s"] else float("nan")
     r["us_per_q"] = r["cpu_s"] / r["completed"] * 1e6 if r["completed"] else float("nan")
     r["busy"] = r["cpu_s"] / seconds
+    r["q_per_sleep"] = r["completed"] / max(1, sleeps1 - sleeps0)
     r["rss_mb"] = tree_hwm_kb(pid) / 1024.0
     r["ok"] = answers_ok(r["rcodes"]) if not isinstance(server, Echo) else True
     r["load_s"] = server.load_s
@@ -618,9 +646,10 @@ def run_rounds(entries, work):
                 r = measure(srv, qfile, SECONDS)
                 r["round"] = rnd
                 results[name].append(r)
-                log("  round %d  %-16s %7.0f qps  lost %-4d %5.2f us/query  busy %3.0f%%  "
-                    "RSS %5.1f MB  start %4.0f ms%s" %
-                    (rnd, name, r["qps"], r["lost"], r["us_per_q"], r["busy"] * 100,
+                log("  round %d  %-16s %7.0f qps  lost %-4d %5.2f us/query (user %4.2f)  "
+                    "busy %3.0f%%  q/sleep %4.1f  RSS %5.1f MB  start %4.0f ms%s" %
+                    (rnd, name, r["qps"], r["lost"], r["us_per_q"], r["user_us_per_q"],
+                     r["busy"] * 100, r["q_per_sleep"],
                      r["rss_mb"], r["load_s"] * 1000,
                      "" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]))
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
@@ -651,7 +680,9 @@ def fmt(t, spec):
 def print_table(results, failed, columns):
     """columns: [(entry name, header)]."""
     rows = [("qps", "qps", "%.0f"), ("lost queries", "lost", "%.0f"),
-            ("CPU/query (us)", "us_per_q", "%.2f"), ("server busy (%)", "busy_pct", "%.0f"),
+            ("CPU/query (us)", "us_per_q", "%.2f"), ("  of which user (us)", "user_us_per_q", "%.2f"),
+            ("queries per CPU second", "capacity", "%.0f"), ("server busy (%)", "busy_pct", "%.0f"),
+            ("queries per sleep", "q_per_sleep", "%.1f"),
             ("peak RSS (MB)", "rss_mb", "%.1f"), ("start to 1st answer (ms)", "load_ms", "%.0f")]
     for rs in results.values():
         for r in rs:
@@ -882,14 +913,16 @@ def above_floor(results, label):
 
 
 def on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # Also when started in the background, where SIGINT comes in ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         stop_all()
+        log("bench: interrupted; every server it started is stopped")
         sys.exit(130)
