@@ -269,6 +269,16 @@ def test_cname_target_nodata(zserver):
     assert_negative_soa(r)
 
 
+@pytest.mark.parametrize("qtype", ["TYPE65280", "TXT", "SOA"])
+def test_cname_then_nodata_any_type(zserver, qtype):
+    """Every type but CNAME is answered through the CNAME, unknown ones too."""
+    r = zserver.query("chain.svc.test.", qtype)
+    assert_header(r, dns.rcode.NOERROR)
+    assert [(s.name.to_text(), dns.rdatatype.to_text(s.rdtype)) for s in r.answer] == [
+        ("chain.svc.test.", "CNAME"), ("alias.svc.test.", "CNAME")], r
+    assert_negative_soa(r)
+
+
 def test_cname_target_nxdomain(zserver):
     """CNAME to a missing name in the zone: NXDOMAIN with the CNAME (RFC 6604)."""
     r = zserver.query("dangling.svc.test.", "A")

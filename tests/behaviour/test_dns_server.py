@@ -349,3 +349,42 @@ def test_wildcard_listen_replies_from_the_address_asked(tmp_path, procs):
         assert r is not None, "no reply from %s:%d (reply sent from another address?)" % (
             host, port)
         assert r.answer
+
+
+# ------------------------------------------------------- config details
+
+@pytest.mark.parametrize("zone", ["svc.test", "SVC.Test."])
+def test_zone_name_forms(tmp_path, procs, zone):
+    """The zone without its final dot, or in upper case, is the same zone."""
+    srv = Redisfo(tmp_path, dns={"zone": zone})
+    srv.zone = "svc.test."
+    srv.zone_path = tmp_path / "svc.test.zone"
+    srv.dns_cfg["zone_file"] = "svc.test.zone"
+    srv.write_conf()
+    procs.add(srv).start()
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.2"]
+    r = srv.query("svc.test.", "SOA")
+    assert r.answer[0].name.to_text() == "svc.test."
+    assert srv.query("nope.SVC.test.", "A").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_relative_zone_file_is_beside_the_config(tmp_path, procs):
+    """zone_file is relative to the config's folder, not to the cwd."""
+    import subprocess
+    (tmp_path / "zones").mkdir()
+    srv = Redisfo(tmp_path, dns={"zone_file": "zones/svc.test.zone"})
+    assert srv.zone_path == tmp_path / "zones" / "svc.test.zone"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    logf = open(srv.log_path, "ab")
+    srv.proc = subprocess.Popen([str(srv.binary), "-c", str(srv.conf_path), "serve"],
+                                stdout=logf, stderr=subprocess.STDOUT, cwd=str(elsewhere))
+    logf.close()
+    procs.add(srv)
+    wait_until(lambda: srv.query("svc.test.", "SOA", timeout=0.2).answer, timeout=10,
+               what="serve to answer")
+    assert srv.zone_path.exists(), "zone not created beside the config:\n" + srv.log()
+    assert not (elsewhere / "zones").exists()
+    res = subprocess.run([str(srv.binary), "-c", str(srv.conf_path), "checkconf"],
+                         capture_output=True, text=True, cwd=str(elsewhere), timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr

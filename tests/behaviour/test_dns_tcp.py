@@ -235,3 +235,20 @@ def test_connection_cap(zserver):
     def tcp_works():
         return zserver.query("redis.svc.test.", "A", tcp=True, timeout=1).answer
     wait_until(tcp_works, timeout=IDLE_TIMEOUT + 5, what="TCP service after closing the connections")
+
+
+def test_half_close_after_query_still_answered(zserver):
+    """A client that sends its query and then shuts down its side
+    (SHUT_WR) still gets the answer before the server closes."""
+    for n in (1, 3):
+        with connect(zserver) as s:
+            ids = []
+            blob = b""
+            for i in range(n):
+                q = dns.message.make_query("redis.svc.test.", "A")
+                ids.append(q.id)
+                blob += framed(q.to_wire())
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)
+            got = [read_msg(s).id for _ in range(n)]
+            assert sorted(got) == sorted(ids)
