@@ -558,6 +558,10 @@ dangling      IN CNAME missing.svc.test.
 loop1         IN CNAME loop2.svc.test.
 loop2         IN CNAME loop1.svc.test.
 deep.a.ent    IN A   192.0.2.9
+MiXeD         IN A   192.0.2.5
+esc\\.dot      IN A   192.0.2.6
+unk           IN TYPE65000 \\# 4 0a0b0c0d
+empty         IN TXT ""
 """ + _txt_rrset("medium", 4, 200) + "\n" + _txt_rrset("big", 16, 200) + "\n" \
     + _txt_rrset("huge", 60, 250) + "\n"
 

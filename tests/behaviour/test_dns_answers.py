@@ -90,6 +90,11 @@ def test_tool_service_aaaa_and_txt(zserver, tool, tcp, v6):
     ("svc.test.", "SOA", ["ns1.svc.test. hostmaster.svc.test. 2024010101 3600 600 86400 60"]),
     ("_redisfo.redis.svc.test.", "TXT", ['"primary=r1 epoch=1 at=2024-01-01T00:00:00Z"']),
     ("REDIS.Svc.TEST.", "A", ["127.0.0.2"]),
+    ("mixed.svc.test.", "A", ["192.0.2.5"]),          # owner in mixed case in the file
+    ("MIXED.svc.test.", "A", ["192.0.2.5"]),
+    ("esc\\.dot.svc.test.", "A", ["192.0.2.6"]),      # a label holding a dot
+    ("unk.svc.test.", "TYPE65000", ["\\# 4 0a0b0c0d"]),  # RFC 3597 unknown type
+    ("empty.svc.test.", "TXT", ['""']),
 ])
 def test_noerror_exact(zserver, tcp, v6, qname, qtype, want):
     r = zserver.query(qname, qtype, tcp=tcp, v6=v6)
@@ -155,6 +160,8 @@ def test_tool_nodata(zserver, tool, tcp, v6):
     ("svc.test.", "A"),
     ("ns1.svc.test.", "AAAA"),
     ("v6only.svc.test.", "A"),
+    ("unk.svc.test.", "TYPE65001"),
+    ("esc\\.dot.svc.test.", "AAAA"),
 ])
 def test_nodata_exact(zserver, tcp, v6, qname, qtype):
     r = zserver.query(qname, qtype, tcp=tcp, v6=v6)
@@ -182,6 +189,8 @@ def test_tool_nxdomain(zserver, tool, tcp, v6):
     ("a.b.c.nope.svc.test.", "TXT"),
     ("redis2.svc.test.", "AAAA"),
     ("x.deep.a.ent.svc.test.", "A"),
+    ("dot.svc.test.", "A"),               # not the label "esc.dot"
+    ("esc.dot.svc.test.", "A"),
 ])
 def test_nxdomain_exact(zserver, tcp, v6, qname, qtype):
     r = zserver.query(qname, qtype, tcp=tcp, v6=v6)

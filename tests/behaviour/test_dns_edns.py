@@ -133,6 +133,20 @@ def test_unknown_options_not_echoed(zserver, tcp):
     assert b"\xab\xcd" not in reply[12:] and b"x" * 40 not in reply
 
 
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_client_cookie_not_echoed_alone(zserver, tcp):
+    """A client COOKIE (RFC 7873) is ignored, or answered with a server
+    cookie; echoing the client's 8 bytes alone would be wrong."""
+    cookie = bytes(range(1, 9))
+    opts = w.option(10, cookie) + w.option(12, b"\x00" * 16)   # COOKIE + padding
+    reply = ask_raw(zserver, w.query("redis.svc.test", edns=w.opt(1232, options=opts)), tcp=tcp)
+    m = dns.message.from_wire(reply)
+    assert m.rcode() == dns.rcode.NOERROR and len(m.answer) == 1
+    for o in m.options:
+        if o.otype == 10:
+            assert len(o.to_wire()) >= 16, "client cookie echoed without a server cookie"
+
+
 def test_tool_unknown_option(zserver):
     r = tool_query("dig", zserver.port, "redis.svc.test", "A", edns=1232,
                    extra=["+ednsopt=65001:abcd"])
