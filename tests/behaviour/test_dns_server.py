@@ -388,3 +388,22 @@ def test_relative_zone_file_is_beside_the_config(tmp_path, procs):
     res = subprocess.run([str(srv.binary), "-c", str(srv.conf_path), "checkconf"],
                          capture_output=True, text=True, cwd=str(elsewhere), timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("kind", ["udp", "tcp"])
+def test_port_taken_fails_clearly(tmp_path, procs, kind):
+    """A listen address already taken by another program: serve exits
+    non-zero and says which address."""
+    import socket
+    srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", srv.port))
+        if kind == "tcp":
+            s.listen(1)
+        with pytest.raises(AssertionError):
+            srv.start(timeout=5)
+        assert srv.proc.poll() is not None and srv.proc.returncode != 0, srv.log()
+        assert "127.0.0.1:%d" % srv.port in srv.log(), "address not named:\n" + srv.log()
+    finally:
+        s.close()
