@@ -858,8 +858,11 @@ switch_step_demote(struct sw *sw)
 	int		rc;
 
 	if (pause_refresh(sw) == -1) {
+		char why[sizeof(sw->err)];
+
+		snprintf(why, sizeof(why), "%s", sw->err);
 		sw_fail(sw, "%s did not take the pause renewal; it may still be master: %s",
-		    sw->pn->name, sw->err);
+		    sw->pn->name, why);
 		return -1;
 	}
 	if (node_replicaof(sw->pc, sw->tn->host, sw->tn->port, e, sizeof(e)) == -1) {
