@@ -248,8 +248,12 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 		goto done;
 	}
 	if (ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN ||
-	    ldns_dname_compare(ldns_rr_owner(qr), apex) != 0 ||
-	    (trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) ||
+	    ldns_dname_compare(ldns_rr_owner(qr), apex) != 0) {
+		/* Not a zone we serve (RFC 5936 2.2.1): NOTAUTH. */
+		rc = xfr_error(out, wire, q, LDNS_RCODE_NOTAUTH, dns, &st);
+		goto done;
+	}
+	if ((trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) ||
 	    ldns_zone_soa(zone) == NULL) {
 		rc = xfr_error(out, wire, q, LDNS_RCODE_REFUSED, dns, &st);
 		goto done;

@@ -201,3 +201,14 @@ def test_axfr_over_ipv6(tmp_path, procs):
     s.start()
     r = run(tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
     assert len(records(r.stdout)) == N_RECORDS
+
+
+def test_axfr_of_another_zone_refused(xsrv):
+    # Outside the zone: REFUSED like any query there; a name inside that is
+    # not the apex is not a zone we serve: NOTAUTH (RFC 5936 2.2.1).
+    q = dns.message.make_query("other.test.", "AXFR")
+    r = xfr_first_rcode(xsrv, "127.0.0.1", q)
+    assert r.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTAUTH) and not r.answer
+    q = dns.message.make_query("redis.svc.test.", "AXFR")
+    r = xfr_first_rcode(xsrv, "127.0.0.1", q)
+    assert r.rcode() == dns.rcode.NOTAUTH and not r.answer
