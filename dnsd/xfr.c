@@ -249,8 +249,8 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	}
 	if (ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN ||
 	    ldns_dname_compare(ldns_rr_owner(qr), apex) != 0) {
-		/* Not a zone we serve (RFC 5936 2.2.1): NOTAUTH. */
-		rc = xfr_error(out, wire, q, LDNS_RCODE_NOTAUTH, dns, &st);
+		/* Not our zone: REFUSED, as the query fast path answers it. */
+		rc = xfr_error(out, wire, q, LDNS_RCODE_REFUSED, dns, &st);
 		goto done;
 	}
 	if ((trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) ||
