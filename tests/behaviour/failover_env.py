@@ -22,7 +22,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from harness import RedisNode, Redisfo, free_port, wait_until, _stop_popen
+from harness import REDIS_SERVER, RedisNode, Redisfo, free_port, wait_until, _stop_popen
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 NAMES = ("r1", "r2", "r3")
@@ -43,7 +43,8 @@ class Cluster:
     """Three Redis nodes (r1 master) and a redisfo-dns server naming r1."""
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
-                 start_server=True, dns_server=None, extra=(), node_conf=None):
+                 start_server=True, dns_server=None, extra=(), node_conf=None,
+                 bare=()):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
@@ -54,8 +55,9 @@ class Cluster:
         # full syncs start at once (the default waits 5 s for more replicas)
         extra = ["repl-diskless-sync-delay 0"] + list(extra)
         for name, host in zip(NAMES, HOSTS):
-            node = RedisNode(self.tmp / name, host=host, port=self.port,
-                             replicaof=master, password=password, extra=extra)
+            cls = BareRedis if name in bare else RedisNode
+            node = cls(self.tmp / name, host=host, port=self.port,
+                       replicaof=master, password=password, extra=extra)
             procs(node)
             node.start()
             self.nodes[name] = node
@@ -162,6 +164,30 @@ class Cluster:
 
     def switch(self, *args, timeout=60):
         return self.rf.run("switch", *args, timeout=timeout, input="")
+
+
+class BareRedis(RedisNode):
+    """A redis-server started with arguments only: no config file, so
+    CONFIG REWRITE fails ("The server is running without a config file")."""
+
+    def start(self, timeout=10.0):
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", self.host,
+                "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+                "--protected-mode", "no", "--repl-diskless-sync-delay", "0"]
+        if self.replicaof is not None:
+            args += ["--replicaof", self.replicaof.host, str(self.replicaof.port)]
+        logf = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=str(self.dir))
+        finally:
+            logf.close()
+        c = self.client(socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            wait_until(c.ping, timeout=timeout, what="bare redis-server %s" % self.host)
+        finally:
+            c.close()
+        return self
 
 
 class Knot:

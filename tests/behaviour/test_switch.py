@@ -106,3 +106,12 @@ def test_password_protected_nodes(tmp_path, procs):
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.record() == [c.nodes["r3"].host]
     assert c.role("r1") == "replica of r3"
+
+
+def test_node_without_config_file_is_switched_with_a_warning(tmp_path, procs):
+    c = Cluster(tmp_path, procs, bare=("r2",))
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "r2: no config file, CONFIG REWRITE skipped" in r.stdout
+    assert c.role("r2") == "master" and c.role("r1") == "replica of r2"
+    assert "replicaof" in (c.nodes["r1"].conf_path.read_text().lower())
