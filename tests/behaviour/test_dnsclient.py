@@ -1,5 +1,6 @@
-"""The failover's DNS client against an existing primary: Knot with dynamic
-updates allowed by the TSIG key (acl action: update).
+"""The failover's DNS client against the embedded server and against an
+existing primary: Knot with dynamic updates allowed by the TSIG key (acl
+action: update).
 
 It proves `failover.server` can point at existing DNS: the client's own
 tests (query, compare-and-swap UPDATE, stale prerequisite, wrong key) run
@@ -14,9 +15,9 @@ import subprocess
 import pytest
 
 from failover_env import Cluster, Knot, have_knotd, zone_text
-from harness import REPO, wait_until
+from harness import REPO, Redisfo, wait_until
 
-pytestmark = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
+needs_knotd = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
 
 KEY = ("redisfo-key.", "hmac-sha256", "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA=")
 
@@ -28,6 +29,7 @@ def unit_binary():
     return path
 
 
+@needs_knotd
 def test_dnsclient_against_knot(tmp_path, procs):
     knot = procs(Knot(tmp_path / "knot", *KEY,
                       zone_body=zone_text("svc.test.", "r1", "127.0.0.2")))
@@ -46,6 +48,25 @@ def test_dnsclient_against_knot(tmp_path, procs):
     assert [rr.address for rrset in ans.answer for rr in rrset] == ["127.0.0.3"]
 
 
+def test_dnsclient_against_the_embedded_server(tmp_path, procs):
+    rf = procs(Redisfo(tmp_path / "rf", services=[{"name": "redis", "nodes": [
+        {"name": "r1", "host": "127.0.0.2", "port": 6379}]}],
+        zone_text=zone_text("svc.test.", "r1", "127.0.0.2")))
+    rf.start()
+    env = dict(os.environ, DNSCLIENT_TEST_SERVER="127.0.0.1:%d" % rf.port,
+               DNSCLIENT_TEST_KEY="%s:%s:%s" % (rf.key_name, rf.key_algorithm,
+                                                rf.key_secret),
+               DNSCLIENT_TEST_ZONE="svc.test.")
+    r = subprocess.run([str(unit_binary())], env=env, capture_output=True, text=True,
+                       timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "[       OK ] test_live_swap" in out and "SKIPPED" not in out
+    ans = rf.query("redis.svc.test.", "A")
+    assert [rr.address for rrset in ans.answer for rr in rrset] == ["127.0.0.3"]
+
+
+@needs_knotd
 def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
     c = Cluster(tmp_path, procs, start_server=False)
     knot = procs(Knot(tmp_path / "knot", c.rf.key_name, c.rf.key_algorithm,
