@@ -357,6 +357,13 @@ class Redisfo:
         }
         if dns:
             dns_cfg.update(dns)
+            if dns.get("listen"):
+                # queries go to the first listen address's port; v6 when
+                # [::1] is among them
+                first = dns["listen"][0]
+                if first.rsplit(":", 1)[-1].isdigit() and not first.endswith("]"):
+                    self.port = int(first.rsplit(":", 1)[-1])
+                self.v6 = any(a.startswith("[::1]") for a in dns["listen"])
         self.zone = dns_cfg["zone"]
         if not self.zone.endswith("."):
             self.zone += "."
