@@ -26,6 +26,7 @@ struct node_conn {
 	const struct conf_node		*node;
 	int				 timeout_ms;
 	redisContext			*c;
+	int				 answered;	/* a reply came back */
 };
 
 static long long
@@ -96,6 +97,7 @@ conn_open(struct node_conn *conn, char *err, size_t errlen)
 		ctx_error(conn, "AUTH", err, errlen);
 		goto fail;
 	}
+	conn->answered = 1;
 	if (r->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "%s (%s:%d): AUTH: %s", conn->node->name,
 		    conn->node->host, conn->node->port, r->str);
@@ -155,6 +157,8 @@ conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
 	if ((conn->c == NULL || conn->c->err) && conn_open(conn, err, errlen) == -1)
 		return NULL;
 	r = redisCommandArgv(conn->c, argc, argv, NULL);
+	if (r != NULL)
+		conn->answered = 1;
 	if (r == NULL) {
 		snprintf(what, sizeof(what), "%s%s%s", argv[0], argc > 1 ? " " : "",
 		    argc > 1 ? argv[1] : "");
@@ -294,6 +298,7 @@ node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t err
 	ok = 0;
 out:
 	info->probe_ms = now_ms() - t0;
+	info->answered = conn->answered;
 	if (ok == -1)
 		snprintf(info->error, sizeof(info->error), "%s", err);
 	return ok;
@@ -308,23 +313,38 @@ struct probe_job {
 	int				 started;
 };
 
-static void *
-probe_thread(void *arg)
+void
+node_probe_one(const struct conf_service *svc, const struct conf_node *node,
+    int timeout_ms, struct node_info *info)
 {
-	struct probe_job	*job = arg;
 	struct node_conn	*conn;
 	char			 err[256];
 	long long		 t0 = now_ms();
 
-	conn = node_connect(job->svc, job->node, job->timeout_ms, err, sizeof(err));
+	conn = calloc(1, sizeof(*conn));
 	if (conn == NULL) {
-		snprintf(job->info->error, sizeof(job->info->error), "%s", err);
-		job->info->probe_ms = now_ms() - t0;
-		return NULL;
+		snprintf(info->error, sizeof(info->error), "%s: out of memory", node->name);
+		return;
 	}
-	node_probe(conn, job->info, err, sizeof(err));
-	job->info->probe_ms = now_ms() - t0;
+	conn->svc = svc;
+	conn->node = node;
+	conn->timeout_ms = timeout_ms;
+	if (conn_open(conn, err, sizeof(err)) == -1) {
+		info->reachable = 0;
+		info->answered = conn->answered;
+		snprintf(info->error, sizeof(info->error), "%s", err);
+	} else
+		node_probe(conn, info, err, sizeof(err));
+	info->probe_ms = now_ms() - t0;
 	node_close(conn);
+}
+
+static void *
+probe_thread(void *arg)
+{
+	struct probe_job *job = arg;
+
+	node_probe_one(job->svc, job->node, job->timeout_ms, job->info);
 	return NULL;
 }
 

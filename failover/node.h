@@ -20,6 +20,8 @@ enum node_role { NODE_ROLE_UNKNOWN = 0, NODE_ROLE_MASTER, NODE_ROLE_REPLICA };
 struct node_info {
 	const struct conf_node	*conf;
 	int			 reachable;	/* the probe got its replies */
+	int			 answered;	/* the node replied, if only with an
+						   error (AUTH refused): it is up */
 	char			 error[256];	/* why not, when !reachable */
 	enum node_role		 role;
 	/* replica side */
@@ -44,6 +46,10 @@ const struct conf_node	*node_conn_node(const struct node_conn *conn);
 
 /* INFO replication + ROLE into *info (reachable set to 1). */
 int	node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t errlen);
+
+/* Connect to node, probe it and close: info filled either way. */
+void	node_probe_one(const struct conf_service *svc, const struct conf_node *node,
+	    int timeout_ms, struct node_info *info);
 
 /*
  * Connect to and probe every node of svc at once (one thread each), with

@@ -464,16 +464,18 @@ switch_step_preflight(struct sw *sw)
 
 	/* Is P up? It gets failover.probes chances before it counts as down. */
 	sw->p_probes_failed = pi->reachable ? 0 : 1;
-	for (k = 1; !pi->reachable && k < conf->failover.probes; k++) {
-		struct node_conn *c = node_connect(sw->svc, sw->pn, conf->failover.probe_timeout_ms,
-		    e, sizeof(e));
-		if (c != NULL && node_probe(c, pi, e, sizeof(e)) == 0) {
-			node_close(c);
-			break;
-		}
-		snprintf(pi->error, sizeof(pi->error), "%s", e);
-		node_close(c);
-		sw->p_probes_failed++;
+	for (k = 1; !pi->reachable && !pi->answered && k < conf->failover.probes; k++) {
+		node_probe_one(sw->svc, sw->pn, conf->failover.probe_timeout_ms, pi);
+		if (!pi->reachable)
+			sw->p_probes_failed++;
+	}
+	if (!pi->reachable && pi->answered) {
+		/* Up but unusable (AUTH, ...): that is no reason to fail over. */
+		verdict(0, "primary %s answers but cannot be probed: %s", sw->pn->name,
+		    pi->error);
+		sw_fail(sw, "the primary %s answers but cannot be probed: %s", sw->pn->name,
+		    pi->error);
+		return -1;
 	}
 	if (pi->reachable)
 		state_judge(st);

@@ -44,7 +44,7 @@ class Cluster:
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
                  start_server=True, dns_server=None, extra=(), node_conf=None,
-                 bare=()):
+                 bare=(), service_auth=None):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
@@ -73,6 +73,8 @@ class Cluster:
             for n in NAMES]}
         if password:
             svc["password"] = password
+        if service_auth:
+            svc.update(service_auth)
         self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo,
                           zone_text=zone_text("svc.test.", "r1", HOSTS[0]))
         procs(self.rf)

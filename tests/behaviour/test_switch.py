@@ -100,6 +100,25 @@ def test_hooks_get_the_switch_in_their_environment(tmp_path, procs):
     assert out.read_text().splitlines() == ["pre redis r1 r2 127.0.0.3", "post planned 2"]
 
 
+def test_acl_user_and_password(tmp_path, procs):
+    """The service's user + password (Redis ACL), not the default user's."""
+    c = Cluster(tmp_path, procs, password="default-pass",
+                extra=["user failover on >fo-pass ~* &* +@all"],
+                service_auth={"user": "failover", "password": "fo-pass"})
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.role("r1") == "replica of r2"
+    # a wrong password: the primary answers (with an error), so this is no
+    # unplanned failover; the switch is refused and says why
+    c.rf.services[0]["password"] = "wrong"
+    c.rf.write_conf()
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 1
+    assert "the primary r2 answers but cannot be probed" in r.stderr
+    assert "AUTH" in r.stderr and "UNPLANNED" not in r.stdout
+    assert c.role("r2") == "master" and c.served() == "r2"
+
+
 def test_password_protected_nodes(tmp_path, procs):
     c = Cluster(tmp_path, procs, password="s3cret-pass")
     r = c.switch("-y", "--to", "r3")
