@@ -289,6 +289,35 @@ def tree_hwm_kb(root):
     return total
 
 
+def tree_tasks(root):
+    """(pid, tid) of every thread of root and its descendants."""
+    out = []
+    for p in proc_tree(root):
+        try:
+            out.extend((p, int(t)) for t in os.listdir("/proc/%d/task" % p))
+        except OSError:
+            pass
+    return out
+
+
+def tree_pin(root, cpus):
+    """Pin every thread of root and its descendants to cpus: some servers
+    set their workers' affinity themselves when they start them (Knot binds
+    its UDP workers to cores in turn), which would put a worker on the load
+    generator's core. Returns how many threads had left cpus."""
+    moved = 0
+    if not cpus:
+        return 0
+    for _pid, tid in tree_tasks(root):
+        try:
+            if os.sched_getaffinity(tid) != cpus:
+                moved += 1
+                os.sched_setaffinity(tid, cpus)
+        except OSError:
+            pass
+    return moved
+
+
 def start_proc(argv, cpus, logpath, cwd=None):
     logf = open(logpath, "ab")
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
@@ -358,6 +387,7 @@ class Server:
         self.logpath = self.dir / "server.log"
         self.proc = None
         self.load_s = None
+        self.repinned = 0
         self.write_config()
 
     def start(self, timeout=60.0):
@@ -375,6 +405,7 @@ class Server:
                 for _qid, rcode, ans in pr.replies(0.001):
                     if self.ready(rcode, ans):
                         self.load_s = time.monotonic() - t0
+                        self.repinned = tree_pin(self.proc.pid, SERVER_CPU)
                         return
             raise RuntimeError("%s did not answer SOA within %.0f s:\n%s" %
                                (self.label, timeout, tail(self.logpath)))
@@ -608,6 +639,9 @@ def measure(server, qfile, seconds):
                        text=True, preexec_fn=pin(LOAD_CPU), timeout=seconds + 60)
     cpu1 = tree_cpu_seconds(pid)
     sleeps1 = tree_sleeps(pid)
+    if tree_pin(pid, SERVER_CPU):
+        raise RuntimeError("%s moved a thread off CPU %s during the run" %
+                           (server.label, SERVER_CPU))
     if server.proc.poll() is not None:
         raise RuntimeError("%s died during the run:\n%s" % (server.label, tail(server.logpath)))
     r = parse_dnsperf(p.stdout)
@@ -632,6 +666,7 @@ def run_rounds(entries, work):
     An entry that fails is reported and left out of later rounds."""
     results = {e[0]: [] for e in entries}
     failed = {}
+    repinned = {}
     for rnd in range(1, ROUNDS + 1):
         for name, kind, zone_file, qfile in entries:
             if name in failed:
@@ -645,6 +680,8 @@ def run_rounds(entries, work):
                                        (kind.label, tail(srv.logpath)))
                 r = measure(srv, qfile, SECONDS)
                 r["round"] = rnd
+                if srv.repinned:
+                    repinned[name] = srv.repinned
                 results[name].append(r)
                 log("  round %d  %-16s %7.0f qps  lost %-4d %5.2f us/query (user %4.2f)  "
                     "busy %3.0f%%  q/sleep %4.1f  RSS %5.1f MB  start %4.0f ms%s" %
@@ -657,6 +694,9 @@ def run_rounds(entries, work):
                 log("  round %d  %-16s FAILED: %s" % (rnd, name, str(e).strip()))
             finally:
                 srv.stop()
+    for name, n in repinned.items():
+        log("  note: %s set the CPU affinity of %d of its threads itself; the bench pins them "
+            "back to CPU %s once it answers" % (name, n, ",".join(map(str, sorted(SERVER_CPU)))))
     return results, failed
 
 
