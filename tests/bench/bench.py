@@ -688,7 +688,8 @@ def run_rounds(entries, work):
                     (rnd, name, r["qps"], r["lost"], r["us_per_q"], r["user_us_per_q"],
                      r["busy"] * 100, r["q_per_sleep"],
                      r["rss_mb"], r["load_s"] * 1000,
-                     "" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]))
+                     ("" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]) +
+                     ("" if r["cpu_s"] >= 1.0 else "  (under 1 s of CPU: coarse)")))
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 failed[name] = str(e)
                 log("  round %d  %-16s FAILED: %s" % (rnd, name, str(e).strip()))
