@@ -810,9 +810,9 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 static int
 switch_step_swap(struct sw *sw)
 {
-	enum dnsclient_result	res, q;
+	enum dnsclient_result	res, q = DNSCLIENT_ERROR;
 	char			e[512];
-	int			rcode, now;
+	int			rcode, now, tries;
 
 	if (pause_refresh(sw) == -1)
 		return -1;
@@ -824,8 +824,11 @@ switch_step_swap(struct sw *sw)
 		sw_fail(sw, "record swap failed: %s", e);
 		return -1;
 	} else {
-		/* Timeout or a reply we cannot trust: look at the record itself. */
-		q = state_read_dns(&sw->st);
+		/* Timeout or a reply we cannot trust: look at the record itself
+		 * (a slow server gets a few chances to answer). */
+		for (tries = 0; tries < 3; tries++)
+			if ((q = state_read_dns(&sw->st)) == DNSCLIENT_OK)
+				break;
 		now = sw->st.served;
 		if (q == DNSCLIENT_OK && now == sw->t) {
 			sw->committed = 1;
@@ -1093,8 +1096,14 @@ switch_run(struct sw *sw)
 		return 1;
 	}
 	print_state_now(sw);
-	fprintf(stderr, "redisfo-dns: failed part-way%s\n", sw->dns_unknown ?
-	    ": the UPDATE's outcome is unknown" : ": a rollback failed");
+	if (sw->dns_unknown)
+		fprintf(stderr, "redisfo-dns: failed part-way: %s is the primary again but "
+		    "the UPDATE's outcome is unknown: if %s applies it late, the record "
+		    "names %s, now a replica; check with `status` and put the record "
+		    "back to %s\n", sw->pn->name, sw->conf->failover.server.text,
+		    sw->tn->name, sw->pn->name);
+	else
+		fprintf(stderr, "redisfo-dns: failed part-way: a rollback failed\n");
 	return 3;
 }
 

@@ -118,3 +118,25 @@ def test_old_primary_dies_after_the_swap(cluster):
     assert re.search(r"r1 \(127.0.0.2:\d+\): unreachable", r.stderr)
     assert "record redis.svc.test. -> 127.0.0.3 (r2)" in r.stderr
     assert_primary_ok(c, "r2")
+
+
+def test_dns_server_hung_at_the_swap(cluster):
+    """The UPDATE gets no answer: its outcome is unknown. The switch puts
+    the nodes back (r1 primary), exits 3 and says the record may move late."""
+    c = cluster
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "kill -STOP %d" % c.rf.proc.pid)
+    try:
+        r = c.switch("-y", "--to", "r2")
+    finally:
+        c.rf.proc.send_signal(signal.SIGCONT)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "did not answer the UPDATE" in r.stderr
+    assert "the UPDATE's outcome is unknown: if 127.0.0.1:%d applies it late, " \
+        "the record names r2" % c.rf.port in r.stderr
+    assert c.role("r1") == "master"
+    assert c.nodes["r1"].client(socket_timeout=0.5).set("k", "1")
+    wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
+    # whichever way the late UPDATE went, check tells the truth about it
+    served = wait_until(c.served, what="record readable")
+    code = c.rf.run("check").returncode
+    assert (served, code) in (("r1", 0), ("r2", 2)), (served, code)
