@@ -770,7 +770,7 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
 	char			 rd[2 * CONF_ADDR_MAX][80], at[40];
 	size_t			 n = 0, i, r = 0;
-	int			 has4 = 0, has6 = 0;
+	int			 has4 = 0, has6 = 0, timeout;
 
 	for (i = 0; i < sw->pn->n_address; i++) {
 		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
@@ -802,9 +802,13 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, txt, DNSCLIENT_TYPE_TXT, 0, NULL };
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt, DNSCLIENT_TYPE_TXT,
 	    (uint32_t)conf->dns.ttl, sw->new_txt };
+	/* Some primaries take a second now and then (knotd's zone events):
+	 * wait up to 3/4 of the pause; the demote step checks the rest. */
+	timeout = conf->failover.pause_timeout_ms * 3 / 4;
+	if (timeout < conf->failover.probe_timeout_ms * 2)
+		timeout = conf->failover.probe_timeout_ms * 2;
 	return dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
-	    conf->dns.zone, &conf->dns.update_key, ch, n,
-	    conf->failover.probe_timeout_ms * 2, rcode, e, elen);
+	    conf->dns.zone, &conf->dns.update_key, ch, n, timeout, rcode, e, elen);
 }
 
 static int

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from failover_env import Cluster, median
+from failover_env import Cluster, Knot, have_knotd, median, zone_text
 from writeload import WriteLoad
 
 ROUNDS = 20
@@ -33,7 +33,8 @@ def one_switch(c, to):
     assert r.returncode == 0, r.stdout + r.stderr
     total = float(re.search(r"^total: ([0-9.]+) ms", r.stdout, re.M).group(1))
     pause = float(re.search(r"write pause window: ([0-9.]+) ms", r.stdout).group(1))
-    return t0, wall * 1000, total, pause
+    swap = float(re.search(r"^  swap +([0-9.]+) ms", r.stdout, re.M).group(1))
+    return t0, wall * 1000, total, pause, swap
 
 
 def run_rounds(c, load=None):
@@ -42,8 +43,8 @@ def run_rounds(c, load=None):
     for i in range(ROUNDS):
         to = "r2" if cur == "r1" else "r1"
         old_addr, new_addr = c.nodes[cur].host, c.nodes[to].host
-        t0, wall, total, pause = one_switch(c, to)
-        row = {"wall": wall, "total": total, "pause": pause}
+        t0, wall, total, pause, swap = one_switch(c, to)
+        row = {"wall": wall, "total": total, "pause": pause, "swap": swap}
         if load is not None:
             load.wait_acks(500, timeout=10)
             last_old, first_new = load.switch_gap(t0, old_addr, new_addr)
@@ -57,9 +58,10 @@ def run_rounds(c, load=None):
 
 
 def report(title, rows):
-    keys = [k for k in ("total", "pause", "wall", "to_new", "gap") if k in rows[0]]
+    keys = [k for k in ("total", "pause", "swap", "wall", "to_new", "gap") if k in rows[0]]
     names = {"total": "switch total (timeline)", "pause": "write-pause window",
              "wall": "command wall time (with config load)",
+             "swap": "record swap step (signed UPDATE + serial query)",
              "to_new": "switch start -> first write acked by new primary",
              "gap": "client gap: last ack on old -> first ack on new"}
     print("\n%s (median of %d):" % (title, len(rows)))
@@ -91,3 +93,17 @@ def test_figures_without_and_with_write_load(cluster):
           "DNS resolutions: %d" % (len(acked), load.errors, load.resolves))
     assert sum(r["lost"] for r in rows) == 0
     assert rate > 5000
+
+
+@pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
+def test_figures_with_knot_as_the_dns_server(tmp_path, procs):
+    c = Cluster(tmp_path, procs, start_server=False)
+    knot = procs(Knot(tmp_path / "knot", c.rf.key_name, c.rf.key_algorithm,
+                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot.start()
+    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
+    c.rf.write_conf()
+    rows = run_rounds(c)
+    report("planned switch, knotd as the DNS server, no load", rows)
+    ans = knot.query("redis.svc.test.", "A")
+    assert [rr.address for rrset in ans.answer for rr in rrset] == ["127.0.0.2"]
