@@ -9,6 +9,10 @@ the flood so the server really reads what was sent. A share of the input
 goes over TCP with lying length prefixes and cut-off messages. At the end
 the server must still run and answer, stop cleanly, and its log must hold
 no sanitizer report.
+
+A second test gets hostile bodies past the TSIG check: mutated RFC 2136
+UPDATEs signed with the right key. The server must stay up, and whatever
+zone it accepted and wrote must load again (checkconf, restart).
 """
 
 import errno
@@ -22,12 +26,13 @@ import dns.rcode
 import pytest
 
 import harness
-from fuzz_packets import PacketFuzzer
+from fuzz_packets import PacketFuzzer, UpdateFuzzer, tsig_sign
 
 SEED = int(os.environ.get("STRESS_SEED", "20261125"))
 UDP_PACKETS = int(os.environ.get("STRESS_PACKETS", "100000"))
 TCP_STREAMS = int(os.environ.get("STRESS_TCP_STREAMS", "2000"))
 BURST = 250
+UPDATES = int(os.environ.get("STRESS_UPDATES", "1500"))
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
                    "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
 
@@ -164,3 +169,38 @@ def test_stress_bad_input(asan_server, capsys):
     bad = sanitizer_lines(srv.log())
     assert not bad, "sanitizer report at exit (seed %d):\n%s" % (SEED, srv.log()[-20000:])
     assert rc == 0, "exit %s after the stress:\n%s" % (rc, srv.log()[-5000:])
+
+
+def test_stress_signed_updates(asan_server, capsys):
+    srv = asan_server
+    seed = SEED + 1
+    with capsys.disabled():
+        print("\nstress: %d signed mutated UPDATEs, seed %d" % (UPDATES, seed))
+    fuzz = UpdateFuzzer(seed)
+    rcodes = {}
+    t0 = time.monotonic()
+    for i in range(UPDATES):
+        wire = tsig_sign(fuzz.next(), srv.key_name, srv.key_secret, srv.key_algorithm)
+        reply = srv.raw(wire, tcp=(i % 5 == 0), timeout=2)
+        rc = None if reply is None or len(reply) < 12 else reply[3] & 0xf
+        rcodes[rc] = rcodes.get(rc, 0) + 1
+        if i % 100 == 99:
+            assert srv.running(), "server died after %d UPDATEs (seed %d):\n%s" % (
+                i + 1, seed, srv.log()[-5000:])
+            assert srv.query("svc.test.", "SOA", timeout=2).answer
+    with capsys.disabled():
+        print("stress: UPDATE rcodes %s in %.1f s" % (
+            {str(k): v for k, v in sorted(rcodes.items(), key=lambda kv: str(kv[0]))},
+            time.monotonic() - t0))
+    assert rcodes.get(0, 0) > 0, "no mutated UPDATE was accepted: the fuzz missed the update code"
+    assert sum(v for k, v in rcodes.items() if k is not None) >= UPDATES * 0.9, rcodes
+    assert srv.running()
+    serial = srv.query("svc.test.", "SOA").answer[0][0].serial
+    assert not sanitizer_lines(srv.log()), srv.log()[-20000:]
+    assert srv.stop(timeout=10) == 0
+    assert not sanitizer_lines(srv.log()), srv.log()[-20000:]
+    # what was persisted loads again, as it was served
+    res = srv.run("checkconf")
+    assert res.returncode == 0, "the persisted zone does not load:\n%s%s" % (res.stdout, res.stderr)
+    srv.start(timeout=20)
+    assert srv.query("svc.test.", "SOA").answer[0][0].serial == serial
