@@ -95,6 +95,8 @@ BAD_ZONES = {
     "wildcard": (GOOD_ZONE + "*.wild IN A 192.0.2.1\n", None, "wild"),
     "delegation": (GOOD_ZONE + "sub IN NS ns.example.org.\n", None, "sub"),
     "class_ch": (GOOD_ZONE + "chaos CH TXT \"x\"\n", None, "chaos"),
+    # an RRset whose answer cannot fit a DNS message (~78 KB)
+    "giant_rrset": (GOOD_ZONE + harness._txt_rrset("giant", 300, 250) + "\n", None, None),
 }
 
 
