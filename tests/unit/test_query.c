@@ -910,6 +910,72 @@ test_answer_slow_paths(void **state)
 	    QUERY_SLOW);
 }
 
+/* A small deterministic generator, so a failure replays. */
+static uint32_t
+rnd_next(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/*
+ * Mutated and random packets through parse and answer: whatever comes in,
+ * the parsed fields stay inside the packet and the reply inside the buffer.
+ */
+static void
+test_random_packets_bounded(void **state)
+{
+	const struct snapshot	*snap = *state;
+	static uint8_t		 out[65535];
+	struct pkt		 base, p;
+	struct query		 q;
+	uint32_t		 seed = 20261125;
+	size_t			 i, n, outlen;
+
+	pkt_query(&base, "ReDiS.svc.test", 1, 1);
+	for (i = 0; i < 200000; i++) {
+		uint32_t r = rnd_next(&seed);
+
+		if (r % 4 == 0) {		/* random bytes */
+			p.len = rnd_next(&seed) % 600;
+			for (n = 0; n < p.len; n++)
+				p.b[n] = (uint8_t)rnd_next(&seed);
+			if (p.len > 2 && (r & 0x100))
+				p.b[2] &= 0x7f;
+		} else {			/* a valid query, mutated */
+			p = base;
+			for (n = 0; n < 1 + r % 4; n++)
+				p.b[rnd_next(&seed) % p.len] ^= (uint8_t)(1u << (rnd_next(&seed) % 8));
+			if (r & 0x10)
+				p.len = rnd_next(&seed) % (p.len + 1);
+		}
+		memset(&q, 0, sizeof(q));
+		if (query_parse(p.b, p.len, &q) == QUERY_DROP)
+			continue;
+		assert_true(p.len >= DNS_HEADER_LEN);
+		assert_true(q.question_end <= p.len);
+		assert_true(q.qname_len <= DNS_NAME_MAX);
+		if (q.rcode == 0) {
+			assert_true(q.question_end == DNS_HEADER_LEN + q.qname_len + 4);
+			assert_int_equal(q.qname_lc[q.qname_len - 1], 0);
+		}
+		outlen = 0;
+		n = (r & 0x20) ? 512 : sizeof(out);
+		switch (query_answer(snap, &q, (r & 0x40) ? QUERY_TRANSPORT_TCP :
+		    QUERY_TRANSPORT_UDP, out, n, &outlen)) {
+		case QUERY_REPLY:
+			assert_true(outlen >= DNS_HEADER_LEN && outlen <= n);
+			assert_true(out[2] & FLAG_QR);
+			assert_memory_equal(out, p.b, 2);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -941,6 +1007,7 @@ main(void)
 		cmocka_unit_test(test_answer_refused),
 		cmocka_unit_test(test_answer_truncation),
 		cmocka_unit_test(test_answer_slow_paths),
+		cmocka_unit_test(test_random_packets_bounded),
 	};
 	int fails;
 
