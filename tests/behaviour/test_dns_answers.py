@@ -298,8 +298,9 @@ def test_cname_target_nxdomain(zserver):
 
 
 @pytest.mark.parametrize("tool", DNS_TOOLS)
-def test_tool_cname_out_of_zone(zserver, tool):
-    r = tool_query(tool, zserver.port, "outside.svc.test", "A")
+@pytest.mark.parametrize("tcp,v6", transports())
+def test_tool_cname_out_of_zone(zserver, tool, tcp, v6):
+    r = tool_query(tool, zserver.port, "outside.svc.test", "A", tcp=tcp, v6=v6)
     assert_tool_ok(r, "NOERROR")
     assert [(a[0], a[3], a[4]) for a in r.answer] == [
         ("outside.svc.test.", "CNAME", "www.example.org.")], repr(r)
@@ -330,8 +331,9 @@ def test_cname_loop_answered(zserver, tcp):
 # ------------------------------------------------- empty non-terminals
 
 @pytest.mark.parametrize("tool", DNS_TOOLS)
-def test_tool_empty_non_terminal(zserver, tool):
-    r = tool_query(tool, zserver.port, "a.ent.svc.test", "A")
+@pytest.mark.parametrize("tcp,v6", transports())
+def test_tool_empty_non_terminal(zserver, tool, tcp, v6):
+    r = tool_query(tool, zserver.port, "a.ent.svc.test", "A", tcp=tcp, v6=v6)
     assert_tool_ok(r, "NOERROR")
     assert r.answer == [], repr(r)
     assert [s[1] for s in r.rrs("authority", "SOA")] == [NEG_TTL], repr(r)
@@ -373,8 +375,9 @@ def test_any_single_rrset(zserver, tcp, v6, qname):
 
 
 @pytest.mark.parametrize("tool", DNS_TOOLS)
-def test_tool_any(zserver, tool):
-    r = tool_query(tool, zserver.port, "redis.svc.test", "ANY")
+@pytest.mark.parametrize("tcp,v6", transports())
+def test_tool_any(zserver, tool, tcp, v6):
+    r = tool_query(tool, zserver.port, "redis.svc.test", "ANY", tcp=tcp, v6=v6)
     assert_tool_ok(r, "NOERROR")
     types = {a[3] for a in r.answer}
     assert len(types) == 1 and len(r.answer) >= 1, repr(r)

@@ -80,9 +80,10 @@ def test_notimp_header_only(zserver):
                      opcode=opcode)
 
 
-@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
-def test_tool_notimp(zserver, tcp):
-    r = tool_query("dig", zserver.port, "redis.svc.test", "A", tcp=tcp, extra=["+opcode=status"])
+@pytest.mark.parametrize("tcp,v6", transports())
+def test_tool_notimp(zserver, tcp, v6):
+    r = tool_query("dig", zserver.port, "redis.svc.test", "A", tcp=tcp, v6=v6,
+                   extra=["+opcode=status"])
     assert r.rcode == "NOTIMP", repr(r)
     assert "qr" in r.flags and "aa" not in r.flags, repr(r)
 
@@ -236,8 +237,9 @@ def test_chaos_txt(zserver, qname):
 
 
 @pytest.mark.parametrize("tool", ["dig", "kdig", "drill"])
-def test_tool_class_ch(zserver, tool):
-    r = tool_query(tool, zserver.port, "redis.svc.test", "A", rdclass="CH")
+@pytest.mark.parametrize("tcp,v6", transports())
+def test_tool_class_ch(zserver, tool, tcp, v6):
+    r = tool_query(tool, zserver.port, "redis.svc.test", "A", rdclass="CH", tcp=tcp, v6=v6)
     assert r.rcode == "REFUSED", repr(r)
     assert "aa" not in r.flags and r.answer == [], repr(r)
 
