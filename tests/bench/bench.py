@@ -836,6 +836,21 @@ def update_latency(work, zone_file, qfile):
 
 # ---------------------------------------------------------------- main
 
+def cpu_check():
+    """CPU milliseconds of a fixed loop (best of 3): a rough gauge of how
+    fast this machine's cores are running now, to compare runs made at
+    different times or under different host load."""
+    best = None
+    for _ in range(3):
+        t0 = time.process_time()
+        x = 0
+        for i in range(1000000):
+            x += i
+        dt = (time.process_time() - t0) * 1000
+        best = dt if best is None else min(best, dt)
+    return best
+
+
 def loadavg():
     try:
         return " ".join(open("/proc/loadavg").read().split()[:3])
@@ -890,12 +905,13 @@ def main():
         log("sample zone: %d records; big zone: %d services, %d records, queries spread over "
             "all of them" % (len(zone_text(0).splitlines()) - 2, BIG_SERVICES,
                              len(zone_text(BIG_SERVICES).splitlines()) - 2))
-        log("each server: one UDP worker, rate limiting off; load average before: %s" % loadavg())
+        log("each server: one UDP worker, rate limiting off; load average before: %s; "
+            "fixed CPU loop: %.0f ms" % (loadavg(), cpu_check()))
         log("")
         res, failed = run_rounds(entries, work)
         failures += len(failed)
         log("")
-        log("load average after: %s" % loadavg())
+        log("load average after: %s; fixed CPU loop: %.0f ms" % (loadavg(), cpu_check()))
         log("")
         log("== sample zone: median [min-max] over %d rounds" % ROUNDS)
         cols = [("redisfo-dns", "redisfo-dns"), ("NSD", server_version(Nsd)),
