@@ -8,7 +8,9 @@
  * writes on P, waits until the target T has every byte P has, promotes T,
  * swaps the record by a compare-and-swap UPDATE, and only then demotes P
  * and kills its clients; an unplanned failover (P does not answer
- * failover.probes probes) promotes T, swaps the record and fences P.
+ * failover.probes probes) promotes T, swaps the record and fences P; a
+ * record repair (the record names a replica of the only master, and the
+ * operator asks --to that master) only moves the record.
  *
  * What it must never do: move the record before T accepts writes; let P
  * take writes after T was promoted (P stays paused from the pause until
@@ -56,6 +58,8 @@ enum switch_step {
 	STEP_MAX
 };
 
+enum switch_mode { MODE_PLANNED, MODE_FAILOVER, MODE_REPAIR };
+
 enum step_status { ST_NOT_RUN = 0, ST_OK, ST_FAILED, ST_ROLLED_BACK, ST_ROLLBACK_FAILED };
 
 struct sw {
@@ -66,7 +70,8 @@ struct sw {
 	int				 force, dry_run, yes;
 	/* what preflight found */
 	struct svc_state		 st;
-	int				 planned;
+	enum switch_mode		 mode;
+	int				 planned;	/* mode == MODE_PLANNED */
 	int				 p, t;		/* node indexes */
 	const struct conf_node		*pn, *tn;
 	struct node_conn		*pc, *tc;
@@ -100,6 +105,7 @@ struct step {
 	int		(*rollback)(struct sw *);
 	int		 planned;	/* runs in a planned switchover */
 	int		 failover;	/* runs in an unplanned failover */
+	int		 repair;	/* runs in a record repair */
 };
 
 static int	switch_step_lock(struct sw *);
@@ -118,30 +124,52 @@ static int	switch_rollback_promote(struct sw *);
 
 static const struct step steps[STEP_MAX] = {
 	[STEP_LOCK]	 = { "lock", "take the switch lock",
-	    switch_step_lock, NULL, 1, 1 },
+	    switch_step_lock, NULL, 1, 1, 1 },
 	[STEP_PREFLIGHT] = { "preflight", "read the record, probe every node, check the target",
-	    switch_step_preflight, NULL, 1, 1 },
+	    switch_step_preflight, NULL, 1, 1, 1 },
 	[STEP_CONFIRM]	 = { "confirm", "show the plan, ask unless -y",
-	    switch_step_confirm, NULL, 1, 1 },
+	    switch_step_confirm, NULL, 1, 1, 1 },
 	[STEP_PRE_HOOK]	 = { "pre_hook", "run failover.pre_hook (non-zero aborts)",
-	    switch_step_pre_hook, NULL, 1, 1 },
+	    switch_step_pre_hook, NULL, 1, 1, 1 },
 	[STEP_PAUSE]	 = { "pause", "CLIENT PAUSE WRITE on the primary",
-	    switch_step_pause, switch_rollback_pause, 1, 0 },
+	    switch_step_pause, switch_rollback_pause, 1, 0, 0 },
 	[STEP_CATCHUP]	 = { "catchup", "wait until the target has the primary's offset",
-	    switch_step_catchup, NULL, 1, 0 },
+	    switch_step_catchup, NULL, 1, 0, 0 },
 	[STEP_PROMOTE]	 = { "promote", "REPLICAOF NO ONE on the target, check ROLE",
-	    switch_step_promote, switch_rollback_promote, 1, 1 },
+	    switch_step_promote, switch_rollback_promote, 1, 1, 0 },
 	[STEP_SWAP]	 = { "swap", "UPDATE the record (prerequisite: the old address) and the TXT",
-	    switch_step_swap, NULL, 1, 1 },
+	    switch_step_swap, NULL, 1, 1, 1 },
 	[STEP_DEMOTE]	 = { "demote", "old primary: REPLICAOF target, CLIENT KILL, UNPAUSE, CONFIG REWRITE",
-	    switch_step_demote, NULL, 1, 0 },
+	    switch_step_demote, NULL, 1, 0, 0 },
 	[STEP_REPOINT]	 = { "repoint", "CONFIG REWRITE the new primary, point the other replicas at it",
-	    switch_step_repoint, NULL, 1, 1 },
+	    switch_step_repoint, NULL, 1, 1, 1 },
 	[STEP_POST_HOOK] = { "post_hook", "run failover.post_hook (failure reported)",
-	    switch_step_post_hook, NULL, 1, 1 },
+	    switch_step_post_hook, NULL, 1, 1, 1 },
 };
 
 /* ------------------------------------------------------------ helpers */
+
+static int
+step_runs(const struct sw *sw, int i)
+{
+	switch (sw->mode) {
+	case MODE_PLANNED:	return steps[i].planned;
+	case MODE_FAILOVER:	return steps[i].failover;
+	case MODE_REPAIR:	return steps[i].repair;
+	}
+	return 0;
+}
+
+static const char *
+mode_str(const struct sw *sw)
+{
+	switch (sw->mode) {
+	case MODE_PLANNED:	return "planned";
+	case MODE_FAILOVER:	return "failover";
+	case MODE_REPAIR:	return "repair";
+	}
+	return "?";
+}
 
 static long long
 now_us(void)
@@ -258,8 +286,7 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 	rfc3339_now_ms(ts, sizeof(ts));
 	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
 	json_str(f, sw->svc->name);
-	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->pn == NULL ? "" :
-	    sw->planned ? "planned" : "failover");
+	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->pn == NULL ? "" : mode_str(sw));
 	json_str(f, sw->pn ? sw->pn->name : "");
 	fprintf(f, ",\"to\":");
 	json_str(f, sw->tn ? sw->tn->name : "");
@@ -288,7 +315,7 @@ run_hook(struct sw *sw, const char *cmd, const char *result, const char *step)
 		char addr[256];
 
 		setenv("REDISFO_SERVICE", sw->svc->name, 1);
-		setenv("REDISFO_MODE", sw->planned ? "planned" : "failover", 1);
+		setenv("REDISFO_MODE", mode_str(sw), 1);
 		setenv("REDISFO_OLD", sw->pn ? sw->pn->name : "", 1);
 		setenv("REDISFO_NEW", sw->tn ? sw->tn->name : "", 1);
 		if (sw->pn) {
@@ -428,13 +455,85 @@ pick_target(struct sw *sw)
 	return bi;
 }
 
+/* The plan: what will happen, step by step. */
+static void
+print_plan(struct sw *sw)
+{
+	static const char	*what[] = { "planned switchover", "UNPLANNED FAILOVER",
+				    "record repair" };
+	char			 addrs[256];
+	size_t			 i;
+
+	state_node_addresses(sw->tn, addrs, sizeof(addrs));
+	sw->new_epoch = sw->st.epoch + 1;
+	if (sw->mode == MODE_FAILOVER)
+		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->pn->name);
+	else if (sw->st.fenced[0] && strcmp(sw->st.fenced, sw->tn->name) != 0)
+		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->st.fenced);
+	printf("plan: %s %s: %s (%s:%d) -> %s (%s:%d), record %s -> %s, epoch %lld\n",
+	    what[sw->mode], sw->svc->name, sw->pn->name, sw->pn->host, sw->pn->port,
+	    sw->tn->name, sw->tn->host, sw->tn->port, sw->st.owner, addrs, sw->new_epoch);
+	for (i = 0; i < STEP_MAX; i++)
+		if (step_runs(sw, (int)i))
+			printf("  %-10s %s\n", steps[i].name, steps[i].what);
+	fflush(stdout);
+}
+
+/*
+ * The served node answers but is not a master. When it is a replica of
+ * the only master M and the operator asked --to M, the record is what is
+ * wrong (a late UPDATE, a hand edit): repair it, moving nothing else.
+ * Otherwise refuse, saying how to repair.
+ */
+static int
+preflight_not_master(struct sw *sw)
+{
+	const struct svc_state	*st = &sw->st;
+	const struct node_info	*pi = &st->nodes[sw->p];
+	char			 e[256];
+	int			 m = -1;
+	size_t			 i;
+
+	for (i = 0; i < sw->svc->n_nodes; i++)
+		if (st->nodes[i].reachable && st->nodes[i].role == NODE_ROLE_MASTER &&
+		    state_follows(pi, &sw->svc->nodes[i]))
+			m = (int)i;
+	verdict(0, "primary %s is a master (it is a %s of %s:%d)", sw->pn->name,
+	    node_role_str(pi->role), pi->master_host, pi->master_port);
+	if (m < 0 || st->n_masters != 1 || sw->to == NULL ||
+	    strcmp(sw->to, sw->svc->nodes[m].name) != 0) {
+		sw_fail(sw, "the served node %s is not a master (it is a %s of %s:%d)%s%s%s",
+		    sw->pn->name, node_role_str(pi->role), pi->master_host, pi->master_port,
+		    m >= 0 && st->n_masters == 1 ? "; to point the record at its master, "
+		    "run switch --to " : "", m >= 0 && st->n_masters == 1 ?
+		    sw->svc->nodes[m].name : "", "");
+		return -1;
+	}
+	sw->mode = MODE_REPAIR;
+	sw->planned = 0;
+	sw->t = m;
+	sw->tn = &sw->svc->nodes[m];
+	verdict(1, "%s is the only master and %s follows it: repair the record",
+	    sw->tn->name, sw->pn->name);
+	print_plan(sw);
+	if (sw->dry_run)
+		return 0;
+	sw->tc = node_connect(sw->svc, sw->tn, sw->conf->failover.probe_timeout_ms,
+	    e, sizeof(e));
+	if (sw->tc == NULL) {
+		sw_fail(sw, "%s", e);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 switch_step_preflight(struct sw *sw)
 {
 	struct svc_state	*st = &sw->st;
 	const struct conf	*conf = sw->conf;
 	struct node_info	*pi, *ti;
-	char			 e[512], addrs[256];
+	char			 e[512];
 	int			 k, ok = 1;
 	size_t			 i;
 
@@ -479,16 +578,13 @@ switch_step_preflight(struct sw *sw)
 	}
 	if (pi->reachable)
 		state_judge(st);
-	sw->planned = pi->reachable;
+	sw->mode = pi->reachable ? MODE_PLANNED : MODE_FAILOVER;
+	sw->planned = sw->mode == MODE_PLANNED;
 	if (sw->planned) {
 		verdict(1, "primary %s answers", sw->pn->name);
-		if (!verdict(pi->role == NODE_ROLE_MASTER, "primary %s is a master (%s)",
-		    sw->pn->name, node_role_str(pi->role))) {
-			sw_fail(sw, "the served node %s is not a master (it is a %s of %s:%d)",
-			    sw->pn->name, node_role_str(pi->role), pi->master_host,
-			    pi->master_port);
-			return -1;
-		}
+		if (pi->role != NODE_ROLE_MASTER)
+			return preflight_not_master(sw);
+		verdict(1, "primary %s is a master", sw->pn->name);
 	} else {
 		verdict(0, "primary %s does not answer after %d probes: %s",
 		    sw->pn->name, sw->p_probes_failed, pi->error);
@@ -580,21 +676,7 @@ switch_step_preflight(struct sw *sw)
 			sw_warn(sw, "%s also claims to be master (split brain?)",
 			    sw->svc->nodes[i].name);
 
-	/* The plan. */
-	state_node_addresses(sw->tn, addrs, sizeof(addrs));
-	sw->new_epoch = st->epoch + 1;
-	if (!sw->planned)
-		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->pn->name);
-	else if (st->fenced[0] && strcmp(st->fenced, sw->tn->name) != 0)
-		snprintf(sw->fenced, sizeof(sw->fenced), "%s", st->fenced);
-	printf("plan: %s %s: %s (%s:%d) -> %s (%s:%d), record %s -> %s, epoch %lld\n",
-	    sw->planned ? "planned switchover" : "UNPLANNED FAILOVER", sw->svc->name,
-	    sw->pn->name, sw->pn->host, sw->pn->port, sw->tn->name, sw->tn->host,
-	    sw->tn->port, st->owner, addrs, sw->new_epoch);
-	for (i = 0; i < STEP_MAX; i++)
-		if (sw->planned ? steps[i].planned : steps[i].failover)
-			printf("  %-10s %s\n", steps[i].name, steps[i].what);
-	fflush(stdout);
+	print_plan(sw);
 
 	if (sw->dry_run)
 		return 0;
@@ -626,7 +708,8 @@ switch_step_confirm(struct sw *sw)
 		    sw->planned ? "switch" : "fail over");
 		return -1;
 	}
-	printf("%s %s from %s to %s? [y/N] ", sw->planned ? "Switch" : "FAIL OVER",
+	printf("%s %s from %s to %s? [y/N] ", sw->mode == MODE_PLANNED ? "Switch" :
+	    sw->mode == MODE_REPAIR ? "Move the record of" : "FAIL OVER",
 	    sw->svc->name, sw->pn->name, sw->tn->name);
 	fflush(stdout);
 	if (fgets(line, sizeof(line), stdin) == NULL ||
@@ -1027,7 +1110,7 @@ switch_run(struct sw *sw)
 
 	sw->t_start = now_us();
 	for (i = 0; i < STEP_MAX; i++) {
-		if (i > STEP_PREFLIGHT && !(sw->planned ? steps[i].planned : steps[i].failover))
+		if (i > STEP_PREFLIGHT && !step_runs(sw, i))
 			continue;
 		if (sw->dry_run && i > STEP_PREFLIGHT)
 			break;
@@ -1103,9 +1186,9 @@ switch_run(struct sw *sw)
 	if (sw->dns_unknown)
 		fprintf(stderr, "redisfo-dns: failed part-way: %s is the primary again but "
 		    "the UPDATE's outcome is unknown: if %s applies it late, the record "
-		    "names %s, now a replica; check with `status` and put the record "
-		    "back to %s\n", sw->pn->name, sw->conf->failover.server.text,
-		    sw->tn->name, sw->pn->name);
+		    "names %s, now a replica; check with `status`, and if so run "
+		    "`switch --to %s` to point the record back\n", sw->pn->name,
+		    sw->conf->failover.server.text, sw->tn->name, sw->pn->name);
 	else
 		fprintf(stderr, "redisfo-dns: failed part-way: a rollback failed\n");
 	return 3;

@@ -6,6 +6,7 @@ TXT) right before the refused switch and compares it after.
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
@@ -186,3 +187,26 @@ def test_unknown_node_and_bad_arguments_are_usage_errors(cluster):
     assert c.switch("--bogus").returncode == 2
     assert c.switch("nosuchservice", "-y").returncode == 2
     assert c.snapshot() == before
+
+
+def test_record_naming_a_replica_is_repaired_only_on_request(cluster, tmp_path):
+    """The record names r2, a replica of r1 (a late UPDATE, a hand edit):
+    a plain switch is refused with the way out; `--to r1` moves the record
+    to the master and touches no node."""
+    c = cluster
+    subprocess.run(update_script(c, tmp_path, c.nodes["r2"].host), shell=True,
+                   check=True, env=dict(os.environ, REDISFO_STEP="now"))
+    assert c.rf.run("check").returncode == 2
+    before = c.snapshot()
+    r = c.switch("-y")
+    refused(r, "the served node r2 is not a master")
+    assert "run switch --to r1" in r.stderr
+    assert c.snapshot() == before
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "plan: record repair redis: r2" in r.stdout
+    assert "pause" not in re.findall(r"^  (\w+) +[0-9.]+ ms", r.stdout, re.M)
+    assert c.record() == [c.nodes["r1"].host]
+    assert c.roles() == before["roles"]
+    assert c.txt().startswith("primary=r1 epoch=2 ")
+    assert c.rf.run("check").returncode == 0
