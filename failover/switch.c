@@ -705,7 +705,7 @@ switch_step_confirm(struct sw *sw)
 		return 0;
 	if (!isatty(STDIN_FILENO)) {
 		sw_fail(sw, "not confirmed: no terminal to ask on; run with -y to %s",
-		    sw->planned ? "switch" : "fail over");
+		    sw->mode == MODE_FAILOVER ? "fail over" : "switch");
 		return -1;
 	}
 	printf("%s %s from %s to %s? [y/N] ", sw->mode == MODE_PLANNED ? "Switch" :
