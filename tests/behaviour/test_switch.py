@@ -134,3 +134,34 @@ def test_node_without_config_file_is_switched_with_a_warning(tmp_path, procs):
     assert "r2: no config file, CONFIG REWRITE skipped" in r.stdout
     assert c.role("r2") == "master" and c.role("r1") == "replica of r2"
     assert "replicaof" in (c.nodes["r1"].conf_path.read_text().lower())
+
+
+def run_on_terminal(c, answer, *args):
+    """switch with a terminal on stdin, answering the question with answer."""
+    import os
+    import pty
+    import subprocess
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([str(c.rf.binary), "-c", str(c.rf.conf_path), "switch", *args],
+                             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=c.rf.env)
+        os.write(master, answer.encode() + b"\n")
+        out, err = p.communicate(timeout=60)
+        return p.returncode, out, err
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_asks_on_the_terminal(cluster):
+    c = cluster
+    before = c.snapshot()
+    code, out, err = run_on_terminal(c, "n", "--to", "r2")
+    assert code == 1, out + err
+    assert "Switch redis from r1 to r2? [y/N]" in out
+    assert "not confirmed by the operator" in err
+    assert c.snapshot() == before
+    code, out, err = run_on_terminal(c, "y", "--to", "r2")
+    assert code == 0, out + err
+    assert c.served() == "r2"
