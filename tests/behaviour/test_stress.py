@@ -18,6 +18,7 @@ zone it accepted and wrote must load again (checkconf, restart).
 import errno
 import os
 import select
+import signal
 import socket
 import time
 
@@ -26,6 +27,7 @@ import dns.rcode
 import pytest
 
 import harness
+from harness import wait_until
 from fuzz_packets import PacketFuzzer, UpdateFuzzer, tsig_sign
 
 SEED = int(os.environ.get("STRESS_SEED", "20261125"))
@@ -57,7 +59,22 @@ def check_good(srv, v6=False, tcp=False):
     raise AssertionError("no good answer after 5 tries: %r\n%s" % (last, srv.log()[-3000:]))
 
 
-def flood_udp(srv, fuzz, count, v6=False):
+class Reloader:
+    """Every few bursts: a new serial in the zone file and a SIGHUP, so
+    snapshot swaps race with the flood (use-after-free shows under ASan)."""
+
+    def __init__(self, srv, every=5):
+        self.srv, self.every, self.n, self.serial = srv, every, 0, 2024010101
+
+    def tick(self):
+        self.n += 1
+        if self.n % self.every == 0:
+            self.serial += 1
+            self.srv.write_zone(harness.TEST_ZONE.replace("2024010101", str(self.serial)))
+            self.srv.signal(signal.SIGHUP)
+
+
+def flood_udp(srv, fuzz, count, v6=False, reloader=None):
     """Send count fuzzed packets; returns (sent, replies seen)."""
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     addr = ("::1" if v6 else "127.0.0.1", srv.port)
@@ -88,6 +105,8 @@ def flood_udp(srv, fuzz, count, v6=False):
             assert srv.running(), "server died after %d packets (seed %d):\n%s" % (
                 sent, fuzz_seed(fuzz), srv.log()[-5000:])
             check_good(srv, v6=v6)
+            if reloader is not None:
+                reloader.tick()
     return sent, replies
 
 
@@ -143,13 +162,16 @@ def test_stress_bad_input(asan_server, capsys):
     fuzz = PacketFuzzer(SEED)
     t0 = time.monotonic()
     v6_share = UDP_PACKETS // 10 if srv.v6 else 0
-    sent4, rep4 = flood_udp(srv, fuzz, UDP_PACKETS - v6_share)
-    sent6, rep6 = flood_udp(srv, fuzz, v6_share, v6=True) if v6_share else (0, 0)
+    reloader = Reloader(srv)
+    sent4, rep4 = flood_udp(srv, fuzz, UDP_PACKETS - v6_share, reloader=reloader)
+    sent6, rep6 = flood_udp(srv, fuzz, v6_share, v6=True, reloader=reloader) if v6_share else (0, 0)
     tcp = flood_tcp(srv, fuzz, TCP_STREAMS)
     elapsed = time.monotonic() - t0
     with capsys.disabled():
-        print("stress: %d UDP packets sent (%d replies), %d TCP streams, in %.1f s"
-              % (sent4 + sent6, rep4 + rep6, tcp, elapsed))
+        print("stress: %d UDP packets sent (%d replies), %d TCP streams, %d reloads, in %.1f s"
+              % (sent4 + sent6, rep4 + rep6, tcp, reloader.serial - 2024010101, elapsed))
+    wait_until(lambda: srv.query("svc.test.", "SOA").answer[0][0].serial == reloader.serial,
+               timeout=10, what="the last reload to be served")
     assert sent4 + sent6 >= UDP_PACKETS
     assert rep4 + rep6 > 0, "the server answered none of the fuzzed packets"
 
