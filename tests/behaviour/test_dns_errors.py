@@ -210,6 +210,11 @@ def test_trailing_garbage_bounded(zserver):
     """Bytes after the counted sections: answered (or FORMERR), never more."""
     h, _ = ask(zserver, w.query("redis.svc.test", w.T_A, tail=b"\xde\xad\xbe\xef"))
     assert h["rcode"] in (w.NOERROR, w.FORMERR)
+    # datagrams larger than any query buffer: answered, refused or dropped
+    for n in (1232, 4096, 8000, 65000):
+        reply = zserver.raw(w.query("redis.svc.test", w.T_A, tail=b"\x00" * n), timeout=0.5)
+        h = w.parse_header(reply)
+        assert h is None or h["rcode"] in (w.NOERROR, w.FORMERR)
     assert_alive(zserver)
 
 

@@ -252,3 +252,19 @@ def test_half_close_after_query_still_answered(zserver):
             s.shutdown(socket.SHUT_WR)
             got = [read_msg(s).id for _ in range(n)]
             assert sorted(got) == sorted(ids)
+
+
+def test_largest_message(zserver):
+    """A 65535-byte message (a query and trailing bytes) is read whole and
+    answered or refused as FORMERR; the connection stays in step."""
+    q = dns.message.make_query("redis.svc.test.", "A")
+    q.id = 0x6001
+    wire = q.to_wire()
+    big = wire + b"\x00" * (65535 - len(wire))
+    q2 = dns.message.make_query("multi.svc.test.", "A")
+    with connect(zserver, timeout=5) as s:
+        s.sendall(framed(big) + framed(q2.to_wire()))
+        r = read_msg(s)
+        assert r.id == 0x6001 and r.rcode() in (dns.rcode.NOERROR, dns.rcode.FORMERR)
+        r2 = read_msg(s)
+        assert r2.id == q2.id and len(r2.answer[0]) == 3
