@@ -65,11 +65,19 @@ struct ev {
 	int		fd;
 };
 
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union pktinfo_ctl {
+	char		buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr	align;
+};
+
 /* A message a worker hands to the control thread, with where to reply. */
 struct slow_req {
 	int			fd;
 	struct sockaddr_storage	peer;
 	socklen_t		peerlen;
+	union pktinfo_ctl	ctl;		/* the source address to reply from */
+	size_t			ctllen;
 	size_t			len;
 	uint8_t			data[];
 };
@@ -77,6 +85,7 @@ struct slow_req {
 struct worker {
 	pthread_t		 tid;
 	int			 fd;
+	int			 pktinfo;	/* bound to a wildcard: reply from the address asked */
 	int			 slowq;		/* write end of the control pipe */
 	struct rrl		*rrl;
 	/* Batches: requests in, replies out. */
@@ -84,8 +93,10 @@ struct worker {
 	struct iovec		 in_iov[UDP_BATCH];
 	struct sockaddr_storage	 peers[UDP_BATCH];
 	uint8_t			 in_buf[UDP_BATCH][UDP_IN_MAX];
+	union pktinfo_ctl	 in_ctl[UDP_BATCH];
 	struct mmsghdr		 out_msgs[UDP_BATCH];
 	struct iovec		 out_iov[UDP_BATCH];
+	union pktinfo_ctl	 out_ctl[UDP_BATCH];
 	uint8_t			 out_buf[UDP_BATCH][EDNS_OUR_SIZE];
 };
 
@@ -151,17 +162,51 @@ sockaddr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 /* ---- the UDP workers ---- */
 
+/*
+ * From the destination address a request arrived on (a socket bound to a
+ * wildcard address), the control message that sends the reply from that
+ * same address. Returns its length, 0 when the request had none.
+ */
+static size_t
+pktinfo_reply(struct msghdr *in, union pktinfo_ctl *out)
+{
+	struct cmsghdr	*c, *o = &out->align;
+
+	for (c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
 static void
-worker_forward(struct worker *w, const uint8_t *msg, size_t len,
-    const struct sockaddr_storage *peer, socklen_t peerlen)
+worker_forward(struct worker *w, const uint8_t *msg, size_t len, struct msghdr *h)
 {
 	struct slow_req *r = malloc(sizeof(*r) + len);
 
 	if (r == NULL)
 		return;
 	r->fd = w->fd;
-	r->peer = *peer;
-	r->peerlen = peerlen;
+	memcpy(&r->peer, h->msg_name, h->msg_namelen);
+	r->peerlen = h->msg_namelen;
+	r->ctllen = w->pktinfo ? pktinfo_reply(h, &r->ctl) : 0;
 	r->len = len;
 	memcpy(r->data, msg, len);
 	if (write(w->slowq, &r, sizeof(r)) != sizeof(r))
@@ -200,7 +245,7 @@ worker_batch(struct worker *w, const struct snapshot *snap, int n)
 			continue;
 		v = query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, EDNS_OUR_SIZE, &olen);
 		if (v == QUERY_SLOW) {
-			worker_forward(w, w->in_buf[i], len, &w->peers[i], h->msg_namelen);
+			worker_forward(w, w->in_buf[i], len, h);
 			continue;
 		}
 		if (v != QUERY_REPLY || olen == 0)
@@ -217,6 +262,12 @@ worker_batch(struct worker *w, const struct snapshot *snap, int n)
 		w->out_iov[nout].iov_len = olen;
 		w->out_msgs[nout].msg_hdr.msg_name = &w->peers[i];
 		w->out_msgs[nout].msg_hdr.msg_namelen = h->msg_namelen;
+		if (w->pktinfo) {
+			w->out_msgs[nout].msg_hdr.msg_control = &w->out_ctl[nout];
+			w->out_msgs[nout].msg_hdr.msg_controllen = pktinfo_reply(h, &w->out_ctl[nout]);
+			if (w->out_msgs[nout].msg_hdr.msg_controllen == 0)
+				w->out_msgs[nout].msg_hdr.msg_control = NULL;
+		}
 		nout++;
 	}
 	return nout;
@@ -243,6 +294,10 @@ worker_main(void *arg)
 		for (i = 0; i < UDP_BATCH; i++) {
 			w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->peers[i]);
 			w->in_msgs[i].msg_hdr.msg_flags = 0;
+			if (w->pktinfo) {
+				w->in_msgs[i].msg_hdr.msg_control = &w->in_ctl[i];
+				w->in_msgs[i].msg_hdr.msg_controllen = sizeof(w->in_ctl[i]);
+			}
 		}
 		rcu_thread_offline();
 		n = recvmmsg(w->fd, w->in_msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
@@ -270,6 +325,14 @@ worker_main(void *arg)
 /* ---- sockets ---- */
 
 static int
+sockaddr_is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static int
 socket_open(const struct conf_sockaddr *a, int type, char *err, size_t errlen)
 {
 	int fd, on = 1;
@@ -282,6 +345,11 @@ socket_open(const struct conf_sockaddr *a, int type, char *err, size_t errlen)
 		goto fail;
 	if (a->ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (type == SOCK_DGRAM && sockaddr_is_wildcard(&a->ss) &&
+	    (a->ss.ss_family == AF_INET ?
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) :
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on))) == -1)
+		goto fail;
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, 128) == -1)
@@ -383,6 +451,9 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 			serial = 0;
 		}
 	}
+	if (rcode != LDNS_RCODE_NOERROR)
+		log_info("update answered %s: %s", ldns_lookup_by_id(ldns_rcodes, rcode) ?
+		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
 	if (update_reply(u, rcode, &out->msg[0], &out->len[0]) == 0)
 		out->n = 1;
 	update_end(u);
@@ -476,9 +547,17 @@ slowq_drain(struct server *srv)
 			struct replies	 rep;
 
 			slow_handle(srv, r->data, r->len, &r->peer, QUERY_TRANSPORT_UDP, &rep);
-			for (k = 0; k < rep.n; k++)
-				(void)sendto(r->fd, rep.msg[k], rep.len[k], 0,
-				    (struct sockaddr *)&r->peer, r->peerlen);
+			for (k = 0; k < rep.n; k++) {
+				struct iovec	iov = { rep.msg[k], rep.len[k] };
+				struct msghdr	mh = {
+					.msg_name = &r->peer, .msg_namelen = r->peerlen,
+					.msg_iov = &iov, .msg_iovlen = 1,
+					.msg_control = r->ctllen ? &r->ctl : NULL,
+					.msg_controllen = r->ctllen,
+				};
+
+				(void)sendmsg(r->fd, &mh, 0);
+			}
 			replies_free(&rep);
 			free(r);
 		}
@@ -744,6 +823,7 @@ server_open(struct server *srv, char *err, size_t errlen)
 			}
 			srv->workers[srv->nworkers++] = w;
 			w->slowq = srv->slowq[1];
+			w->pktinfo = sockaddr_is_wildcard(&dns->listen[i].ss);
 			w->rrl = rrl_create(dns->rrl.rate, dns->rrl.slip);
 			if ((w->fd = socket_open(&dns->listen[i], SOCK_DGRAM, err, errlen)) == -1)
 				return -1;

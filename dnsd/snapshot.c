@@ -664,12 +664,15 @@ snapshot_free(struct snapshot *snap)
 	free(snap);
 }
 
-/* The RFC 8482 choice for ANY: the addresses first, else the first RRset. */
+/*
+ * The RFC 8482 choice for ANY: a CNAME alone (the types beside it are its
+ * chain's), else the addresses, else the first RRset.
+ */
 static const struct answer *
 entry_pick_any(const struct name_entry *ne)
 {
-	static const uint16_t pref[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA,
-	    LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_SOA };
+	static const uint16_t pref[] = { LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_A,
+	    LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_SOA };
 	size_t i, t;
 
 	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)

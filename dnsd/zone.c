@@ -37,27 +37,46 @@ rr_describe(const ldns_rr *rr, char *buf, size_t len)
 	free(type);
 }
 
-int
-zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
+/* Where a mistake is: "path:line: ", "path: " or nothing, as known. */
+static void
+where_rr(const char *path, const int *lines, ssize_t i, char *buf, size_t len)
+{
+	if (path != NULL && lines != NULL && i >= 0 && lines[i] > 0)
+		snprintf(buf, len, "%s:%d: ", path, lines[i]);
+	else if (path != NULL)
+		snprintf(buf, len, "%s: ", path);
+	else
+		buf[0] = '\0';
+}
+
+/*
+ * zone_check; with path and lines (one per record of ldns_zone_rrs), each
+ * message starts with the file and line of the record at fault.
+ */
+static int
+zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
+    const int *lines, char *err, size_t errlen)
 {
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
 	ldns_rr			*soa = ldns_zone_soa(z);
 	ldns_rdf		*apex = NULL;
 	size_t			 i, j, n = ldns_rr_list_rr_count(rrs), apex_ns = 0;
-	char			 what[512];
+	char			 what[512], at[PATH_MAX + 32];
 	int			 rc = -1;
 
+	where_rr(path, lines, -1, at, sizeof(at));
 	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "bad zone name %s", origin);
+		snprintf(err, errlen, "%sbad zone name %s", at, origin);
 		return -1;
 	}
 	if (soa == NULL) {
-		snprintf(err, errlen, "no SOA record for %s", origin);
+		snprintf(err, errlen, "%sno SOA record for %s", at, origin);
 		goto out;
 	}
 	if (ldns_dname_compare(ldns_rr_owner(soa), apex) != 0) {
 		rr_describe(soa, what, sizeof(what));
-		snprintf(err, errlen, "the SOA record (%s) is not at the zone apex %s", what, origin);
+		snprintf(err, errlen, "%sthe SOA record (%s) is not at the zone apex %s", at,
+		    what, origin);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -66,37 +85,38 @@ zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
 		ldns_rr_type	 type = ldns_rr_get_type(rr);
 
 		rr_describe(rr, what, sizeof(what));
+		where_rr(path, lines, (ssize_t)i, at, sizeof(at));
 		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-			snprintf(err, errlen, "%s: only class IN is served", what);
+			snprintf(err, errlen, "%s%s: only class IN is served", at, what);
 			goto out;
 		}
 		if (!rdf_is_below(owner, apex)) {
-			snprintf(err, errlen, "%s: name is outside the zone %s", what, origin);
+			snprintf(err, errlen, "%s%s: name is outside the zone %s", at, what, origin);
 			goto out;
 		}
 		if (type == LDNS_RR_TYPE_SOA) {
-			snprintf(err, errlen, "%s: a second SOA record", what);
+			snprintf(err, errlen, "%s%s: a second SOA record", at, what);
 			goto out;
 		}
 		if (ldns_dname_is_wildcard(owner)) {
-			snprintf(err, errlen, "%s: wildcard names are not supported", what);
+			snprintf(err, errlen, "%s%s: wildcard names are not supported", at, what);
 			goto out;
 		}
 		if (type == LDNS_RR_TYPE_NS) {
 			if (ldns_dname_compare(owner, apex) != 0) {
-				snprintf(err, errlen, "%s: delegations are not supported", what);
+				snprintf(err, errlen, "%s%s: delegations are not supported", at, what);
 				goto out;
 			}
 			apex_ns++;
 		}
 		if (type == LDNS_RR_TYPE_DNAME) {
-			snprintf(err, errlen, "%s: DNAME records are not supported", what);
+			snprintf(err, errlen, "%s%s: DNAME records are not supported", at, what);
 			goto out;
 		}
 		if (type != LDNS_RR_TYPE_CNAME)
 			continue;
 		if (ldns_dname_compare(owner, apex) == 0) {
-			snprintf(err, errlen, "%s: a CNAME cannot be at the zone apex", what);
+			snprintf(err, errlen, "%s%s: a CNAME cannot be at the zone apex", at, what);
 			goto out;
 		}
 		for (j = 0; j < n; j++) {
@@ -107,12 +127,13 @@ zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
 			if (ldns_rr_get_type(other) == LDNS_RR_TYPE_CNAME &&
 			    ldns_rr_compare(other, rr) == 0)
 				continue;	/* the same record twice */
-			snprintf(err, errlen, "%s: a CNAME must be the only record at its name", what);
+			snprintf(err, errlen, "%s%s: a CNAME must be the only record at its name", at, what);
 			goto out;
 		}
 	}
 	if (apex_ns == 0) {
-		snprintf(err, errlen, "no NS record at the zone apex %s", origin);
+		where_rr(path, lines, -1, at, sizeof(at));
+		snprintf(err, errlen, "%sno NS record at the zone apex %s", at, origin);
 		goto out;
 	}
 	rc = 0;
@@ -121,37 +142,141 @@ out:
 	return rc;
 }
 
+int
+zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
+{
+	return zone_check_lines(z, origin, NULL, NULL, err, errlen);
+}
+
+/*
+ * ldns reads a quoted string that is never closed up to the end of the
+ * file and calls it valid: find that first, and the line it opened on.
+ */
+static int
+zone_quotes_check(FILE *fp, int *open_line)
+{
+	int c, line = 1, in_quote = 0, in_comment = 0, escaped = 0;
+
+	while ((c = getc(fp)) != EOF) {
+		if (escaped)
+			escaped = 0;
+		else if (c == '\\')
+			escaped = 1;
+		else if (in_comment)
+			in_comment = c != '\n';
+		else if (c == '"') {
+			in_quote = !in_quote;
+			if (in_quote)
+				*open_line = line;
+		} else if (c == ';' && !in_quote)
+			in_comment = 1;
+		if (c == '\n')
+			line++;
+	}
+	rewind(fp);
+	return in_quote ? -1 : 0;
+}
+
+/*
+ * Read the records one by one (as ldns_zone_new_frm_fp_l does), keeping
+ * each one's line so that every mistake can be named by its line.
+ */
+static ldns_zone *
+zone_read(FILE *fp, const char *path, const char *origin, uint32_t default_ttl,
+    int **lines_out, char *err, size_t errlen)
+{
+	ldns_zone	*z = ldns_zone_new();
+	ldns_rdf	*my_origin = NULL, *prev = NULL;
+	uint32_t	 ttl = default_ttl;
+	int		 line = 0, first, *lines = NULL;
+	size_t		 nlines = 0, cap = 0;
+	ldns_status	 st;
+
+	if (z == NULL || ldns_str2rdf_dname(&my_origin, origin) != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "%s: bad zone name %s", path, origin);
+		goto fail;
+	}
+	prev = ldns_rdf_clone(my_origin);
+	while (!feof(fp)) {
+		ldns_rr *rr = NULL;
+
+		first = line + 1;
+		st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &my_origin, &prev, &line);
+		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+		    st == LDNS_STATUS_SYNTAX_ORIGIN)
+			continue;
+		if (st == LDNS_STATUS_SYNTAX_INCLUDE) {
+			snprintf(err, errlen, "%s:%d: $INCLUDE is not supported", path, line);
+			goto fail;
+		}
+		if (st != LDNS_STATUS_OK) {
+			snprintf(err, errlen, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(st));
+			goto fail;
+		}
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			if (ldns_zone_soa(z) != NULL) {
+				snprintf(err, errlen, "%s:%d: a second SOA record", path, first);
+				ldns_rr_free(rr);
+				goto fail;
+			}
+			ldns_zone_set_soa(z, rr);
+			continue;
+		}
+		if (nlines == cap) {
+			int *p = realloc(lines, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+
+			if (p == NULL) {
+				ldns_rr_free(rr);
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			lines = p;
+		}
+		if (!ldns_zone_push_rr(z, rr)) {
+			ldns_rr_free(rr);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		lines[nlines++] = first;
+	}
+	ldns_rdf_deep_free(my_origin);
+	ldns_rdf_deep_free(prev);
+	*lines_out = lines;
+	return z;
+fail:
+	ldns_rdf_deep_free(my_origin);
+	ldns_rdf_deep_free(prev);
+	ldns_zone_deep_free(z);
+	free(lines);
+	return NULL;
+}
+
 ldns_zone *
 zone_load(const char *path, const char *origin, uint32_t default_ttl, char *err, size_t errlen)
 {
-	ldns_zone	*z = NULL;
-	ldns_rdf	*apex = NULL;
-	ldns_status	 st;
+	ldns_zone	*z;
 	FILE		*fp;
-	int		 line = 0;
-	char		 why[512];
+	int		*lines = NULL, open_line = 0;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "%s: bad zone name %s", path, origin);
+	if (zone_quotes_check(fp, &open_line) == -1) {
+		snprintf(err, errlen, "%s:%d: a quoted string is never closed", path, open_line);
 		fclose(fp);
 		return NULL;
 	}
-	st = ldns_zone_new_frm_fp_l(&z, fp, apex, default_ttl, LDNS_RR_CLASS_IN, &line);
+	z = zone_read(fp, path, origin, default_ttl, &lines, err, errlen);
 	fclose(fp);
-	ldns_rdf_deep_free(apex);
-	if (st != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(st));
+	if (z == NULL)
 		return NULL;
-	}
-	if (zone_check(z, origin, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	if (zone_check_lines(z, origin, path, lines, err, errlen) == -1) {
 		ldns_zone_deep_free(z);
+		free(lines);
 		return NULL;
 	}
+	free(lines);
 	return z;
 }
 
