@@ -569,6 +569,10 @@ MiXeD         IN A   192.0.2.5
 esc\\.dot      IN A   192.0.2.6
 unk           IN TYPE65000 \\# 4 0a0b0c0d
 empty         IN TXT ""
+dup           IN A   192.0.2.7
+dup           IN A   192.0.2.7
+ttls       60 IN A   192.0.2.10
+ttls      120 IN A   192.0.2.11
 """ + _txt_rrset("medium", 4, 200) + "\n" + _txt_rrset("big", 16, 200) + "\n" \
     + _txt_rrset("huge", 60, 250) + "\n"
 

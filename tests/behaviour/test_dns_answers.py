@@ -139,6 +139,19 @@ def test_binary_labels(zserver, tcp, wire_name, rcode):
     assert reply[12:12 + len(wire_name)] == wire_name
 
 
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_rrset_rules(zserver, tcp):
+    """RFC 2181 5: no duplicate records in an RRset, one TTL for all of it."""
+    q = dns.message.make_query("dup.svc.test.", "A")
+    reply = zserver.raw(q.to_wire(), tcp=tcp, timeout=2)
+    assert dnswire.parse_header(reply)["an"] == 1, "duplicate record served twice"
+    q = dns.message.make_query("ttls.svc.test.", "A")
+    reply = zserver.raw(q.to_wire(), tcp=tcp, timeout=2)
+    m = dns.message.from_wire(reply, one_rr_per_rrset=True)
+    ttls = sorted(rrset.ttl for rrset in m.answer)
+    assert len(ttls) == 2 and ttls[0] == ttls[1], "RRset with TTLs %s" % ttls
+
+
 # ---------------------------------------------------------------- NODATA
 
 @pytest.mark.parametrize("tool", DNS_TOOLS)
