@@ -109,6 +109,7 @@ struct tcp_conn {
 	uint8_t			*out;
 	size_t			 outlen, outoff, outcap;
 	int			 want_out;
+	int			 eof;		/* the client has sent all it will */
 	struct tcp_conn		*next;
 };
 
@@ -625,7 +626,7 @@ conn_flush(struct server *srv, struct tcp_conn *c)
 		c->outoff = c->outlen = 0;
 	if ((c->outlen > 0) != c->want_out) {
 		c->want_out = c->outlen > 0;
-		ev_mod(srv, &c->ev, EPOLLIN | (c->want_out ? EPOLLOUT : 0));
+		ev_mod(srv, &c->ev, (c->eof ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0));
 	}
 	return 0;
 }
@@ -663,18 +664,19 @@ conn_readable(struct server *srv, struct tcp_conn *c)
 {
 	ssize_t n;
 	size_t	off, mlen;
+	int	eof = 0;
 
-	for (;;) {
+	while (!eof) {
 		n = read(c->ev.fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
 			conn_close(srv, c);
 			return;
 		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
+		eof = n == 0;
 		c->inlen += (size_t)n;
 		c->last_ms = now_ms();
 		off = 0;
@@ -691,7 +693,9 @@ conn_readable(struct server *srv, struct tcp_conn *c)
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
 	}
-	if (conn_flush(srv, c) == -1)
+	/* At end of input the answers still go out, then the connection closes. */
+	c->eof |= eof;
+	if (conn_flush(srv, c) == -1 || (c->eof && c->outlen == 0))
 		conn_close(srv, c);
 }
 
@@ -868,13 +872,10 @@ server_loop(struct server *srv)
 			case EV_CONN: {
 				struct tcp_conn *c = (struct tcp_conn *)ev;
 
-				if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				if (!c->eof && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					conn_readable(srv, c);
-				else if (events[i].events & EPOLLOUT && conn_flush(srv, c) == -1)
+				else if (conn_flush(srv, c) == -1 || (c->eof && c->outlen == 0))
 					conn_close(srv, c);
-				/* A closed connection may reappear later in this batch. */
-				if (events[i].events & (EPOLLHUP | EPOLLERR))
-					i = n;
 				break;
 			}
 			case EV_SLOWQ:
