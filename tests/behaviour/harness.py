@@ -340,6 +340,7 @@ class Redisfo:
         if env:
             self.env.update(env)
         self.v6 = HAVE_IPV6
+        self.start_v6 = False   # start() asks over IPv4 unless listen starts with v6
         self.port = free_port("127.0.0.1", also=("::1",) if self.v6 else ())
         self.key_name = "redisfo-key."
         self.key_algorithm = "hmac-sha256"
@@ -363,7 +364,8 @@ class Redisfo:
                 first = dns["listen"][0]
                 if first.rsplit(":", 1)[-1].isdigit() and not first.endswith("]"):
                     self.port = int(first.rsplit(":", 1)[-1])
-                self.v6 = any(a.startswith("[::1]") for a in dns["listen"])
+                self.v6 = any(a.startswith(("[::1]", "[::]")) for a in dns["listen"])
+                self.start_v6 = first.startswith("[")
         self.zone = dns_cfg["zone"]
         if not self.zone.endswith("."):
             self.zone += "."
@@ -426,7 +428,7 @@ class Redisfo:
             if self.proc.poll() is not None:
                 return "exited"
             try:
-                self.query(self.zone, "SOA", timeout=0.2)
+                self.query(self.zone, "SOA", timeout=0.2, v6=self.start_v6)
                 return True
             except (dns.exception.Timeout, OSError):
                 return False

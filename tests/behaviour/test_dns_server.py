@@ -353,6 +353,24 @@ def test_wildcard_listen_replies_from_the_address_asked(tmp_path, procs):
         assert r.answer
 
 
+@pytest.mark.skipif(not harness.HAVE_IPV6, reason="no IPv6 loopback")
+def test_wildcard_listen_both_families(tmp_path, procs):
+    """0.0.0.0 and [::] on one port side by side: each family answers."""
+    port = harness.free_port("0.0.0.0", also=("::",))
+    srv = Redisfo(tmp_path, zone_text=GOOD_ZONE,
+                  dns={"listen": ["0.0.0.0:%d" % port, "[::]:%d" % port]})
+    procs.add(srv).start()
+    for host in ("127.0.0.1", "127.0.0.7", "::1"):
+        r = udp_ask(host, port)
+        assert r is not None and r.answer, "no reply from %s:%d" % (host, port)
+    import dns.message
+    import dns.query
+    for host in ("127.0.0.7", "::1"):
+        r = dns.query.tcp(dns.message.make_query("redis.svc.test.", "A"), host, port=port,
+                          timeout=2)
+        assert r.answer
+
+
 # ------------------------------------------------------- config details
 
 @pytest.mark.parametrize("zone", ["svc.test", "SVC.Test."])
