@@ -443,3 +443,9 @@ def test_z_and_cd_ad_bits_in_query(zserver):
     h = dnswire.parse_header(zserver.raw(wire, timeout=2))
     assert h is not None and h["rcode"] == dnswire.NOERROR and h["an"] == 1
     assert not h["z"]
+    assert h["cd"], "CD not copied (RFC 4035 3.1.6)"
+    assert not h["ad"], "AD set for data from an unsigned zone"
+    for qname in ("nope.svc.test", "www.example.org"):
+        wire = dnswire.query(qname, dnswire.T_A, flags=dnswire.CD | dnswire.AD)
+        h = dnswire.parse_header(zserver.raw(wire, timeout=2))
+        assert h["cd"] and not h["ad"] and not h["z"]
