@@ -173,6 +173,27 @@ def test_sighup_broken_zone_keeps_old(tmp_path, procs):
                what="the fixed zone to be served")
 
 
+def test_sighup_zone_file_gone_keeps_state(tmp_path, procs):
+    """The zone file is the state (DESIGN.md 4): once serving, a reload
+    that finds the file gone must not fall back to the config's first node
+    nor move the serial backwards (secondaries would ignore it)."""
+    zone = GOOD_ZONE.replace("127.0.0.2", "127.0.0.3")     # a switch moved it to r2
+    srv = procs.add(Redisfo(tmp_path, zone_text=zone)).start()
+    assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.3"]
+    srv.zone_path.unlink()
+    log_before = len(srv.log())
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: "reload" in srv.log()[log_before:], timeout=10, what="the reload")
+    wait_until(lambda: srv.zone_path.exists() or re.search(
+        r"(?i)(error|refused|cannot)", srv.log()[log_before:]), timeout=10,
+        what="the reload to finish")
+    assert srv.running()
+    for _ in range(3):
+        assert srv.query("svc.test.", "SOA").answer[0][0].serial >= 7, "serial went backwards"
+        assert a_of(srv, "redis.svc.test.")[0] == ["127.0.0.3"], (
+            "the served primary changed to the config's first node:\n" + srv.log()[log_before:])
+
+
 def test_sighup_bad_config_keeps_serving(tmp_path, procs):
     srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
     good_conf = srv.conf_path.read_text()
