@@ -448,3 +448,12 @@ def test_port_taken_fails_clearly(tmp_path, procs, kind):
         assert "127.0.0.1:%d" % srv.port in srv.log(), "address not named:\n" + srv.log()
     finally:
         s.close()
+
+
+def test_zone_file_cannot_be_created(tmp_path, procs):
+    """No zone file and its folder missing: serve fails and names the path."""
+    srv = procs.add(Redisfo(tmp_path, dns={"zone_file": "missing-dir/svc.test.zone"}))
+    with pytest.raises(AssertionError):
+        srv.start(timeout=5)
+    assert srv.proc.poll() is not None and srv.proc.returncode != 0
+    assert "missing-dir/svc.test.zone" in srv.log(), srv.log()
