@@ -434,7 +434,12 @@ build_free_sets(struct build *b)
 static void
 writer_init(struct writer *w, const uint8_t *qname, size_t qlen)
 {
-	memset(w, 0, sizeof(*w));
+	/* Not the whole struct: its dictionary is large and filled as used. */
+	w->buf = NULL;
+	w->len = w->cap = 0;
+	w->ndict = w->npatch = 0;
+	w->failed = 0;
+	memset(w->patch, 0, sizeof(w->patch));
 	w->base = 12 + qlen + 4;
 	if (qname != NULL)
 		wr_dict_add(w, qname, qlen, qlen, 12);

@@ -37,6 +37,59 @@ rr_describe(const ldns_rr *rr, char *buf, size_t len)
 	free(type);
 }
 
+static const ldns_rr_list *sort_rrs;	/* for zone_owner_cmp; control thread only */
+
+static int
+zone_owner_cmp(const void *a, const void *b)
+{
+	return ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(sort_rrs, *(const size_t *)a)),
+	    ldns_rr_owner(ldns_rr_list_rr(sort_rrs, *(const size_t *)b)));
+}
+
+/* Indexes of rrs sorted by owner name, so a name's records are adjacent. */
+static size_t *
+zone_sort_by_owner(const ldns_rr_list *rrs)
+{
+	size_t	 n = ldns_rr_list_rr_count(rrs), i;
+	size_t	*idx = malloc((n ? n : 1) * sizeof(*idx));
+
+	if (idx == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	sort_rrs = rrs;
+	qsort(idx, n, sizeof(*idx), zone_owner_cmp);
+	return idx;
+}
+
+/* 0 when the CNAME rr has no other record at its name (copies of itself aside). */
+static int
+zone_cname_alone(const ldns_rr_list *rrs, const size_t *byname, const ldns_rr *rr)
+{
+	size_t lo = 0, hi = ldns_rr_list_rr_count(rrs), k;
+
+	/* Find the first record at the name, then walk the group. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(rrs, byname[mid])),
+		    ldns_rr_owner(rr)) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = lo; k < ldns_rr_list_rr_count(rrs); k++) {
+		const ldns_rr *other = ldns_rr_list_rr(rrs, byname[k]);
+
+		if (ldns_dname_compare(ldns_rr_owner(other), ldns_rr_owner(rr)) != 0)
+			break;
+		if (other != rr && (ldns_rr_get_type(other) != LDNS_RR_TYPE_CNAME ||
+		    ldns_rr_compare(other, rr) != 0))
+			return -1;
+	}
+	return 0;
+}
+
 /* Where a mistake is: "path:line: ", "path: " or nothing, as known. */
 static void
 where_rr(const char *path, const int *lines, ssize_t i, char *buf, size_t len)
@@ -60,7 +113,8 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
 	ldns_rr			*soa = ldns_zone_soa(z);
 	ldns_rdf		*apex = NULL;
-	size_t			 i, j, n = ldns_rr_list_rr_count(rrs), apex_ns = 0;
+	size_t			 i, n = ldns_rr_list_rr_count(rrs), apex_ns = 0;
+	size_t			*byname = NULL;
 	char			 what[512], at[PATH_MAX + 32];
 	int			 rc = -1;
 
@@ -83,51 +137,37 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 		ldns_rr		*rr = ldns_rr_list_rr(rrs, i);
 		const ldns_rdf	*owner = ldns_rr_owner(rr);
 		ldns_rr_type	 type = ldns_rr_get_type(rr);
+		const char	*why = NULL;
 
-		rr_describe(rr, what, sizeof(what));
-		where_rr(path, lines, (ssize_t)i, at, sizeof(at));
-		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-			snprintf(err, errlen, "%s%s: only class IN is served", at, what);
-			goto out;
-		}
-		if (!rdf_is_below(owner, apex)) {
-			snprintf(err, errlen, "%s%s: name is outside the zone %s", at, what, origin);
-			goto out;
-		}
-		if (type == LDNS_RR_TYPE_SOA) {
-			snprintf(err, errlen, "%s%s: a second SOA record", at, what);
-			goto out;
-		}
-		if (ldns_dname_is_wildcard(owner)) {
-			snprintf(err, errlen, "%s%s: wildcard names are not supported", at, what);
-			goto out;
-		}
-		if (type == LDNS_RR_TYPE_NS) {
-			if (ldns_dname_compare(owner, apex) != 0) {
-				snprintf(err, errlen, "%s%s: delegations are not supported", at, what);
+		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+			why = "only class IN is served";
+		else if (!rdf_is_below(owner, apex))
+			why = "name is outside the zone";
+		else if (type == LDNS_RR_TYPE_SOA)
+			why = "a second SOA record";
+		else if (ldns_dname_is_wildcard(owner))
+			why = "wildcard names are not supported";
+		else if (type == LDNS_RR_TYPE_NS && ldns_dname_compare(owner, apex) != 0)
+			why = "delegations are not supported";
+		else if (type == LDNS_RR_TYPE_DNAME)
+			why = "DNAME records are not supported";
+		else if (type == LDNS_RR_TYPE_CNAME && ldns_dname_compare(owner, apex) == 0)
+			why = "a CNAME cannot be at the zone apex";
+		if (why == NULL && type == LDNS_RR_TYPE_NS)
+			apex_ns++;
+		if (why == NULL && type == LDNS_RR_TYPE_CNAME) {
+			/* Another record at the name: the group is contiguous in byname. */
+			if (byname == NULL && (byname = zone_sort_by_owner(rrs)) == NULL) {
+				snprintf(err, errlen, "out of memory");
 				goto out;
 			}
-			apex_ns++;
+			if (zone_cname_alone(rrs, byname, rr) == -1)
+				why = "a CNAME must be the only record at its name";
 		}
-		if (type == LDNS_RR_TYPE_DNAME) {
-			snprintf(err, errlen, "%s%s: DNAME records are not supported", at, what);
-			goto out;
-		}
-		if (type != LDNS_RR_TYPE_CNAME)
-			continue;
-		if (ldns_dname_compare(owner, apex) == 0) {
-			snprintf(err, errlen, "%s%s: a CNAME cannot be at the zone apex", at, what);
-			goto out;
-		}
-		for (j = 0; j < n; j++) {
-			ldns_rr *other = ldns_rr_list_rr(rrs, j);
-
-			if (j == i || ldns_dname_compare(ldns_rr_owner(other), owner) != 0)
-				continue;
-			if (ldns_rr_get_type(other) == LDNS_RR_TYPE_CNAME &&
-			    ldns_rr_compare(other, rr) == 0)
-				continue;	/* the same record twice */
-			snprintf(err, errlen, "%s%s: a CNAME must be the only record at its name", at, what);
+		if (why != NULL) {
+			rr_describe(rr, what, sizeof(what));
+			where_rr(path, lines, (ssize_t)i, at, sizeof(at));
+			snprintf(err, errlen, "%s%s: %s (zone %s)", at, what, why, origin);
 			goto out;
 		}
 	}
@@ -139,6 +179,7 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 	rc = 0;
 out:
 	ldns_rdf_deep_free(apex);
+	free(byname);
 	return rc;
 }
 
@@ -312,13 +353,138 @@ fsync_dir_of(const char *path)
 	return rc;
 }
 
+/* ---- writing records fast ---- */
+
+/* Append a wire-format name as presentation text; -1 if it does not fit. */
+static int
+fmt_dname(char **p, char *end, const uint8_t *name, size_t len)
+{
+	size_t pos = 0, i;
+
+	if (len == 1 && name[0] == 0) {
+		if (*p + 1 >= end)
+			return -1;
+		*(*p)++ = '.';
+		return 0;
+	}
+	while (pos < len && name[pos] != 0) {
+		size_t lab = name[pos];
+
+		if (pos + 1 + lab > len)
+			return -1;
+		for (i = 0; i < lab; i++) {
+			uint8_t c = name[pos + 1 + i];
+
+			if (*p + 5 >= end)
+				return -1;
+			if (c <= ' ' || c >= 0x7f)
+				*p += sprintf(*p, "\\%03u", c);
+			else {
+				if (strchr(".\\\"();@$", c) != NULL)
+					*(*p)++ = '\\';
+				*(*p)++ = (char)c;
+			}
+		}
+		*(*p)++ = '.';
+		pos += 1 + lab;
+	}
+	return 0;
+}
+
+/* A TXT rdata: its character-strings, quoted and escaped. */
+static int
+fmt_txt(char **p, char *end, const ldns_rr *rr)
+{
+	size_t k, i;
+
+	for (k = 0; k < ldns_rr_rd_count(rr); k++) {
+		const ldns_rdf	*rdf = ldns_rr_rdf(rr, k);
+		const uint8_t	*d = ldns_rdf_data(rdf);
+		size_t		 n = ldns_rdf_size(rdf);
+
+		if (n == 0 || (size_t)d[0] + 1 != n || *p + 4 >= end)
+			return -1;
+		if (k > 0)
+			*(*p)++ = ' ';
+		*(*p)++ = '"';
+		for (i = 1; i < n; i++) {
+			if (*p + 6 >= end)
+				return -1;
+			if (d[i] < ' ' || d[i] >= 0x7f)
+				*p += sprintf(*p, "\\%03u", d[i]);
+			else {
+				if (d[i] == '"' || d[i] == '\\')
+					*(*p)++ = '\\';
+				*(*p)++ = (char)d[i];
+			}
+		}
+		*(*p)++ = '"';
+	}
+	return 0;
+}
+
+/*
+ * One record as a master-file line. The types a service zone is made of
+ * are written here directly (ldns formats through printf, far too slowly
+ * for a zone rewritten on every change); any other type goes to ldns.
+ * Returns the line's length, or 0 when ldns must do it.
+ */
+static size_t
+zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
+{
+	char			*p = buf, *end = buf + len;
+	const ldns_rdf		*owner = ldns_rr_owner(rr), *rd0 = ldns_rr_rdf(rr, 0);
+	ldns_rr_type		 type = ldns_rr_get_type(rr);
+	const ldns_rr_descriptor *desc = ldns_rr_descript(type);
+	char			 addr[INET6_ADDRSTRLEN];
+
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || desc == NULL || rd0 == NULL ||
+	    fmt_dname(&p, end, ldns_rdf_data(owner), ldns_rdf_size(owner)) == -1)
+		return 0;
+	p += snprintf(p, end - p, "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
+	if (p + 64 >= end)
+		return 0;
+	switch (type) {
+	case LDNS_RR_TYPE_A:
+	case LDNS_RR_TYPE_AAAA:
+		if (ldns_rdf_size(rd0) != (type == LDNS_RR_TYPE_A ? 4u : 16u) ||
+		    inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, ldns_rdf_data(rd0),
+		    addr, sizeof(addr)) == NULL)
+			return 0;
+		p += snprintf(p, end - p, "%s", addr);
+		break;
+	case LDNS_RR_TYPE_CNAME:
+	case LDNS_RR_TYPE_NS:
+	case LDNS_RR_TYPE_PTR:
+		if (ldns_rdf_get_type(rd0) != LDNS_RDF_TYPE_DNAME ||
+		    fmt_dname(&p, end, ldns_rdf_data(rd0), ldns_rdf_size(rd0)) == -1)
+			return 0;
+		break;
+	case LDNS_RR_TYPE_TXT:
+		if (fmt_txt(&p, end, rr) == -1)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if (p + 2 >= end)
+		return 0;
+	*p++ = '\n';
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
 static int
 rr_print_checked(FILE *fp, const ldns_rr *rr)
 {
-	char *s = ldns_rr2str(rr);
-	int rc;
+	char	 line[4096];
+	size_t	 n = zone_rr_format(rr, line, sizeof(line));
+	char	*s;
+	int	 rc;
 
-	if (s == NULL)
+	if (n > 0)
+		return fwrite(line, 1, n, fp) == n ? 0 : -1;
+	if ((s = ldns_rr2str(rr)) == NULL)
 		return -1;
 	rc = fputs(s, fp) < 0 ? -1 : 0;
 	free(s);
@@ -349,6 +515,7 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 		unlink(tmp);
 		return -1;
 	}
+	(void)setvbuf(fp, NULL, _IOFBF, 1 << 16);
 	fprintf(fp, "; the state of the service: written by redisfo-dns, serial %u\n",
 	    zone_serial(z));
 	if (rr_print_checked(fp, ldns_zone_soa(z)) == -1)
