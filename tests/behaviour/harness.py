@@ -19,6 +19,7 @@ The API (it may grow, not change):
 """
 
 import base64
+import errno
 import os
 import signal
 import socket
@@ -111,6 +112,20 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
                 msg += " (last error: %r)" % (last_exc,)
             raise AssertionError(msg)
         time.sleep(interval)
+
+
+def _exec_retry(fn, *args, **kw):
+    """Run fn (Popen or run) again for a few seconds while the binary is
+    being rewritten by a concurrent build (EACCES/ETXTBSY/ENOENT at exec)."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            return fn(*args, **kw)
+        except (PermissionError, FileNotFoundError, OSError) as exc:
+            if getattr(exc, "errno", None) not in (errno.EACCES, errno.ETXTBSY, errno.ENOENT) \
+                    or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _stop_popen(proc, term_timeout=5.0):
@@ -417,7 +432,8 @@ class Redisfo:
         """Run `serve` (global options opts go before it) and wait for SOA."""
         logf = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(
+            self.proc = _exec_retry(
+                subprocess.Popen,
                 [str(self.binary), "-c", str(self.conf_path), *opts, *cmd],
                 stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=str(self.dir), env=self.env)
@@ -457,10 +473,10 @@ class Redisfo:
 
     def run(self, *args, check=False, timeout=60, input=None):
         """`BINARY -c conf args...` to completion (text mode, output captured)."""
-        return subprocess.run([str(self.binary), "-c", str(self.conf_path), *args],
-                              capture_output=True, text=True, timeout=timeout,
-                              check=check, cwd=str(self.dir), env=self.env,
-                              input=input)
+        return _exec_retry(subprocess.run,
+                           [str(self.binary), "-c", str(self.conf_path), *args],
+                           capture_output=True, text=True, timeout=timeout,
+                           check=check, cwd=str(self.dir), env=self.env, input=input)
 
     # -- DNS
 
