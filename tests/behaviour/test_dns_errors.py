@@ -11,6 +11,8 @@ TC. Meta types never produce records. The packets are built byte by byte
 import struct
 
 import dns.flags
+import dns.message
+import dns.query
 import dns.rcode
 import pytest
 
@@ -159,7 +161,6 @@ def test_formerr_name_too_long(zserver, tcp, v6):
         h, _ = ask(zserver, w.header(id=n) + qname + b"\x00\x01\x00\x01", tcp=tcp, v6=v6)
         assert h["rcode"] == rcode, "name of %d bytes: rcode %d, want %d" % (n, h["rcode"], rcode)
         if rcode == w.NXDOMAIN:     # the SOA's owner points into a long question
-            import dns.message
             m = dns.message.from_wire(zserver.raw(w.header(id=n) + qname + b"\x00\x01\x00\x01",
                                                   tcp=tcp, v6=v6, timeout=2))
             assert m.authority[0].name.to_text() == "svc.test."
@@ -233,7 +234,6 @@ def test_class_not_in_refused(zserver, tcp, v6, qclass):
 @pytest.mark.parametrize("qname", ["version.bind", "id.server", "hostname.bind"])
 def test_chaos_txt(zserver, qname):
     """CH TXT version.bind/id.server: REFUSED, or an answer of CH TXT."""
-    import dns.message
     h, reply = ask(zserver, w.query(qname, w.T_TXT, qclass=w.C_CH, id=0x777))
     assert h["rcode"] in (w.REFUSED, w.NOERROR), h
     if h["rcode"] == w.NOERROR:
@@ -263,8 +263,6 @@ def test_xfr_over_udp(zserver, v6, qtype):
 
 
 def test_axfr_over_udp_dnspython(zserver):
-    import dns.message
-    import dns.query
     q = dns.message.make_query("svc.test.", "AXFR")
     rep = dns.query.udp(q, "127.0.0.1", port=zserver.port, timeout=2)
     assert rep.rcode() == dns.rcode.FORMERR or rep.flags & dns.flags.TC, rep

@@ -10,7 +10,11 @@ or keeps the old one and logs why; SIGTERM/SIGINT exit 0; checkconf says
 
 import re
 import signal
+import socket
+import subprocess
 
+import dns.message
+import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -231,7 +235,6 @@ def test_signal_stops_cleanly(tmp_path, procs, sig):
 
 
 def test_stop_with_open_tcp_connection(tmp_path, procs):
-    import socket
     srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE)).start()
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
     try:
@@ -318,8 +321,6 @@ def test_quiet_and_verbose(tmp_path, procs):
 def udp_ask(host, port, qname="redis.svc.test.", timeout=1.0):
     """Ask over UDP from a connected socket: a reply from any other source
     address than the one asked is not accepted (as resolvers do)."""
-    import socket
-    import dns.message
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     q = dns.message.make_query(qname, "A")
     with socket.socket(fam, socket.SOCK_DGRAM) as s:
@@ -351,8 +352,6 @@ def test_every_listen_address_answers(tmp_path, procs):
             if host != "127.0.0.9" else None
         if t is not None:
             assert t.rcode == "NOERROR", repr(t)
-    import dns.query
-    import dns.message
     r = dns.query.tcp(dns.message.make_query("redis.svc.test.", "A"), "127.0.0.9", port=p2,
                       timeout=2)
     assert r.answer
@@ -384,8 +383,6 @@ def test_wildcard_listen_both_families(tmp_path, procs):
     for host in ("127.0.0.1", "127.0.0.7", "::1"):
         r = udp_ask(host, port)
         assert r is not None and r.answer, "no reply from %s:%d" % (host, port)
-    import dns.message
-    import dns.query
     for host in ("127.0.0.7", "::1"):
         r = dns.query.tcp(dns.message.make_query("redis.svc.test.", "A"), host, port=port,
                           timeout=2)
@@ -411,7 +408,6 @@ def test_zone_name_forms(tmp_path, procs, zone):
 
 def test_relative_zone_file_is_beside_the_config(tmp_path, procs):
     """zone_file is relative to the config's folder, not to the cwd."""
-    import subprocess
     (tmp_path / "zones").mkdir()
     srv = Redisfo(tmp_path, dns={"zone_file": "zones/svc.test.zone"})
     assert srv.zone_path == tmp_path / "zones" / "svc.test.zone"
@@ -435,7 +431,6 @@ def test_relative_zone_file_is_beside_the_config(tmp_path, procs):
 def test_port_taken_fails_clearly(tmp_path, procs, kind):
     """A listen address already taken by another program: serve exits
     non-zero and says which address."""
-    import socket
     srv = procs.add(Redisfo(tmp_path, zone_text=GOOD_ZONE))
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
     try:
