@@ -400,7 +400,16 @@ update_prescan(const ldns_rr_list *up, const ldns_rdf *apex)
 		if (!name_in_zone(ldns_rr_owner(rr), apex))
 			return RC_NOTZONE;
 		if (c == LDNS_RR_CLASS_IN) {
+			const ldns_rr_descriptor *d = ldns_rr_descript(t);
+
 			if (type_is_meta(t))
+				return RC_FORMERR;
+			/*
+			 * ldns reads an empty or short RDATA of a known type
+			 * without complaint; added, it would be served as an
+			 * A without an address, a CNAME without a target.
+			 */
+			if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
 				return RC_FORMERR;
 		} else if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
