@@ -388,9 +388,30 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 	return RC_NOERROR;
 }
 
+/*
+ * Will rr read back the same from the zone file? ldns parses RDATA from the
+ * wire that it cannot print (a CAA tag with a space) or cannot read again;
+ * such a record would make the zone fail to persist or to load.
+ */
+static int
+rr_roundtrips(const ldns_rr *rr)
+{
+	char *text = ldns_rr2str(rr);
+	ldns_rr *back = NULL;
+	int ok;
+
+	if (text == NULL)
+		return 0;
+	ok = ldns_rr_new_frm_str(&back, text, 0, NULL, NULL) == LDNS_STATUS_OK &&
+	    ldns_rr_compare(rr, back) == 0;
+	ldns_rr_free(back);
+	free(text);
+	return ok;
+}
+
 /* RFC 2136 3.4.1: check the whole update section before changing anything. */
 static int
-update_prescan(const ldns_rr_list *up, const ldns_rdf *apex)
+update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t whylen)
 {
 	for (size_t i = 0; up && i < ldns_rr_list_rr_count(up); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(up, i);
@@ -411,6 +432,11 @@ update_prescan(const ldns_rr_list *up, const ldns_rdf *apex)
 			 */
 			if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
 				return RC_FORMERR;
+			if (!rr_roundtrips(rr)) {
+				snprintf(why, whylen, "a record that cannot be written "
+				    "to the zone file and read back");
+				return RC_FORMERR;
+			}
 		} else if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
 			    (type_is_meta(t) && t != LDNS_RR_TYPE_ANY))
@@ -610,7 +636,8 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		return RC_SERVFAIL;
 	}
 	if ((rc = update_prereq(ldns_pkt_answer(u->pkt), &w)) == RC_NOERROR &&
-	    (rc = update_prescan(ldns_pkt_authority(u->pkt), apex)) == RC_NOERROR)
+	    (rc = update_prescan(ldns_pkt_authority(u->pkt), apex, u->why,
+	    sizeof(u->why))) == RC_NOERROR)
 		rc = update_apply(ldns_pkt_authority(u->pkt), &w);
 	if (rc == RC_NOERROR && w.changed) {
 		/* RFC 2136 3.6: the serial moves forward with every change. */
