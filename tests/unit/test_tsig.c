@@ -277,9 +277,8 @@ test_algorithms(void **state)
 {
 	const char *algs[][2] = {
 		{ "hmac-md5", "hmac-md5.sig-alg.reg.int." }, { "hmac-sha1", "hmac-sha1." },
-		{ "hmac-sha256", "hmac-sha256." }, { "hmac-sha384", "hmac-sha384." },
-		{ "hmac-sha512", "hmac-sha512." },
-	};
+		{ "hmac-sha256", "hmac-sha256." }, { "hmac-sha512", "hmac-sha512." },
+	};	/* not hmac-sha384: this ldns cannot sign with it, and leaks when asked */
 	int tested = 0;
 
 	(void)state;
