@@ -766,8 +766,22 @@ server_reload(struct server *srv)
 		free(nc);
 		return;
 	}
-	if (zone_create_if_missing(nc, err, sizeof(err)) == -1 ||
-	    (z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
+	/*
+	 * The zone file is the state: if it is gone, the zone in memory is
+	 * the latest state there is. Write it back rather than start over
+	 * from the config, which would move the record and the serial back.
+	 */
+	if (access(nc->dns.zone_file, F_OK) == -1 && errno == ENOENT) {
+		log_warnx("%s is gone: writing the zone being served back to it",
+		    nc->dns.zone_file);
+		if (zone_write_atomic(srv->zone, nc->dns.zone_file, err, sizeof(err)) == -1) {
+			log_errorx("reload refused, still serving the old zone: %s", err);
+			conf_free(nc);
+			free(nc);
+			return;
+		}
+	}
+	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
 	    err, sizeof(err))) == NULL) {
 		log_errorx("reload refused, still serving the old zone: %s", err);
 		conf_free(nc);
