@@ -20,6 +20,7 @@ struct command {
 	const char	*name;
 	int		(*fn)(const struct conf *, int, char **);
 	const char	*usage;
+	int		 nagios;	/* speaks plugin conventions: a bad config is UNKNOWN */
 };
 
 static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
@@ -27,12 +28,12 @@ static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
 static const char *conf_path = "redisfo.conf";
 
 static const struct command commands[] = {
-	{ "serve",	cmd_serve_main,	"serve                         run the DNS server in the foreground" },
-	{ "switch",	cmd_switch,	"switch [SERVICE] [--to NODE] [--force] [--dry-run] [-y]" },
-	{ "rejoin",	cmd_rejoin,	"rejoin [SERVICE] NODE         make a recovered node a replica again" },
-	{ "status",	cmd_status,	"status [SERVICE] [--json]     nodes, served record, verdict" },
-	{ "check",	cmd_check,	"check [SERVICE]               monitoring check (Nagios conventions)" },
-	{ "checkconf",	cmd_checkconf,	"checkconf                     validate config and zone" },
+	{ "serve",	cmd_serve_main,	"serve                         run the DNS server in the foreground", 0 },
+	{ "switch",	cmd_switch,	"switch [SERVICE] [--to NODE] [--force] [--dry-run] [-y]", 0 },
+	{ "rejoin",	cmd_rejoin,	"rejoin [SERVICE] NODE         make a recovered node a replica again", 0 },
+	{ "status",	cmd_status,	"status [SERVICE] [--json]     nodes, served record, verdict", 0 },
+	{ "check",	cmd_check,	"check [SERVICE]               monitoring check (Nagios conventions)", 1 },
+	{ "checkconf",	cmd_checkconf,	"checkconf                     validate config and zone", 0 },
 };
 
 static int
@@ -95,6 +96,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (conf_load(conf_path, &conf, err, sizeof(err)) == -1) {
+		if (cmd->nagios) {
+			printf("REDISFO UNKNOWN - %s\n", err);
+			return 3;
+		}
 		fprintf(stderr, "redisfo-dns: %s\n", err);
 		return 2;
 	}
