@@ -16,6 +16,8 @@
 #include "conf/conf.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
+#include "failover/json.h"
+#include "failover/lock.h"
 #include "failover/node.h"
 #include "failover/state.h"
 
@@ -69,27 +71,12 @@ parse_service(const struct conf *conf, const char *cmd, int argc, char **argv,
 }
 
 static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static void
 json_str_or_null(const char *s)
 {
 	if (s == NULL || s[0] == '\0')
 		printf("null");
 	else
-		json_str(s);
+		json_str_write(stdout, s);
 }
 
 static void
@@ -101,7 +88,7 @@ json_list(const struct dnsclient_rrset *set)
 	for (i = 0; i < set->n; i++) {
 		if (i)
 			putchar(',');
-		json_str(set->value[i]);
+		json_str_write(stdout, set->value[i]);
 	}
 	putchar(']');
 }
@@ -114,11 +101,11 @@ status_json(const struct svc_state *st)
 	int				 dns_ok = st->dns == DNSCLIENT_OK;
 
 	printf("{\"service\":");
-	json_str(svc->name);
+	json_str_write(stdout, svc->name);
 	printf(",\"record\":{\"name\":");
-	json_str(st->owner);
+	json_str_write(stdout, st->owner);
 	printf(",\"server\":");
-	json_str(st->conf->failover.server.text);
+	json_str_write(stdout, st->conf->failover.server.text);
 	printf(",\"a\":");
 	json_list(st->a);
 	printf(",\"aaaa\":");
@@ -141,14 +128,14 @@ status_json(const struct svc_state *st)
 		const struct node_info *ni = &st->nodes[i];
 
 		printf("%s{\"name\":", i ? "," : "");
-		json_str(n->name);
+		json_str_write(stdout, n->name);
 		printf(",\"host\":");
-		json_str(n->host);
+		json_str_write(stdout, n->host);
 		printf(",\"port\":%d,\"addresses\":[", n->port);
 		for (j = 0; j < n->n_address; j++) {
 			if (j)
 				putchar(',');
-			json_str(n->address[j].text);
+			json_str_write(stdout, n->address[j].text);
 		}
 		printf("],\"priority\":%d,\"served\":%s,\"reachable\":%s,\"error\":",
 		    n->priority, (int)i == st->served ? "true" : "false",
@@ -158,7 +145,7 @@ status_json(const struct svc_state *st)
 		json_str_or_null(ni->reachable ? node_role_str(ni->role) : NULL);
 		if (ni->reachable && ni->role == NODE_ROLE_REPLICA) {
 			printf(",\"master_host\":");
-			json_str(ni->master_host);
+			json_str_write(stdout, ni->master_host);
 			printf(",\"master_port\":%d,\"link\":\"%s\",\"offset\":%lld",
 			    ni->master_port, ni->link_up ? "up" : "down", ni->replica_offset);
 		} else if (ni->reachable) {
@@ -175,7 +162,7 @@ status_json(const struct svc_state *st)
 		    ni->connected_replicas, ni->probe_ms);
 	}
 	printf("],\"verdict\":\"%s\",\"verdict_text\":", state_verdict_str(st->verdict));
-	json_str(st->verdict_text);
+	json_str_write(stdout, st->verdict_text);
 	printf("}\n");
 }
 
@@ -364,7 +351,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	const char			*name = NULL;
 	char				 e[512], oldtxt[DNSCLIENT_VALUE_MAX + 4], newtxt[DNSCLIENT_VALUE_MAX + 4];
 	long long			 killed = 0, deadline;
-	int				 n, rc = 1, rcode;
+	int				 n, rc = 1, rcode, lock_fd;
 
 	svc = parse_service(conf, "rejoin", argc, argv, NULL, &name);
 	if (svc == NULL)
@@ -375,6 +362,12 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		return 2;
 	}
 	nn = &svc->nodes[n];
+	/* A switch half-way must not see its target re-pointed under it. */
+	lock_fd = lock_take(conf->failover.lock_file, 0, e, sizeof(e));
+	if (lock_fd < 0) {
+		fprintf(stderr, "redisfo-dns: rejoin refused: %s\n", e);
+		return 1;
+	}
 	if (state_load(&st, conf, svc, 1) == -1) {
 		fprintf(stderr, "redisfo-dns: rejoin: %s\n", st.dns_err);
 		goto out;
@@ -462,5 +455,6 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 out:
 	node_close(c);
 	state_free(&st);
+	lock_release(lock_fd);
 	return rc;
 }

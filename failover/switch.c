@@ -19,9 +19,26 @@
  * does not know. Exit codes: 0 done, 1 refused or rolled back (nothing
  * changed), 2 usage, 3 part-way (the message says where things are).
  *
- * REDISFO_STEP_HOOK, when set in the environment, is a command run after
- * each step with REDISFO_STEP=<step>: a fault-injection point for drills
- * and tests (kill a node or the DNS server at a precise moment).
+ * Signals: from the first step that changes something until the switch
+ * has finished or rolled back, SIGINT, SIGTERM, SIGHUP and SIGQUIT are
+ * held and reported at the end; SIGPIPE is ignored. SIGKILL cannot be
+ * held; if it lands, P's pause runs out by itself (pause_timeout_ms) and:
+ * before the promote nothing changed; after the promote and before the
+ * swap T is a second master that no client is sent to (`rejoin T`); after
+ * the swap P is a master again that its old connections still write to
+ * until `rejoin P` (check reports both as split brain).
+ *
+ * Hooks (pre_hook, post_hook) run with /bin/sh -c in their own process
+ * group and are killed with it after HOOK_TIMEOUT_MS (30 s;
+ * REDISFO_HOOK_TIMEOUT_MS in the environment overrides it): a hung
+ * pre_hook aborts the switch before anything changed, a hung post_hook is
+ * reported. A hook never inherits the lock.
+ *
+ * REDISFO_STEP_HOOK is for drills and tests only, never for production:
+ * when it is set (and not empty) in the environment, its value is run
+ * with /bin/sh -c after each step, with REDISFO_STEP=<step>, so a test can
+ * kill a node or the DNS server at a precise moment. It runs inside the
+ * write pause and only when set: nothing in the config can turn it on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,11 +57,17 @@
 #include "conf/conf.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
+#include "failover/json.h"
+#include "failover/lock.h"
 #include "failover/node.h"
 #include "failover/state.h"
 
 /* Messages are cut to their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+
+/* Longest run of a hook (pre_hook, post_hook, REDISFO_STEP_HOOK) unless
+ * REDISFO_HOOK_TIMEOUT_MS says otherwise. */
+#define HOOK_TIMEOUT_MS	30000
 
 enum switch_step {
 	STEP_LOCK,
@@ -78,6 +104,8 @@ struct sw {
 	int				 p_probes_failed;
 	/* progress */
 	int				 lock_fd;
+	sigset_t			 old_mask;	/* the signal mask to restore */
+	int				 signals_held;
 	int				 changed;	/* a node was changed */
 	int				 committed;	/* the record moved */
 	int				 dns_unknown;	/* the UPDATE's outcome is unknown */
@@ -253,21 +281,6 @@ verdict(int ok, const char *fmt, ...)
 	return ok;
 }
 
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* Append one JSON line for a step to failover.audit_log. */
 static void
 audit(struct sw *sw, const char *step, const char *result, long long us, const char *detail)
@@ -285,35 +298,104 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 	}
 	rfc3339_now_ms(ts, sizeof(ts));
 	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
-	json_str(f, sw->svc->name);
+	json_str_write(f, sw->svc->name);
 	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->pn == NULL ? "" : mode_str(sw));
-	json_str(f, sw->pn ? sw->pn->name : "");
+	json_str_write(f, sw->pn ? sw->pn->name : "");
 	fprintf(f, ",\"to\":");
-	json_str(f, sw->tn ? sw->tn->name : "");
+	json_str_write(f, sw->tn ? sw->tn->name : "");
 	fprintf(f, ",\"step\":\"%s\",\"result\":\"%s\",\"ms\":%.3f,\"detail\":", step,
 	    result, us / 1000.0);
-	json_str(f, detail ? detail : "");
+	json_str_write(f, detail ? detail : "");
 	fprintf(f, "}\n");
 	fclose(f);
 }
 
-/* Run cmd with /bin/sh -c and the switch described in the environment. */
+/*
+ * How long a hook may run: REDISFO_HOOK_TIMEOUT_MS, else HOOK_TIMEOUT_MS.
+ * A hook that has not ended by then is killed with its process group.
+ */
 static int
-run_hook(struct sw *sw, const char *cmd, const char *result, const char *step)
+hook_timeout_ms(void)
+{
+	const char	*v = getenv("REDISFO_HOOK_TIMEOUT_MS");
+	char		*end;
+	long		 ms;
+
+	if (v != NULL && *v != '\0') {
+		ms = strtol(v, &end, 10);
+		if (*end == '\0' && ms > 0 && ms <= 24L * 3600 * 1000)
+			return (int)ms;
+	}
+	return HOOK_TIMEOUT_MS;
+}
+
+/* Wait for the hook pid until timeout_ms; 0 with *status, or -1 when it
+ * was killed for taking too long. */
+static int
+hook_wait(pid_t pid, int timeout_ms, int *status)
+{
+	long long	deadline = now_us() + (long long)timeout_ms * 1000, left;
+	struct pollfd	pfd = { .fd = -1, .events = POLLIN };
+	struct timespec	ts = { 0, 5 * 1000000 };
+	pid_t		w;
+
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);	/* -1: poll by sleeping */
+	for (;;) {
+		w = waitpid(pid, status, WNOHANG);
+		if (w == pid || (w == -1 && errno != EINTR))
+			break;
+		left = deadline - now_us();
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+				;
+			if (pfd.fd != -1)
+				close(pfd.fd);
+			return -1;
+		}
+		if (pfd.fd != -1)
+			poll(&pfd, 1, (int)(left / 1000) + 1);
+		else
+			nanosleep(&ts, NULL);
+	}
+	if (pfd.fd != -1)
+		close(pfd.fd);
+	if (w == -1) {
+		*status = 0x7f00;	/* "exited 127": it could not be waited for */
+	}
+	return 0;
+}
+
+/*
+ * Run cmd with /bin/sh -c and the switch described in the environment.
+ * Returns its exit status, 128+N when killed by signal N, or -1 when it
+ * could not be started or ran over the hook timeout (killed; *why says).
+ */
+static int
+run_hook(struct sw *sw, const char *cmd, const char *result, const char *step,
+    char *why, size_t whylen)
 {
 	char	epoch[32];
 	pid_t	pid;
-	int	status;
+	int	status, timeout = hook_timeout_ms();
 
 	snprintf(epoch, sizeof(epoch), "%lld", sw->new_epoch);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
-	if (pid == -1)
+	if (pid == -1) {
+		snprintf(why, whylen, "cannot start: %s", strerror(errno));
 		return -1;
+	}
 	if (pid == 0) {
 		char addr[256];
 
+		/* Its own process group (so a timeout kills all of it), and the
+		 * signals the switch holds or ignores back to normal. */
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &sw->old_mask, NULL);
 		setenv("REDISFO_SERVICE", sw->svc->name, 1);
 		setenv("REDISFO_MODE", mode_str(sw), 1);
 		setenv("REDISFO_OLD", sw->pn ? sw->pn->name : "", 1);
@@ -335,12 +417,63 @@ run_hook(struct sw *sw, const char *cmd, const char *result, const char *step)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	setpgid(pid, pid);	/* both sides, whichever runs first */
+	if (hook_wait(pid, timeout, &status) == -1) {
+		snprintf(why, whylen, "killed after %d ms (the hook timeout)", timeout);
+		return -1;
+	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/*
+ * From the first step that changes something to the end, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT are held: a switch stopped half-way (after the
+ * promote, say) leaves two masters, so it finishes or rolls back first and
+ * says afterwards that it was asked to stop. SIGPIPE is ignored for the
+ * whole command: an operator's `| head` or a closed terminal must not end
+ * it half-way either. SIGKILL cannot be held; see the header.
+ */
+static void
+signals_hold(struct sw *sw)
+{
+	sigset_t set;
+
+	if (sw->signals_held)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sw->signals_held = 1;
+}
+
+/* Take any signal that arrived while held, and say so; 1 if one did. */
+static int
+signals_report(struct sw *sw)
+{
+	struct timespec	zero = { 0, 0 };
+	sigset_t	set;
+	int		sig, got = 0;
+
+	if (!sw->signals_held)
+		return 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0) {
+		fprintf(stderr, "redisfo-dns: %s arrived during the switch: held until "
+		    "the switch had finished or rolled back\n", strsignal(sig));
+		got = 1;
+	}
+	sigprocmask(SIG_SETMASK, &sw->old_mask, NULL);
+	sw->signals_held = 0;
+	return got;
 }
 
 /* Refresh P's write pause so it cannot run out before P is a replica. */
@@ -386,39 +519,25 @@ static int
 switch_step_lock(struct sw *sw)
 {
 	const char	*path = sw->conf->failover.lock_file;
-	char		 buf[32] = "";
-	ssize_t		 n;
+	char		 e[512];
 	int		 fd;
 
-	fd = open(path, (sw->dry_run ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		if (sw->dry_run && errno == ENOENT) {
-			verdict(1, "lock %s is free", path);
-			return 0;
-		}
-		sw_fail(sw, "lock file %s: %s", path, strerror(errno));
+	fd = lock_take(path, sw->dry_run, e, sizeof(e));
+	if (fd == -2) {
+		if (sw->dry_run)
+			verdict(0, "lock %s: %s", path, e);
+		sw_fail(sw, "%s", e);
+		sw->refused = 1;
 		return -1;
 	}
-	if (flock(fd, (sw->dry_run ? LOCK_SH : LOCK_EX) | LOCK_NB) == -1) {
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		close(fd);
-		if (sw->dry_run)
-			verdict(0, "lock %s: another switch is running (pid %s)", path,
-			    buf[0] ? buf : "?");
-		sw_fail(sw, "another switch is running (pid %s)", buf[0] ? buf : "?");
-		sw->refused = 1;
+	if (fd == -1) {
+		sw_fail(sw, "%s", e);
 		return -1;
 	}
 	if (sw->dry_run) {
 		verdict(1, "lock %s is free", path);
-		close(fd);
+		lock_release(fd);
 		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, strlen(buf), 0) == -1) {
-		/* the lock holds anyway; only the pid shown to others is missing */
 	}
 	sw->lock_fd = fd;
 	return 0;
@@ -723,13 +842,18 @@ switch_step_confirm(struct sw *sw)
 static int
 switch_step_pre_hook(struct sw *sw)
 {
-	int rc;
+	char	why[128];
+	int	rc;
 
 	if (sw->conf->failover.pre_hook[0] == '\0') {
 		snprintf(sw->note[STEP_PRE_HOOK], sizeof(sw->note[0]), "none");
 		return 0;
 	}
-	rc = run_hook(sw, sw->conf->failover.pre_hook, NULL, NULL);
+	rc = run_hook(sw, sw->conf->failover.pre_hook, NULL, NULL, why, sizeof(why));
+	if (rc == -1) {
+		sw_fail(sw, "pre_hook %s: switch aborted", why);
+		return -1;
+	}
 	if (rc != 0) {
 		sw_fail(sw, "pre_hook exited with %d: switch aborted", rc);
 		return -1;
@@ -912,18 +1036,29 @@ switch_step_swap(struct sw *sw)
 		return -1;
 	} else {
 		/* Timeout or a reply we cannot trust: look at the record itself
-		 * (a slow server gets a few chances to answer). */
-		for (tries = 0; tries < 3; tries++)
+		 * (a slow server gets a few chances to answer). The UPDATE took
+		 * most of the pause and each look may take a probe timeout per
+		 * query: renew the pause before each, so P cannot take writes
+		 * while the record may already name T. */
+		for (tries = 0; tries < 3; tries++) {
+			if (pause_refresh(sw) == -1) {
+				sw->dns_unknown = 1;
+				return -1;
+			}
 			if ((q = state_read_dns(&sw->st)) == DNSCLIENT_OK)
 				break;
+		}
 		now = sw->st.served;
 		if (q == DNSCLIENT_OK && now == sw->t) {
 			sw->committed = 1;
 			sw_warn(sw, "the UPDATE's reply was lost (%s) but the record names %s",
 			    e, sw->tn->name);
 		} else if (q == DNSCLIENT_OK && now == sw->p) {
-			sw_fail(sw, "record swap failed: %s (the record still names %s)", e,
-			    sw->pn->name);
+			/* Not applied yet is not "never": a server that got the
+			 * UPDATE and stalls may apply it after we gave up. */
+			sw->dns_unknown = 1;
+			sw_fail(sw, "record swap failed: %s; the record still names %s, "
+			    "but the UPDATE may yet be applied", e, sw->pn->name);
 			return -1;
 		} else {
 			sw->dns_unknown = 1;
@@ -1020,14 +1155,17 @@ switch_step_repoint(struct sw *sw)
 static int
 switch_step_post_hook(struct sw *sw)
 {
-	int rc;
+	char	why[128];
+	int	rc;
 
 	if (sw->conf->failover.post_hook[0] == '\0') {
 		snprintf(sw->note[STEP_POST_HOOK], sizeof(sw->note[0]), "none");
 		return 0;
 	}
-	rc = run_hook(sw, sw->conf->failover.post_hook, "done", NULL);
-	if (rc != 0)
+	rc = run_hook(sw, sw->conf->failover.post_hook, "done", NULL, why, sizeof(why));
+	if (rc == -1)
+		sw_warn(sw, "post_hook %s", why);
+	else if (rc != 0)
 		sw_warn(sw, "post_hook exited with %d", rc);
 	return 0;
 }
@@ -1106,7 +1244,7 @@ switch_run(struct sw *sw)
 {
 	long long	t0;
 	int		i, j, rc, rb_failed = 0;
-	char		*hook = getenv("REDISFO_STEP_HOOK");
+	char		*hook = getenv("REDISFO_STEP_HOOK"), why[128];
 
 	sw->t_start = now_us();
 	for (i = 0; i < STEP_MAX; i++) {
@@ -1114,6 +1252,8 @@ switch_run(struct sw *sw)
 			continue;
 		if (sw->dry_run && i > STEP_PREFLIGHT)
 			break;
+		if (i > STEP_PRE_HOOK)
+			signals_hold(sw);
 		t0 = now_us();
 		rc = steps[i].run(sw);
 		sw->step_us[i] = now_us() - t0;
@@ -1125,8 +1265,9 @@ switch_run(struct sw *sw)
 				sw->refused = 1;
 			break;
 		}
-		if (hook != NULL && !sw->dry_run)
-			run_hook(sw, hook, NULL, steps[i].name);
+		if (hook != NULL && *hook != '\0' && !sw->dry_run &&
+		    run_hook(sw, hook, NULL, steps[i].name, why, sizeof(why)) == -1)
+			sw_warn(sw, "REDISFO_STEP_HOOK after %s: %s", steps[i].name, why);
 	}
 	if (sw->dry_run) {
 		if (i < STEP_MAX && sw->status[i] == ST_FAILED) {
@@ -1230,11 +1371,13 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "redisfo-dns: switch: %s\n", sw.svc ? "no such service" : err);
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, NULL, &sw.old_mask);
 	rc = switch_run(&sw);
+	signals_report(&sw);
 	node_close(sw.pc);
 	node_close(sw.tc);
 	state_free(&sw.st);
-	if (sw.lock_fd != -1)
-		close(sw.lock_fd);	/* releases the lock */
+	lock_release(sw.lock_fd);
 	return rc;
 }

@@ -276,3 +276,128 @@ def median(xs):
 
 def elapsed(t0):
     return time.monotonic() - t0
+
+
+class DnsFaultProxy:
+    """A DNS man-in-the-middle on 127.0.0.1 in front of the redisfo-dns
+    server, for faults no signal can time: UDP queries and TCP messages
+    are passed through, except that the first UPDATE is handled by mode:
+
+    - "lose_reply": the UPDATE reaches the server (it is applied) but the
+      reply never comes back, and the next `drop_after` UDP queries are
+      dropped (a server that stalls right after applying it);
+    - "hold": the UPDATE is kept back, unanswered, until release() sends
+      it on (a late UPDATE, applied after the switch gave up on it).
+    """
+
+    def __init__(self, upstream_port, mode, drop_after=0):
+        import socket
+        import threading
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.mode = mode
+        self.drop_left = 0
+        self.drop_after = drop_after
+        self.dropped = 0
+        self.held = None
+        self.updates = 0
+        self.port = free_port("127.0.0.1")
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.settimeout(0.1)
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind(("127.0.0.1", self.port))
+        self.tcp.listen(16)
+        self.tcp.settimeout(0.1)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=f, daemon=True)
+                         for f in (self._udp_loop, self._tcp_loop)]
+        for t in self._threads:
+            t.start()
+
+    def _udp_loop(self):
+        import socket
+        while not self._stop.is_set():
+            try:
+                data, peer = self.udp.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if self.drop_left > 0:
+                self.drop_left -= 1
+                self.dropped += 1
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+                up.settimeout(2)
+                up.sendto(data, self.upstream)
+                try:
+                    self.udp.sendto(up.recv(65535), peer)
+                except socket.timeout:
+                    pass
+
+    @staticmethod
+    def _read_msg(sock):
+        def exact(n):
+            buf = b""
+            while len(buf) < n:
+                chunk = sock.recv(n - len(buf))
+                if not chunk:
+                    return None
+                buf += chunk
+            return buf
+        hdr = exact(2)
+        return None if hdr is None else exact(int.from_bytes(hdr, "big"))
+
+    def _exchange(self, msg):
+        import socket
+        with socket.create_connection(self.upstream, timeout=3) as up:
+            up.sendall(len(msg).to_bytes(2, "big") + msg)
+            return self._read_msg(up)
+
+    def _tcp_loop(self):
+        import socket
+        import threading
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.tcp.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                msg = self._read_msg(conn)
+            except OSError:
+                return
+            if msg is None:
+                return
+            is_update = ((msg[2] >> 3) & 0xF) == 5
+            if is_update and self.updates == 0:
+                self.updates += 1
+                if self.mode == "hold":
+                    self.held = msg
+                else:
+                    self._exchange(msg)         # applied; the reply is lost
+                    self.drop_left = self.drop_after
+                try:                            # silent until the client gives up
+                    while conn.recv(512):
+                        pass
+                except OSError:
+                    pass
+                return
+            reply = self._exchange(msg)
+            if reply is not None:
+                conn.sendall(len(reply).to_bytes(2, "big") + reply)
+
+    def release(self):
+        """Send the held UPDATE on now; True when the server applied it."""
+        reply = self._exchange(self.held)
+        return reply is not None and (reply[3] & 0xF) == 0
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=2)
+        self.udp.close()
+        self.tcp.close()

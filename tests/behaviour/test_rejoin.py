@@ -80,3 +80,28 @@ def test_two_services_need_a_name(cluster):
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.served() == "r2"
     assert c.rf.run("check", "redis").returncode == 0
+
+
+def test_rejoin_waits_for_no_switch(cluster):
+    """rejoin takes the switch lock: a switch half-way must not see its
+    target re-pointed under it. While another process holds the lock,
+    rejoin is refused and changes nothing."""
+    import fcntl
+    import os
+    c = cluster
+    c.nodes["r3"].client().replicaof(c.nodes["r2"].host, c.port)
+    wait_until(lambda: c.role("r3") == "replica of r2", what="r3 follows r2")
+    lock = c.rf.dir / "redisfo.lock"
+    fd = os.open(str(lock), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"4242\n")
+        r = c.rf.run("rejoin", "r3")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "rejoin refused: another switch is running (pid 4242)" in r.stderr
+        assert c.role("r3") == "replica of r2"
+    finally:
+        os.close(fd)
+    r = c.rf.run("rejoin", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.role("r3") == "replica of r1"

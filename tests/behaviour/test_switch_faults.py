@@ -151,3 +151,92 @@ def test_dns_server_hung_at_the_swap(cluster):
         assert "record repair" in r.stdout
     assert_primary_ok(c, "r1")
     assert c.rf.run("check").returncode == 0
+
+
+def proxied(c, proxy):
+    """Send the switch's DNS traffic through proxy; the tests keep asking
+    the server itself."""
+    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % proxy.port
+    c.rf.write_conf()
+
+
+def test_lost_update_reply_keeps_the_old_primary_paused(tmp_path, procs):
+    """The UPDATE is applied but its reply is lost, and the server drops the
+    next looks at the record: the look-ups run past the pause. The pause
+    must be renewed before each look, so the old primary never takes a
+    write while the record already names the new one."""
+    from failover_env import DnsFaultProxy
+    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 400,
+                                           "pause_timeout_ms": 1200})
+    proxy = DnsFaultProxy(c.rf.port, "lose_reply", drop_after=2)
+    procs(proxy)
+    proxied(c, proxy)
+    writer = subprocess.Popen(
+        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
+         "-i", "0.01", "incr", "counter"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        r = c.switch("-y", "--to", "r2")
+    finally:
+        writer.terminate()
+        writer.wait(timeout=5)
+    out = r.stdout + r.stderr
+    assert proxy.dropped == 2, out
+    assert r.returncode == 0, out
+    assert "the UPDATE's reply was lost" in out
+    assert "ran out" not in out, out
+    assert_primary_ok(c, "r2")
+    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+
+
+def test_update_applied_after_the_switch_gave_up(tmp_path, procs):
+    """The UPDATE gets no answer and the record still names r1 when the
+    switch looks: it rolls back, but it cannot know the UPDATE will not
+    land later, so it must not say "nothing changed". It lands: check is
+    CRITICAL, and switch --to r1 repairs the record."""
+    from failover_env import DnsFaultProxy
+    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 300,
+                                           "pause_timeout_ms": 800})
+    proxy = DnsFaultProxy(c.rf.port, "hold")
+    procs(proxy)
+    proxied(c, proxy)
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "the record still names r1, but the UPDATE may yet be applied" in r.stderr
+    assert "nothing changed" not in r.stderr
+    assert "the UPDATE's outcome is unknown" in r.stderr
+    wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
+    assert proxy.release()
+    assert c.served() == "r2"
+    assert c.rf.run("check").returncode == 2
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "record repair" in r.stdout
+    assert_primary_ok(c, "r1")
+
+
+def test_stop_signals_are_held_until_the_switch_ends(cluster):
+    """SIGTERM (or ^C, or a closed ssh session) after the promote would
+    leave two masters: the switch finishes first, then says it was asked
+    to stop."""
+    c = cluster
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "kill -TERM $PPID; kill -INT $PPID")
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "switch done" in r.stdout
+    assert re.search(r"Terminated arrived during the switch", r.stderr), r.stderr
+    assert_primary_ok(c, "r2")
+    assert c.role("r1") == "replica of r2"
+
+
+def test_closed_stdout_does_not_stop_the_switch(cluster):
+    """An operator's `| head` that exits early: writes to stdout fail
+    (SIGPIPE ignored) and the switch goes on to the end."""
+    c = cluster
+    p = subprocess.Popen([BINARY, "-c", str(c.rf.conf_path), "switch", "-y", "--to", "r2"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, cwd=str(c.rf.dir), env=c.rf.env)
+    p.stdout.close()
+    assert p.wait(timeout=30) == 0
+    assert_primary_ok(c, "r2")
+    assert c.role("r1") == "replica of r2"

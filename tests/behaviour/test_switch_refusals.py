@@ -43,6 +43,22 @@ def update_script(c, tmp_path, addr, step="now"):
     return 'test "${REDISFO_STEP:-now}" = %s || exit 0; %s' % (step, cmd)
 
 
+def live_in_group(pgid):
+    """Processes of process group pgid that are not zombies."""
+    live = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(d))
+    return live
+
+
 def refused(r, text):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "switch refused" in r.stderr or "nothing changed" in r.stderr, r.stderr
@@ -158,6 +174,28 @@ def test_refuses_when_pre_hook_fails(tmp_path, procs):
     r = c.switch("-y")
     refused(r, "pre_hook exited with 7")
     assert c.snapshot() == before
+
+    # A hung pre_hook is killed, with everything it started, after the
+    # hook timeout: the switch is refused instead of hanging with the lock.
+    pidfile = tmp_path / "hook.pid"
+    c.rf.env["REDISFO_HOOK_TIMEOUT_MS"] = "500"
+    c.rf.failover_cfg["pre_hook"] = "echo $$ > %s; sleep 30; true" % pidfile
+    c.rf.write_conf()
+    r = c.switch("-y", timeout=10)
+    refused(r, "pre_hook killed after 500 ms (the hook timeout): switch aborted")
+    assert c.snapshot() == before
+    pgid = int(pidfile.read_text())
+    wait_until(lambda: not live_in_group(pgid), timeout=3,
+               what="the hook's sleep killed with it")
+
+    # A hung post_hook is killed and reported; the switch is done.
+    c.rf.failover_cfg["pre_hook"] = ""
+    c.rf.failover_cfg["post_hook"] = "sleep 30"
+    c.rf.write_conf()
+    r = c.switch("-y", "--to", "r2", timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "post_hook killed after 500 ms" in r.stdout
+    assert c.served() == "r2"
 
 
 def test_prerequisite_failed_when_record_changed_since_read(cluster, tmp_path):

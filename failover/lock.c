@@ -1,0 +1,59 @@
+/*
+ * lock.c - the one lock that switch and rejoin take before they look at a
+ * service, held until they have finished or rolled back.
+ *
+ * The descriptor is close-on-exec, so a hook does not inherit it and
+ * cannot keep the lock after the switch ends. Never waits: a second
+ * operator is told who holds it instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "failover/lock.h"
+
+int
+lock_take(const char *path, int shared, char *err, size_t errlen)
+{
+	char	buf[32] = "";
+	ssize_t	n;
+	int	fd;
+
+	fd = open(path, (shared ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		if (shared && errno == ENOENT)
+			return -3;
+		snprintf(err, errlen, "lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK) {
+			snprintf(err, errlen, "lock file %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(fd);
+		snprintf(err, errlen, "another switch is running (pid %s)", buf[0] ? buf : "?");
+		return -2;
+	}
+	if (!shared) {
+		snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, strlen(buf), 0) == -1) {
+			/* the lock holds anyway; only the pid shown to others is missing */
+		}
+	}
+	return fd;
+}
+
+void
+lock_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
