@@ -150,3 +150,27 @@ def test_status_wrong_master(cluster):
     assert st["verdict"] == "replica of the wrong master"
     code, out = check(c)
     assert code == 1, out
+
+
+def test_status_json_stays_valid_with_any_bytes_in_the_txt(cluster):
+    """The TXT is whatever was last written to the zone: control bytes,
+    DEL and bytes that are not UTF-8 must still make valid JSON."""
+    import dns.name
+    import dns.query
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.tsigkeyring
+    import dns.update
+    from dns.rdtypes.ANY.TXT import TXT
+    c = cluster
+    raw = b"primary=r1 epoch=1 \xff\xc3(\x01\x7f\"\\ caf\xc3\xa9"
+    ring = dns.tsigkeyring.from_text({c.rf.key_name: c.rf.key_secret})
+    u = dns.update.Update("svc.test.", keyring=ring,
+                          keyname=dns.name.from_text(c.rf.key_name),
+                          keyalgorithm=c.rf.key_algorithm)
+    u.replace("_redisfo.redis", 5, TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [raw]))
+    assert dns.query.tcp(u, "127.0.0.1", port=c.rf.port, timeout=2).rcode() == 0
+    r = c.rf.run("status", "--json")
+    st = json.loads(r.stdout)           # text mode: also valid UTF-8
+    assert st["record"]["txt"] == "primary=r1 epoch=1 \u00ff\u00c3(\x01\x7f\"\\ caf\u00e9"
+    assert st["record"]["epoch"] == 1 and st["verdict"] == "consistent"
