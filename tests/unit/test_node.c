@@ -96,6 +96,35 @@ test_parse_link_down_and_garbage(void **state)
 	assert_int_equal(info.master_offset, -1);
 }
 
+/* IPv6 everywhere: master_host holds colons, so do the slaveN lines of a
+ * master; a replica in a full sync reports its link down. */
+static void
+test_parse_ipv6_and_sync_in_progress(void **state)
+{
+	struct node_info info;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	node_info_parse("# Replication\r\nrole:slave\r\nmaster_host:::1\r\n"
+	    "master_port:6390\r\nmaster_link_status:down\r\n"
+	    "master_sync_in_progress:1\r\nslave_read_repl_offset:1\r\n"
+	    "slave_repl_offset:1\r\nmaster_sync_total_bytes:-1\r\n"
+	    "master_link_down_since_seconds:-1\r\nmaster_repl_offset:0\r\n", &info);
+	assert_int_equal(info.role, NODE_ROLE_REPLICA);
+	assert_string_equal(info.master_host, "::1");
+	assert_int_equal(info.master_port, 6390);
+	assert_int_equal(info.link_up, 0);
+	assert_int_equal(info.replica_offset, 1);
+	memset(&info, 0, sizeof(info));
+	node_info_parse("role:master\r\nconnected_slaves:1\r\n"
+	    "slave0:ip=2001:db8::3,port=6379,state=online,offset=77,lag=0\r\n"
+	    "master_repl_offset:77\r\n", &info);
+	assert_int_equal(info.role, NODE_ROLE_MASTER);
+	assert_int_equal(info.master_offset, 77);
+	assert_int_equal(info.connected_replicas, 1);
+	assert_string_equal(info.master_host, "");
+}
+
 /* A listening socket that never answers: connect works, commands time out. */
 static void
 test_probe_times_out(void **state)
@@ -158,6 +187,7 @@ main(void)
 		cmocka_unit_test(test_parse_master),
 		cmocka_unit_test(test_parse_replica),
 		cmocka_unit_test(test_parse_link_down_and_garbage),
+		cmocka_unit_test(test_parse_ipv6_and_sync_in_progress),
 		cmocka_unit_test(test_probe_times_out),
 		cmocka_unit_test(test_connect_refused_names_the_node),
 	};
