@@ -8,6 +8,8 @@
  * rollback after a hiccup still gets its chance. This file never decides
  * anything: the switch does; it never prints.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,13 @@ conn_open(struct node_conn *conn, char *err, size_t errlen)
 		ctx_error(conn, "connect", err, errlen);
 		goto fail;
 	}
+	/* hiredis opens it without close-on-exec: a hook must not inherit
+	 * a connection to a node (and keep it open after the switch). */
+	if (fcntl(conn->c->fd, F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(err, errlen, "%s (%s:%d): close-on-exec: %s", conn->node->name,
+		    conn->node->host, conn->node->port, strerror(errno));
+		goto fail;
+	}
 	if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
 		ctx_error(conn, "set timeout", err, errlen);
 		goto fail;
@@ -112,8 +121,9 @@ fail:
 	return -1;
 }
 
-struct node_conn *
-node_connect(const struct conf_service *svc, const struct conf_node *node,
+/* A closed connection to node; NULL and err when out of memory. */
+static struct node_conn *
+conn_new(const struct conf_service *svc, const struct conf_node *node,
     int timeout_ms, char *err, size_t errlen)
 {
 	struct node_conn *conn;
@@ -126,6 +136,18 @@ node_connect(const struct conf_service *svc, const struct conf_node *node,
 	conn->svc = svc;
 	conn->node = node;
 	conn->timeout_ms = timeout_ms;
+	return conn;
+}
+
+struct node_conn *
+node_connect(const struct conf_service *svc, const struct conf_node *node,
+    int timeout_ms, char *err, size_t errlen)
+{
+	struct node_conn *conn;
+
+	conn = conn_new(svc, node, timeout_ms, err, errlen);
+	if (conn == NULL)
+		return NULL;
 	if (conn_open(conn, err, errlen) == -1) {
 		free(conn);
 		return NULL;
@@ -321,14 +343,9 @@ node_probe_one(const struct conf_service *svc, const struct conf_node *node,
 	char			 err[256];
 	long long		 t0 = now_ms();
 
-	conn = calloc(1, sizeof(*conn));
-	if (conn == NULL) {
-		snprintf(info->error, sizeof(info->error), "%s: out of memory", node->name);
+	conn = conn_new(svc, node, timeout_ms, info->error, sizeof(info->error));
+	if (conn == NULL)
 		return;
-	}
-	conn->svc = svc;
-	conn->node = node;
-	conn->timeout_ms = timeout_ms;
 	if (conn_open(conn, err, sizeof(err)) == -1) {
 		info->reachable = 0;
 		info->answered = conn->answered;

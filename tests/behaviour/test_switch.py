@@ -93,11 +93,15 @@ def test_hooks_get_the_switch_in_their_environment(tmp_path, procs):
     out = tmp_path / "hooks.txt"
     c = Cluster(tmp_path, procs, failover={
         "pre_hook": "echo pre $REDISFO_SERVICE $REDISFO_OLD $REDISFO_NEW $REDISFO_NEW_ADDRESS >> %s" % out,
-        "post_hook": "echo post $REDISFO_MODE $REDISFO_EPOCH >> %s; exit 3" % out})
+        "post_hook": "echo post $REDISFO_MODE $REDISFO_EPOCH >> %s; "
+                     "ls -l /proc/$$/fd > %s.fds; exit 3" % (out, out)})
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr      # a failing post_hook is reported only
     assert "post_hook exited with 3" in r.stdout
     assert out.read_text().splitlines() == ["pre redis r1 r2 127.0.0.3", "post planned 2"]
+    # a hook inherits neither the lock nor the connections to the nodes
+    fds = (tmp_path / "hooks.txt.fds").read_text()
+    assert "socket:" not in fds and "redisfo.lock" not in fds, fds
 
 
 def test_acl_user_and_password(tmp_path, procs):
