@@ -37,6 +37,13 @@
 #define RC_NOTAUTH	9
 #define RC_NOTZONE	10
 
+/*
+ * At most this many prerequisite and update records in one message. The
+ * failover sends a handful; the bound keeps the largest message a key
+ * holder can send to a fraction of a second on a 10,000-service zone.
+ */
+#define UPDATE_MAX_RRS	1000
+
 struct update_ctx {
 	uint8_t				 hdr[12];
 	uint8_t				*zone_sec;	/* raw zone section, for the reply */
@@ -48,15 +55,30 @@ struct update_ctx {
 	char				 why[256];	/* why a policy refused it */
 };
 
-/* The zone being built: the SOA and every other RR, owned. */
+/*
+ * The zone being built: the SOA and every other RR, owned. A deleted RR
+ * leaves a NULL slot, so that indices stay valid; the records of a name
+ * are found through a hash of owner names (chains of index + 1, 0 ends),
+ * so that a large update against a large zone is not a product of both.
+ */
 struct update_work {
 	ldns_rr		*soa;
 	ldns_rr		**rr;
+	size_t		*next;		/* the next record in the same bucket */
 	size_t		 n, cap;
+	size_t		*bucket;
+	size_t		 nbucket;	/* a power of two */
 	const ldns_rdf	*apex;
 	int		 changed;
 	int		 soa_set;	/* the update itself raised the serial */
 };
+
+/* Records in the prerequisite and update sections, from the header. */
+static unsigned
+update_rr_count(const struct update_ctx *u)
+{
+	return (unsigned)(u->hdr[6] << 8 | u->hdr[7]) + (unsigned)(u->hdr[8] << 8 | u->hdr[9]);
+}
 
 struct update_ctx *
 update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
@@ -91,7 +113,9 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	u->tsig_rc = tsig_verify_request(wire, len, key, &u->st);
 	if (u->tsig_rc == -2)
 		u->st.present = 0;
-	if (ldns_wire2pkt(&u->pkt, wire, len) != LDNS_STATUS_OK)
+	/* Only an authenticated message of a bounded size reaches ldns. */
+	if (u->tsig_rc == TSIG_OK && update_rr_count(u) <= UPDATE_MAX_RRS &&
+	    ldns_wire2pkt(&u->pkt, wire, len) != LDNS_STATUS_OK)
 		u->pkt = NULL;
 	return u;
 }
@@ -156,37 +180,96 @@ name_in_zone(const ldns_rdf *name, const ldns_rdf *apex)
 	return ldns_dname_compare(name, apex) == 0 || ldns_dname_is_subdomain(name, apex);
 }
 
+/*
+ * Two names in wire form, equal ignoring ASCII case. Cheaper than
+ * ldns_dname_compare, which matters when a large update meets a large zone:
+ * equal names have equal lengths, and length octets (< 64) fold to
+ * themselves, so the octets can be compared one by one.
+ */
 static int
 name_eq(const ldns_rdf *a, const ldns_rdf *b)
 {
-	return ldns_dname_compare(a, b) == 0;
+	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
+	size_t n = ldns_rdf_size(a);
+
+	if (n != ldns_rdf_size(b))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = x[i], d = y[i];
+
+		if (c != d && ((c | 0x20) != (d | 0x20) || (c | 0x20) < 'a' ||
+		    (c | 0x20) > 'z'))
+			return 0;
+	}
+	return 1;
 }
 
-/* Same owner, type, class and RDATA (canonical form); TTL ignored. */
+/*
+ * Same owner, type and RDATA, TTL and class aside; names inside the RDATA
+ * compare ignoring case, as in the canonical form (RFC 4034 6.2), without
+ * building copies.
+ */
 static int
 rr_same_data(const ldns_rr *a, const ldns_rr *b)
 {
-	ldns_rr *ca, *cb;
-	int same = 1;
+	size_t n = ldns_rr_rd_count(a);
 
-	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) ||
-	    !name_eq(ldns_rr_owner(a), ldns_rr_owner(b)) ||
-	    ldns_rr_rd_count(a) != ldns_rr_rd_count(b))
+	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) || n != ldns_rr_rd_count(b) ||
+	    !name_eq(ldns_rr_owner(a), ldns_rr_owner(b)))
 		return 0;
-	ca = ldns_rr_clone(a);
-	cb = ldns_rr_clone(b);
-	if (ca == NULL || cb == NULL) {
-		same = 0;
-	} else {
-		ldns_rr2canonical(ca);
-		ldns_rr2canonical(cb);
-		for (size_t i = 0; same && i < ldns_rr_rd_count(ca); i++)
-			if (ldns_rdf_compare(ldns_rr_rdf(ca, i), ldns_rr_rdf(cb, i)) != 0)
-				same = 0;
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rdf *x = ldns_rr_rdf(a, i), *y = ldns_rr_rdf(b, i);
+
+		if (ldns_rdf_get_type(x) == LDNS_RDF_TYPE_DNAME &&
+		    ldns_rdf_get_type(y) == LDNS_RDF_TYPE_DNAME) {
+			if (!name_eq(x, y))
+				return 0;
+		} else if (ldns_rdf_size(x) != ldns_rdf_size(y) ||
+		    memcmp(ldns_rdf_data(x), ldns_rdf_data(y), ldns_rdf_size(x)) != 0)
+			return 0;
 	}
-	ldns_rr_free(ca);
-	ldns_rr_free(cb);
-	return same;
+	return 1;
+}
+
+static size_t
+name_hash(const ldns_rdf *name)
+{
+	const uint8_t *d = ldns_rdf_data(name);
+	size_t h = 2166136261u;
+
+	for (size_t i = 0; i < ldns_rdf_size(name); i++) {
+		uint8_t c = d[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c | 0x20);
+		h = (h ^ c) * 16777619u;
+	}
+	return h;
+}
+
+/* First index + 1 of the chain where name's records are; 0 if none. */
+static size_t
+work_head(const struct update_work *w, const ldns_rdf *name)
+{
+	return w->nbucket ? w->bucket[name_hash(name) & (w->nbucket - 1)] : 0;
+}
+
+/* The record at index + 1 j if it is owned by name, else NULL. */
+static ldns_rr *
+work_at(const struct update_work *w, size_t j, const ldns_rdf *name)
+{
+	ldns_rr *z = w->rr[j - 1];
+
+	return z != NULL && name_eq(ldns_rr_owner(z), name) ? z : NULL;
+}
+
+static void
+work_index(struct update_work *w, size_t i)
+{
+	size_t h = name_hash(ldns_rr_owner(w->rr[i])) & (w->nbucket - 1);
+
+	w->next[i] = w->bucket[h];
+	w->bucket[h] = i + 1;
 }
 
 static int
@@ -195,12 +278,31 @@ work_push(struct update_work *w, ldns_rr *rr)
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 64;
 		ldns_rr **v = realloc(w->rr, cap * sizeof(*v));
+		size_t *nx;
+
 		if (v == NULL)
 			return -1;
 		w->rr = v;
+		if ((nx = realloc(w->next, cap * sizeof(*nx))) == NULL)
+			return -1;
+		w->next = nx;
 		w->cap = cap;
 	}
-	w->rr[w->n++] = rr;
+	if ((w->n + 1) * 2 > w->nbucket) {
+		size_t nb = w->nbucket ? w->nbucket * 4 : 256, *b = calloc(nb, sizeof(*b));
+
+		if (b == NULL)
+			return -1;
+		free(w->bucket);
+		w->bucket = b;
+		w->nbucket = nb;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->rr[i] != NULL)
+				work_index(w, i);
+	}
+	w->rr[w->n] = rr;
+	work_index(w, w->n);
+	w->n++;
 	return 0;
 }
 
@@ -208,8 +310,7 @@ static void
 work_remove(struct update_work *w, size_t i)
 {
 	ldns_rr_free(w->rr[i]);
-	memmove(w->rr + i, w->rr + i + 1, (w->n - i - 1) * sizeof(*w->rr));
-	w->n--;
+	w->rr[i] = NULL;
 	w->changed = 1;
 }
 
@@ -219,6 +320,8 @@ work_free(struct update_work *w)
 	for (size_t i = 0; i < w->n; i++)
 		ldns_rr_free(w->rr[i]);
 	free(w->rr);
+	free(w->next);
+	free(w->bucket);
 	if (w->soa)
 		ldns_rr_free(w->soa);
 	memset(w, 0, sizeof(*w));
@@ -253,12 +356,14 @@ work_load(struct update_work *w, const ldns_zone *zone, const ldns_rdf *apex)
 static int
 work_has(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
 {
+	ldns_rr *z;
+
 	if ((type == 0 || type == LDNS_RR_TYPE_SOA) &&
 	    name_eq(ldns_rr_owner(w->soa), name))
 		return 1;
-	for (size_t i = 0; i < w->n; i++)
-		if ((type == 0 || ldns_rr_get_type(w->rr[i]) == type) &&
-		    name_eq(ldns_rr_owner(w->rr[i]), name))
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
+		if ((z = work_at(w, j, name)) != NULL &&
+		    (type == 0 || ldns_rr_get_type(z) == type))
 			return 1;
 	return 0;
 }
@@ -266,27 +371,41 @@ work_has(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
 static int
 work_has_other_than(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
 {
+	ldns_rr *z;
+
 	if (name_eq(ldns_rr_owner(w->soa), name) && type != LDNS_RR_TYPE_SOA)
 		return 1;
-	for (size_t i = 0; i < w->n; i++) {
-		ldns_rr_type t = ldns_rr_get_type(w->rr[i]);
-
-		if (t != type && name_eq(ldns_rr_owner(w->rr[i]), name))
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
+		if ((z = work_at(w, j, name)) != NULL && ldns_rr_get_type(z) != type)
 			return 1;
-	}
 	return 0;
 }
 
 static size_t
 work_count(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
 {
+	ldns_rr *z;
 	size_t c = 0;
 
-	for (size_t i = 0; i < w->n; i++)
-		if (ldns_rr_get_type(w->rr[i]) == type &&
-		    name_eq(ldns_rr_owner(w->rr[i]), name))
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
+		if ((z = work_at(w, j, name)) != NULL && ldns_rr_get_type(z) == type)
 			c++;
 	return c;
+}
+
+/* Is rr (owner, type, RDATA) in the zone? */
+static int
+work_has_rr(const struct update_work *w, const ldns_rr *rr)
+{
+	const ldns_rdf *name = ldns_rr_owner(rr);
+	ldns_rr *z;
+
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && rr_same_data(rr, w->soa))
+		return 1;
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
+		if ((z = work_at(w, j, name)) != NULL && rr_same_data(rr, z))
+			return 1;
+	return 0;
 }
 
 static int
@@ -339,45 +458,50 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 	}
 	/*
 	 * Value-dependent (class IN): for each name and type named, the zone's
-	 * RRset must equal the set of prerequisite RRs, TTLs aside.
+	 * RRset must equal the set of prerequisite RRs, TTLs aside. Each set
+	 * is checked once, at its first RR.
 	 */
 	for (size_t i = 0; i < n; i++) {
 		ldns_rr *rr = ldns_rr_list_rr(pre, i);
 		const ldns_rdf *name = ldns_rr_owner(rr);
 		ldns_rr_type t = ldns_rr_get_type(rr);
 		size_t zone_n = 0;
+		int seen = 0;
 
 		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
 			continue;
-		/* Every prerequisite RR of this set is in the zone... */
-		for (size_t j = 0; j < n; j++) {
+		for (size_t j = 0; !seen && j < i; j++) {
 			ldns_rr *p = ldns_rr_list_rr(pre, j);
-			int found = 0;
+
+			seen = ldns_rr_get_class(p) == LDNS_RR_CLASS_IN &&
+			    ldns_rr_get_type(p) == t && name_eq(ldns_rr_owner(p), name);
+		}
+		if (seen)
+			continue;
+		/* Every prerequisite RR of this set is in the zone... */
+		for (size_t j = i; j < n; j++) {
+			ldns_rr *p = ldns_rr_list_rr(pre, j);
 
 			if (ldns_rr_get_class(p) != LDNS_RR_CLASS_IN ||
 			    ldns_rr_get_type(p) != t || !name_eq(ldns_rr_owner(p), name))
 				continue;
-			if (t == LDNS_RR_TYPE_SOA)
-				found = rr_same_data(p, w->soa);
-			for (size_t k = 0; !found && k < w->n; k++)
-				found = rr_same_data(p, w->rr[k]);
-			if (!found)
+			if (!work_has_rr(w, p))
 				return RC_NXRRSET;
 		}
 		/* ...and every zone RR of it is among the prerequisites. */
 		if (t == LDNS_RR_TYPE_SOA)
 			zone_n = name_eq(ldns_rr_owner(w->soa), name);
-		for (size_t k = 0; k < w->n; k++) {
+		for (size_t k = work_head(w, name); k != 0; k = w->next[k - 1]) {
+			ldns_rr *z = work_at(w, k, name);
 			int found = 0;
 
-			if (ldns_rr_get_type(w->rr[k]) != t ||
-			    !name_eq(ldns_rr_owner(w->rr[k]), name))
+			if (z == NULL || ldns_rr_get_type(z) != t)
 				continue;
 			zone_n++;
-			for (size_t j = 0; !found && j < n; j++) {
+			for (size_t j = i; !found && j < n; j++) {
 				ldns_rr *p = ldns_rr_list_rr(pre, j);
 				found = ldns_rr_get_class(p) == LDNS_RR_CLASS_IN &&
-				    rr_same_data(p, w->rr[k]);
+				    rr_same_data(p, z);
 			}
 			if (!found)
 				return RC_NXRRSET;
@@ -479,14 +603,13 @@ update_add(struct update_work *w, const ldns_rr *rr)
 		return 0;
 	if (t != LDNS_RR_TYPE_CNAME && work_has(w, name, LDNS_RR_TYPE_CNAME))
 		return 0;
-	for (size_t i = 0; i < w->n; i++) {
-		ldns_rr *z = w->rr[i];
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
+		ldns_rr *z = work_at(w, j, name);
 
-		if (ldns_rr_get_type(z) != t || !name_eq(ldns_rr_owner(z), name))
+		if (z == NULL || ldns_rr_get_type(z) != t)
 			continue;
 		if (t == LDNS_RR_TYPE_CNAME && !rr_same_data(z, rr)) {
-			work_remove(w, i);	/* one CNAME per name: replace it */
-			i--;
+			work_remove(w, j - 1);	/* one CNAME per name: replace it */
 			continue;
 		}
 		if (rr_same_data(z, rr))
@@ -519,16 +642,13 @@ update_delete(struct update_work *w, const ldns_rr *rr)
 	if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_ANY) {
 		if (apex && (t == LDNS_RR_TYPE_SOA || t == LDNS_RR_TYPE_NS))
 			return;
-		for (size_t i = 0; i < w->n; i++) {
-			ldns_rr_type zt = ldns_rr_get_type(w->rr[i]);
+		for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
+			ldns_rr *z = work_at(w, j, name);
 
-			if (!name_eq(ldns_rr_owner(w->rr[i]), name))
-				continue;
-			if (t == LDNS_RR_TYPE_ANY ?
-			    !(apex && zt == LDNS_RR_TYPE_NS) : zt == t) {
-				work_remove(w, i);
-				i--;
-			}
+			if (z != NULL && (t == LDNS_RR_TYPE_ANY ?
+			    !(apex && ldns_rr_get_type(z) == LDNS_RR_TYPE_NS) :
+			    ldns_rr_get_type(z) == t))
+				work_remove(w, j - 1);
 		}
 		return;
 	}
@@ -537,11 +657,14 @@ update_delete(struct update_work *w, const ldns_rr *rr)
 		return;
 	if (apex && t == LDNS_RR_TYPE_NS && work_count(w, name, t) <= 1)
 		return;
-	for (size_t i = 0; i < w->n; i++)
-		if (rr_same_data(w->rr[i], rr)) {
-			work_remove(w, i);
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
+		ldns_rr *z = work_at(w, j, name);
+
+		if (z != NULL && rr_same_data(z, rr)) {
+			work_remove(w, j - 1);
 			return;
 		}
+	}
 }
 
 static int
@@ -570,15 +693,14 @@ work_to_zone(struct update_work *w)
 	ldns_zone_set_soa(z, w->soa);
 	w->soa = NULL;
 	for (size_t i = 0; i < w->n; i++) {
+		if (w->rr[i] == NULL)
+			continue;
 		if (!ldns_zone_push_rr(z, w->rr[i])) {
-			for (size_t j = i; j < w->n; j++)
-				ldns_rr_free(w->rr[j]);
-			w->n = 0;
 			ldns_zone_deep_free(z);
-			return NULL;
+			return NULL;		/* work_free frees the rest */
 		}
+		w->rr[i] = NULL;
 	}
-	w->n = 0;
 	return z;
 }
 
@@ -612,6 +734,11 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    u->tsig_rc == TSIG_BADTRUNC ? "BADTRUNC (truncated MAC)" :
 		    "error");
 		return RC_NOTAUTH;
+	}
+	if (update_rr_count(u) > UPDATE_MAX_RRS) {
+		snprintf(u->why, sizeof(u->why), "%u records, more than the %d allowed",
+		    update_rr_count(u), UPDATE_MAX_RRS);
+		return RC_REFUSED;
 	}
 	if (u->pkt == NULL) {
 		snprintf(u->why, sizeof(u->why), "unparseable message");

@@ -701,6 +701,136 @@ test_add_unprintable(void **state)
 	ldns_zone_deep_free(z);
 }
 
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A zone of 10,000 services (A and TXT each), as the bench serves. */
+static ldns_zone *
+zone_big(void)
+{
+	size_t cap = strlen(zone_text) + 10000 * 80, o;
+	char *text = malloc(cap);
+	ldns_zone *z;
+
+	assert_non_null(text);
+	o = (size_t)snprintf(text, cap, "%s", zone_text);
+	for (int i = 0; i < 10000; i++)
+		o += (size_t)snprintf(text + o, cap - o,
+		    "s%d IN A 10.%d.%d.1\n_redisfo.s%d IN TXT \"primary=r1\"\n",
+		    i, i / 256, i % 256, i);
+	z = zone_make(text);
+	free(text);
+	return z;
+}
+
+/* Append one RR to a hand-built message (owner uncompressed). */
+static size_t
+wire_rr(uint8_t *w, size_t n, const char *name, uint16_t type, uint16_t class,
+    uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+
+	assert_non_null(d);
+	memcpy(w + n, ldns_rdf_data(d), ldns_rdf_size(d));
+	n += ldns_rdf_size(d);
+	ldns_rdf_deep_free(d);
+	w[n++] = (uint8_t)(type >> 8); w[n++] = (uint8_t)type;
+	w[n++] = (uint8_t)(class >> 8); w[n++] = (uint8_t)class;
+	for (int i = 3; i >= 0; i--)
+		w[n++] = (uint8_t)(ttl >> (8 * i));
+	w[n++] = (uint8_t)(rdlen >> 8); w[n++] = (uint8_t)rdlen;
+	memcpy(w + n, rdata, rdlen);
+	return n + rdlen;
+}
+
+/* Sign and run head + the first count records of body; rcode and seconds. */
+static int
+run_timed(uint8_t *w, int kind, const uint8_t *body, const size_t *end, int count,
+    const ldns_zone *z, ldns_zone **nz, double *secs)
+{
+	size_t n = wire_update_head(w, (uint16_t)(kind < 2 ? count : 0),
+	    (uint16_t)(kind < 2 ? 0 : count));
+	double t0;
+	int rc;
+
+	memcpy(w + n, body, end[count - 1]);
+	n = sign_wire(w, n + end[count - 1]);
+	t0 = now_s();
+	rc = run_wire(w, n, z, nz);
+	*secs = now_s() - t0;
+	print_message("kind %d: %d records, %zu bytes: rcode %d in %.3f s\n",
+	    kind, count, n, rc, *secs);
+	return rc;
+}
+
+/*
+ * The largest UPDATEs a key holder can send (64 KB, thousands of records)
+ * against a 10,000-service zone: refused at once beyond 1000 records, and
+ * 1000 of them applied in the time of a few single-record updates (before,
+ * each record scanned the whole zone: seconds).
+ */
+static void
+test_huge_updates(void **state)
+{
+	ldns_zone *z = zone_big(), *nz;
+	uint8_t *w = malloc(65536 + 512), *body = malloc(65536);
+	size_t end[4096];
+	double t, one;
+
+	(void)state;
+	assert_non_null(w);
+	assert_non_null(body);
+	/* The yardstick: one add, which copies and checks the whole zone too. */
+	end[0] = wire_rr(body, 0, "one.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 5,
+	    (const uint8_t *)"\x0a\0\0\x01", 4);
+	assert_int_equal(run_timed(w, 2, body, end, 1, z, &nz, &one), LDNS_RCODE_NOERROR);
+	ldns_zone_deep_free(nz);
+	for (int kind = 0; kind < 4; kind++) {
+		size_t n = 0;
+		int count = 0;
+
+		while (n < 65535 - 200) {
+			char name[64];
+			uint8_t a[4] = { 10, 1, (uint8_t)(count / 250), (uint8_t)(count % 250 + 1) };
+
+			snprintf(name, sizeof(name), "s%d.svc.test.", count % 10000);
+			if (kind == 0)		/* one value-dependent prerequisite, repeated */
+				n = wire_rr(body, n, "redis.svc.test.", LDNS_RR_TYPE_A,
+				    LDNS_RR_CLASS_IN, 0, (const uint8_t *)"\x7f\0\0\x02", 4);
+			else if (kind == 1)	/* distinct RRsets exist */
+				n = wire_rr(body, n, name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, 0, NULL, 0);
+			else if (kind == 2)	/* adds to one RRset */
+				n = wire_rr(body, n, "many.svc.test.", LDNS_RR_TYPE_A,
+				    LDNS_RR_CLASS_IN, 5, a, 4);
+			else			/* deletes of distinct RRsets */
+				n = wire_rr(body, n, name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, 0, NULL, 0);
+			end[count++] = n;
+		}
+		count--;
+		assert_int_equal(run_timed(w, kind, body, end, count, z, &nz, &t),
+		    LDNS_RCODE_REFUSED);
+		assert_null(nz);
+		assert_true(t < one);
+		assert_int_equal(run_timed(w, kind, body, end, 1000, z, &nz, &t),
+		    LDNS_RCODE_NOERROR);
+		assert_true(kind == 0 || kind == 1 ? nz == NULL : nz != NULL);
+		if (nz)
+			ldns_zone_deep_free(nz);
+		/* Not 1000 times one add (a scan of the zone per record). */
+		assert_true(t < 5 * one);
+	}
+	free(body);
+	free(w);
+	ldns_zone_deep_free(z);
+}
+
 /* xorshift64: the mutations are the same on every run. */
 static uint64_t
 fuzz_rand(uint64_t *s)
@@ -912,6 +1042,7 @@ main(void)
 		cmocka_unit_test(test_add_empty_rdata),
 		cmocka_unit_test(test_add_unprintable),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_huge_updates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
