@@ -400,24 +400,40 @@ node_probe_all(const struct conf_service *svc, int timeout_ms, struct node_info 
 }
 
 int
-node_offset(struct node_conn *conn, long long *offset, char *err, size_t errlen)
+node_replication(struct node_conn *conn, struct node_info *info, char *err, size_t errlen)
 {
 	const char	*argv[] = { "INFO", "replication" };
 	redisReply	*r;
-	struct node_info info;
 
 	r = conn_command(conn, err, errlen, 2, argv);
 	if (r == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_STRING) {
+	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
 		snprintf(err, errlen, "%s: INFO replication: %s", conn->node->name,
 		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
 		freeReplyObject(r);
 		return -1;
 	}
-	memset(&info, 0, sizeof(info));
-	node_info_parse(r->str, &info);
+	memset(info, 0, sizeof(*info));
+	info->conf = conn->node;
+	info->lag_bytes = -1;
+	node_info_parse(r->str, info);
 	freeReplyObject(r);
+	if (info->role == NODE_ROLE_UNKNOWN) {
+		snprintf(err, errlen, "%s: no role in INFO replication", conn->node->name);
+		return -1;
+	}
+	info->reachable = info->answered = 1;
+	return 0;
+}
+
+int
+node_offset(struct node_conn *conn, long long *offset, char *err, size_t errlen)
+{
+	struct node_info info;
+
+	if (node_replication(conn, &info, err, errlen) == -1)
+		return -1;
 	*offset = info.role == NODE_ROLE_REPLICA ? info.replica_offset : info.master_offset;
 	if (*offset < 0) {
 		snprintf(err, errlen, "%s: no replication offset in INFO", conn->node->name);

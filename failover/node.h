@@ -60,6 +60,10 @@ void	node_probe_one(const struct conf_service *svc, const struct conf_node *node
 void	node_probe_all(const struct conf_service *svc, int timeout_ms,
 	    struct node_info *infos);
 
+/* INFO replication alone (no ROLE) into *info: one round trip, for the
+ * polls of a switch. -1 and err when it fails or names no role. */
+int	node_replication(struct node_conn *conn, struct node_info *info, char *err,
+	    size_t errlen);
 /* Just the offset: master_repl_offset (master) or slave_repl_offset (replica). */
 int	node_offset(struct node_conn *conn, long long *offset, char *err, size_t errlen);
 

@@ -896,22 +896,44 @@ switch_rollback_pause(struct sw *sw)
 static int
 switch_step_catchup(struct sw *sw)
 {
+	struct node_info info;
 	long long	deadline;
 	char		e[256];
 	struct timespec	ts = { 0, 200000 };
 
 	/* Read P's offset only now that P is paused: nothing can add to it. */
-	if (node_offset(sw->pc, &sw->p_offset, e, sizeof(e)) == -1) {
+	if (node_replication(sw->pc, &info, e, sizeof(e)) == -1) {
 		sw_fail(sw, "cannot read the primary's offset: %s", e);
 		return -1;
 	}
+	if (info.role != NODE_ROLE_MASTER) {
+		sw_fail(sw, "%s is no longer a master (it is a %s of %s:%d)", sw->pn->name,
+		    node_role_str(info.role), info.master_host, info.master_port);
+		return -1;
+	}
+	sw->p_offset = info.master_offset;
 	/* Half the pause for the catch-up, the other half for the rest. */
 	deadline = sw->pause_start + (long long)sw->conf->failover.pause_timeout_ms * 500;
 	for (;;) {
-		if (node_offset(sw->tc, &sw->t_offset, e, sizeof(e)) == -1) {
+		if (node_replication(sw->tc, &info, e, sizeof(e)) == -1) {
 			sw_fail(sw, "catch-up: cannot read the target's offset: %s", e);
 			return -1;
 		}
+		/* An offset means "has P's bytes" only while T replicates P:
+		 * a T detached or re-pointed since the preflight may count
+		 * past P's offset without them. */
+		if (!state_follows(&info, sw->pn)) {
+			if (info.role == NODE_ROLE_REPLICA)
+				sw_fail(sw, "catch-up: the target %s is no longer a replica of "
+				    "%s (it follows %s:%d)", sw->tn->name, sw->pn->name,
+				    info.master_host, info.master_port);
+			else
+				sw_fail(sw, "catch-up: the target %s is no longer a replica of "
+				    "%s (it is a %s)", sw->tn->name, sw->pn->name,
+				    node_role_str(info.role));
+			return -1;
+		}
+		sw->t_offset = info.replica_offset;
 		if (sw->t_offset >= sw->p_offset)
 			break;
 		if (now_us() >= deadline) {
@@ -1318,9 +1340,16 @@ switch_run(struct sw *sw)
 	}
 	print_timeline(sw);
 	if (!rb_failed && !sw->dns_unknown) {
-		fprintf(stderr, "redisfo-dns: rolled back: %s is the primary again, %s its "
-		    "replica, the record untouched by this switch; nothing changed\n", sw->pn->name,
-		    sw->tn->name);
+		/* Say only what this switch undid: T may have been taken away
+		 * by someone else (killed, detached) and is not claimed here. */
+		if (sw->status[STEP_PROMOTE] == ST_ROLLED_BACK)
+			fprintf(stderr, "redisfo-dns: rolled back: %s is the primary again, "
+			    "%s its replica, the record untouched by this switch; nothing "
+			    "changed\n", sw->pn->name, sw->tn->name);
+		else
+			fprintf(stderr, "redisfo-dns: rolled back: %s is the primary again "
+			    "(unpaused), %s was not promoted, the record untouched by this "
+			    "switch; nothing changed\n", sw->pn->name, sw->tn->name);
 		return 1;
 	}
 	print_state_now(sw);

@@ -240,3 +240,24 @@ def test_closed_stdout_does_not_stop_the_switch(cluster):
     assert p.wait(timeout=30) == 0
     assert_primary_ok(c, "r2")
     assert c.role("r1") == "replica of r2"
+
+
+def test_target_detached_during_the_pause(cluster):
+    """Someone makes the target a master of its own while r1 is paused and
+    writes to it: its offset passes r1's without r1's bytes behind it. The
+    catch-up must not take that for caught up."""
+    c = cluster
+    cli = "redis-cli -h %s -p %d" % (c.nodes["r2"].host, c.port)
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step(
+        "pause", "%s replicaof no one >/dev/null; for i in 1 2 3 4 5; do "
+        "%s set stray$i %0200d >/dev/null; done" % (cli, cli, 0))
+    before = c.snapshot_dns()
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the target r2 is no longer a replica of r1 (it is a master)" in r.stderr
+    # it says what it undid, and claims nothing about r2 it did not do
+    assert "r1 is the primary again (unpaused), r2 was not promoted" in r.stderr
+    assert "r2 its replica" not in r.stderr
+    assert c.snapshot_dns() == before
+    assert_primary_ok(c, "r1")
+    assert c.role("r3") == "replica of r1"
