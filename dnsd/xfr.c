@@ -20,6 +20,7 @@
 
 #define XFR_MSG_BUDGET	16000	/* uncompressed RR bytes per message */
 #define XFR_TSIG_ROOM	1024
+#define XFR_MSG_MAX	65535	/* what a TCP length prefix can carry */
 
 static int
 xfr_push(struct xfr_msgs *out, uint8_t *msg, size_t len)
@@ -61,6 +62,11 @@ xfr_emit(struct xfr_msgs *out, const ldns_pkt *p, const struct conf_dns *dns,
 			return -1;
 		}
 		n = (size_t)r;
+	}
+	/* A record too large to travel with its TSIG cannot be sent at all. */
+	if (n > XFR_MSG_MAX) {
+		free(b);
+		return -1;
 	}
 	if (xfr_push(out, b, n) < 0) {
 		free(b);
@@ -214,7 +220,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
     const ldns_zone *zone, const char *origin, const struct conf_dns *dns,
     struct xfr_msgs *out)
 {
-	struct tsig_state st;
+	struct tsig_state st, st_first;
 	ldns_pkt *q = NULL;
 	ldns_rr *qr;
 	ldns_rdf *apex = NULL;
@@ -274,7 +280,12 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 			}
 		}
 	}
-	rc = xfr_full(out, wire, q, zone, soa_only, dns, &st);
+	st_first = st;
+	if ((rc = xfr_full(out, wire, q, zone, soa_only, dns, &st)) < 0) {
+		/* Nothing half-sent: one SERVFAIL, signed over the request. */
+		xfr_msgs_free(out);
+		rc = xfr_error(out, wire, q, LDNS_RCODE_SERVFAIL, dns, &st_first);
+	}
 done:
 	if (rc < 0)
 		xfr_msgs_free(out);

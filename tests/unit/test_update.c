@@ -746,7 +746,8 @@ wire_rr(uint8_t *w, size_t n, const char *name, uint16_t type, uint16_t class,
 	for (int i = 3; i >= 0; i--)
 		w[n++] = (uint8_t)(ttl >> (8 * i));
 	w[n++] = (uint8_t)(rdlen >> 8); w[n++] = (uint8_t)rdlen;
-	memcpy(w + n, rdata, rdlen);
+	if (rdlen > 0)
+		memcpy(w + n, rdata, rdlen);
 	return n + rdlen;
 }
 
