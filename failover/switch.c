@@ -1032,10 +1032,11 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt, DNSCLIENT_TYPE_TXT,
 	    (uint32_t)conf->dns.ttl, sw->new_txt };
 	/* Some primaries take a second now and then (knotd's zone events):
-	 * wait up to 3/4 of the pause; the demote step checks the rest. */
+	 * wait up to 3/4 of the pause (just renewed), never longer, however
+	 * long probe_timeout_ms is: P must still be paused when the reply
+	 * comes. A reply that does not come in time is looked for in the
+	 * record itself. */
 	timeout = conf->failover.pause_timeout_ms * 3 / 4;
-	if (timeout < conf->failover.probe_timeout_ms * 2)
-		timeout = conf->failover.probe_timeout_ms * 2;
 	return dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
 	    conf->dns.zone, &conf->dns.update_key, ch, n, timeout, rcode, e, elen);
 }

@@ -287,16 +287,19 @@ class DnsFaultProxy:
       reply never comes back, and the next `drop_after` UDP queries are
       dropped (a server that stalls right after applying it);
     - "hold": the UPDATE is kept back, unanswered, until release() sends
-      it on (a late UPDATE, applied after the switch gave up on it).
+      it on (a late UPDATE, applied after the switch gave up on it);
+    - "slow_reply": the UPDATE is applied at once and its reply sent
+      `delay` seconds later (a slow link or a busy server).
     """
 
-    def __init__(self, upstream_port, mode, drop_after=0):
+    def __init__(self, upstream_port, mode, drop_after=0, delay=0.0):
         import socket
         import threading
         self.upstream = ("127.0.0.1", upstream_port)
         self.mode = mode
         self.drop_left = 0
         self.drop_after = drop_after
+        self.delay = delay
         self.dropped = 0
         self.held = None
         self.updates = 0
@@ -375,6 +378,14 @@ class DnsFaultProxy:
             is_update = ((msg[2] >> 3) & 0xF) == 5
             if is_update and self.updates == 0:
                 self.updates += 1
+                if self.mode == "slow_reply":
+                    reply = self._exchange(msg)
+                    time.sleep(self.delay)
+                    try:
+                        conn.sendall(len(reply).to_bytes(2, "big") + reply)
+                    except OSError:
+                        pass                    # the client gave up first
+                    return
                 if self.mode == "hold":
                     self.held = msg
                 else:

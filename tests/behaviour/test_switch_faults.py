@@ -261,3 +261,29 @@ def test_target_detached_during_the_pause(cluster):
     assert c.snapshot_dns() == before
     assert_primary_ok(c, "r1")
     assert c.role("r3") == "replica of r1"
+
+
+def test_update_wait_never_outlasts_the_pause(tmp_path, procs):
+    """probe_timeout_ms larger than the pause is a valid config: the wait
+    for the UPDATE's reply must still end inside the pause, or the old
+    primary takes writes while the record moves."""
+    from failover_env import DnsFaultProxy
+    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 1000,
+                                           "pause_timeout_ms": 600})
+    proxy = DnsFaultProxy(c.rf.port, "slow_reply", delay=0.75)
+    procs(proxy)
+    proxied(c, proxy)
+    writer = subprocess.Popen(
+        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
+         "-i", "0.01", "incr", "counter"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        r = c.switch("-y", "--to", "r2")
+    finally:
+        writer.terminate()
+        writer.wait(timeout=5)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "ran out" not in out, out
+    assert_primary_ok(c, "r2")
+    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
