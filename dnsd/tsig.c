@@ -361,15 +361,16 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	}
 	memcpy(st->mac, mac, mac_size);
 	st->mac_len = mac_size;
-	/* A truncated MAC is valid but below our policy (full MACs only). */
-	if (mac_size < full) {
-		st->error = TSIG_BADTRUNC;
-		return TSIG_BADTRUNC;
-	}
+	/* RFC 8945 5.2.3, then 5.2.4: the time before the truncation policy. */
 	now = (uint64_t)time(NULL);
 	if ((now > t ? now - t : t - now) > fudge) {
 		st->error = TSIG_BADTIME;
 		return TSIG_BADTIME;
+	}
+	/* A truncated MAC is valid but below our policy (full MACs only). */
+	if (mac_size < full) {
+		st->error = TSIG_BADTRUNC;
+		return TSIG_BADTRUNC;
 	}
 	return TSIG_OK;
 }
