@@ -315,6 +315,27 @@ rcode_result(int rcode)
 	return DNSCLIENT_RCODE;
 }
 
+/* The reply to wire: same ID, and parseable; NULL with err otherwise. */
+static ldns_pkt *
+reply_parse(const uint8_t *wire, const uint8_t *reply, size_t rlen, const char *where,
+    char *err, size_t errlen)
+{
+	ldns_pkt	*r = NULL;
+	ldns_status	 st;
+
+	if (reply[0] != wire[0] || reply[1] != wire[1]) {
+		snprintf(err, errlen, "DNS server %s: reply with the wrong ID", where);
+		return NULL;
+	}
+	st = ldns_wire2pkt(&r, reply, rlen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "DNS server %s: unparseable reply: %s", where,
+		    ldns_get_errorstr_by_id(st));
+		return NULL;
+	}
+	return r;
+}
+
 enum dnsclient_result
 dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
     const char *name, int type, int timeout_ms, struct dnsclient_rrset *out,
@@ -369,12 +390,9 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
-	st = ldns_wire2pkt(&r, reply, rlen);
-	if (st != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "DNS server %s: unparseable reply: %s", where,
-		    ldns_get_errorstr_by_id(st));
+	r = reply_parse(wire, reply, rlen, where, err, errlen);
+	if (r == NULL)
 		goto out;
-	}
 	out->rcode = ldns_pkt_get_rcode(r);
 	if (out->rcode != LDNS_RCODE_NOERROR && out->rcode != LDNS_RCODE_NXDOMAIN) {
 		snprintf(err, errlen, "DNS server %s answered %s for %s", where,
@@ -577,16 +595,9 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
-	if (reply[0] != wire[0] || reply[1] != wire[1]) {
-		snprintf(err, errlen, "DNS server %s: reply with the wrong ID", where);
+	r = reply_parse(wire, reply, rlen, where, err, errlen);
+	if (r == NULL)
 		goto out;
-	}
-	st = ldns_wire2pkt(&r, reply, rlen);
-	if (st != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "DNS server %s: unparseable reply: %s", where,
-		    ldns_get_errorstr_by_id(st));
-		goto out;
-	}
 	rcd = ldns_pkt_get_rcode(r);
 	if (rcode != NULL)
 		*rcode = rcd;
