@@ -30,6 +30,7 @@
 
 #define NOTIFY_TRIES		5
 #define NOTIFY_FIRST_RETRY_MS	1000
+#define NOTIFY_READ_BATCH	64	/* datagrams per socket per call */
 
 struct notify_target {
 	struct sockaddr_storage	 ss;
@@ -229,13 +230,18 @@ notify_drain(struct notifier *n, int fd)
 	socklen_t fl;
 	ssize_t r;
 
-	for (;;) {
+	/*
+	 * Anyone can send to this socket: read a batch, not until it is empty,
+	 * so that a flood cannot hold the server loop (which also applies
+	 * UPDATEs). The epoll descriptor stays readable for the rest.
+	 */
+	for (int batch = 0; batch < NOTIFY_READ_BATCH; batch++) {
 		fl = sizeof(from);
 		r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
-			return;		/* EAGAIN, or an ICMP error: the retry covers it */
+			return;		/* EAGAIN: the retry covers any loss */
 		}
 		if (r < 12 || !(buf[2] & 0x80) || ((buf[2] >> 3) & 0x0f) != 4)
 			continue;

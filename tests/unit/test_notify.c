@@ -1,0 +1,157 @@
+/*
+ * test_notify.c - NOTIFY to a secondary played by a socket here: the
+ * message is a NOTIFY for the zone's SOA; only a reply with the same ID,
+ * opcode NOTIFY and QR, from the target's own address and port, ends the
+ * retries (spoofed ones from elsewhere are ignored); and a flood on the
+ * notifier's socket is read a batch at a time, so that the server loop,
+ * which also answers UPDATEs, is never held by it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "dnsd/notify.h"
+
+/* A UDP socket on 127.0.0.1, any port; its address in *sa. */
+static int
+udp_socket(struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	socklen_t l = sizeof(*sa);
+
+	assert_true(fd >= 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sa, &l), 0);
+	return fd;
+}
+
+/* Receive the next NOTIFY at fd (within 2 s); its ID, and where it came from. */
+static uint16_t
+notify_recv(int fd, struct sockaddr_in *from)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	uint8_t b[512];
+	socklen_t fl = sizeof(*from);
+	ssize_t n;
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)from, &fl);
+	assert_true(n == 12 + 10 + 4);
+	assert_int_equal((b[2] >> 3) & 0x0f, 4);		/* opcode NOTIFY */
+	assert_true(b[2] & 0x04);				/* AA */
+	assert_false(b[2] & 0x80);
+	assert_memory_equal(b + 12, "\003svc\004test\000\000\006\000\001", 14);
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static void
+reply_send(int fd, const struct sockaddr_in *to, uint16_t id, uint8_t flags2)
+{
+	uint8_t b[12] = { (uint8_t)(id >> 8), (uint8_t)id, flags2, 0 };
+
+	assert_int_equal(sendto(fd, b, sizeof(b), 0, (const struct sockaddr *)to,
+	    sizeof(*to)), (ssize_t)sizeof(b));
+}
+
+/* Wait until the notifier has input, then let it read. */
+static void
+notifier_feed(struct notifier *n)
+{
+	struct pollfd pfd = { notifier_fd(n), POLLIN, 0 };
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	notifier_on_readable(n);
+}
+
+static int
+notifier_has_input(const struct notifier *n)
+{
+	struct pollfd pfd = { notifier_fd(n), POLLIN, 0 };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void
+test_reply_matching(void **state)
+{
+	struct sockaddr_in sec, other, from;
+	int fd = udp_socket(&sec), spoof = udp_socket(&other);
+	struct conf_sockaddr target;
+	struct conf_dns dns;
+	struct notifier *n;
+	char err[256];
+	uint16_t id;
+
+	(void)state;
+	memset(&dns, 0, sizeof(dns));
+	memset(&target, 0, sizeof(target));
+	snprintf(target.text, sizeof(target.text), "127.0.0.1:%u", ntohs(sec.sin_port));
+	memcpy(&target.ss, &sec, sizeof(sec));
+	target.len = sizeof(sec);
+	dns.notify = &target;
+	dns.n_notify = 1;
+	n = notifier_create(&dns, err, sizeof(err));
+	assert_non_null(n);
+	notifier_start(n, "svc.test.", 7);
+	id = notify_recv(fd, &from);
+	assert_true(notifier_timeout_ms(n) >= 0);
+	/* Right ID from another port of the same host: spoofed, ignored. */
+	reply_send(spoof, &from, id, 0x80 | 4 << 3);
+	notifier_feed(n);
+	assert_true(notifier_timeout_ms(n) >= 0);
+	/* From the secondary: wrong ID, no QR, wrong opcode: ignored. */
+	reply_send(fd, &from, (uint16_t)(id + 1), 0x80 | 4 << 3);
+	notifier_feed(n);
+	reply_send(fd, &from, id, 4 << 3);
+	notifier_feed(n);
+	reply_send(fd, &from, id, 0x80 | 0 << 3);
+	notifier_feed(n);
+	assert_true(notifier_timeout_ms(n) >= 0);
+	/* The answer: no more retries. */
+	reply_send(fd, &from, id, 0x80 | 4 << 3);
+	notifier_feed(n);
+	assert_int_equal(notifier_timeout_ms(n), -1);
+
+	/* A flood from anywhere is read a batch at a time. */
+	notifier_start(n, "svc.test.", 8);
+	id = notify_recv(fd, &from);
+	for (int i = 0; i < 400; i++)
+		reply_send(spoof, &from, (uint16_t)i, 0x80 | 4 << 3);
+	notifier_feed(n);
+	assert_true(notifier_has_input(n));		/* the rest waits its turn */
+	for (int i = 0; i < 100 && notifier_has_input(n); i++)
+		notifier_on_readable(n);
+	assert_false(notifier_has_input(n));
+	assert_true(notifier_timeout_ms(n) >= 0);
+	reply_send(fd, &from, id, 0x80 | 4 << 3);
+	notifier_feed(n);
+	assert_int_equal(notifier_timeout_ms(n), -1);
+	notifier_free(n);
+	close(fd);
+	close(spoof);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_matching),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
