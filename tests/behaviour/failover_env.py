@@ -264,6 +264,18 @@ class Knot:
             self.log = None
 
 
+def knot_cluster(tmp_path, procs):
+    """A Cluster whose switches send their UPDATEs and queries to a knotd
+    primary holding the same zone (no redisfo-dns server started)."""
+    c = Cluster(tmp_path, procs, start_server=False)
+    knot = procs(Knot(Path(tmp_path) / "knot", c.rf.key_name, c.rf.key_algorithm,
+                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot.start()
+    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
+    c.rf.write_conf()
+    return c, knot
+
+
 def have_knotd():
     return shutil.which("knotd") is not None or os.path.exists("/usr/sbin/knotd")
 

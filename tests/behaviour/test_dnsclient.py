@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from failover_env import Cluster, Knot, have_knotd, zone_text
+from failover_env import Knot, have_knotd, knot_cluster, zone_text
 from harness import REPO, Redisfo, wait_until
 
 needs_knotd = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
@@ -68,12 +68,7 @@ def test_dnsclient_against_the_embedded_server(tmp_path, procs):
 
 @needs_knotd
 def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
-    c = Cluster(tmp_path, procs, start_server=False)
-    knot = procs(Knot(tmp_path / "knot", c.rf.key_name, c.rf.key_algorithm,
-                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
-    knot.start()
-    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
-    c.rf.write_conf()
+    c, knot = knot_cluster(tmp_path, procs)
 
     def served():
         ans = knot.query("redis.svc.test.", "A")

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from failover_env import Cluster, Knot, have_knotd, median, zone_text
+from failover_env import Cluster, have_knotd, knot_cluster, median
 from writeload import WriteLoad
 
 ROUNDS = 20
@@ -97,12 +97,7 @@ def test_figures_without_and_with_write_load(cluster):
 
 @pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
 def test_figures_with_knot_as_the_dns_server(tmp_path, procs):
-    c = Cluster(tmp_path, procs, start_server=False)
-    knot = procs(Knot(tmp_path / "knot", c.rf.key_name, c.rf.key_algorithm,
-                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
-    knot.start()
-    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
-    c.rf.write_conf()
+    c, knot = knot_cluster(tmp_path, procs)
     rows = run_rounds(c)
     report("planned switch, knotd as the DNS server, no load", rows)
     ans = knot.query("redis.svc.test.", "A")
