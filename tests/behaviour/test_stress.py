@@ -146,7 +146,7 @@ def asan_server(tmp_path, procs):
     binary = harness.ASAN_BINARY
     assert binary.exists(), "%s is missing: run `make redisfo-dns-asan`" % binary
     srv = procs.add(harness.Redisfo(
-        tmp_path, zone_text=harness.TEST_ZONE, binary=binary,
+        tmp_path, zone_text=harness.TEST_ZONE, binary=binary, workers=2,
         env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1:"
                              "handle_segv=1:allow_user_segv_handler=0",
              "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=0"}))
