@@ -33,6 +33,7 @@ def assert_error(server, wire, rcode, tcp=False, v6=False, opcode=0):
     assert h["rcode"] == rcode, "rcode %d, want %d for %s" % (h["rcode"], rcode, wire.hex())
     assert h["qr"] and h["id"] == qid and h["opcode"] == opcode
     assert not h["ra"]
+    assert not h["aa"], "AA set on an error reply"
     assert h["an"] == 0 and h["ns"] == 0, "records in an error reply: %s" % reply.hex()
     return h, reply
 
