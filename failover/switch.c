@@ -20,9 +20,10 @@
  * changed), 2 usage, 3 part-way (the message says where things are).
  *
  * Signals: from the first step that changes something until the switch
- * has finished or rolled back, SIGINT, SIGTERM, SIGHUP and SIGQUIT are
- * held and reported at the end; SIGPIPE is ignored. SIGKILL cannot be
- * held; if it lands, P's pause runs out by itself (pause_timeout_ms) and:
+ * has finished or rolled back, SIGINT, SIGTERM, SIGHUP, SIGQUIT and
+ * SIGTSTP are held and reported at the end; SIGPIPE is ignored. SIGKILL
+ * cannot be held; if it lands, P's pause runs out by itself
+ * (pause_timeout_ms) and:
  * before the promote nothing changed; after the promote and before the
  * swap T is a second master that no client is sent to (`rejoin T`); after
  * the swap P is a master again that its old connections still write to
@@ -429,9 +430,10 @@ run_hook(struct sw *sw, const char *cmd, const char *result, const char *step,
 
 /*
  * From the first step that changes something to the end, SIGINT, SIGTERM,
- * SIGHUP and SIGQUIT are held: a switch stopped half-way (after the
- * promote, say) leaves two masters, so it finishes or rolls back first and
- * says afterwards that it was asked to stop. SIGPIPE is ignored for the
+ * SIGHUP, SIGQUIT and SIGTSTP are held: a switch stopped half-way (after
+ * the promote, say) leaves two masters, and one suspended by ^Z outlives
+ * its pause, so it finishes or rolls back first and says afterwards that
+ * it was asked to stop. SIGPIPE is ignored for the
  * whole command: an operator's `| head` or a closed terminal must not end
  * it half-way either. SIGKILL cannot be held; see the header.
  */
@@ -447,6 +449,7 @@ signals_hold(struct sw *sw)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTSTP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sw->signals_held = 1;
 }
@@ -466,6 +469,7 @@ signals_report(struct sw *sw)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTSTP);
 	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0) {
 		fprintf(stderr, "redisfo-dns: %s arrived during the switch: held until "
 		    "the switch had finished or rolled back\n", strsignal(sig));

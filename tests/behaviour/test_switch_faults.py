@@ -6,7 +6,6 @@ with the primary writable, the record naming a master, and a message that
 says what happened.
 """
 
-import os
 import re
 import signal
 import subprocess
@@ -220,7 +219,7 @@ def test_stop_signals_are_held_until_the_switch_ends(cluster):
     leave two masters: the switch finishes first, then says it was asked
     to stop."""
     c = cluster
-    c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "kill -TERM $PPID; kill -INT $PPID")
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "kill -TERM $PPID; kill -INT $PPID; kill -TSTP $PPID")
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "switch done" in r.stdout
