@@ -102,7 +102,8 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	if (wire[4] == 0 && wire[5] == 1) {
 		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) == 0)
 			off += (size_t)wire[off] + 1;
-		if (off < len && wire[off] == 0 && off + 5 <= len) {
+		/* A name of at most 255 octets (RFC 1035 3.1), or none echoed. */
+		if (off < len && wire[off] == 0 && off + 5 <= len && off + 1 - 12 <= 255) {
 			off += 5;
 			if ((u->zone_sec = malloc(off - 12)) != NULL) {
 				memcpy(u->zone_sec, wire + 12, off - 12);

@@ -1022,6 +1022,28 @@ test_garbage(void **state)
 	free(r);
 	update_end(u);
 	ldns_zone_deep_free(z);
+	/* A zone name over 255 octets is not echoed: the reply stays valid. */
+	{
+		uint8_t big[400] = { 0x12, 0x34, 0x28, 0, 0, 1 };
+		size_t n = 12;
+		ldns_pkt *p = NULL;
+
+		for (int l = 0; l < 5; l++) {
+			big[n++] = 63;
+			memset(big + n, 'a', 63);
+			n += 63;
+		}
+		big[n++] = 0;
+		memcpy(big + n, "\0\6\0\1", 4);
+		n += 4;
+		assert_non_null(u = update_begin(big, n, &key, err, sizeof(err)));
+		assert_int_equal(update_reply(u, LDNS_RCODE_FORMERR, &r, &rn), 0);
+		assert_int_equal(ldns_wire2pkt(&p, r, rn), LDNS_STATUS_OK);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_FORMERR);
+		ldns_pkt_free(p);
+		free(r);
+		update_end(u);
+	}
 }
 
 int
