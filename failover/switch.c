@@ -1359,13 +1359,17 @@ switch_run(struct sw *sw)
 	}
 	print_state_now(sw);
 	if (sw->dns_unknown)
-		fprintf(stderr, "redisfo-dns: failed part-way: %s is the primary again but "
-		    "the UPDATE's outcome is unknown: if %s applies it late, the record "
-		    "names %s, now a replica; check with `status`, and if so run "
+		fprintf(stderr, "redisfo-dns: failed part-way: %s is the primary again%s, "
+		    "but the UPDATE's outcome is unknown: if %s applies it late, the record "
+		    "names %s, %s; check with `status`, and if so run "
 		    "`switch --to %s` to point the record back\n", sw->pn->name,
-		    sw->conf->failover.server.text, sw->tn->name, sw->pn->name);
+		    rb_failed ? " (and a rollback failed: see the state above)" : "",
+		    sw->conf->failover.server.text, sw->tn->name,
+		    sw->status[STEP_PROMOTE] == ST_ROLLED_BACK ? "now a replica" :
+		    "not put back as a replica", sw->pn->name);
 	else
-		fprintf(stderr, "redisfo-dns: failed part-way: a rollback failed\n");
+		fprintf(stderr, "redisfo-dns: failed part-way: a rollback failed (see the "
+		    "state above)\n");
 	return 3;
 }
 

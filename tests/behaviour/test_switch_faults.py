@@ -285,3 +285,22 @@ def test_update_wait_never_outlasts_the_pause(tmp_path, procs):
     assert "ran out" not in out, out
     assert_primary_ok(c, "r2")
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+
+
+def test_dns_hung_and_target_killed_at_the_swap(tmp_path, procs):
+    """Two faults at once: the UPDATE's outcome is unknown and the target
+    cannot be put back as a replica. The message says both."""
+    c = Cluster(tmp_path, procs, failover={"pause_timeout_ms": 600})
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step(
+        "promote", "kill -STOP %d; kill -9 %d" % (c.rf.proc.pid, c.nodes["r2"].proc.pid))
+    try:
+        r = c.switch("-y", "--to", "r2")
+    finally:
+        c.rf.proc.send_signal(signal.SIGCONT)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "r1 is the primary again (and a rollback failed: see the state above), " \
+        "but the UPDATE's outcome is unknown" in r.stderr
+    assert "the record names r2, not put back as a replica" in r.stderr
+    assert "promote" in r.stdout and "ROLLBACK FAILED" in r.stdout
+    assert c.role("r1") == "master"
+    assert c.nodes["r1"].client(socket_timeout=0.5).set("k", "1")
