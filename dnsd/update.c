@@ -46,6 +46,7 @@
 
 struct update_ctx {
 	uint8_t				 hdr[12];
+	int				 remember;	/* a signed request run: keep its answer */
 	uint8_t				*zone_sec;	/* raw zone section, for the reply */
 	size_t				 zone_sec_len;
 	ldns_pkt			*pkt;		/* NULL if it did not parse */
@@ -72,6 +73,44 @@ struct update_work {
 	int		 changed;
 	int		 soa_set;	/* the update itself raised the serial */
 };
+
+/*
+ * The answers to the last signed UPDATEs, by request MAC. A message seen
+ * again (an attacker replaying a captured switch while its time is still
+ * within the fudge, or a client retransmitting over UDP) gets its first
+ * answer again and changes nothing: replayed, "replace 127.0.0.2 by .3"
+ * would undo a later switch back. Older than the fudge, TSIG refuses it
+ * anyway (BADTIME). Control thread only, like the rest of this file.
+ */
+#define UPDATE_SEEN_MAX	1024
+
+static struct update_seen {
+	uint8_t	mac[64];
+	size_t	mac_len;
+	int	rcode;
+} update_seen[UPDATE_SEEN_MAX];
+static size_t update_seen_next;
+
+static const struct update_seen *
+update_seen_find(const struct tsig_state *st)
+{
+	for (size_t i = 0; i < UPDATE_SEEN_MAX; i++)
+		if (update_seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
+		    memcmp(update_seen[i].mac, st->mac, st->mac_len) == 0)
+			return &update_seen[i];
+	return NULL;
+}
+
+static void
+update_seen_add(const struct tsig_state *st, int rcode)
+{
+	struct update_seen *e = &update_seen[update_seen_next];
+
+	memcpy(e->mac, st->mac, st->mac_len);
+	e->mac_len = st->mac_len;
+	e->rcode = rcode;
+	update_seen_next = (update_seen_next + 1) % UPDATE_SEEN_MAX;
+}
 
 /* Records in the prerequisite and update sections, from the header. */
 static unsigned
@@ -144,6 +183,11 @@ update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len)
 	size_t max = 12 + u->zone_sec_len + 1200, n;
 	uint8_t *b;
 	ssize_t r;
+
+	if (u->remember) {
+		update_seen_add(&u->st, rcode);
+		u->remember = 0;
+	}
 
 	if ((b = calloc(1, max)) == NULL)
 		return -1;
@@ -709,6 +753,7 @@ int
 update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
     ldns_zone **new_zone)
 {
+	const struct update_seen *seen;
 	struct update_work w;
 	ldns_rdf *apex = NULL;
 	ldns_rr *zrr;
@@ -736,6 +781,12 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    "error");
 		return RC_NOTAUTH;
 	}
+	if ((seen = update_seen_find(&u->st)) != NULL) {
+		snprintf(u->why, sizeof(u->why), "the same signed UPDATE again, "
+		    "answered as the first time and not applied twice");
+		return seen->rcode;
+	}
+	u->remember = 1;
 	if (update_rr_count(u) > UPDATE_MAX_RRS) {
 		snprintf(u->why, sizeof(u->why), "%u records, more than the %d allowed",
 		    update_rr_count(u), UPDATE_MAX_RRS);

@@ -11,6 +11,10 @@
  *	... server persists new_zone; on failure rcode = SERVFAIL ...
  *	update_reply(u, rcode, &reply, &reply_len);            signed when the request was
  *	update_end(u);
+ *
+ * Limits: at most 1000 prerequisite and update records (more: REFUSED); a
+ * signed UPDATE seen again (same MAC) gets its first answer and changes
+ * nothing, so a captured switch cannot be replayed within the TSIG fudge.
  */
 #ifndef REDISFO_UPDATE_H
 #define REDISFO_UPDATE_H

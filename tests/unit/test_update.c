@@ -832,6 +832,61 @@ test_huge_updates(void **state)
 	ldns_zone_deep_free(z);
 }
 
+
+/*
+ * A signed "replace .2 by .3" captured and sent again after the record was
+ * switched back must not switch it again: the repeat gets the first answer
+ * and no new zone. The same change in a new message (new ID) applies.
+ */
+static void
+test_replay(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	uint8_t w[512], w2[512];
+	size_t n = wire_update_head(w, 1, 2), n2;
+
+	(void)state;
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0,
+	    (const uint8_t *)"\x7f\0\0\x02", 4);
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, 0, NULL, 0);
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 5,
+	    (const uint8_t *)"\x7f\0\0\x03", 4);
+	memcpy(w2, w, n);
+	w2[1] ^= 0x55;		/* another ID */
+	n2 = sign_wire(w2, n);
+	n = sign_wire(w, n);
+	assert_int_equal(run_wire(w, n, z, &nz), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	/* The record is .2 again (z): the replay finds its prerequisite true. */
+	assert_int_equal(run_wire(w, n, z, &nz), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+	assert_int_equal(run_wire(w2, n2, z, &nz), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	/* A refused one stays refused, even once it would pass. */
+	n = wire_update_head(w, 1, 1);
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0,
+	    (const uint8_t *)"\x7f\0\0\x03", 4);
+	n = wire_rr(w, n, "x.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 5,
+	    (const uint8_t *)"\x0a\0\0\x01", 4);
+	n = sign_wire(w, n);
+	assert_int_equal(run_wire(w, n, z, &nz), LDNS_RCODE_NXRRSET);
+	{
+		char text[sizeof(zone_text)];
+		const char *p = strstr(zone_text, "127.0.0.2");
+		ldns_zone *z3;
+
+		snprintf(text, sizeof(text), "%.*s127.0.0.3%s", (int)(p - zone_text),
+		    zone_text, p + 9);
+		z3 = zone_make(text);
+		assert_int_equal(run_wire(w, n, z3, &nz), LDNS_RCODE_NXRRSET);
+		assert_null(nz);
+		ldns_zone_deep_free(z3);
+	}
+	ldns_zone_deep_free(z);
+}
+
 /* xorshift64: the mutations are the same on every run. */
 static uint64_t
 fuzz_rand(uint64_t *s)
@@ -1065,6 +1120,7 @@ main(void)
 		cmocka_unit_test(test_add_empty_rdata),
 		cmocka_unit_test(test_add_unprintable),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_huge_updates),
 	};
 
