@@ -402,18 +402,25 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
 		goto out;
 	}
-	if (node_replicaof(c, pn->host, pn->port, e, sizeof(e)) == -1) {
-		fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
-		goto out;
+	if (state_follows(&st.nodes[n], pn)) {
+		/* Its clients only ever read here: leave them connected. */
+		printf("%s already is a replica of %s (%s:%d): its clients are left "
+		    "connected\n", name, pn->name, pn->host, pn->port);
+	} else {
+		if (node_replicaof(c, pn->host, pn->port, e, sizeof(e)) == -1) {
+			fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
+			goto out;
+		}
+		rc = 3;		/* from here on, something changed */
+		printf("%s is now a replica of %s (%s:%d)\n", name, pn->name, pn->host,
+		    pn->port);
+		if (node_config_rewrite(c, e, sizeof(e)) != 0)
+			printf("  warning: %s\n", e);
+		if (node_kill_clients(c, &killed, e, sizeof(e)) == -1)
+			printf("  warning: %s\n", e);
+		else
+			printf("%lld client(s) of %s killed\n", killed, name);
 	}
-	rc = 3;		/* from here on, something changed */
-	printf("%s is now a replica of %s (%s:%d)\n", name, pn->name, pn->host, pn->port);
-	if (node_config_rewrite(c, e, sizeof(e)) != 0)
-		printf("  warning: %s\n", e);
-	if (node_kill_clients(c, &killed, e, sizeof(e)) == -1)
-		printf("  warning: %s\n", e);
-	else
-		printf("%lld client(s) of %s killed\n", killed, name);
 
 	/* Wait for the link (a full resync of a small data set is quick). */
 	deadline = now_ms() + 10000 + conf->failover.pause_timeout_ms;

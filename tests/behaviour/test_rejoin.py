@@ -105,3 +105,24 @@ def test_rejoin_waits_for_no_switch(cluster):
     r = c.rf.run("rejoin", "r3")
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.role("r3") == "replica of r1"
+
+
+def test_rejoin_of_a_node_already_following_leaves_its_clients(cluster):
+    """rejoin kills a node's clients so that writers reconnect and resolve
+    again; a node that already replicates the served primary has only
+    readers, and they keep their connections."""
+    import socket
+    c = cluster
+    s = socket.create_connection((c.nodes["r3"].host, c.port), timeout=2)
+    try:
+        s.sendall(b"PING\r\n")
+        assert s.recv(64) == b"+PONG\r\n"
+        r = c.rf.run("rejoin", "r3")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "r3 already is a replica of r1" in r.stdout
+        assert "killed" not in r.stdout
+        s.sendall(b"PING\r\n")
+        assert s.recv(64) == b"+PONG\r\n"
+    finally:
+        s.close()
+    assert c.role("r3") == "replica of r1"
