@@ -263,6 +263,39 @@ def test_wrongly_signed_update_notauth(srv, what, exc):
     assert state(srv) == before
 
 
+def test_replayed_update_not_applied_again(srv):
+    """A captured switch sent again after a switch back changes nothing."""
+    u = update(srv)
+    u.present("redis", "A", "127.0.0.2")
+    u.replace("redis", 5, "A", "127.0.0.3")
+    wire = u.to_wire()
+    reply = srv.raw(wire, timeout=2)
+    assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+    assert served(srv) == ["127.0.0.3"]
+    back = update(srv)
+    back.present("redis", "A", "127.0.0.3")
+    back.replace("redis", 5, "A", "127.0.0.2")
+    assert send(srv, back).rcode() == dns.rcode.NOERROR
+    before = state(srv)
+    # The same bytes again, over UDP and TCP: the first answer, no change.
+    reply = srv.raw(wire, timeout=2)
+    assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+    reply = srv.raw(wire, tcp=True, timeout=2)
+    assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+    assert state(srv) == before
+
+
+def test_update_with_too_many_records_refused(srv):
+    before = state(srv)
+    u = update(srv)
+    for i in range(1001):
+        u.add("n%d" % i, 5, "A", "10.9.%d.%d" % (i // 250, i % 250 + 1))
+    t0 = time.monotonic()
+    assert send(srv, u, tcp=True).rcode() == dns.rcode.REFUSED
+    assert time.monotonic() - t0 < 2
+    assert state(srv) == before
+
+
 def test_notzone_and_notauth(srv):
     before = state(srv)
     u = update(srv)
