@@ -1274,6 +1274,9 @@ switch_run(struct sw *sw)
 	char		*hook = getenv("REDISFO_STEP_HOOK"), why[128];
 
 	sw->t_start = now_us();
+	if (hook != NULL && *hook != '\0' && !sw->dry_run)
+		fprintf(stderr, "redisfo-dns: REDISFO_STEP_HOOK is set: it runs after "
+		    "each step (for drills and tests only)\n");
 	for (i = 0; i < STEP_MAX; i++) {
 		if (i > STEP_PREFLIGHT && !step_runs(sw, i))
 			continue;

@@ -38,6 +38,8 @@ def test_target_killed_after_the_pause(cluster):
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "switch failed at catchup" in r.stderr
+    # a drill hook never runs unnoticed
+    assert "REDISFO_STEP_HOOK is set: it runs after each step" in r.stderr
     assert "rolled back" in r.stderr and "nothing changed" in r.stderr
     assert re.search(r"pause +[0-9.]+ ms  rolled back", r.stdout)
     assert_primary_ok(c, "r1")
