@@ -16,6 +16,14 @@
  * 3.3 makes REFUSED the answer to a request the policy forbids. A request
  * signed with an unknown key, a bad MAC or a time outside the fudge gets
  * NOTAUTH with the TSIG error (BADKEY, BADSIG, BADTIME) as RFC 8945 says.
+ *
+ * Hostile input: nothing reaches ldns's parser before its TSIG verifies;
+ * a message of more than 1000 records is refused before it is parsed; the
+ * work grows with the zone plus the update, not their product (a name's
+ * records are found by hash), so the largest message costs a fraction of a
+ * second on a 10,000-service zone; a record
+ * that would not read back from the zone file is FORMERR; a signed message
+ * seen again gets its first answer and changes nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
