@@ -621,6 +621,7 @@ conn_flush(struct server *srv, struct tcp_conn *c)
 			return -1;
 		}
 		c->outoff += (size_t)n;
+		c->last_ms = now_ms();
 	}
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
@@ -678,7 +679,6 @@ conn_readable(struct server *srv, struct tcp_conn *c)
 		}
 		eof = n == 0;
 		c->inlen += (size_t)n;
-		c->last_ms = now_ms();
 		off = 0;
 		while (c->inlen - off >= 2) {
 			mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
@@ -688,6 +688,8 @@ conn_readable(struct server *srv, struct tcp_conn *c)
 				conn_close(srv, c);
 				return;
 			}
+			/* Whole messages count as activity, not a trickle of bytes. */
+			c->last_ms = now_ms();
 			off += 2 + mlen;
 		}
 		memmove(c->in, c->in + off, c->inlen - off);

@@ -148,3 +148,46 @@ def test_workers_zero_means_one_per_cpu(tmp_path, procs):
     per_addr = len(srv.dns_cfg["listen"])
     assert "%d udp workers" % (ncpu * per_addr) in srv.log()
     assert srv.query("redis.svc.test.", "A").answer[0][0].to_text() == "127.0.0.2"
+
+
+def test_tcp_trickle_does_not_hold_a_connection(tmp_path, procs):
+    """A client that sends a byte now and then but never a whole message is
+    closed by the idle timeout (10 s), while a busy connection stays open."""
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv.start()
+    trickle = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+    busy = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+    wire = dns.message.make_query("redis.svc.test.", "A").to_wire()
+    half = len(wire).to_bytes(2, "big") + wire[:4]
+    start = time.monotonic()
+    closed_after = None
+    try:
+        sent = 0
+        while time.monotonic() - start < 16 and closed_after is None:
+            # The busy client asks a whole question every half second.
+            busy.sendall(len(wire).to_bytes(2, "big") + wire)
+            head = busy.recv(2)
+            assert len(head) == 2
+            body = b""
+            while len(body) < int.from_bytes(head, "big"):
+                body += busy.recv(4096)
+            assert dns.message.from_wire(body).answer
+            if sent < len(half) and time.monotonic() - start > sent * 1.5:
+                try:
+                    trickle.send(half[sent:sent + 1])
+                    sent += 1
+                except OSError:
+                    closed_after = time.monotonic() - start
+            trickle.settimeout(0.5)
+            try:
+                if trickle.recv(1) == b"":
+                    closed_after = time.monotonic() - start
+            except socket.timeout:
+                pass
+            except OSError:
+                closed_after = time.monotonic() - start
+    finally:
+        trickle.close()
+        busy.close()
+    assert closed_after is not None, "a trickling connection was never closed"
+    assert 9 <= closed_after <= 14, closed_after
