@@ -1,1 +1,1 @@
-FAILOVER_SRCS := failover/dnsclient.c failover/node.c failover/state.c failover/switch.c failover/report.c failover/json.c failover/lock.c
+FAILOVER_SRCS := failover/dnsclient.c failover/node.c failover/state.c failover/switch.c failover/report.c failover/json.c failover/lock.c failover/audit.c

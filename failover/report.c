@@ -8,12 +8,14 @@
  * once it is a replica, and clears `fenced` in the TXT with a
  * compare-and-swap UPDATE. It refuses the served primary itself.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "conf/conf.h"
+#include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/json.h"
@@ -320,6 +322,46 @@ cmd_check(const struct conf *conf, int argc, char **argv)
 	return rc;
 }
 
+/* What rejoin did, for its last word and the audit log. */
+struct rejoin_log {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	const char			*node;
+	long long			 t0;		/* of the step being logged */
+	int				 refused;	/* before anything changed */
+	char				 why[768];
+};
+
+static void
+rejoin_fail(struct rejoin_log *rj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Say why rejoin stops (a refusal when rj->refused is set) and keep it. */
+static void
+rejoin_fail(struct rejoin_log *rj, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rj->why, sizeof(rj->why), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "redisfo-dns: rejoin%s: %s\n", rj->refused ? " refused" : "",
+	    rj->why);
+}
+
+static void
+rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
+    const char *detail)
+{
+	struct audit_entry e = {
+		.service = rj->svc->name, .mode = "rejoin", .from = "", .to = rj->node,
+		.step = step, .result = result, .us = (now_ms() - rj->t0) * 1000,
+		.detail = detail,
+	};
+
+	audit_append(rj->conf->failover.audit_log, &e);
+	rj->t0 = now_ms();
+}
+
 /* The TXT without its fenced= word, quoted for an UPDATE. */
 static void
 txt_unfenced(const char *txt, char *out, size_t outlen)
@@ -351,6 +393,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	const char			*name = NULL;
 	char				 e[512], oldtxt[DNSCLIENT_VALUE_MAX + 4], newtxt[DNSCLIENT_VALUE_MAX + 4];
 	long long			 killed = 0, deadline;
+	struct rejoin_log		 rj;
 	int				 n, rc = 1, rcode, lock_fd;
 
 	svc = parse_service(conf, "rejoin", argc, argv, NULL, &name);
@@ -362,44 +405,54 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		return 2;
 	}
 	nn = &svc->nodes[n];
+	memset(&rj, 0, sizeof(rj));
+	rj.conf = conf;
+	rj.svc = svc;
+	rj.node = name;
+	rj.t0 = now_ms();
 	/* A switch half-way must not see its target re-pointed under it. */
 	lock_fd = lock_take(conf->failover.lock_file, 0, e, sizeof(e));
 	if (lock_fd < 0) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: %s\n", e);
+		rj.refused = 1;
+		rejoin_fail(&rj, "%s", e);
+		rejoin_audit(&rj, "rejoin", "refused", rj.why);
 		return 1;
 	}
 	if (state_load(&st, conf, svc, 1) == -1) {
-		fprintf(stderr, "redisfo-dns: rejoin: %s\n", st.dns_err);
+		rejoin_fail(&rj, "%s", st.dns_err);
 		goto out;
 	}
 	if (st.dns != DNSCLIENT_OK) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: cannot read the record: %s\n",
-		    st.dns_err);
+		rj.refused = 1;
+		rejoin_fail(&rj, "cannot read the record: %s", st.dns_err);
 		goto out;
 	}
 	if (st.served < 0) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: %s\n", st.verdict_text);
+		rj.refused = 1;
+		rejoin_fail(&rj, "%s", st.verdict_text);
 		goto out;
 	}
 	pn = &svc->nodes[st.served];
 	if (st.served == n) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: %s is the served primary\n", name);
+		rj.refused = 1;
+		rejoin_fail(&rj, "%s is the served primary", name);
 		goto out;
 	}
 	if (!st.nodes[st.served].reachable || st.nodes[st.served].role != NODE_ROLE_MASTER) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: the served node %s is not a "
-		    "reachable master (%s)\n", pn->name, st.nodes[st.served].reachable ?
+		rj.refused = 1;
+		rejoin_fail(&rj, "the served node %s is not a reachable master (%s)",
+		    pn->name, st.nodes[st.served].reachable ?
 		    node_role_str(st.nodes[st.served].role) : st.nodes[st.served].error);
 		goto out;
 	}
 	if (!st.nodes[n].reachable) {
-		fprintf(stderr, "redisfo-dns: rejoin refused: %s does not answer: %s\n", name,
-		    st.nodes[n].error);
+		rj.refused = 1;
+		rejoin_fail(&rj, "%s does not answer: %s", name, st.nodes[n].error);
 		goto out;
 	}
 	c = node_connect(svc, nn, conf->failover.probe_timeout_ms, e, sizeof(e));
 	if (c == NULL) {
-		fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
+		rejoin_fail(&rj, "%s", e);
 		goto out;
 	}
 	if (state_follows(&st.nodes[n], pn)) {
@@ -408,7 +461,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		    "connected\n", name, pn->name, pn->host, pn->port);
 	} else {
 		if (node_replicaof(c, pn->host, pn->port, e, sizeof(e)) == -1) {
-			fprintf(stderr, "redisfo-dns: rejoin: %s\n", e);
+			rejoin_fail(&rj, "%s", e);
 			goto out;
 		}
 		rc = 3;		/* from here on, something changed */
@@ -420,6 +473,9 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 			printf("  warning: %s\n", e);
 		else
 			printf("%lld client(s) of %s killed\n", killed, name);
+		snprintf(e, sizeof(e), "%s replica of %s, %lld client(s) killed", name,
+		    pn->name, killed);
+		rejoin_audit(&rj, "replicaof", "ok", e);
 	}
 
 	/* Wait for the link (a full resync of a small data set is quick). */
@@ -429,8 +485,8 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		if (node_probe(c, &info, e, sizeof(e)) == 0 && info.link_up)
 			break;
 		if (now_ms() >= deadline) {
-			fprintf(stderr, "redisfo-dns: rejoin: %s's link to %s is not up yet "
-			    "(it is a replica; the sync goes on)\n", name, pn->name);
+			rejoin_fail(&rj, "%s's link to %s is not up yet "
+			    "(it is a replica; the sync goes on)", name, pn->name);
 			goto out;
 		}
 		{
@@ -439,6 +495,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		}
 	}
 	printf("%s's replication link to %s is up\n", name, pn->name);
+	rejoin_audit(&rj, "link", "ok", "");
 
 	if (st.fenced[0] && strcmp(st.fenced, name) == 0 && st.txt->n == 1) {
 		snprintf(oldtxt, sizeof(oldtxt), "\"%s\"", st.txt->value[0]);
@@ -452,14 +509,17 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		if (dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
 		    conf->dns.zone, &conf->dns.update_key, ch, 3,
 		    conf->failover.probe_timeout_ms * 2, &rcode, e, sizeof(e)) != DNSCLIENT_OK) {
-			fprintf(stderr, "redisfo-dns: rejoin: %s rejoined but fenced= stays in "
-			    "the TXT: %s\n", name, e);
+			rejoin_fail(&rj, "%s rejoined but fenced= stays in "
+			    "the TXT: %s", name, e);
 			goto out;
 		}
 		printf("fenced=%s cleared from %s\n", name, st.txt_owner);
+		rejoin_audit(&rj, "unfence", "ok", st.txt_owner);
 	}
 	rc = 0;
 out:
+	rejoin_audit(&rj, "rejoin", rc == 0 ? "ok" : rc == 3 ? "failed part-way" :
+	    rj.refused ? "refused" : "failed", rc == 0 ? "" : rj.why);
 	node_close(c);
 	state_free(&st);
 	lock_release(lock_fd);

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/json.h"
@@ -220,20 +221,6 @@ rfc3339_now(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Same, with milliseconds, for the audit log. */
-static void
-rfc3339_now_ms(char *buf, size_t len)
-{
-	struct timespec	ts;
-	struct tm	tm;
-	char		sec[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
-}
-
 static void
 sw_fail(struct sw *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -286,29 +273,16 @@ verdict(int ok, const char *fmt, ...)
 static void
 audit(struct sw *sw, const char *step, const char *result, long long us, const char *detail)
 {
-	char	ts[40];
-	FILE	*f;
+	struct audit_entry e = {
+		.service = sw->svc->name,
+		.mode = sw->pn == NULL ? "" : mode_str(sw),
+		.from = sw->pn ? sw->pn->name : "",
+		.to = sw->tn ? sw->tn->name : "",
+		.step = step, .result = result, .us = us, .detail = detail,
+	};
 
-	if (sw->dry_run || sw->conf->failover.audit_log[0] == '\0')
-		return;
-	f = fopen(sw->conf->failover.audit_log, "a");
-	if (f == NULL) {
-		fprintf(stderr, "redisfo-dns: audit log %s: %s\n",
-		    sw->conf->failover.audit_log, strerror(errno));
-		return;
-	}
-	rfc3339_now_ms(ts, sizeof(ts));
-	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
-	json_str_write(f, sw->svc->name);
-	fprintf(f, ",\"mode\":\"%s\",\"from\":", sw->pn == NULL ? "" : mode_str(sw));
-	json_str_write(f, sw->pn ? sw->pn->name : "");
-	fprintf(f, ",\"to\":");
-	json_str_write(f, sw->tn ? sw->tn->name : "");
-	fprintf(f, ",\"step\":\"%s\",\"result\":\"%s\",\"ms\":%.3f,\"detail\":", step,
-	    result, us / 1000.0);
-	json_str_write(f, detail ? detail : "");
-	fprintf(f, "}\n");
-	fclose(f);
+	if (!sw->dry_run)
+		audit_append(sw->conf->failover.audit_log, &e);
 }
 
 /*

@@ -30,6 +30,17 @@ def test_rejoin_replica_of_the_wrong_master(cluster):
     assert c.info("r3")["master_link_status"] == "up"
     assert c.serial() == serial          # nothing fenced: the zone is untouched
     assert c.rf.run("check").returncode == 0
+    # rejoin writes the audit log too, one JSON line per step
+    lines = [json.loads(line) for line in
+             open(c.rf.failover_cfg["audit_log"]).read().splitlines()]
+    assert [(a["mode"], a["to"], a["step"], a["result"]) for a in lines] == [
+        ("rejoin", "r3", "replicaof", "ok"), ("rejoin", "r3", "link", "ok"),
+        ("rejoin", "r3", "rejoin", "ok")]
+    r = c.rf.run("rejoin", "r1")
+    assert r.returncode == 1 and "rejoin refused: r1 is the served primary" in r.stderr
+    last = json.loads(open(c.rf.failover_cfg["audit_log"]).read().splitlines()[-1])
+    assert (last["step"], last["result"]) == ("rejoin", "refused")
+    assert last["detail"] == "r1 is the served primary"
 
 
 def test_rejoin_refusals_change_nothing(cluster):

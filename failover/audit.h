@@ -1,0 +1,25 @@
+/*
+ * audit.h - failover.audit_log: one JSON line per step of each switch and
+ * rejoin, appended, for whoever has to tell later what happened when.
+ */
+#ifndef REDISFO_FAILOVER_AUDIT_H
+#define REDISFO_FAILOVER_AUDIT_H
+
+struct audit_entry {
+	const char	*service;
+	const char	*mode;		/* planned, failover, repair, rejoin, "" */
+	const char	*from;		/* the old primary, or "" */
+	const char	*to;		/* the new primary or the node rejoined */
+	const char	*step;
+	const char	*result;	/* ok, failed, refused, rolled back, ... */
+	long long	 us;		/* how long the step took */
+	const char	*detail;	/* NULL = "" */
+};
+
+/*
+ * Append e as one line to path (nothing when path is ""). A log that
+ * cannot be written is said on stderr; it never stops the command.
+ */
+void	audit_append(const char *path, const struct audit_entry *e);
+
+#endif
