@@ -29,6 +29,7 @@ struct node_conn {
 	int				 timeout_ms;
 	redisContext			*c;
 	int				 answered;	/* a reply came back */
+	int				 refused;	/* the last reply was an error */
 };
 
 static long long
@@ -49,6 +50,12 @@ node_role_str(enum node_role role)
 	case NODE_ROLE_UNKNOWN:	break;
 	}
 	return "unknown";
+}
+
+int
+node_last_refused(const struct node_conn *conn)
+{
+	return conn->refused;
 }
 
 const struct conf_node *
@@ -176,11 +183,14 @@ conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
 	redisReply	*r;
 	char		 what[128];
 
+	conn->refused = 0;
 	if ((conn->c == NULL || conn->c->err) && conn_open(conn, err, errlen) == -1)
 		return NULL;
 	r = redisCommandArgv(conn->c, argc, argv, NULL);
-	if (r != NULL)
+	if (r != NULL) {
 		conn->answered = 1;
+		conn->refused = r->type == REDIS_REPLY_ERROR;
+	}
 	if (r == NULL) {
 		snprintf(what, sizeof(what), "%s%s%s", argv[0], argc > 1 ? " " : "",
 		    argc > 1 ? argv[1] : "");

@@ -78,6 +78,10 @@ int	node_config_rewrite(struct node_conn *conn, char *err, size_t errlen);
 /* CLIENT KILL TYPE normal (not this connection); *killed gets the count. */
 int	node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t errlen);
 
+/* 1 when the last command on conn was answered with an error reply (so
+ * the node did not run it), 0 when it ran or its fate is unknown. */
+int	node_last_refused(const struct node_conn *conn);
+
 const char	*node_role_str(enum node_role role);
 
 /* Parse the text of INFO replication into info (for tests too). */

@@ -846,8 +846,10 @@ switch_step_pause(struct sw *sw)
 
 	if (node_pause_writes(sw->pc, sw->conf->failover.pause_timeout_ms, e, sizeof(e)) == -1) {
 		sw_fail(sw, "CLIENT PAUSE on %s failed: %s", sw->pn->name, e);
-		/* the pause may have been applied with the reply lost */
-		sw->changed = 1;
+		/* Refused (no permission, Redis < 6.2): nothing happened. Else
+		 * the pause may have been applied with the reply lost. */
+		if (!node_last_refused(sw->pc))
+			sw->changed = 1;
 		return -1;
 	}
 	sw->pause_start = sw->last_pause = now_us();

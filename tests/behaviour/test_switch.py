@@ -121,6 +121,18 @@ def test_acl_user_and_password(tmp_path, procs):
     assert "the primary r2 answers but cannot be probed" in r.stderr
     assert "AUTH" in r.stderr and "UNPLANNED" not in r.stdout
     assert c.role("r2") == "master" and c.served() == "r2"
+    # a user without CLIENT PAUSE: the pause is refused, so nothing was
+    # paused and nothing needs undoing (CLIENT UNPAUSE is not allowed either)
+    c.rf.services[0]["password"] = "fo-pass"
+    c.rf.write_conf()
+    c.nodes["r2"].client().execute_command(
+        "ACL", "SETUSER", "failover", "-client|pause", "-client|unpause")
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "CLIENT PAUSE on r2 failed" in r.stderr and "NOPERM" in r.stderr
+    assert "nothing was changed" in r.stderr
+    assert c.role("r2") == "master" and c.served() == "r2"
+    assert c.role("r1") == "replica of r2"
 
 
 def test_password_protected_nodes(tmp_path, procs):
