@@ -113,6 +113,8 @@ struct sw {
 	int				 dns_unknown;	/* the UPDATE's outcome is unknown */
 	int				 refused;	/* preflight/confirm/hook said no */
 	int				 p_demoted;
+	int				 t_promote_refused;	/* T answered REPLICAOF NO ONE
+							   with an error */
 	long long			 p_offset, t_offset;
 	long long			 t_start, pause_start, pause_end;
 	long long			 last_pause;	/* last CLIENT PAUSE sent */
@@ -939,7 +941,11 @@ switch_step_promote(struct sw *sw)
 		return -1;
 	if (node_replicaof(sw->tc, NULL, 0, e, sizeof(e)) == -1) {
 		sw_fail(sw, "REPLICAOF NO ONE on %s failed: %s", sw->tn->name, e);
-		sw->changed = 1;	/* it may have happened */
+		/* Refused: T is still a replica, nothing to undo. Else it may
+		 * have happened with the reply lost. */
+		sw->t_promote_refused = node_last_refused(sw->tc);
+		if (!sw->t_promote_refused)
+			sw->changed = 1;
 		return -1;
 	}
 	sw->changed = 1;
@@ -959,6 +965,8 @@ switch_rollback_promote(struct sw *sw)
 	char	e[256];
 	int	rc;
 
+	if (sw->t_promote_refused)
+		return 0;	/* T refused REPLICAOF NO ONE: it never stopped following P */
 	if (node_replicaof(sw->tc, sw->pn->host, sw->pn->port, e, sizeof(e)) == -1) {
 		sw_warn(sw, "could not make %s a replica of %s again: %s", sw->tn->name,
 		    sw->pn->name, e);

@@ -133,6 +133,19 @@ def test_acl_user_and_password(tmp_path, procs):
     assert "nothing was changed" in r.stderr
     assert c.role("r2") == "master" and c.served() == "r2"
     assert c.role("r1") == "replica of r2"
+    # a target that refuses REPLICAOF NO ONE was never promoted: exit 1,
+    # not a failed rollback (it refuses REPLICAOF <primary> too)
+    c.nodes["r2"].client().execute_command(
+        "ACL", "SETUSER", "failover", "+client|pause", "+client|unpause")
+    c.nodes["r1"].client().execute_command(
+        "ACL", "SETUSER", "failover", "-replicaof", "-slaveof")
+    r = c.switch("-y", "--to", "r1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "REPLICAOF NO ONE on r1 failed" in r.stderr and "NOPERM" in r.stderr
+    assert "rolled back: r2 is the primary again" in r.stderr
+    assert c.role("r2") == "master" and c.served() == "r2"
+    assert c.role("r1") == "replica of r2"
+    assert c.nodes["r2"].client(socket_timeout=0.5).set("k", "1")
 
 
 def test_password_protected_nodes(tmp_path, procs):
