@@ -1,18 +1,21 @@
 /*
  * test_switch_state.c - the view a switch starts from: matching the served
  * record to a node by address bytes, "does this replica follow that node",
- * and the verdicts (consistent, split brain, fenced master, ...).
+ * and the verdicts (consistent, split brain, fenced master, ...); and the
+ * JSON strings that status --json and the audit log write from them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "conf/conf.h"
+#include "failover/json.h"
 #include "failover/state.h"
 
 static struct conf_node		nodes[3];
@@ -215,6 +218,36 @@ test_service_arg(void **state)
 	assert_non_null(strstr(err, "2 services"));
 }
 
+/* Whatever the bytes, the output is a JSON string that is valid UTF-8. */
+static void
+test_json_str(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "r1", "\"r1\"" },
+		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
+		{ "tab\tnl\n\x7f", "\"tab\\u0009nl\\u000a\\u007f\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "\xff\xc3(", "\"\\u00ff\\u00c3(\"" },		/* not UTF-8 */
+		{ "\xc0\xaf", "\"\\u00c0\\u00af\"" },		/* overlong */
+		{ "\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"" },	/* surrogate */
+		{ "\xe2\x82", "\"\\u00e2\\u0082\"" },		/* cut short */
+	};
+	char	*buf = NULL;
+	size_t	 len = 0, i;
+	FILE	*f;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f = open_memstream(&buf, &len);
+		assert_non_null(f);
+		json_str_write(f, cases[i].in);
+		assert_int_equal(fclose(f), 0);
+		assert_string_equal(buf, cases[i].out);
+		free(buf);
+		buf = NULL;
+	}
+}
+
 int
 main(void)
 {
@@ -223,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_follows),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_service_arg),
+		cmocka_unit_test(test_json_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
