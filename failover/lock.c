@@ -16,9 +16,9 @@
 #include "failover/lock.h"
 
 int
-lock_take(const char *path, int shared, char *err, size_t errlen)
+lock_take(const char *path, int shared, const char *what, char *err, size_t errlen)
 {
-	char	buf[32] = "";
+	char	buf[64] = "", *sp;
 	ssize_t	n;
 	int	fd;
 
@@ -39,11 +39,15 @@ lock_take(const char *path, int shared, char *err, size_t errlen)
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
 		close(fd);
-		snprintf(err, errlen, "another switch is running (pid %s)", buf[0] ? buf : "?");
+		sp = strchr(buf, ' ');
+		if (sp != NULL)
+			*sp++ = '\0';
+		snprintf(err, errlen, "another %s is running (pid %s)",
+		    sp != NULL && *sp ? sp : "switch or rejoin", buf[0] ? buf : "?");
 		return -2;
 	}
 	if (!shared) {
-		snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		snprintf(buf, sizeof(buf), "%d %s\n", (int)getpid(), what);
 		if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, strlen(buf), 0) == -1) {
 			/* the lock holds anyway; only the pid shown to others is missing */
 		}

@@ -9,14 +9,15 @@
 #include <stddef.h>
 
 /*
- * Take the lock at path without waiting: exclusive (and our pid written
- * in the file for others to name), or shared when shared is set (a dry
- * run, which only wants to know). Returns the descriptor to close to let
- * go; -2 when another process holds it (err: "another switch is running
- * (pid N)"); -1 on any other error (err); -3 when shared and the file
- * does not exist (nobody ever took it: free).
+ * Take the lock at path without waiting: exclusive (and "<pid> <what>"
+ * written in the file for others to name), or shared when shared is set
+ * (a dry run, which only wants to know). Returns the descriptor to close
+ * to let go; -2 when another process holds it (err: "another switch is
+ * running (pid N)", naming what the holder wrote); -1 on any other error
+ * (err); -3 when shared and the file does not exist (nobody took it).
  */
-int	lock_take(const char *path, int shared, char *err, size_t errlen);
+int	lock_take(const char *path, int shared, const char *what, char *err,
+	    size_t errlen);
 void	lock_release(int fd);
 
 #endif

@@ -411,7 +411,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	rj.node = name;
 	rj.t0 = now_ms();
 	/* A switch half-way must not see its target re-pointed under it. */
-	lock_fd = lock_take(conf->failover.lock_file, 0, e, sizeof(e));
+	lock_fd = lock_take(conf->failover.lock_file, 0, "rejoin", e, sizeof(e));
 	if (lock_fd < 0) {
 		rj.refused = 1;
 		rejoin_fail(&rj, "%s", e);

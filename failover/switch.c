@@ -502,7 +502,7 @@ switch_step_lock(struct sw *sw)
 	char		 e[512];
 	int		 fd;
 
-	fd = lock_take(path, sw->dry_run, e, sizeof(e));
+	fd = lock_take(path, sw->dry_run, "switch", e, sizeof(e));
 	if (fd == -2) {
 		if (sw->dry_run)
 			verdict(0, "lock %s: %s", path, e);

@@ -109,7 +109,13 @@ def test_rejoin_waits_for_no_switch(cluster):
         os.write(fd, b"4242\n")
         r = c.rf.run("rejoin", "r3")
         assert r.returncode == 1, r.stdout + r.stderr
-        assert "rejoin refused: another switch is running (pid 4242)" in r.stderr
+        assert "rejoin refused: another switch or rejoin is running (pid 4242)" \
+            in r.stderr
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"4243 rejoin\n", 0)
+        r = c.rf.run("switch", "-y", "--to", "r2")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "switch refused: another rejoin is running (pid 4243)" in r.stderr
         assert c.role("r3") == "replica of r2"
     finally:
         os.close(fd)

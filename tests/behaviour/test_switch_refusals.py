@@ -149,7 +149,7 @@ def test_refuses_while_another_switch_holds_the_lock(cluster):
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, b"4242\n")
+        os.write(fd, b"4242 switch\n")
         before = c.snapshot()
         r = c.switch("-y")
         refused(r, "another switch is running (pid 4242)")
