@@ -4,12 +4,14 @@
  *
  * Every call has a connect timeout and a command timeout; every reply is
  * checked for NULL, c->err and its type, and freed. A context that failed
- * (timeout, reset) is thrown away and reopened on the next command, so a
- * rollback after a hiccup still gets its chance. This file never decides
- * anything: the switch does; it never prints.
+ * (timeout, reset), or that the server closed while it sat idle, is thrown
+ * away and reopened before the next command, so a rollback after a hiccup
+ * still gets its chance and a long confirmation costs nothing. This file
+ * never decides anything: the switch does; it never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,8 +175,22 @@ node_close(struct node_conn *conn)
 }
 
 /*
+ * Did the server close an idle connection (its `timeout`, a restart, a
+ * CLIENT KILL)? Nothing may be readable before a command was sent: a
+ * readable or hung-up socket is one to reopen, not to send on.
+ */
+static int
+conn_stale(const struct node_conn *conn)
+{
+	struct pollfd pfd = { .fd = conn->c->fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) != 0;
+}
+
+/*
  * Run one command (argv form) and return its reply, or NULL with err. A
- * broken context is reopened first. An error reply is returned as is.
+ * broken or server-closed context is reopened first. An error reply is
+ * returned as is.
  */
 static redisReply *
 conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
@@ -184,7 +200,8 @@ conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
 	char		 what[128];
 
 	conn->refused = 0;
-	if ((conn->c == NULL || conn->c->err) && conn_open(conn, err, errlen) == -1)
+	if ((conn->c == NULL || conn->c->err || conn_stale(conn)) &&
+	    conn_open(conn, err, errlen) == -1)
 		return NULL;
 	r = redisCommandArgv(conn->c, argc, argv, NULL);
 	if (r != NULL) {

@@ -194,3 +194,14 @@ def test_asks_on_the_terminal(cluster):
     code, out, err = run_on_terminal(c, "y", "--to", "r2")
     assert code == 0, out + err
     assert c.served() == "r2"
+
+
+def test_connections_closed_while_idle_are_reopened(tmp_path, procs):
+    """Redis closes idle clients after `timeout` seconds; a pre_hook (or an
+    operator slow to answer) can keep the switch's connections idle longer.
+    The first command after that must not be the one that finds out."""
+    c = Cluster(tmp_path, procs, extra=["timeout 1"],
+                failover={"pre_hook": "sleep 2.2"})
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.served() == "r2" and c.role("r1") == "replica of r2"
