@@ -296,6 +296,21 @@ def test_update_with_too_many_records_refused(srv):
     assert state(srv) == before
 
 
+def test_update_making_rrset_over_64k_servfail_nothing_changed(srv):
+    """Answers are built from the new zone; one that cannot be: SERVFAIL."""
+    def add_txt(first):
+        u = update(srv)
+        for i in range(first, first + 40):
+            u.add("big", 5, "TXT", " ".join(['"%03d%s"' % (i, c * 250) for c in "abcd"]))
+        return send(srv, u, tcp=True).rcode()
+    assert add_txt(0) == dns.rcode.NOERROR         # 40 records of 1 KB
+    before = state(srv)
+    assert add_txt(40) == dns.rcode.SERVFAIL       # 80 KB: no answer can hold it
+    assert state(srv) == before
+    assert len(srv.query("big.svc.test.", "TXT", tcp=True).answer[0]) == 40
+    assert "update not applied" in srv.log()
+
+
 def test_notzone_and_notauth(srv):
     before = state(srv)
     u = update(srv)
