@@ -22,7 +22,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from harness import REDIS_SERVER, RedisNode, Redisfo, free_port, wait_until, _stop_popen
+from harness import (REDIS_SERVER, RedisNode, Redisfo, free_port, recv_exact,
+                     wait_until, _stop_popen)
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 NAMES = ("r1", "r2", "r3")
@@ -351,16 +352,8 @@ class DnsFaultProxy:
 
     @staticmethod
     def _read_msg(sock):
-        def exact(n):
-            buf = b""
-            while len(buf) < n:
-                chunk = sock.recv(n - len(buf))
-                if not chunk:
-                    return None
-                buf += chunk
-            return buf
-        hdr = exact(2)
-        return None if hdr is None else exact(int.from_bytes(hdr, "big"))
+        hdr = recv_exact(sock, 2)
+        return None if hdr is None else recv_exact(sock, int.from_bytes(hdr, "big"))
 
     def _exchange(self, msg):
         import socket

@@ -31,6 +31,27 @@ def assert_primary_ok(c, name):
     assert c.nodes[name].client(socket_timeout=0.5).set("still-writable", "1")
 
 
+def switch_under_writes(c):
+    """Switch r1 -> r2 while redis-cli writes to r1 every 10 ms."""
+    writer = subprocess.Popen(
+        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
+         "-i", "0.01", "incr", "counter"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return c.switch("-y", "--to", "r2")
+    finally:
+        writer.terminate()
+        writer.wait(timeout=5)
+
+
+def assert_switched_within_the_pause(c, r):
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "ran out" not in out, out
+    assert_primary_ok(c, "r2")
+    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+
+
 def test_target_killed_after_the_pause(cluster):
     c = cluster
     c.rf.env["REDISFO_STEP_HOOK"] = at_step("pause", "kill -9 %d" % c.nodes["r2"].proc.pid)
@@ -91,16 +112,8 @@ def test_pause_running_out_with_writes_rolls_back(tmp_path, procs):
     """A step slower than the pause, while a client writes: the switch sees
     the primary's offset moved and rolls back instead of losing writes."""
     c = Cluster(tmp_path, procs, failover={"pause_timeout_ms": 300})
-    writer = subprocess.Popen(
-        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
-         "-i", "0.01", "incr", "counter"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "sleep 0.6")
-        r = c.switch("-y", "--to", "r2")
-    finally:
-        writer.terminate()
-        writer.wait(timeout=5)
+    c.rf.env["REDISFO_STEP_HOOK"] = at_step("promote", "sleep 0.6")
+    r = switch_under_writes(c)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "ran out" in r.stderr and "took writes" in r.stderr
     wait_until(lambda: c.role("r2") == "replica of r1", what="r2 back as replica")
@@ -169,25 +182,12 @@ def test_lost_update_reply_keeps_the_old_primary_paused(tmp_path, procs):
     from failover_env import DnsFaultProxy
     c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 400,
                                            "pause_timeout_ms": 1200})
-    proxy = DnsFaultProxy(c.rf.port, "lose_reply", drop_after=2)
-    procs(proxy)
+    proxy = procs(DnsFaultProxy(c.rf.port, "lose_reply", drop_after=2))
     proxied(c, proxy)
-    writer = subprocess.Popen(
-        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
-         "-i", "0.01", "incr", "counter"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        r = c.switch("-y", "--to", "r2")
-    finally:
-        writer.terminate()
-        writer.wait(timeout=5)
-    out = r.stdout + r.stderr
-    assert proxy.dropped == 2, out
-    assert r.returncode == 0, out
-    assert "the UPDATE's reply was lost" in out
-    assert "ran out" not in out, out
-    assert_primary_ok(c, "r2")
-    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+    r = switch_under_writes(c)
+    assert proxy.dropped == 2, r.stdout + r.stderr
+    assert "the UPDATE's reply was lost" in r.stdout + r.stderr
+    assert_switched_within_the_pause(c, r)
 
 
 def test_update_applied_after_the_switch_gave_up(tmp_path, procs):
@@ -198,8 +198,7 @@ def test_update_applied_after_the_switch_gave_up(tmp_path, procs):
     from failover_env import DnsFaultProxy
     c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 300,
                                            "pause_timeout_ms": 800})
-    proxy = DnsFaultProxy(c.rf.port, "hold")
-    procs(proxy)
+    proxy = procs(DnsFaultProxy(c.rf.port, "hold"))
     proxied(c, proxy)
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 3, r.stdout + r.stderr
@@ -270,23 +269,9 @@ def test_update_wait_never_outlasts_the_pause(tmp_path, procs):
     from failover_env import DnsFaultProxy
     c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 1000,
                                            "pause_timeout_ms": 600})
-    proxy = DnsFaultProxy(c.rf.port, "slow_reply", delay=0.75)
-    procs(proxy)
+    proxy = procs(DnsFaultProxy(c.rf.port, "slow_reply", delay=0.75))
     proxied(c, proxy)
-    writer = subprocess.Popen(
-        ["redis-cli", "-h", c.nodes["r1"].host, "-p", str(c.port), "-r", "-1",
-         "-i", "0.01", "incr", "counter"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        r = c.switch("-y", "--to", "r2")
-    finally:
-        writer.terminate()
-        writer.wait(timeout=5)
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out
-    assert "ran out" not in out, out
-    assert_primary_ok(c, "r2")
-    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+    assert_switched_within_the_pause(c, switch_under_writes(c))
 
 
 def test_dns_hung_and_target_killed_at_the_swap(tmp_path, procs):
