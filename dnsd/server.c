@@ -484,7 +484,8 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 	if (v == TSIG_OK) {
 		struct snapshot *snap = rcu_dereference(current_snapshot);
 
-		if (query_answer(snap, &q, transport, buf, max - 256, &blen) != QUERY_REPLY)
+		/* Room for the TSIG: the longest key name and a SHA-512 MAC. */
+		if (query_answer(snap, &q, transport, buf, max - 620, &blen) != QUERY_REPLY)
 			blen = 0;
 	} else if (v == -2 || v == TSIG_NONE) {
 		blen = query_error(&q, LDNS_RCODE_FORMERR, buf, max);

@@ -313,6 +313,38 @@ rrset_cmp(const void *a, const void *b)
 	return (int)x->type - (int)y->type;
 }
 
+/* A total order on the data of two RRs, without allocating. */
+static int
+rr_rdata_cmp(const ldns_rr *a, const ldns_rr *b)
+{
+	size_t na = ldns_rr_rd_count(a), nb = ldns_rr_rd_count(b), i;
+
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	for (i = 0; i < na; i++) {
+		const ldns_rdf	*x = ldns_rr_rdf(a, i), *y = ldns_rr_rdf(b, i);
+		size_t		 sx = ldns_rdf_size(x), sy = ldns_rdf_size(y);
+		int		 c;
+
+		if (sx != sy)
+			return sx < sy ? -1 : 1;
+		if ((c = memcmp(ldns_rdf_data(x), ldns_rdf_data(y), sx)) != 0)
+			return c;
+	}
+	return 0;
+}
+
+/* Owner, type, then data: equal RRs end up next to each other. */
+static int
+rrset_rr_cmp(const void *a, const void *b)
+{
+	int c = rrset_cmp(a, b);
+
+	if (c != 0)
+		return c;
+	return rr_rdata_cmp(((const struct rrset *)a)->rrs[0], ((const struct rrset *)b)->rrs[0]);
+}
+
 static const struct rrset *
 build_find_set(const struct build *b, const uint8_t *owner, size_t len, uint16_t type)
 {
@@ -348,13 +380,11 @@ build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
 	return 0;
 }
 
-static int
-rr_equal(const ldns_rr *a, const ldns_rr *b)
-{
-	return ldns_rr_compare(a, b) == 0;
-}
-
-/* Group the zone's RRs into sorted RRsets; duplicates dropped (RFC 2181). */
+/*
+ * Group the zone's RRs into sorted RRsets; duplicates dropped (RFC 2181).
+ * One sort by owner, type and data does it in O(n log n), whatever the
+ * size of an RRset.
+ */
 static int
 build_sets(struct build *b)
 {
@@ -380,7 +410,7 @@ build_sets(struct build *b)
 		flat[n].n = 1;
 		n++;
 	}
-	qsort(flat, n, sizeof(*flat), rrset_cmp);
+	qsort(flat, n, sizeof(*flat), rrset_rr_cmp);
 	/* Merge equal (owner, type) neighbours into the first of them. */
 	b->nsets = 0;
 	for (i = 0; i < n; i = j) {
@@ -388,12 +418,9 @@ build_sets(struct build *b)
 
 		for (j = i + 1; j < n && rrset_cmp(s, &flat[j]) == 0; j++) {
 			ldns_rr *rr = flat[j].rrs[0];
-			size_t	 k;
-			int	 dup = 0;
 
-			for (k = 0; k < s->n; k++)
-				dup |= rr_equal(s->rrs[k], rr);
-			if (!dup) {
+			/* Sorted by data too: a duplicate equals the last one kept. */
+			if (rr_rdata_cmp(s->rrs[s->n - 1], rr) != 0) {
 				ldns_rr **p = realloc(s->rrs, (s->n + 1) * sizeof(*p));
 
 				if (p == NULL)

@@ -62,6 +62,7 @@ static const char *good_zone =
     "  IN NS ns1\n"
     "ns1 IN A 127.0.0.1\n"
     "redis 5 IN A 127.0.0.2\n"
+    "REDIS 5 IN A 127.0.0.2\n"
     "redis 5 IN AAAA ::2\n"
     "_redisfo.redis 5 IN TXT \"primary=r1 epoch=1\"\n"
     "alias IN CNAME redis\n"
@@ -268,6 +269,7 @@ test_snapshot_answers(void **state)
 	assert_non_null(snap);
 	assert_int_equal(snap->serial, 7);
 
+	/* The record is in the file twice: served once (RFC 2181). */
 	p = ask(snap, "REDIS.svc.test", LDNS_RR_TYPE_A);
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
 	assert_true(ldns_pkt_aa(p));
@@ -357,11 +359,17 @@ test_snapshot_many_names(void **state)
 	fputs("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 127.0.0.1\n", fp);
 	for (i = 0; i < 2000; i++)
 		fprintf(fp, "s%d 5 IN A 10.0.%d.%d\n", i, i / 256, i % 256);
+	/* One large RRset, each record twice: duplicates go in one sort. */
+	for (i = 0; i < 6000; i++)
+		fprintf(fp, "wide 5 IN A 10.1.%d.%d\n", (i % 3000) / 256, (i % 3000) % 256);
 	fclose(fp);
 	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
 	assert_non_null(z);
 	snap = snapshot_build(z, "svc.test.", err, sizeof(err));
 	assert_non_null(snap);
+	p = ask(snap, "wide.svc.test", LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_pkt_ancount(p), 3000);
+	ldns_pkt_free(p);
 	for (i = 0; i < 2000; i += 97) {
 		snprintf(name, sizeof(name), "s%d.svc.test", i);
 		p = ask(snap, name, LDNS_RR_TYPE_A);
