@@ -197,11 +197,14 @@ def test_asks_on_the_terminal(cluster):
 
 
 def test_connections_closed_while_idle_are_reopened(tmp_path, procs):
-    """Redis closes idle clients after `timeout` seconds; a pre_hook (or an
-    operator slow to answer) can keep the switch's connections idle longer.
-    The first command after that must not be the one that finds out."""
-    c = Cluster(tmp_path, procs, extra=["timeout 1"],
-                failover={"pre_hook": "sleep 2.2"})
+    """Redis closes idle clients (its `timeout`, a CLIENT KILL, a restart)
+    while a pre_hook runs or an operator is slow to answer. The switch's
+    first command after that must not be the one that finds out."""
+    c = Cluster(tmp_path, procs)
+    kill = "; ".join("redis-cli -h %s -p %d client kill type normal >/dev/null"
+                     % (c.nodes[n].host, c.port) for n in ("r1", "r2"))
+    c.rf.failover_cfg["pre_hook"] = kill
+    c.rf.write_conf()
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.served() == "r2" and c.role("r1") == "replica of r2"

@@ -180,8 +180,8 @@ def test_lost_update_reply_keeps_the_old_primary_paused(tmp_path, procs):
     must be renewed before each look, so the old primary never takes a
     write while the record already names the new one."""
     from failover_env import DnsFaultProxy
-    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 400,
-                                           "pause_timeout_ms": 1200})
+    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 250,
+                                           "pause_timeout_ms": 800})
     proxy = procs(DnsFaultProxy(c.rf.port, "lose_reply", drop_after=2))
     proxied(c, proxy)
     r = switch_under_writes(c)
