@@ -66,6 +66,7 @@ struct conf_failover {
 	long long		max_lag_bytes;
 	char			lock_file[PATH_MAX];	/* absolute path */
 	char			audit_log[PATH_MAX];	/* absolute path */
+	int			hook_timeout_ms;	/* a hook running longer is killed */
 	char			pre_hook[CONF_HOOK_MAX];	/* "" = none */
 	char			post_hook[CONF_HOOK_MAX];
 };

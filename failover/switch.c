@@ -30,8 +30,7 @@
  * until `rejoin P` (check reports both as split brain).
  *
  * Hooks (pre_hook, post_hook) run with /bin/sh -c in their own process
- * group and are killed with it after HOOK_TIMEOUT_MS (30 s;
- * REDISFO_HOOK_TIMEOUT_MS in the environment overrides it): a hung
+ * group and are killed with it after failover.hook_timeout_ms: a hung
  * pre_hook aborts the switch before anything changed, a hung post_hook is
  * reported. A hook never inherits the lock.
  *
@@ -66,10 +65,6 @@
 
 /* Messages are cut to their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
-
-/* Longest run of a hook (pre_hook, post_hook, REDISFO_STEP_HOOK) unless
- * REDISFO_HOOK_TIMEOUT_MS says otherwise. */
-#define HOOK_TIMEOUT_MS	30000
 
 enum switch_step {
 	STEP_LOCK,
@@ -287,25 +282,6 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 		audit_append(sw->conf->failover.audit_log, &e);
 }
 
-/*
- * How long a hook may run: REDISFO_HOOK_TIMEOUT_MS, else HOOK_TIMEOUT_MS.
- * A hook that has not ended by then is killed with its process group.
- */
-static int
-hook_timeout_ms(void)
-{
-	const char	*v = getenv("REDISFO_HOOK_TIMEOUT_MS");
-	char		*end;
-	long		 ms;
-
-	if (v != NULL && *v != '\0') {
-		ms = strtol(v, &end, 10);
-		if (*end == '\0' && ms > 0 && ms <= 24L * 3600 * 1000)
-			return (int)ms;
-	}
-	return HOOK_TIMEOUT_MS;
-}
-
 /* Wait for the hook pid until timeout_ms; 0 with *status, or -1 when it
  * was killed for taking too long. */
 static int
@@ -355,7 +331,7 @@ run_hook(struct sw *sw, const char *cmd, const char *result, const char *step,
 {
 	char	epoch[32];
 	pid_t	pid;
-	int	status, timeout = hook_timeout_ms();
+	int	status, timeout = sw->conf->failover.hook_timeout_ms;
 
 	snprintf(epoch, sizeof(epoch), "%lld", sw->new_epoch);
 	fflush(stdout);

@@ -178,7 +178,7 @@ def test_refuses_when_pre_hook_fails(tmp_path, procs):
     # A hung pre_hook is killed, with everything it started, after the
     # hook timeout: the switch is refused instead of hanging with the lock.
     pidfile = tmp_path / "hook.pid"
-    c.rf.env["REDISFO_HOOK_TIMEOUT_MS"] = "500"
+    c.rf.failover_cfg["hook_timeout_ms"] = 500
     c.rf.failover_cfg["pre_hook"] = "echo $$ > %s; sleep 30; true" % pidfile
     c.rf.write_conf()
     r = c.switch("-y", timeout=10)
