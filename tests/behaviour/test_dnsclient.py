@@ -10,12 +10,16 @@ as the only DNS server.
 
 import json
 import os
+import statistics
 import subprocess
 
+import dns.tsig
+import dns.update
 import pytest
 
 from failover_env import Knot, have_knotd, knot_cluster, zone_text
 from harness import REPO, Redisfo, wait_until
+import latency
 
 needs_knotd = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
 
@@ -105,3 +109,21 @@ def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
     assert served() == ["127.0.0.3"] and serial() == s1
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 back as replica")
     assert c.role("r2") == "master"
+
+
+@needs_knotd
+def test_figures_update_latency_knot(tmp_path, procs):
+    """The same UPDATE latency figures with knotd as an external primary."""
+    knot = procs(Knot(tmp_path / "knot", *KEY,
+                      zone_body=zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot.start()
+    key = dns.tsig.Key(KEY[0], KEY[2], KEY[1])
+
+    def make(i):
+        addr = "10.4.%d.%d" % (i // 250, i % 250 + 1)
+        u = dns.update.UpdateMessage("svc.test.", keyring=key)
+        u.replace("redis", 5, "A", addr)
+        return u.to_wire(), addr
+    reply_ms, served_ms = latency.update_latency(knot.port, make, n=50)
+    latency.print_figures("knotd update", reply_ms, served_ms)
+    assert statistics.median(reply_ms) < 2000
