@@ -12,7 +12,6 @@ import re
 import pytest
 
 from failover_env import Cluster, HOSTS
-from harness import wait_until
 from writeload import WriteLoad
 
 

@@ -14,7 +14,6 @@ sending an UPDATE to its reply and to the new answer being served:
 import base64
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import threading
