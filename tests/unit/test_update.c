@@ -25,6 +25,7 @@
 #include "dnsd/snapshot.h"
 #include "dnsd/update.h"
 #include "dnsd/zone.h"
+#include "tests/unit/unit_zone.h"
 
 #define ORIGIN		"svc.test."
 #define KEY_NAME	"redisfo-key."
@@ -48,17 +49,7 @@ static const char zone_text[] =
 static ldns_zone *
 zone_make(const char *text)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
-	ldns_zone *z = NULL;
-	ldns_rdf *o = ldns_dname_new_frm_str(ORIGIN);
-	int line = 0;
-
-	assert_non_null(f);
-	assert_int_equal(ldns_zone_new_frm_fp_l(&z, f, o, 60, LDNS_RR_CLASS_IN, &line),
-	    LDNS_STATUS_OK);
-	fclose(f);
-	ldns_rdf_deep_free(o);
-	return z;
+	return unit_zone_from_text(ORIGIN, text);
 }
 
 /* An RR: "name ttl type rdata" read in class IN, then given class c. */

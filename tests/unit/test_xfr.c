@@ -20,6 +20,7 @@
 
 #include "conf/conf.h"
 #include "dnsd/xfr.h"
+#include "tests/unit/unit_zone.h"
 
 #define ORIGIN		"svc.test."
 #define KEY_NAME	"redisfo-key."
@@ -53,17 +54,7 @@ dns_init(void)
 static ldns_zone *
 zone_from(const char *text)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
-	ldns_zone *z = NULL;
-	ldns_rdf *o = ldns_dname_new_frm_str(ORIGIN);
-	int line = 0;
-
-	assert_non_null(f);
-	assert_int_equal(ldns_zone_new_frm_fp_l(&z, f, o, 60, LDNS_RR_CLASS_IN, &line),
-	    LDNS_STATUS_OK);
-	fclose(f);
-	ldns_rdf_deep_free(o);
-	return z;
+	return unit_zone_from_text(ORIGIN, text);
 }
 
 /* The AXFR query for ORIGIN, signed with the key when sign; *mac its MAC. */
