@@ -422,11 +422,11 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size
 /* ---- the slow path: UPDATE, transfers, signed queries ---- */
 
 /* Replies of one slow request, in order. */
+/* What a slow request is answered with: one message, or a transfer's. */
 struct replies {
-	uint8_t	*msg[1];
-	size_t	 len[1];
-	size_t	 n;
-	struct xfr_msgs xfr;
+	uint8_t		*msg;		/* NULL: none */
+	size_t		 len;
+	struct xfr_msgs	 xfr;
 };
 
 static void
@@ -455,8 +455,8 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	if (rcode != LDNS_RCODE_NOERROR)
 		log_info("update answered %s: %s", ldns_lookup_by_id(ldns_rcodes, rcode) ?
 		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
-	if (update_reply(u, rcode, &out->msg[0], &out->len[0]) == 0)
-		out->n = 1;
+	if (update_reply(u, rcode, &out->msg, &out->len) == -1)
+		out->msg = NULL;
 	update_end(u);
 	if (serial != 0) {
 		log_info("update applied, serial %u", serial);
@@ -500,9 +500,8 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 		free(buf);
 		return;
 	}
-	out->msg[0] = buf;
-	out->len[0] = blen;
-	out->n = 1;
+	out->msg = buf;
+	out->len = blen;
 }
 
 /* Handle a message the fast path passed on; fills out with the replies. */
@@ -528,10 +527,7 @@ slow_handle(struct server *srv, const uint8_t *msg, size_t len,
 static void
 replies_free(struct replies *r)
 {
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		free(r->msg[i]);
+	free(r->msg);
 	if (r->xfr.n > 0)
 		xfr_msgs_free(&r->xfr);
 }
@@ -541,7 +537,7 @@ slowq_drain(struct server *srv)
 {
 	struct slow_req	*reqs[64];
 	ssize_t		 got;
-	size_t		 i, k;
+	size_t		 i;
 
 	while ((got = read(srv->slowq[0], reqs, sizeof(reqs))) > 0) {
 		for (i = 0; i < (size_t)got / sizeof(reqs[0]); i++) {
@@ -549,8 +545,8 @@ slowq_drain(struct server *srv)
 			struct replies	 rep;
 
 			slow_handle(srv, r->data, r->len, &r->peer, QUERY_TRANSPORT_UDP, &rep);
-			for (k = 0; k < rep.n; k++) {
-				struct iovec	iov = { rep.msg[k], rep.len[k] };
+			if (rep.msg != NULL) {
+				struct iovec	iov = { rep.msg, rep.len };
 				struct msghdr	mh = {
 					.msg_name = &r->peer, .msg_namelen = r->peerlen,
 					.msg_iov = &iov, .msg_iovlen = 1,
@@ -653,8 +649,8 @@ conn_message(struct server *srv, struct tcp_conn *c, const uint8_t *msg, size_t 
 	if (v != QUERY_SLOW)
 		return 0;
 	slow_handle(srv, msg, len, &c->peer, QUERY_TRANSPORT_TCP, &rep);
-	for (i = 0; i < rep.n && rc == 0; i++)
-		rc = conn_queue(c, rep.msg[i], rep.len[i]);
+	if (rep.msg != NULL)
+		rc = conn_queue(c, rep.msg, rep.len);
 	for (i = 0; i < rep.xfr.n && rc == 0; i++)
 		rc = conn_queue(c, rep.xfr.msg[i], rep.xfr.len[i]);
 	replies_free(&rep);
