@@ -6,6 +6,7 @@
  * it, fsynced, renamed over the old one, and the folder fsynced. A crash
  * at any moment leaves either the old file or the new one.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,10 +21,27 @@
 #include "conf/conf.h"
 #include "dnsd/zone.h"
 
+/*
+ * Is name the apex or below it? Compares the wire forms in place: ldns's
+ * own subdomain test allocates per label, and this runs for every record.
+ */
 static int
 rdf_is_below(const ldns_rdf *name, const ldns_rdf *apex)
 {
-	return ldns_dname_compare(name, apex) == 0 || ldns_dname_is_subdomain(name, apex);
+	const uint8_t	*n = ldns_rdf_data(name), *a = ldns_rdf_data(apex);
+	size_t		 nlen = ldns_rdf_size(name), alen = ldns_rdf_size(apex), pos = 0, i;
+
+	while (nlen - pos > alen) {
+		if (n[pos] == 0 || (n[pos] & 0xc0))
+			return 0;
+		pos += 1 + n[pos];
+	}
+	if (nlen - pos != alen)
+		return 0;
+	for (i = 0; i < alen; i++)
+		if (tolower(n[pos + i]) != tolower(a[i]))
+			return 0;
+	return 1;
 }
 
 static void
