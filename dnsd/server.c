@@ -413,7 +413,7 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size
 	if (srv->zone != NULL)
 		ldns_zone_deep_free(srv->zone);
 	srv->zone = z;
-	log_info("serving %s serial %u: %zu names, %zu bytes of answers", srv->conf->dns.zone,
+	log_info("serving %s serial %u: %zu names in %zu bytes", srv->conf->dns.zone,
 	    snap->serial, snap->nnames, snap->bytes);
 	server_publish(snap);
 	return 0;

@@ -44,20 +44,35 @@ struct writer {
 
 /* An RRset of the zone: all RRs of one owner and type. */
 struct rrset {
-	uint8_t		 owner[256];	/* lower-cased wire form */
+	const uint8_t	*owner;		/* lower-cased wire form, in build.names */
 	size_t		 owner_len;
 	uint16_t	 type;
 	uint32_t	 ttl;		/* the lowest of its RRs */
-	ldns_rr		**rrs;
+	ldns_rr		**rrs;		/* a run of build.rrs */
 	size_t		 n;
+	ldns_rr		*first;		/* while sorting: the one RR of an entry */
 };
+
+/* Bodies, names and type tables of a snapshot: freed all at once. */
+struct arena_chunk {
+	struct arena_chunk	*next;
+	size_t			 used, cap;
+	uint8_t			 data[];
+};
+
+#define ARENA_CHUNK	(256 * 1024)
+#define SCRATCH_MAX	(65535 + 256)
 
 struct build {
 	const ldns_zone	*zone;
+	struct snapshot	*snap;
 	uint8_t		 apex[256];
 	size_t		 apex_len;
 	struct rrset	*sets;		/* sorted by owner, then type */
 	size_t		 nsets;
+	ldns_rr		**rrs;		/* every RR once, in the order of sets */
+	uint8_t		*names;		/* the lower-cased owners */
+	uint8_t		*scratch;	/* where an answer is written, SCRATCH_MAX */
 	ldns_rr		*soa;
 	uint32_t	 neg_ttl;
 	char		*err;
@@ -116,20 +131,8 @@ name_is_below(const uint8_t *name, size_t len, const uint8_t *apex, size_t apex_
 static void
 wr_reserve(struct writer *w, size_t n)
 {
-	uint8_t *p;
-	size_t	 cap;
-
-	if (w->failed || w->len + n <= w->cap)
-		return;
-	cap = w->cap ? w->cap * 2 : 256;
-	while (cap < w->len + n)
-		cap *= 2;
-	if (cap > 65535 + 256 || (p = realloc(w->buf, cap)) == NULL) {
-		w->failed = 1;
-		return;
-	}
-	w->buf = p;
-	w->cap = cap;
+	if (w->len + n > w->cap)
+		w->failed = 1;	/* larger than any DNS message */
 }
 
 static void
@@ -297,6 +300,42 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 	}
 }
 
+/* ---- the arena ---- */
+
+/* n bytes (8-aligned) that live as long as the snapshot; NULL if none left. */
+static void *
+arena_alloc(struct snapshot *snap, size_t n)
+{
+	struct arena_chunk	*c = snap->arena;
+	size_t			 cap;
+
+	n = (n + 7) & ~(size_t)7;
+	if (c == NULL || c->cap - c->used < n) {
+		cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->next = snap->arena;
+		c->used = 0;
+		c->cap = cap;
+		snap->arena = c;
+		snap->bytes += cap;
+	}
+	c->used += n;
+	return c->data + c->used - n;
+}
+
+static void
+arena_free(struct snapshot *snap)
+{
+	struct arena_chunk *c, *next;
+
+	for (c = snap->arena; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	snap->arena = NULL;
+}
+
 /* ---- RRsets ---- */
 
 static int
@@ -342,7 +381,7 @@ rrset_rr_cmp(const void *a, const void *b)
 
 	if (c != 0)
 		return c;
-	return rr_rdata_cmp(((const struct rrset *)a)->rrs[0], ((const struct rrset *)b)->rrs[0]);
+	return rr_rdata_cmp(((const struct rrset *)a)->first, ((const struct rrset *)b)->first);
 }
 
 static const struct rrset *
@@ -350,7 +389,7 @@ build_find_set(const struct build *b, const uint8_t *owner, size_t len, uint16_t
 {
 	struct rrset key;
 
-	memcpy(key.owner, owner, len);
+	key.owner = owner;
 	key.owner_len = len;
 	key.type = type;
 	return bsearch(&key, b->sets, b->nsets, sizeof(key), rrset_cmp);
@@ -389,81 +428,80 @@ static int
 build_sets(struct build *b)
 {
 	const ldns_rr_list	*rrs = ldns_zone_rrs(b->zone);
-	size_t			 total = ldns_rr_list_rr_count(rrs) + 1, i, j, n = 0;
+	size_t			 total = ldns_rr_list_rr_count(rrs) + 1, i, j, n = 0, kept = 0;
+	size_t			 names_len = 0, off = 0;
 	struct rrset		*flat;
 
+	for (i = 0; i < total; i++) {
+		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+
+		names_len += ldns_rdf_size(ldns_rr_owner(rr));
+	}
 	flat = calloc(total, sizeof(*flat));
-	if (flat == NULL)
+	b->rrs = calloc(total, sizeof(*b->rrs));
+	b->names = malloc(names_len ? names_len : 1);
+	if (flat == NULL || b->rrs == NULL || b->names == NULL) {
+		free(flat);
 		return -1;
+	}
 	for (i = 0; i < total; i++) {
 		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
 
 		if (i > 0 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 			continue;	/* the zone's own SOA is the one at i == 0 */
-		flat[n].owner_len = rdf_name_lc(ldns_rr_owner(rr), flat[n].owner);
+		flat[n].owner = b->names + off;
+		flat[n].owner_len = rdf_name_lc(ldns_rr_owner(rr), b->names + off);
+		off += flat[n].owner_len;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
-		flat[n].rrs = malloc(sizeof(ldns_rr *));
-		if (flat[n].rrs == NULL)
-			goto fail;
-		flat[n].rrs[0] = rr;
-		flat[n].n = 1;
+		flat[n].first = rr;
 		n++;
 	}
+	/* One RR per entry, sorted; then each run of equal (owner, type)
+	 * becomes one set whose RRs lie together in b->rrs, duplicates out. */
 	qsort(flat, n, sizeof(*flat), rrset_rr_cmp);
-	/* Merge equal (owner, type) neighbours into the first of them. */
 	b->nsets = 0;
 	for (i = 0; i < n; i = j) {
-		struct rrset *s = &flat[i];
+		struct rrset s = flat[i];
 
-		for (j = i + 1; j < n && rrset_cmp(s, &flat[j]) == 0; j++) {
-			ldns_rr *rr = flat[j].rrs[0];
+		s.rrs = &b->rrs[kept];
+		b->rrs[kept++] = flat[i].first;
+		s.n = 1;
+		for (j = i + 1; j < n && rrset_cmp(&flat[i], &flat[j]) == 0; j++) {
+			ldns_rr *rr = flat[j].first;
 
 			/* Sorted by data too: a duplicate equals the last one kept. */
-			if (rr_rdata_cmp(s->rrs[s->n - 1], rr) != 0) {
-				ldns_rr **p = realloc(s->rrs, (s->n + 1) * sizeof(*p));
-
-				if (p == NULL)
-					goto fail;
-				s->rrs = p;
-				s->rrs[s->n++] = rr;
+			if (rr_rdata_cmp(b->rrs[kept - 1], rr) != 0) {
+				b->rrs[kept++] = rr;
+				s.n++;
 			}
-			if (flat[j].ttl < s->ttl)
-				s->ttl = flat[j].ttl;
-			free(flat[j].rrs);
-			flat[j].rrs = NULL;
+			if (flat[j].ttl < s.ttl)
+				s.ttl = flat[j].ttl;
 		}
-		if (b->nsets != i)
-			flat[b->nsets] = *s;
-		b->nsets++;
+		flat[b->nsets++] = s;
 	}
 	b->sets = flat;
 	return 0;
-fail:
-	for (i = 0; i < n; i++)
-		free(flat[i].rrs);
-	free(flat);
-	return -1;
 }
 
 static void
 build_free_sets(struct build *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->nsets; i++)
-		free(b->sets[i].rrs);
 	free(b->sets);
+	free(b->rrs);
+	free(b->names);
+	free(b->scratch);
 }
 
 /* ---- answers ---- */
 
 static void
-writer_init(struct writer *w, const uint8_t *qname, size_t qlen)
+writer_init(struct writer *w, const struct build *b, const uint8_t *qname, size_t qlen)
 {
 	/* Not the whole struct: its dictionary is large and filled as used. */
-	w->buf = NULL;
-	w->len = w->cap = 0;
+	w->buf = b->scratch;
+	w->len = 0;
+	w->cap = SCRATCH_MAX;
 	w->ndict = w->npatch = 0;
 	w->failed = 0;
 	memset(w->patch, 0, sizeof(w->patch));
@@ -524,21 +562,15 @@ wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
 }
 
 static int
-answer_finish(struct answer *ans, struct writer *w, size_t len_noadd)
+answer_finish(const struct build *b, struct answer *ans, struct writer *w, size_t len_noadd)
 {
 	uint8_t *body;
 
-	if (w->failed || w->len > 65535 - 512) {
-		free(w->buf);
+	if (w->failed || w->len > 65535 - 512)
 		return -1;
-	}
-	body = malloc(w->len ? w->len : 1);
-	if (body == NULL) {
-		free(w->buf);
+	if ((body = arena_alloc(b->snap, w->len ? w->len : 1)) == NULL)
 		return -1;
-	}
 	memcpy(body, w->buf, w->len);
-	free(w->buf);
 	ans->body = body;
 	ans->len = (uint16_t)w->len;
 	ans->len_noadd = (uint16_t)len_noadd;
@@ -562,7 +594,7 @@ answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
 	size_t			 cur_len = qlen, len_noadd, hops;
 	int			 owner_off = 12;
 
-	writer_init(&w, qname, qlen);
+	writer_init(&w, b, qname, qlen);
 	memcpy(cur, qname, qlen);
 	memset(ans, 0, sizeof(*ans));
 	ans->rcode = LDNS_RCODE_NOERROR;
@@ -596,7 +628,7 @@ done:
 	len_noadd = w.len;
 	if (s != NULL)
 		ans->arcount = wr_additional(&w, b, s);
-	return answer_finish(ans, &w, len_noadd);
+	return answer_finish(b, ans, &w, len_noadd);
 }
 
 /* The zone-wide negative answer: SOA owner and names patched per query. */
@@ -605,13 +637,13 @@ answer_build_negative(const struct build *b, struct answer *ans, uint8_t rcode)
 {
 	struct writer w;
 
-	writer_init(&w, NULL, 0);
+	writer_init(&w, b, NULL, 0);
 	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, -1);
 	memset(ans, 0, sizeof(*ans));
 	wr_negative_soa(&w, b);
 	ans->nscount = 1;
 	ans->rcode = rcode;
-	return answer_finish(ans, &w, w.len);
+	return answer_finish(b, ans, &w, w.len);
 }
 
 /* ---- the snapshot ---- */
@@ -663,36 +695,14 @@ snapshot_answer(const struct snapshot *snap, const struct name_entry *ne, uint16
 	return ne->other ? ne->other : &snap->nodata;
 }
 
-static void
-answer_free(const struct answer *a)
-{
-	free((void *)a->body);
-}
-
 void
 snapshot_free(struct snapshot *snap)
 {
-	size_t i, t;
-
 	if (snap == NULL)
 		return;
-	for (i = 0; i < snap->nnames; i++) {
-		struct name_entry *ne = &snap->names[i];
-
-		for (t = 0; t < ne->ntypes; t++)
-			answer_free(&ne->types[t].ans);
-		if (ne->other != NULL && ne->other != &snap->nodata) {
-			answer_free(ne->other);
-			free((void *)ne->other);
-		}
-		free(ne->types);
-		free(ne->name);
-	}
 	free(snap->names);
 	free(snap->table);
-	answer_free(&snap->nxdomain);
-	answer_free(&snap->nodata);
-	answer_free(&snap->soa);
+	arena_free(snap);
 	free(snap);
 }
 
@@ -745,8 +755,8 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
 		}
 	}
-	ne->types = calloc(nsets + nchain, sizeof(*ne->types));
-	if (ne->types == NULL && nsets + nchain > 0)
+	ne->types = arena_alloc(b->snap, (nsets + nchain) * sizeof(*ne->types));
+	if (ne->types == NULL)
 		return -1;
 	for (i = 0; i < nsets; i++) {
 		ne->types[ne->ntypes].type = b->sets[first + i].type;
@@ -774,15 +784,11 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 		ne->ntypes++;
 	}
 	if (cname != NULL) {
-		struct answer *other = calloc(1, sizeof(*other));
+		struct answer *other = arena_alloc(b->snap, sizeof(*other));
 
-		if (other == NULL)
-			return -1;
 		/* Any other type: the chain, then NODATA/NXDOMAIN at its end. */
-		if (answer_build(b, ne->name, ne->name_len, 0, other) == -1) {
-			free(other);
+		if (other == NULL || answer_build(b, ne->name, ne->name_len, 0, other) == -1)
 			return -1;
-		}
 		ne->other = other;
 	}
 	ne->any = entry_pick_any(ne);
@@ -805,7 +811,7 @@ snapshot_add_name(struct snapshot *snap, size_t *cap, const uint8_t *name, size_
 	}
 	ne = &snap->names[snap->nnames];
 	memset(ne, 0, sizeof(*ne));
-	if ((ne->name = malloc(len)) == NULL)
+	if ((ne->name = arena_alloc(snap, len)) == NULL)
 		return -1;
 	memcpy(ne->name, name, len);
 	ne->name_len = (uint8_t)len;
@@ -869,16 +875,20 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 	minimum = ldns_rdf2native_int32(ldns_rr_rdf(b.soa, 6));
 	b.neg_ttl = ldns_rr_ttl(b.soa) < minimum ? ldns_rr_ttl(b.soa) : minimum;
 
-	if ((snap = calloc(1, sizeof(*snap))) == NULL) {
+	if ((snap = calloc(1, sizeof(*snap))) == NULL ||
+	    (b.scratch = malloc(SCRATCH_MAX)) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		free(snap);
 		return NULL;
 	}
+	b.snap = snap;
 	memcpy(snap->apex, b.apex, b.apex_len);
 	snap->apex_len = b.apex_len;
 	snap->serial = ldns_rdf2native_int32(ldns_rr_rdf(b.soa, 2));
 	if (build_sets(&b) == -1) {
 		build_fail(&b, "out of memory");
-		free(snap);
+		build_free_sets(&b);
+		snapshot_free(snap);
 		return NULL;
 	}
 	/* One entry per owner name, then the empty non-terminals above them. */
@@ -916,10 +926,8 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ||
 	    snapshot_index(snap) == -1)
 		goto oom;
-	for (i = 0; i < snap->nnames; i++)
-		for (j = 0; j < snap->names[i].ntypes; j++)
-			snap->bytes += snap->names[i].types[j].ans.len;
-	snap->bytes += snap->nnames * sizeof(struct name_entry);
+	snap->bytes += cap * sizeof(struct name_entry) +
+	    (snap->table_mask + 1) * sizeof(*snap->table);
 	build_free_sets(&b);
 	return snap;
 oom:

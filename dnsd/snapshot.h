@@ -17,6 +17,8 @@
 
 #define ANSWER_MAX_PATCH	4
 
+struct arena_chunk;
+
 /*
  * One precompiled answer: the sections after the question. Name
  * compression is resolved at build time against the question's name at
@@ -60,6 +62,7 @@ struct snapshot {
 	struct answer		 nodata;
 	struct answer		 soa;		/* apex SOA in the answer section */
 	size_t			 bytes;		/* memory held, for the log */
+	struct arena_chunk	*arena;		/* bodies, names, type tables */
 };
 
 struct snapshot		*snapshot_build(const ldns_zone *zone, const char *origin,
