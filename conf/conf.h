@@ -50,6 +50,7 @@ struct conf_dns {
 	char			 zone_file[PATH_MAX];	/* absolute path */
 	int			 ttl;			/* 1 .. 86400 */
 	int			 workers;		/* 0 = one per CPU, else 1 .. 64 */
+	char			 user[64];		/* run as this user once listening; "" = stay */
 	struct conf_tsig_key	 update_key;
 	struct conf_ip		*allow_transfer;
 	size_t			 n_allow_transfer;

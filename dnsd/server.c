@@ -25,7 +25,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -849,6 +851,40 @@ server_open(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Become dns.user, once the sockets are open and before the first packet
+ * is read. The zone file's folder must stay writable: every change is a
+ * new file renamed over the old one.
+ */
+static int
+server_drop_privileges(const struct conf_dns *dns, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+	char		 dir[PATH_MAX], *slash;
+
+	if (dns->user[0] == '\0')
+		return 0;
+	if ((pw = getpwnam(dns->user)) == NULL) {
+		snprintf(err, errlen, "dns.user: there is no user \"%s\"", dns->user);
+		return -1;
+	}
+	if (initgroups(dns->user, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		snprintf(err, errlen, "dns.user: cannot become %s: %s", dns->user, strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", dns->zone_file);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "dns.user: %s cannot write in %.600s, where the zone file "
+		    "is replaced on every change", dns->user, dir);
+		return -1;
+	}
+	log_info("running as %s", dns->user);
+	return 0;
+}
+
 static void
 server_loop(struct server *srv)
 {
@@ -1003,7 +1039,8 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 	srv.sig_ev.kind = EV_SIGNAL;
 	srv.slowq_ev.kind = EV_SLOWQ;
 	srv.slowq_ev.fd = srv.slowq[0];
-	if (server_open(&srv, err, sizeof(err)) == -1) {
+	if (server_open(&srv, err, sizeof(err)) == -1 ||
+	    server_drop_privileges(&conf->dns, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		server_stop(&srv);
 		return 1;

@@ -1,9 +1,13 @@
 """The fast path under load: several workers reading snapshots while updates
 swap them, and response rate limiting per client network."""
 import os
+import pwd
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -191,3 +195,49 @@ def test_tcp_trickle_does_not_hold_a_connection(tmp_path, procs):
         busy.close()
     assert closed_after is not None, "a trickling connection was never closed"
     assert 9 <= closed_after <= 14, closed_after
+
+
+def _uid_of(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("Uid:"):
+            return [int(x) for x in line.split()[1:]]
+    return None
+
+
+def test_serve_drops_to_dns_user_and_still_writes_the_zone(tmp_path, procs):
+    """Started as root with dns.user, the server answers as that user and
+    an UPDATE still replaces the zone file (its folder is the user's)."""
+    nobody = pwd.getpwnam("nobody")
+    # The zone's folder where nobody can reach it (pytest's own is 0700).
+    zdir = Path(tempfile.mkdtemp(prefix="redisfo-user-", dir="/tmp"))
+    srv = None
+    try:
+        os.chmod(zdir, 0o755)
+        os.chown(zdir, nobody.pw_uid, nobody.pw_gid)
+        srv = harness.Redisfo(tmp_path, zone_text=None,
+                              dns={"user": "nobody", "zone_file": str(zdir / "svc.test.zone")})
+        srv.write_zone(ZONE)
+        procs.add(srv).start()
+        assert _uid_of(srv.proc.pid) == [nobody.pw_uid] * 4
+        assert "running as nobody" in srv.log()
+        assert _update(srv, "10.8.0.1") == dns.rcode.NOERROR
+        assert "10.8.0.1" in (zdir / "svc.test.zone").read_text()
+        assert srv.query("redis.svc.test.", "A").answer[0][0].to_text() == "10.8.0.1"
+    finally:
+        if srv is not None:
+            srv.stop()
+        shutil.rmtree(zdir, ignore_errors=True)
+
+
+def test_serve_refuses_a_dns_user_that_cannot_write_the_zone(tmp_path, procs):
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"user": "nobody"}))
+    proc = srv.run("serve", timeout=10)
+    assert proc.returncode == 1
+    assert "nobody cannot write in" in proc.stderr, proc.stderr
+
+
+def test_serve_refuses_an_unknown_dns_user(tmp_path, procs):
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"user": "no-such-user-x"}))
+    proc = srv.run("serve", timeout=10)
+    assert proc.returncode == 1
+    assert 'there is no user "no-such-user-x"' in proc.stderr, proc.stderr
