@@ -95,6 +95,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (j = (size_t)i + 1; j < (size_t)argc; j++)
+		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+			printf("usage: redisfo-dns [-c FILE] %s\n", cmd->usage);
+			return 0;
+		}
 	if (conf_load(conf_path, &conf, err, sizeof(err)) == -1) {
 		if (cmd->nagios) {
 			printf("REDISFO UNKNOWN - %s\n", err);
