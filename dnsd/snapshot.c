@@ -40,6 +40,7 @@ struct writer {
 	uint16_t		 patch[ANSWER_MAX_PATCH];
 	size_t			 npatch;
 	int			 failed;
+	int			 base_known;	/* offsets in the body are message offsets */
 };
 
 /* An RRset of the zone: all RRs of one owner and type. */
@@ -243,8 +244,12 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 	}
 	if (pos >= len || name[pos] == 0)
 		wr_bytes(w, "", 1);
-	/* Only now is it in the message: later names may point into it. */
-	if (compress)
+	/*
+	 * Only now is it in the message: later names may point into it, when
+	 * its offset in the message is known (not in the zone-wide negative
+	 * answer, whose question varies in length).
+	 */
+	if (compress && w->base_known)
 		wr_dict_add(w, lc, len, pos, (int)start);
 }
 
@@ -506,6 +511,7 @@ writer_init(struct writer *w, const struct build *b, const uint8_t *qname, size_
 	w->failed = 0;
 	memset(w->patch, 0, sizeof(w->patch));
 	w->base = 12 + qlen + 4;
+	w->base_known = qname != NULL;
 	if (qname != NULL)
 		wr_dict_add(w, qname, qlen, qlen, 12);
 }

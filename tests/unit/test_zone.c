@@ -343,6 +343,39 @@ test_snapshot_answers(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/* SOA names outside the zone sharing a suffix, as in a delegated subzone. */
+static void
+test_snapshot_negative_with_outside_soa_names(void **state)
+{
+	struct snapshot	*snap;
+	ldns_zone	*z;
+	ldns_pkt	*p;
+	ldns_rr		*soa;
+	char		*rname;
+	const char	*names[] = { "nope.svc.test", "a.b.c.nope.svc.test", "redis.svc.test" };
+	uint16_t	 types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_A, LDNS_RR_TYPE_MX };
+	size_t		 i;
+
+	(void)state;
+	z = load_text("$ORIGIN svc.test.\n"
+	    "@ 3600 IN SOA ns1.example.net. hostmaster.example.net. 1 2 3 4 60\n"
+	    "@ IN NS ns1.example.net.\nredis 5 IN A 127.0.0.2\n");
+	assert_non_null(z);
+	snap = snapshot_build(z, "svc.test.", err, sizeof(err));
+	assert_non_null(snap);
+	for (i = 0; i < 3; i++) {
+		p = ask(snap, names[i], types[i]);
+		assert_int_equal(ldns_pkt_nscount(p), 1);
+		soa = ldns_rr_list_rr(ldns_pkt_authority(p), 0);
+		rname = ldns_rdf2str(ldns_rr_rdf(soa, 1));
+		assert_string_equal(rname, "hostmaster.example.net.");
+		free(rname);
+		ldns_pkt_free(p);
+	}
+	snapshot_free(snap);
+	ldns_zone_deep_free(z);
+}
+
 static void
 test_snapshot_many_names(void **state)
 {
@@ -390,6 +423,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_atomic_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_if_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_negative_with_outside_soa_names,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_many_names, setup, teardown),
 	};
 
