@@ -58,6 +58,8 @@
 #define TCP_MAX_CONNS	256
 #define TCP_IDLE_MS	10000
 #define TCP_MSG_MAX	65535
+#define TCP_OUT_MAX	(256 * 1024)	/* answers waiting for a client: read no more */
+#define TCP_READS	8		/* reads per connection per turn of the loop */
 #define SLOW_QUEUE_MAX	1024
 
 enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY };
@@ -110,7 +112,7 @@ struct tcp_conn {
 	size_t			 inlen;
 	uint8_t			*out;
 	size_t			 outlen, outoff, outcap;
-	int			 want_out;
+	uint32_t		 events;	/* what epoll watches for it */
 	int			 eof;		/* the client has sent all it will */
 	struct tcp_conn		*next;
 };
@@ -587,6 +589,12 @@ conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 {
 	if (len > TCP_MSG_MAX)
 		return -1;
+	if (c->outoff > 0) {
+		/* Drop what was written, so the buffer holds only the backlog. */
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
 	if (c->outlen + len + 2 > c->outcap) {
 		size_t	 cap = c->outcap ? c->outcap : 4096;
 		uint8_t	*p;
@@ -603,6 +611,29 @@ conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 	memcpy(c->out + c->outlen + 2, msg, len);
 	c->outlen += len + 2;
 	return 0;
+}
+
+/* Answers queued and not yet written. */
+static size_t
+conn_backlog(const struct tcp_conn *c)
+{
+	return c->outlen - c->outoff;
+}
+
+/*
+ * Watch for input only while the client reads its answers: one that
+ * sends and never reads must not make the server buffer without end.
+ */
+static void
+conn_watch(struct server *srv, struct tcp_conn *c)
+{
+	uint32_t events = (c->eof || conn_backlog(c) > TCP_OUT_MAX ? 0 : EPOLLIN) |
+	    (c->outlen > 0 ? EPOLLOUT : 0);
+
+	if (events != c->events) {
+		c->events = events;
+		ev_mod(srv, &c->ev, events);
+	}
 }
 
 /* Write what is queued; -1 when the connection is broken. */
@@ -624,10 +655,7 @@ conn_flush(struct server *srv, struct tcp_conn *c)
 	}
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
-	if ((c->outlen > 0) != c->want_out) {
-		c->want_out = c->outlen > 0;
-		ev_mod(srv, &c->ev, (c->eof ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0));
-	}
+	conn_watch(srv, c);
 	return 0;
 }
 
@@ -659,45 +687,78 @@ conn_message(struct server *srv, struct tcp_conn *c, const uint8_t *msg, size_t 
 	return rc;
 }
 
-static void
-conn_readable(struct server *srv, struct tcp_conn *c)
+/*
+ * Answer the whole messages read so far, while the backlog has room;
+ * -1 when the connection must close.
+ */
+static int
+conn_process(struct server *srv, struct tcp_conn *c)
 {
-	ssize_t n;
-	size_t	off, mlen;
-	int	eof = 0;
+	size_t off = 0, mlen;
 
-	while (!eof) {
+	while (c->inlen - off >= 2 && conn_backlog(c) <= TCP_OUT_MAX) {
+		mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
+		if (c->inlen - off - 2 < mlen)
+			break;
+		if (conn_message(srv, c, c->in + off + 2, mlen) == -1)
+			return -1;
+		/* Whole messages count as activity, not a trickle of bytes. */
+		c->last_ms = now_ms();
+		off += 2 + mlen;
+	}
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	return 0;
+}
+
+/* Is a whole message waiting in the input buffer? */
+static int
+conn_has_message(const struct tcp_conn *c)
+{
+	return c->inlen >= 2 && c->inlen - 2 >= ((size_t)c->in[0] << 8 | c->in[1]);
+}
+
+/*
+ * A connection is ready: write what is queued, answer what was read, read
+ * more (a bounded number of times, so one client cannot hold the loop).
+ * At end of input the answers still go out, then the connection closes.
+ */
+static void
+conn_ready(struct server *srv, struct tcp_conn *c, uint32_t events)
+{
+	ssize_t	n;
+	int	reads;
+
+	if (conn_flush(srv, c) == -1 || conn_process(srv, c) == -1)
+		goto close;
+	for (reads = 0; reads < TCP_READS && !c->eof && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    conn_backlog(c) <= TCP_OUT_MAX && c->inlen < sizeof(c->in); reads++) {
 		n = read(c->ev.fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n < 0) {
-			conn_close(srv, c);
-			return;
-		}
-		eof = n == 0;
+		if (n < 0)
+			goto close;
+		c->eof = n == 0;
 		c->inlen += (size_t)n;
-		off = 0;
-		while (c->inlen - off >= 2) {
-			mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
-			if (c->inlen - off - 2 < mlen)
-				break;
-			if (conn_message(srv, c, c->in + off + 2, mlen) == -1) {
-				conn_close(srv, c);
-				return;
-			}
-			/* Whole messages count as activity, not a trickle of bytes. */
-			c->last_ms = now_ms();
-			off += 2 + mlen;
-		}
-		memmove(c->in, c->in + off, c->inlen - off);
-		c->inlen -= off;
+		if (conn_process(srv, c) == -1)
+			goto close;
 	}
-	/* At end of input the answers still go out, then the connection closes. */
-	c->eof |= eof;
-	if (conn_flush(srv, c) == -1 || (c->eof && c->outlen == 0))
-		conn_close(srv, c);
+	/* Answers drained while messages wait: go on with them. */
+	for (;;) {
+		if (conn_flush(srv, c) == -1)
+			goto close;
+		if (conn_backlog(c) > TCP_OUT_MAX || !conn_has_message(c))
+			break;
+		if (conn_process(srv, c) == -1)
+			goto close;
+	}
+	if (c->eof && c->outlen == 0 && !conn_has_message(c))
+		goto close;
+	return;
+close:
+	conn_close(srv, c);
 }
 
 static void
@@ -719,6 +780,7 @@ listener_accept(struct server *srv, struct ev *l)
 		}
 		c->ev.kind = EV_CONN;
 		c->ev.fd = fd;
+		c->events = EPOLLIN;
 		c->peer = peer;
 		c->last_ms = now_ms();
 		c->next = srv->conns;
@@ -921,10 +983,7 @@ server_loop(struct server *srv)
 			case EV_CONN: {
 				struct tcp_conn *c = (struct tcp_conn *)ev;
 
-				if (!c->eof && events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					conn_readable(srv, c);
-				else if (conn_flush(srv, c) == -1 || (c->eof && c->outlen == 0))
-					conn_close(srv, c);
+				conn_ready(srv, c, events[i].events);
 				break;
 			}
 			case EV_SLOWQ:

@@ -241,3 +241,43 @@ def test_serve_refuses_an_unknown_dns_user(tmp_path, procs):
     proc = srv.run("serve", timeout=10)
     assert proc.returncode == 1
     assert 'there is no user "no-such-user-x"' in proc.stderr, proc.stderr
+
+
+def _rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_tcp_client_that_never_reads_cannot_grow_the_server(tmp_path, procs):
+    """A client pipelining queries without reading the answers: the server
+    stops reading from it once a bounded backlog waits, stays small, and
+    keeps answering everyone else, over UDP and TCP."""
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv.start()
+    rss_before = _rss_kb(srv.proc.pid)
+    wire = dns.message.make_query("redis.svc.test.", "A").to_wire()
+    framed = (len(wire).to_bytes(2, "big") + wire) * 2000
+    hog = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+    hog.setblocking(False)
+    sent = 0
+    stalled_since = None
+    deadline = time.monotonic() + 8
+    try:
+        while time.monotonic() < deadline:
+            try:
+                sent += hog.send(framed)
+                stalled_since = None
+            except BlockingIOError:
+                # The server stopped reading: the kernel buffers are full.
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 0.5:
+                    break
+                time.sleep(0.01)
+        assert stalled_since is not None, "the server read %d bytes without end" % sent
+        assert _rss_kb(srv.proc.pid) - rss_before < 16 * 1024
+        assert srv.query("redis.svc.test.", "A").answer[0][0].to_text() == "127.0.0.2"
+        assert srv.query("redis.svc.test.", "A", tcp=True).answer[0][0].to_text() == "127.0.0.2"
+    finally:
+        hog.close()
