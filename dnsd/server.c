@@ -90,6 +90,7 @@ struct worker {
 	pthread_t		 tid;
 	int			 fd;
 	int			 pktinfo;	/* bound to a wildcard: reply from the address asked */
+	int			 started;	/* its thread runs */
 	int			 slowq;		/* write end of the control pipe */
 	struct rrl		*rrl;
 	/* Batches: requests in, replies out. */
@@ -566,6 +567,24 @@ slowq_drain(struct server *srv)
 	}
 }
 
+/*
+ * At stop, requests still queued are dropped, not applied: the sockets to
+ * answer them on are closed, and a change nobody hears of is worse than
+ * one the client knows it must send again.
+ */
+static void
+slowq_discard(struct server *srv)
+{
+	struct slow_req	*reqs[64];
+	ssize_t		 got, i;
+
+	if (srv->slowq[0] <= 0)
+		return;
+	while ((got = read(srv->slowq[0], reqs, sizeof(reqs))) > 0)
+		for (i = 0; i < got / (ssize_t)sizeof(reqs[0]); i++)
+			free(reqs[i]);
+}
+
 /* ---- TCP ---- */
 
 static void
@@ -805,30 +824,45 @@ conns_expire(struct server *srv)
 
 /* ---- reload ---- */
 
+/* Settings that the running sockets and workers were made with. */
+static int
+server_needs_restart(const struct conf_dns *a, const struct conf_dns *b)
+{
+	size_t i;
+
+	if (a->n_listen != b->n_listen || a->workers != b->workers ||
+	    a->rrl.rate != b->rrl.rate || a->rrl.slip != b->rrl.slip ||
+	    strcmp(a->user, b->user) != 0)
+		return 1;
+	for (i = 0; i < a->n_listen; i++)
+		if (a->listen[i].len != b->listen[i].len ||
+		    memcmp(&a->listen[i].ss, &b->listen[i].ss, a->listen[i].len) != 0)
+			return 1;
+	return 0;
+}
+
 static void
 server_reload(struct server *srv)
 {
 	struct conf	*nc = calloc(1, sizeof(*nc));
-	ldns_zone	*z;
+	ldns_zone	*z = NULL;
 	char		 err[1024];
 
 	log_info("reloading %s", srv->conf_path);
 	if (nc == NULL)
 		return;
 	if (conf_load(srv->conf_path, nc, err, sizeof(err)) == -1) {
-		log_errorx("reload refused, still serving the old zone: %s", err);
 		free(nc);
-		return;
+		goto refused;
 	}
-	if (strcmp(nc->dns.zone, srv->conf->dns.zone) != 0 ||
-	    nc->dns.n_listen != srv->conf->dns.n_listen || nc->dns.workers != srv->conf->dns.workers)
-		log_warnx("changes to dns.zone, dns.listen or dns.workers take a restart; "
-		    "keeping the running ones");
 	if (strcmp(nc->dns.zone, srv->conf->dns.zone) != 0) {
-		conf_free(nc);
-		free(nc);
-		return;
+		snprintf(err, sizeof(err), "dns.zone changed from %s to %s: that takes a restart",
+		    srv->conf->dns.zone, nc->dns.zone);
+		goto refused_conf;
 	}
+	if (server_needs_restart(&nc->dns, &srv->conf->dns))
+		log_warnx("changes to dns.listen, dns.workers, dns.rrl or dns.user take a "
+		    "restart; keeping the running ones");
 	/*
 	 * The zone file is the state: if it is gone, the zone in memory is
 	 * the latest state there is. Write it back rather than start over
@@ -837,32 +871,19 @@ server_reload(struct server *srv)
 	if (access(nc->dns.zone_file, F_OK) == -1 && errno == ENOENT) {
 		log_warnx("%s is gone: writing the zone being served back to it",
 		    nc->dns.zone_file);
-		if (zone_write_atomic(srv->zone, nc->dns.zone_file, err, sizeof(err)) == -1) {
-			log_errorx("reload refused, still serving the old zone: %s", err);
-			conf_free(nc);
-			free(nc);
-			return;
-		}
+		if (zone_write_atomic(srv->zone, nc->dns.zone_file, err, sizeof(err)) == -1)
+			goto refused_conf;
 	}
 	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
-	    err, sizeof(err))) == NULL) {
-		log_errorx("reload refused, still serving the old zone: %s", err);
-		conf_free(nc);
-		free(nc);
-		return;
-	}
-	/* The new config is in force from here. */
+	    err, sizeof(err))) == NULL || server_adopt_zone(srv, z, 0, err, sizeof(err)) == -1)
+		goto refused_conf;
+	/* The zone is in: the new config is in force from here, all of it. */
 	if (srv->conf_owned != NULL) {
 		conf_free(srv->conf_owned);
 		free(srv->conf_owned);
 	}
 	srv->conf_owned = nc;
 	srv->conf = nc;
-	if (server_adopt_zone(srv, z, 0, err, sizeof(err)) == -1) {
-		log_errorx("reload refused, still serving the old zone: %s", err);
-		ldns_zone_deep_free(z);
-		return;
-	}
 	if (srv->notifier != NULL)
 		notifier_free(srv->notifier);
 	err[0] = '\0';
@@ -871,6 +892,14 @@ server_reload(struct server *srv)
 		log_warnx("notify: %s", err);
 	if (srv->notifier != NULL)
 		notifier_start(srv->notifier, nc->dns.zone, zone_serial(srv->zone));
+	return;
+refused_conf:
+	if (z != NULL)
+		ldns_zone_deep_free(z);
+	conf_free(nc);
+	free(nc);
+refused:
+	log_errorx("reload refused, still serving the old zone with the old config: %s", err);
 }
 
 /* ---- setup and the control loop ---- */
@@ -1020,8 +1049,10 @@ server_stop(struct server *srv)
 	for (i = 0; i < srv->nworkers; i++)
 		(void)shutdown(srv->workers[i]->fd, SHUT_RDWR);	/* wakes recvmmsg */
 	for (i = 0; i < srv->nworkers; i++) {
-		pthread_join(srv->workers[i]->tid, NULL);
-		close(srv->workers[i]->fd);
+		if (srv->workers[i]->started)
+			pthread_join(srv->workers[i]->tid, NULL);
+		if (srv->workers[i]->fd != -1)
+			close(srv->workers[i]->fd);
 		rrl_free(srv->workers[i]->rrl);
 		free(srv->workers[i]);
 	}
@@ -1029,7 +1060,7 @@ server_stop(struct server *srv)
 		conn_close(srv, srv->conns);
 	for (i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i].fd);
-	slowq_drain(srv);
+	slowq_discard(srv);
 	snapshot_free(rcu_xchg_pointer(&current_snapshot, NULL));
 	if (srv->zone != NULL)
 		ldns_zone_deep_free(srv->zone);
@@ -1115,6 +1146,8 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 	for (i = 0; i < srv.nworkers; i++)
 		if (pthread_create(&srv.workers[i]->tid, NULL, worker_main, srv.workers[i]) != 0)
 			fatalx("cannot start a worker thread");
+		else
+			srv.workers[i]->started = 1;
 	for (i = 0; i < conf->dns.n_listen; i++)
 		log_info("listening on %s udp+tcp",
 		    sockaddr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
