@@ -19,7 +19,8 @@
 struct command {
 	const char	*name;
 	int		(*fn)(const struct conf *, int, char **);
-	const char	*usage;
+	const char	*args;		/* what follows the name */
+	const char	*about;
 	int		 nagios;	/* speaks plugin conventions: a bad config is UNKNOWN */
 };
 
@@ -28,12 +29,18 @@ static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
 static const char *conf_path = "redisfo.conf";
 
 static const struct command commands[] = {
-	{ "serve",	cmd_serve_main,	"serve                         run the DNS server in the foreground", 0 },
-	{ "switch",	cmd_switch,	"switch [SERVICE] [--to NODE] [--force] [--dry-run] [-y]", 0 },
-	{ "rejoin",	cmd_rejoin,	"rejoin [SERVICE] NODE         make a recovered node a replica again", 0 },
-	{ "status",	cmd_status,	"status [SERVICE] [--json]     nodes, served record, verdict", 0 },
-	{ "check",	cmd_check,	"check [SERVICE]               monitoring check (Nagios conventions)", 1 },
-	{ "checkconf",	cmd_checkconf,	"checkconf                     validate config and zone", 0 },
+	{ "serve",	cmd_serve_main,	"",
+	    "run the DNS server in the foreground", 0 },
+	{ "switch",	cmd_switch,	"[SERVICE] [--to NODE] [--force] [--dry-run] [-y]",
+	    "move the primary to a replica, and the record with it", 0 },
+	{ "rejoin",	cmd_rejoin,	"[SERVICE] NODE",
+	    "make a recovered node a replica of the served primary", 0 },
+	{ "status",	cmd_status,	"[SERVICE] [--json]",
+	    "nodes, served record, verdict", 0 },
+	{ "check",	cmd_check,	"[SERVICE]",
+	    "monitoring check (Nagios plugin conventions)", 1 },
+	{ "checkconf",	cmd_checkconf,	"",
+	    "validate the config and the zone", 0 },
 };
 
 static int
@@ -47,11 +54,14 @@ usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: redisfo-dns [-c FILE] [-v|-q] COMMAND [ARGS]\n\n"
+	fprintf(out, "usage: redisfo-dns [-c FILE] [-v|-q] COMMAND [ARGS]\n"
+	    "       redisfo-dns --help | --version\n\n"
 	    "  -c FILE   config file (default ./redisfo.conf)\n"
-	    "  -v, -q    more or less logging\n\ncommands:\n");
+	    "  -v, -q    more or less logging\n"
+	    "  COMMAND --help   that command's usage\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %s\n", commands[i].usage);
+		fprintf(out, "  %s%s%s\n        %s\n", commands[i].name,
+		    commands[i].args[0] ? " " : "", commands[i].args, commands[i].about);
 }
 
 int
@@ -64,8 +74,13 @@ main(int argc, char **argv)
 	size_t			 j;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "-c") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "redisfo-dns: -c needs a file\n");
+				return 2;
+			}
 			conf_path = argv[++i];
+		}
 		else if (strcmp(argv[i], "-v") == 0)
 			level++;
 		else if (strcmp(argv[i], "-q") == 0)
@@ -97,7 +112,8 @@ main(int argc, char **argv)
 	}
 	for (j = (size_t)i + 1; j < (size_t)argc; j++)
 		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
-			printf("usage: redisfo-dns [-c FILE] %s\n", cmd->usage);
+			printf("usage: redisfo-dns [-c FILE] %s%s%s\n  %s\n", cmd->name,
+			    cmd->args[0] ? " " : "", cmd->args, cmd->about);
 			return 0;
 		}
 	if (conf_load(conf_path, &conf, err, sizeof(err)) == -1) {

@@ -1101,15 +1101,16 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 	}
 	if (created)
 		log_info("created %s from the config", conf->dns.zone_file);
+	/* A zone that cannot be served is a configuration error, as in checkconf. */
 	if ((z = zone_load(conf->dns.zone_file, conf->dns.zone, (uint32_t)conf->dns.ttl,
 	    err, sizeof(err))) == NULL) {
 		log_errorx("%s", err);
-		return 1;
+		return 2;
 	}
 	if (server_adopt_zone(&srv, z, 0, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s", conf->dns.zone_file, err);
 		ldns_zone_deep_free(z);
-		return 1;
+		return 2;
 	}
 
 	/* Signals: blocked in every thread, read by the control loop. */

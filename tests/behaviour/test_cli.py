@@ -37,6 +37,8 @@ def test_usage_errors_exit_2(tmp_path):
     assert r.returncode == 2 and "unknown option --bogus" in r.stderr
     r = run()
     assert r.returncode == 2 and "usage:" in r.stderr
+    r = run("-c")
+    assert r.returncode == 2 and "-c needs a file" in r.stderr
 
 
 def test_config_errors_exit_2_and_check_unknown(tmp_path):
