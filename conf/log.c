@@ -2,7 +2,8 @@
  * log.c - leveled logging to stderr.
  *
  * Each message is formatted into one buffer and written with a single
- * write(2), so lines from several threads never interleave.
+ * write(2), so lines from several threads never interleave. It never
+ * allocates, so it is safe on any path, the query path's errors included.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,17 +23,7 @@ log_set_level(int level)
 	log_level = level;
 }
 
-int
-log_get_level(void)
-{
-	return log_level;
-}
 
-void
-log_set_prefix(const char *prefix)
-{
-	log_prefix = prefix;
-}
 
 static void
 log_vwrite(int level, const char *tag, const char *fmt, va_list ap)

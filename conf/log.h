@@ -10,8 +10,6 @@
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN = 1, LOG_LVL_INFO = 2, LOG_LVL_DEBUG = 3 };
 
 void	log_set_level(int level);
-int	log_get_level(void);
-void	log_set_prefix(const char *prefix);	/* e.g. "redisfo-dns" */
 
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

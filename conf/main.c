@@ -4,6 +4,7 @@
  * Parse the global options, load the config once, and hand the rest of the
  * arguments to the command's handler, which lives in its own module:
  * serve and checkconf in dnsd/, the operator commands in failover/.
+ * It never does a command's work itself, and reads the config once.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -426,7 +426,6 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size
 
 /* ---- the slow path: UPDATE, transfers, signed queries ---- */
 
-/* Replies of one slow request, in order. */
 /* What a slow request is answered with: one message, or a transfer's. */
 struct replies {
 	uint8_t		*msg;		/* NULL: none */

@@ -4,7 +4,9 @@
  * The file is RFC 1035 master format, read with ldns. It is the service's
  * state, so it is only ever replaced whole: written to a temp file beside
  * it, fsynced, renamed over the old one, and the folder fsynced. A crash
- * at any moment leaves either the old file or the new one.
+ * at any moment leaves either the old file or the new one. It never
+ * writes the file in place and never touches the served snapshot: the
+ * server decides when a zone read or written here is published.
  */
 #include <ctype.h>
 #include <errno.h>

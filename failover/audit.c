@@ -2,7 +2,8 @@
  * audit.c - the audit log of switch and rejoin: JSON lines, each written
  * by one write(2) on a file opened O_APPEND, so lines of two processes
  * never interleave, and every string escaped by json_str_write(), so a
- * line always parses whatever a node or a server said.
+ * line always parses whatever a node or a server said. It never stops a
+ * switch: a log that cannot be written is reported, not fatal.
  */
 #include <errno.h>
 #include <fcntl.h>

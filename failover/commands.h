@@ -1,7 +1,7 @@
 /*
  * commands.h - the operator commands of failover/, called from the command
  * table in conf/main.c. Each takes the loaded config and the arguments after
- * the command name, and returns the process exit code (DESIGN section 5):
+ * the command name, and returns the process exit code (README, "Operating a switch"):
  * 0 done, 1 refused or failed with nothing changed, 2 usage or config
  * error, 3 failed part-way. check follows Nagios: 0 OK .. 3 UNKNOWN.
  */

@@ -60,12 +60,6 @@ node_last_refused(const struct node_conn *conn)
 	return conn->refused;
 }
 
-const struct conf_node *
-node_conn_node(const struct node_conn *conn)
-{
-	return conn->node;
-}
-
 static void
 ctx_error(struct node_conn *conn, const char *what, char *err, size_t errlen)
 {

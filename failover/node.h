@@ -42,7 +42,6 @@ struct node_conn	*node_connect(const struct conf_service *svc,
 			    const struct conf_node *node, int timeout_ms,
 			    char *err, size_t errlen);
 void			 node_close(struct node_conn *conn);
-const struct conf_node	*node_conn_node(const struct node_conn *conn);
 
 /* INFO replication + ROLE into *info (reachable set to 1). */
 int	node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t errlen);

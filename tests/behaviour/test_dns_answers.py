@@ -1,4 +1,4 @@
-"""Answers from the zone: DESIGN.md section 6, the positive and negative rows.
+"""Answers from the zone: the positive and negative answers.
 
 NOERROR+AA with the RRset, NODATA and NXDOMAIN with the SOA and the RFC 2308
 negative TTL, REFUSED outside the zone with AA clear, CNAMEs followed inside

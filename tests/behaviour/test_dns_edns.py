@@ -1,4 +1,4 @@
-"""EDNS(0) (RFC 6891) and reply sizes: DESIGN.md section 6's OPT and TC rows.
+"""EDNS(0) (RFC 6891) and reply sizes: the OPT and truncation rules.
 
 An OPT in the request gets an OPT in the reply with our size 1232 and
 version 0, unknown options ignored and not echoed, the DO bit copied

@@ -1,4 +1,4 @@
-"""Malformed and unsupported requests: DESIGN.md section 6's error rows.
+"""Malformed and unsupported requests: the error rows of the server's contract.
 
 Dropped: shorter than 12 bytes, QR=1. NOTIMP: opcodes other than QUERY,
 NOTIFY and UPDATE. FORMERR: QDCOUNT != 1, answer/authority records in a

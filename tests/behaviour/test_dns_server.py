@@ -1,6 +1,5 @@
 """The `serve` process and `checkconf`: zone creation, zone errors, reloads,
-signals and the command-line contract (DESIGN.md sections 4 and 5, issue
-"The server (dnsd/)").
+signals and the command-line contract.
 
 A missing zone file is created from the config; a broken zone names its
 file and line and the server does not start; SIGHUP serves a changed zone,
@@ -178,7 +177,7 @@ def test_sighup_broken_zone_keeps_old(tmp_path, procs):
 
 
 def test_sighup_zone_file_gone_keeps_state(tmp_path, procs):
-    """The zone file is the state (DESIGN.md 4): once serving, a reload
+    """The zone file is the state: once serving, a reload
     that finds the file gone must not fall back to the config's first node
     nor move the serial backwards (secondaries would ignore it)."""
     zone = GOOD_ZONE.replace("127.0.0.2", "127.0.0.3")     # a switch moved it to r2

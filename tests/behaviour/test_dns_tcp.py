@@ -1,4 +1,4 @@
-"""DNS over TCP (RFC 7766): DESIGN.md section 6's TCP line.
+"""DNS over TCP (RFC 7766): framing, pipelining, idle timeout, connection cap.
 
 2-byte length prefix, several queries on one connection (sequential,
 pipelined, split across writes, answered even when the client reads late),
