@@ -9,7 +9,6 @@
 #   make install    install the binary and the sample config
 
 PREFIX	?= /usr/local
-CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE
@@ -17,10 +16,10 @@ LDLIBS	:= -lldns -lhiredis -lconfig -lurcu-qsbr -lpthread -lcrypto
 PYTHON	:= /usr/bin/python3
 
 # Debian packages: build, run, tests and bench.
-DEB_PKGS := gcc make libc6-dev pkg-config libldns-dev libssl-dev ldnsutils libhiredis-dev \
+DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	libconfig-dev liburcu-dev libcmocka-dev redis-server redis-tools \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
-	python3-redis python3-pytest procps iproute2 time
+	python3-redis python3-pytest util-linux
 
 # The sources, module by module; each fragment lists its own files.
 include conf/conf.mk
@@ -80,10 +79,10 @@ test-unit: $(UNIT_TESTS:%=$(BUILD)/tests/%)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(BUILD)/tests/$$t; done
 
 test-behaviour: redisfo-dns redisfo-dns-asan
-	cd tests/behaviour && $(PYTHON) -m pytest -q -p no:cacheprovider .
+	cd tests/behaviour && $(PYTHON) -m pytest -q -rs -p no:cacheprovider .
 
 test-asan: redisfo-dns-asan
-	cd tests/behaviour && $(PYTHON) -m pytest -q -p no:cacheprovider test_stress.py
+	cd tests/behaviour && $(PYTHON) -m pytest -q -rs -p no:cacheprovider test_stress.py
 
 bench: deps redisfo-dns
 	tests/bench/run

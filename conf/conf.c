@@ -131,7 +131,7 @@ static const struct conf_key conf_keys[] = {
 	K_TEXT("dns", "zone", CK_DNAME, CF_REQUIRED, conf_dns, zone, NULL,
 	    "the zone served, final dot optional: required"),
 	K_TEXT("dns", "zone_file", CK_PATH, 0, conf_dns, zone_file, NULL,
-	    "RFC 1035 master file of the zone, rewritten on change; default \"<zone>.zone\""),
+	    "RFC 1035 master file of the zone, rewritten on change; default \"<zone without the final dot>.zone\""),
 	K_INT("dns", "ttl", conf_dns, ttl, 5, 1, 86400,
 	    "TTL of the service records, seconds; default 5, 1..86400"),
 	K_INT("dns", "workers", conf_dns, workers, 1, 0, 64,

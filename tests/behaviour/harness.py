@@ -37,7 +37,8 @@ import dns.rdatatype
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("REDISFO_BIN", str(REPO / "redisfo-dns"))).resolve()
-ASAN_BINARY = Path(os.environ.get("REDISFO_BIN", str(REPO / "redisfo-dns-asan"))).resolve()
+ASAN_BINARY = Path(os.environ.get("REDISFO_ASAN_BIN",
+                                  str(REPO / "redisfo-dns-asan"))).resolve()
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
 
 DEFAULT_ZONE = "svc.test."
