@@ -60,7 +60,7 @@
 #define TCP_MSG_MAX	65535
 #define TCP_OUT_MAX	(256 * 1024)	/* answers waiting for a client: read no more */
 #define TCP_READS	8		/* reads per connection per turn of the loop */
-#define SLOW_QUEUE_MAX	1024
+#define SLOW_PER_SECOND	2000	/* messages one worker hands on, per second */
 
 enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY };
 
@@ -91,6 +91,8 @@ struct worker {
 	int			 fd;
 	int			 pktinfo;	/* bound to a wildcard: reply from the address asked */
 	int			 started;	/* its thread runs */
+	time_t			 slow_second;	/* the second slow_count counts in */
+	unsigned		 slow_count;
 	int			 slowq;		/* write end of the control pipe */
 	struct rrl		*rrl;
 	/* Batches: requests in, replies out. */
@@ -205,9 +207,21 @@ pktinfo_reply(struct msghdr *in, union pktinfo_ctl *out)
 static void
 worker_forward(struct worker *w, const uint8_t *msg, size_t len, struct msghdr *h)
 {
-	struct slow_req *r = malloc(sizeof(*r) + len);
+	struct slow_req	*r;
+	time_t		 now = time(NULL);
 
-	if (r == NULL)
+	/*
+	 * Anyone can send a packet that carries a TSIG: hand on a bounded
+	 * number a second, so that a flood of them over UDP cannot take the
+	 * control thread from TCP, where the switch sends its UPDATEs.
+	 */
+	if (now != w->slow_second) {
+		w->slow_second = now;
+		w->slow_count = 0;
+	}
+	if (++w->slow_count > SLOW_PER_SECOND)
+		return;
+	if ((r = malloc(sizeof(*r) + len)) == NULL)
 		return;
 	r->fd = w->fd;
 	memcpy(&r->peer, h->msg_name, h->msg_namelen);

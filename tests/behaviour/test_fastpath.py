@@ -281,3 +281,45 @@ def test_tcp_client_that_never_reads_cannot_grow_the_server(tmp_path, procs):
         assert srv.query("redis.svc.test.", "A", tcp=True).answer[0][0].to_text() == "127.0.0.2"
     finally:
         hog.close()
+
+
+def test_flood_of_signed_looking_packets_leaves_tcp_updates_answered(tmp_path, procs):
+    """UDP packets carrying a (bogus) TSIG go to the control thread; a flood
+    of them is cut to a bounded rate, and an UPDATE over TCP, as the switch
+    sends it, is still answered promptly."""
+    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv.start()
+    bogus = dns.tsig.Key("nobody-key.", "c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256")
+    q = dns.message.make_query("redis.svc.test.", "A")
+    q.use_tsig(bogus)
+    wire = q.to_wire()
+    stop = threading.Event()
+    sent = [0, 0]
+
+    def flood(k):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        try:
+            while not stop.is_set():
+                try:
+                    s.sendto(wire, ("127.0.0.1", srv.port))
+                    sent[k] += 1
+                except BlockingIOError:
+                    time.sleep(0.0005)  # pacing the sender, not waiting
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=flood, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        harness.wait_until(lambda: sum(sent) > 5000, timeout=10, what="the flood to start")
+        for i in range(5):
+            t0 = time.monotonic()
+            assert _update(srv, "10.7.0.%d" % (i + 1)) == dns.rcode.NOERROR
+            assert time.monotonic() - t0 < 1.0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+    assert srv.running()
