@@ -690,25 +690,15 @@ def tool_query(tool, port, name, rdtype="A", tcp=False, v6=False, edns=None,
     for that EDNS buffer size. Returns a ToolReply.
     """
     server = "::1" if v6 else "127.0.0.1"
-    if tool == "dig":
-        cmd = ["dig", "@" + server, "-p", str(port), name, rdtype,
-               "+tries=1", "+time=2", "+nocookie"]
+    if tool in ("dig", "kdig"):
+        # The two share their syntax but for retries and TCP.
+        cmd = [tool, "@" + server, "-p", str(port), name, rdtype]
+        if tool == "dig":
+            cmd += ["+tries=1", "+time=2", "+nocookie", "+tcp" if tcp else "+notcp"]
+        else:
+            cmd += ["+retry=0", "+timeout=2"] + (["+tcp"] if tcp else [])
         if rdclass:
             cmd += ["-c", rdclass]
-        cmd.append("+tcp" if tcp else "+notcp")
-        if edns is False:
-            cmd.append("+noedns")
-        elif edns is not None:
-            cmd += ["+edns=0", "+bufsize=%d" % edns]
-        if dnssec:
-            cmd.append("+dnssec")
-    elif tool == "kdig":
-        cmd = ["kdig", "@" + server, "-p", str(port), name, rdtype,
-               "+retry=0", "+timeout=2"]
-        if rdclass:
-            cmd += ["-c", rdclass]
-        if tcp:
-            cmd.append("+tcp")
         if edns is False:
             cmd.append("+noedns")
         elif edns is not None:
