@@ -21,6 +21,7 @@ The API (it may grow, not change):
 import base64
 import errno
 import os
+import random
 import signal
 import socket
 import struct
@@ -65,15 +66,31 @@ def _port_free(host, port):
             s.close()
 
 
+def _ports_outside_ephemeral():
+    """The port range to draw test ports from: below the kernel's ephemeral
+    range, so no client socket (dig's, a Redis replica's) can ever be given
+    the same port by the kernel and end up talking to itself."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 10000 >= 2000:
+        return 10000, low - 1
+    if 65535 - high >= 2000:
+        return high + 1, 65535
+    return 1024, 65535
+
+
+PORT_RANGE = _ports_outside_ephemeral()
+_port_rng = random.Random()
+
+
 def free_port(host="127.0.0.1", also=()):
-    """A port free for both UDP and TCP on host (and on every host in also)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(200):
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port < 1024:
-            continue
+    """A port free for both UDP and TCP on host (and on every host in also),
+    outside the kernel's ephemeral range."""
+    for _ in range(500):
+        port = _port_rng.randint(*PORT_RANGE)
         if _port_free(host, port) and all(_port_free(h, port) for h in also):
             return port
     raise AssertionError("no free port on %s" % host)

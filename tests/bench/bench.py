@@ -206,7 +206,9 @@ def pin(cpus):
 
 def free_port():
     while True:
-        port = random.randrange(20000, 60000)
+        # below the kernel's ephemeral range (32768 up): a client can never be
+        # given the server's port and talk to itself
+        port = random.randrange(10000, 32768)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
