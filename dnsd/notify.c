@@ -2,7 +2,9 @@
  * notify.c - RFC 1996 NOTIFY to the secondaries listed in dns.notify.
  *
  * After each published change the server calls notifier_start(); we send a
- * NOTIFY (opcode 4, AA, question "<zone> IN SOA") to every target and
+ * NOTIFY (opcode 4, AA, question "<zone> IN SOA", and the new SOA in the
+ * answer section, the hint RFC 1996 section 3.7 allows, so a secondary
+ * can tell it is behind without asking) to every target and
  * retry each one (1 s, then 2, 4, 8 s: five tries in all) until a reply
  * with the same ID, opcode NOTIFY and QR set comes back from that address.
  * A newer serial restarts the round. Sockets are non-blocking, one per
@@ -24,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ldns/ldns.h>
+
 #include "conf/conf.h"
 #include "conf/log.h"
 #include "dnsd/notify.h"
@@ -31,6 +35,8 @@
 #define NOTIFY_TRIES		5
 #define NOTIFY_FIRST_RETRY_MS	1000
 #define NOTIFY_READ_BATCH	64	/* datagrams per socket per call */
+/* Header, question, and an SOA (two names of at most 255, 30 bytes more). */
+#define NOTIFY_MSG_MAX		(12 + 256 + 4 + 2 + 10 + 2 * 255 + 20)
 
 struct notify_target {
 	struct sockaddr_storage	 ss;
@@ -48,7 +54,7 @@ struct notifier {
 	int			 fd4, fd6;
 	struct notify_target	*t;
 	size_t			 n;
-	uint8_t			 msg[12 + 256 + 4];
+	uint8_t			 msg[NOTIFY_MSG_MAX];
 	size_t			 msg_len;
 	uint32_t		 serial;
 };
@@ -164,14 +170,37 @@ notify_send(struct notifier *n, struct notify_target *t, int64_t now)
 	t->due_ms = now + ((int64_t)NOTIFY_FIRST_RETRY_MS << (t->tries - 1));
 }
 
-void
-notifier_start(struct notifier *n, const char *origin, uint32_t serial)
+/*
+ * Append the SOA after the question, its owner a pointer to the question
+ * name (the zone apex). 0 when it does not fit.
+ */
+static size_t
+notify_put_soa(uint8_t *msg, size_t o, const ldns_rr *soa)
 {
-	size_t o = 12;
+	uint8_t	*w = NULL;
+	size_t	 wlen, owner = ldns_rdf_size(ldns_rr_owner(soa));
+
+	if (ldns_rr2wire(&w, soa, LDNS_SECTION_ANSWER, &wlen) != LDNS_STATUS_OK)
+		return 0;
+	if (wlen < owner || o + 2 + wlen - owner > NOTIFY_MSG_MAX) {
+		free(w);
+		return 0;
+	}
+	msg[o++] = 0xc0;
+	msg[o++] = 12;
+	memcpy(msg + o, w + owner, wlen - owner);
+	free(w);
+	return o + wlen - owner;
+}
+
+void
+notifier_start(struct notifier *n, const char *origin, const ldns_rr *soa)
+{
+	size_t o = 12, end;
 	const char *p = origin;
 	int64_t now = notify_now_ms();
 
-	if (n == NULL || n->n == 0)
+	if (n == NULL || n->n == 0 || soa == NULL || ldns_rr_rd_count(soa) != 7)
 		return;
 	memset(n->msg, 0, sizeof(n->msg));
 	n->msg[2] = 4 << 3 | 0x04;		/* opcode NOTIFY, AA */
@@ -192,8 +221,12 @@ notifier_start(struct notifier *n, const char *origin, uint32_t serial)
 	n->msg[o++] = 6;			/* SOA */
 	n->msg[o++] = 0;
 	n->msg[o++] = 1;			/* IN */
+	if ((end = notify_put_soa(n->msg, o, soa)) != 0) {
+		n->msg[7] = 1;			/* one answer */
+		o = end;
+	}
 	n->msg_len = o;
-	n->serial = serial;
+	n->serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
 	for (size_t i = 0; i < n->n; i++) {
 		struct notify_target *t = &n->t[i];
 

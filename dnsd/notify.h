@@ -9,6 +9,7 @@
 #define REDISFO_NOTIFY_H
 
 #include <stdint.h>
+#include <ldns/ldns.h>
 
 struct conf_dns;
 struct notifier;
@@ -21,8 +22,8 @@ struct notifier;
 struct notifier	*notifier_create(const struct conf_dns *dns, char *err, size_t errlen);
 void		 notifier_free(struct notifier *n);
 int		 notifier_fd(const struct notifier *n);	/* -1 when nothing to notify */
-/* A new serial was published: notify every target (restarting retries). */
-void		 notifier_start(struct notifier *n, const char *origin, uint32_t serial);
+/* A new SOA was published: notify every target (restarting retries). */
+void		 notifier_start(struct notifier *n, const char *origin, const ldns_rr *soa);
 void		 notifier_on_readable(struct notifier *n);
 /* Milliseconds until notifier_on_timer() is due; -1 when nothing is pending. */
 int		 notifier_timeout_ms(const struct notifier *n);

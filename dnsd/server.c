@@ -125,6 +125,7 @@ struct server {
 	struct conf		*conf_owned;	/* a reloaded one we must free */
 	const char		*conf_path;
 	ldns_zone		*zone;
+	struct xfr_journal	 journal;	/* its last changes, for IXFR */
 	int			 epfd;
 	struct ev		 sig_ev, slowq_ev, notify_ev;
 	int			 slowq[2];
@@ -429,8 +430,10 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size
 		snapshot_free(snap);
 		return -1;
 	}
-	if (srv->zone != NULL)
+	if (srv->zone != NULL) {
+		xfr_journal_record(&srv->journal, srv->zone, z);
 		ldns_zone_deep_free(srv->zone);
+	}
 	srv->zone = z;
 	log_info("serving %s serial %u: %zu names in %zu bytes", srv->conf->dns.zone,
 	    snap->serial, snap->nnames, snap->bytes);
@@ -479,7 +482,7 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	if (serial != 0) {
 		log_info("update applied, serial %u", serial);
 		if (srv->notifier != NULL)
-			notifier_start(srv->notifier, srv->conf->dns.zone, serial);
+			notifier_start(srv->notifier, srv->conf->dns.zone, ldns_zone_soa(srv->zone));
 	}
 }
 
@@ -522,6 +525,42 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 	out->len = blen;
 }
 
+/* A zone transfer, and one log line saying what it carried to whom. */
+static void
+slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
+    const struct sockaddr_storage *peer, int qtype, struct replies *out)
+{
+	const char	*kind = qtype == LDNS_RR_TYPE_IXFR ? "IXFR" : "AXFR";
+	char		 who[INET6_ADDRSTRLEN + 16];
+	uint32_t	 serial = zone_serial(srv->zone);
+
+	if (xfr_answer(msg, len, (const struct sockaddr *)peer, srv->zone, &srv->journal,
+	    srv->conf->dns.zone, &srv->conf->dns, &out->xfr) == -1)
+		return;
+	sockaddr_text(peer, who, sizeof(who));
+	switch (out->xfr.form) {
+	case XFR_ERROR: {
+		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
+		    out->xfr.n > 0 && out->xfr.len[0] >= 4 ? out->xfr.msg[0][3] & 0x0f : 2);
+
+		log_info("%s to %s: answered %s", kind, who, rc ? rc->name : "?");
+		break;
+	}
+	case XFR_SOA:
+		log_info("%s to %s: current at serial %u", kind, who, serial);
+		break;
+	case XFR_FULL:
+		log_info("%s to %s: the whole zone at serial %u (%zu message%s)", kind, who,
+		    serial, out->xfr.n, out->xfr.n == 1 ? "" : "s");
+		break;
+	case XFR_INCREMENTAL:
+		log_info("%s to %s: %zu change%s up to serial %u (%zu message%s)", kind, who,
+		    out->xfr.changes, out->xfr.changes == 1 ? "" : "s", serial, out->xfr.n,
+		    out->xfr.n == 1 ? "" : "s");
+		break;
+	}
+}
+
 /* Handle a message the fast path passed on; fills out with the replies. */
 static void
 slow_handle(struct server *srv, const uint8_t *msg, size_t len,
@@ -536,8 +575,7 @@ slow_handle(struct server *srv, const uint8_t *msg, size_t len,
 		slow_update(srv, msg, len, out);
 	else if (transport == QUERY_TRANSPORT_TCP &&
 	    (q.qtype == LDNS_RR_TYPE_AXFR || q.qtype == LDNS_RR_TYPE_IXFR))
-		(void)xfr_answer(msg, len, (const struct sockaddr *)peer, srv->zone,
-		    srv->conf->dns.zone, &srv->conf->dns, &out->xfr);
+		slow_transfer(srv, msg, len, peer, q.qtype, out);
 	else if (q.has_tsig)
 		slow_signed_query(srv, &q, transport, out);
 }
@@ -904,7 +942,7 @@ server_reload(struct server *srv)
 	if (srv->notifier == NULL && err[0] != '\0')
 		log_warnx("notify: %s", err);
 	if (srv->notifier != NULL)
-		notifier_start(srv->notifier, nc->dns.zone, zone_serial(srv->zone));
+		notifier_start(srv->notifier, nc->dns.zone, ldns_zone_soa(srv->zone));
 	return;
 refused_conf:
 	if (z != NULL)
@@ -1077,6 +1115,7 @@ server_stop(struct server *srv)
 	snapshot_free(rcu_xchg_pointer(&current_snapshot, NULL));
 	if (srv->zone != NULL)
 		ldns_zone_deep_free(srv->zone);
+	xfr_journal_clear(&srv->journal);
 	if (srv->notifier != NULL)
 		notifier_free(srv->notifier);
 	if (srv->conf_owned != NULL) {
@@ -1168,7 +1207,7 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 	log_info("%zu udp workers, tcp: at most %d connections, idle timeout %d s",
 	    srv.nworkers, TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
 	if (srv.notifier != NULL)
-		notifier_start(srv.notifier, conf->dns.zone, zone_serial(srv.zone));
+		notifier_start(srv.notifier, conf->dns.zone, ldns_zone_soa(srv.zone));
 
 	server_loop(&srv);
 	server_stop(&srv);

@@ -1,7 +1,12 @@
 /*
  * xfr.c - outgoing zone transfers over TCP: AXFR (RFC 5936), and IXFR
- * (RFC 1995) answered with the SOA alone when the client is current, else
- * with the whole zone in AXFR form, which RFC 1995 section 4 allows.
+ * (RFC 1995): the SOA alone when the client is current, the changes since
+ * its serial when the journal holds them all, else the whole zone in AXFR
+ * form, which RFC 1995 section 4 allows.
+ *
+ * The journal keeps the last changes of the served zone, each as the
+ * records it removed and added, found by comparing the zone before and
+ * after: the same for an UPDATE and for a reload of an edited file.
  *
  * The server's control thread gives us a query read from a TCP connection
  * and the current zone; we return the list of DNS messages to send (the
@@ -143,84 +148,154 @@ xfr_peer_allowed(const struct sockaddr *peer, const struct conf_dns *dns)
 	return 0;
 }
 
-/* The zone in AXFR form: SOA, every RR, SOA; split by size. */
+/*
+ * The answer section of a transfer, written record by record and split
+ * into messages of at most XFR_MSG_BUDGET record bytes; the first message
+ * carries the question.
+ */
+struct xfr_writer {
+	struct xfr_msgs		*out;
+	const uint8_t		*wire;
+	const ldns_pkt		*q;
+	const struct conf_dns	*dns;
+	struct tsig_state	*st;
+	ldns_pkt		*p;
+	size_t			 budget;
+	int			 first;
+};
+
 static int
-xfr_full(struct xfr_msgs *out, const uint8_t *wire, const ldns_pkt *q,
-    const ldns_zone *zone, int soa_only, const struct conf_dns *dns,
-    struct tsig_state *st)
+xfr_put(struct xfr_writer *w, const ldns_rr *rr)
 {
-	const ldns_rr_list *rrs = ldns_zone_rrs(zone);
-	size_t n = rrs ? ldns_rr_list_rr_count(rrs) : 0, i = 0, budget = 0;
-	ldns_pkt *p = NULL;
-	int first = 1, stage = 0;	/* 0: opening SOA, 1: RRs, 2: closing SOA */
+	ldns_rr *c;
 
-	for (;;) {
-		const ldns_rr *rr;
-		ldns_rr *c;
+	if (w->p && w->budget + ldns_rr_uncompressed_size(rr) > XFR_MSG_BUDGET) {
+		if (xfr_emit(w->out, w->p, w->dns, w->st, w->first) < 0)
+			return -1;
+		ldns_pkt_free(w->p);
+		w->p = NULL;
+		w->first = 0;
+	}
+	if (w->p == NULL) {
+		if ((w->p = ldns_pkt_new()) == NULL)
+			return -1;
+		ldns_pkt_set_id(w->p, (uint16_t)(w->wire[0] << 8 | w->wire[1]));
+		ldns_pkt_set_qr(w->p, true);
+		ldns_pkt_set_aa(w->p, true);
+		w->budget = 0;
+		if (w->first) {
+			ldns_rr *qr = ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(w->q), 0));
 
-		if (stage == 0)
-			rr = ldns_zone_soa(zone);
-		else if (stage == 1 && i < n)
-			rr = ldns_rr_list_rr(rrs, i++);
-		else if (stage == 1) {
-			stage = 2;
-			continue;
-		} else if (stage == 2)
-			rr = ldns_zone_soa(zone);
-		else
-			break;
-		if (stage == 1 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
-			continue;
-		if (p && budget + ldns_rr_uncompressed_size(rr) > XFR_MSG_BUDGET) {
-			if (xfr_emit(out, p, dns, st, first) < 0)
-				goto fail;
-			ldns_pkt_free(p);
-			p = NULL;
-			first = 0;
-		}
-		if (p == NULL) {
-			if ((p = ldns_pkt_new()) == NULL)
-				goto fail;
-			ldns_pkt_set_id(p, (uint16_t)(wire[0] << 8 | wire[1]));
-			ldns_pkt_set_qr(p, true);
-			ldns_pkt_set_aa(p, true);
-			budget = 0;
-			if (first) {
-				ldns_rr *qr = ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q), 0));
-				if (qr == NULL || !ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, qr)) {
-					ldns_rr_free(qr);
-					goto fail;
-				}
+			if (qr == NULL || !ldns_pkt_push_rr(w->p, LDNS_SECTION_QUESTION, qr)) {
+				ldns_rr_free(qr);
+				return -1;
 			}
 		}
-		if ((c = ldns_rr_clone(rr)) == NULL ||
-		    !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, c)) {
-			ldns_rr_free(c);
-			goto fail;
-		}
-		budget += ldns_rr_uncompressed_size(rr);
-		if (stage == 0)
-			stage = soa_only ? 3 : 1;
-		else if (stage == 2)
-			stage = 3;
 	}
-	if (p && xfr_emit(out, p, dns, st, first) < 0)
-		goto fail;
-	if (p)
-		ldns_pkt_free(p);
+	if ((c = ldns_rr_clone(rr)) == NULL ||
+	    !ldns_pkt_push_rr(w->p, LDNS_SECTION_ANSWER, c)) {
+		ldns_rr_free(c);
+		return -1;
+	}
+	w->budget += ldns_rr_uncompressed_size(rr);
 	return 0;
-fail:
-	if (p)
-		ldns_pkt_free(p);
+}
+
+/* Every record of list but SOAs. */
+static int
+xfr_put_list(struct xfr_writer *w, const ldns_rr_list *list)
+{
+	for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(list, i);
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA && xfr_put(w, rr) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The last message out, and the writer's memory back. */
+static int
+xfr_finish(struct xfr_writer *w, int rc)
+{
+	if (rc == 0 && w->p && xfr_emit(w->out, w->p, w->dns, w->st, w->first) < 0)
+		rc = -1;
+	if (w->p)
+		ldns_pkt_free(w->p);
+	w->p = NULL;
+	return rc;
+}
+
+/* The zone in AXFR form: SOA, every RR, SOA; or the SOA alone. */
+static int
+xfr_full(struct xfr_writer *w, const ldns_zone *zone, int soa_only)
+{
+	const ldns_rr *soa = ldns_zone_soa(zone);
+	int rc = xfr_put(w, soa);
+
+	if (rc == 0 && !soa_only)
+		rc = xfr_put_list(w, ldns_zone_rrs(zone)) < 0 || xfr_put(w, soa) < 0 ? -1 : 0;
+	return xfr_finish(w, rc);
+}
+
+/*
+ * The changes since serial in RFC 1995 form: the current SOA; for each
+ * change the old SOA, what it removed, the new SOA, what it added; the
+ * current SOA again.
+ */
+static int
+xfr_incremental(struct xfr_writer *w, const ldns_zone *zone,
+    const struct xfr_journal *j, size_t from)
+{
+	const ldns_rr *soa = ldns_zone_soa(zone);
+	int rc = xfr_put(w, soa);
+
+	for (size_t i = from; rc == 0 && i < j->n; i++) {
+		const struct xfr_change *c = &j->change[(j->first + i) % XFR_JOURNAL_MAX];
+
+		if (xfr_put(w, c->from_soa) < 0 || xfr_put_list(w, c->removed) < 0 ||
+		    xfr_put(w, c->to_soa) < 0 || xfr_put_list(w, c->added) < 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = xfr_put(w, soa);
+	return xfr_finish(w, rc);
+}
+
+static uint32_t
+soa_serial_of(const ldns_rr *soa)
+{
+	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+}
+
+/*
+ * Where the journal's changes from serial start, when they lead without a
+ * gap to the zone being served; -1 when they do not (send it all).
+ */
+static ssize_t
+xfr_journal_find(const struct xfr_journal *j, const ldns_zone *zone, uint32_t serial)
+{
+	const struct xfr_change *last;
+
+	if (j == NULL || j->n == 0)
+		return -1;
+	last = &j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
+	if (soa_serial_of(last->to_soa) != soa_serial_of(ldns_zone_soa(zone)))
+		return -1;
+	for (size_t i = 0; i < j->n; i++)
+		if (soa_serial_of(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
+			return (ssize_t)i;
 	return -1;
 }
 
 int
 xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
-    const ldns_zone *zone, const char *origin, const struct conf_dns *dns,
-    struct xfr_msgs *out)
+    const ldns_zone *zone, const struct xfr_journal *journal, const char *origin,
+    const struct conf_dns *dns, struct xfr_msgs *out)
 {
 	struct tsig_state st, st_first;
+	struct xfr_writer w;
+	ssize_t from = -1;
 	ldns_pkt *q = NULL;
 	ldns_rr *qr;
 	ldns_rdf *apex = NULL;
@@ -277,11 +352,24 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 
 				/* Current or newer (RFC 1982): the SOA alone. */
 				soa_only = (int32_t)(ours - theirs) <= 0;
+				if (!soa_only)
+					from = xfr_journal_find(journal, zone, theirs);
 			}
 		}
 	}
 	st_first = st;
-	if ((rc = xfr_full(out, wire, q, zone, soa_only, dns, &st)) < 0) {
+	memset(&w, 0, sizeof(w));
+	w.out = out;
+	w.wire = wire;
+	w.q = q;
+	w.dns = dns;
+	w.st = &st;
+	w.first = 1;
+	rc = from >= 0 ? xfr_incremental(&w, zone, journal, (size_t)from) :
+	    xfr_full(&w, zone, soa_only);
+	out->form = from >= 0 ? XFR_INCREMENTAL : soa_only ? XFR_SOA : XFR_FULL;
+	out->changes = from >= 0 ? journal->n - (size_t)from : 0;
+	if (rc < 0) {
 		/* Nothing half-sent: one SERVFAIL, signed over the request. */
 		xfr_msgs_free(out);
 		rc = xfr_error(out, wire, q, LDNS_RCODE_SERVFAIL, dns, &st_first);
@@ -306,4 +394,211 @@ xfr_msgs_free(struct xfr_msgs *m)
 	free(m->msg);
 	free(m->len);
 	memset(m, 0, sizeof(*m));
+}
+
+/* ---- the journal of recent changes, for IXFR ---- */
+
+/* A record in a form that sorts and compares whole: canonical wire, TTL included. */
+struct xfr_key {
+	uint8_t		*b;
+	size_t		 len;
+	const ldns_rr	*rr;
+};
+
+static int
+xfr_key_cmp(const void *a, const void *b)
+{
+	const struct xfr_key *x = a, *y = b;
+	int c = memcmp(x->b, y->b, x->len < y->len ? x->len : y->len);
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+static void
+xfr_keys_free(struct xfr_key *k, size_t n)
+{
+	for (size_t i = 0; k && i < n; i++)
+		free(k[i].b);
+	free(k);
+}
+
+/* The zone's records but the SOA, sorted; NULL when out of memory. */
+static struct xfr_key *
+xfr_keys(const ldns_zone *z, size_t *n)
+{
+	const ldns_rr_list *rrs = ldns_zone_rrs(z);
+	size_t total = rrs ? ldns_rr_list_rr_count(rrs) : 0;
+	struct xfr_key *k = calloc(total ? total : 1, sizeof(*k));
+
+	*n = 0;
+	if (k == NULL)
+		return NULL;
+	for (size_t i = 0; i < total; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		ldns_buffer *b;
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+			continue;
+		if ((b = ldns_buffer_new(64)) == NULL ||
+		    ldns_rr2buffer_wire_canonical(b, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) {
+			if (b)
+				ldns_buffer_free(b);
+			xfr_keys_free(k, *n);
+			return NULL;
+		}
+		k[*n].len = ldns_buffer_position(b);
+		k[*n].b = ldns_buffer_export(b);
+		k[*n].rr = rr;
+		ldns_buffer_free(b);
+		(*n)++;
+	}
+	qsort(k, *n, sizeof(*k), xfr_key_cmp);
+	return k;
+}
+
+static int
+xfr_list_add(ldns_rr_list *l, const ldns_rr *rr)
+{
+	ldns_rr *c = ldns_rr_clone(rr);
+
+	if (c == NULL || !ldns_rr_list_push_rr(l, c)) {
+		ldns_rr_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+xfr_change_free(struct xfr_change *c)
+{
+	if (c->from_soa)
+		ldns_rr_free(c->from_soa);
+	if (c->to_soa)
+		ldns_rr_free(c->to_soa);
+	if (c->removed)
+		ldns_rr_list_deep_free(c->removed);
+	if (c->added)
+		ldns_rr_list_deep_free(c->added);
+	memset(c, 0, sizeof(*c));
+}
+
+static size_t
+xfr_change_size(const struct xfr_change *c)
+{
+	return 2 + ldns_rr_list_rr_count(c->removed) + ldns_rr_list_rr_count(c->added);
+}
+
+static void
+xfr_journal_drop_oldest(struct xfr_journal *j)
+{
+	struct xfr_change *c = &j->change[j->first];
+
+	j->rrs -= xfr_change_size(c);
+	xfr_change_free(c);
+	j->first = (j->first + 1) % XFR_JOURNAL_MAX;
+	j->n--;
+}
+
+void
+xfr_journal_clear(struct xfr_journal *j)
+{
+	while (j->n > 0)
+		xfr_journal_drop_oldest(j);
+	j->first = 0;
+	xfr_keys_free(j->keys, j->nkeys);
+	j->keys = NULL;
+	j->nkeys = 0;
+	j->keys_of = NULL;
+}
+
+/*
+ * What went from old to new: records removed and added, by a merge of the
+ * sorted zones. The sorted records of the zone served now are kept for the
+ * next change, which starts from it.
+ */
+static int
+xfr_diff(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
+    struct xfr_change *c)
+{
+	size_t no, nn = 0, i = 0, k = 0;
+	struct xfr_key *ko, *kn = NULL;
+	int rc = -1;
+
+	if (j->keys != NULL && j->keys_of == old &&
+	    j->keys_serial == soa_serial_of(ldns_zone_soa(old))) {
+		ko = j->keys;
+		no = j->nkeys;
+	} else
+		ko = xfr_keys(old, &no);
+	j->keys = NULL;
+	if (ko == NULL || (kn = xfr_keys(new, &nn)) == NULL ||
+	    (c->removed = ldns_rr_list_new()) == NULL || (c->added = ldns_rr_list_new()) == NULL ||
+	    (c->from_soa = ldns_rr_clone(ldns_zone_soa(old))) == NULL ||
+	    (c->to_soa = ldns_rr_clone(ldns_zone_soa(new))) == NULL)
+		goto done;
+	while (i < no || k < nn) {
+		int d = i == no ? 1 : k == nn ? -1 : xfr_key_cmp(&ko[i], &kn[k]);
+
+		if (d < 0 && xfr_list_add(c->removed, ko[i].rr) < 0)
+			goto done;
+		if (d > 0 && xfr_list_add(c->added, kn[k].rr) < 0)
+			goto done;
+		i += d <= 0;
+		k += d >= 0;
+	}
+	rc = 0;
+done:
+	xfr_keys_free(ko, no);
+	if (rc == 0) {
+		j->keys = kn;
+		j->nkeys = nn;
+		j->keys_of = new;
+		j->keys_serial = soa_serial_of(ldns_zone_soa(new));
+	} else
+		xfr_keys_free(kn, nn);
+	return rc;
+}
+
+void
+xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new)
+{
+	struct xfr_change c;
+	uint32_t from, to;
+	size_t keep;
+
+	if (ldns_zone_soa(old) == NULL || ldns_zone_soa(new) == NULL) {
+		xfr_journal_clear(j);
+		return;
+	}
+	from = soa_serial_of(ldns_zone_soa(old));
+	to = soa_serial_of(ldns_zone_soa(new));
+	/*
+	 * IXFR can only describe a step forward that continues the journal;
+	 * anything else (a reload with the serial unchanged or moved back)
+	 * starts it over, and clients that are behind get the whole zone.
+	 */
+	if ((int32_t)(to - from) <= 0 || (j->n > 0 && soa_serial_of(
+	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX].to_soa) != from))
+		xfr_journal_clear(j);
+	if ((int32_t)(to - from) <= 0)
+		return;
+	memset(&c, 0, sizeof(c));
+	if (xfr_diff(j, old, new, &c) < 0) {
+		xfr_change_free(&c);
+		xfr_journal_clear(j);
+		return;
+	}
+	if (j->n == XFR_JOURNAL_MAX)
+		xfr_journal_drop_oldest(j);
+	j->change[(j->first + j->n) % XFR_JOURNAL_MAX] = c;
+	j->n++;
+	j->rrs += xfr_change_size(&c);
+	/* No point in changes that outweigh the zone: past that, send it all. */
+	keep = ldns_rr_list_rr_count(ldns_zone_rrs(new));
+	if (keep < XFR_JOURNAL_MIN_RRS)
+		keep = XFR_JOURNAL_MIN_RRS;
+	while (j->n > 0 && j->rrs > keep)
+		xfr_journal_drop_oldest(j);
 }

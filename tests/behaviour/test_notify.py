@@ -1,13 +1,15 @@
 """test_notify.py - RFC 1996 NOTIFY to secondaries, and a real NSD secondary.
 
-A stand-in secondary (a UDP socket) sees a well-formed NOTIFY after each
-change, retried about a second later while it does not answer, and no more
+A stand-in secondary (a UDP socket) sees a well-formed NOTIFY, carrying the
+new SOA, after each change, retried about a second later while it does not answer, and no more
 once it answers. A real NSD (and a real knotd), started on its own loopback port with a
 generated config, transfers the zone from the server and, after an UPDATE,
 serves the new record within 2 seconds: its refresh timer is an hour, so
-only the NOTIFY can explain it.
+only the NOTIFY can explain it. After its first AXFR it asks for IXFR and
+gets each change alone.
 """
 
+import re
 import shutil
 import socket
 import subprocess
@@ -92,6 +94,9 @@ def test_notify_sent_retried_and_stopped(tmp_path, procs, family):
         assert len(m.question) == 1
         assert m.question[0].name.to_text().lower() == "svc.test."
         assert m.question[0].rdtype == dns.rdatatype.SOA
+        # The new SOA rides along (RFC 1996 3.7), so the secondary knows it is behind.
+        serial = s.query("svc.test.", "SOA").answer[0][0].serial
+        assert [(r.rdtype, r[0].serial) for r in m.answer] == [(dns.rdatatype.SOA, serial)]
         # Not answered: the same NOTIFY again about a second later.
         got = recv_notify(sec, 3)
         assert got is not None, "NOTIFY not retried"
@@ -131,7 +136,7 @@ remote-control:
 zone:
     name: "svc.test."
     zonefile: "svc.test.zone"
-    request-xfr: AXFR 127.0.0.1@{primary} NOKEY
+    request-xfr: 127.0.0.1@{primary} NOKEY
     allow-notify: 127.0.0.1 NOKEY
 """
 
@@ -248,3 +253,8 @@ def test_secondary_follows_updates(tmp_path, procs, kind):
     print("\nFIGURE %s secondary serves the update after %s ms"
           % (kind, ", ".join("%.0f" % (d * 1000) for d in delays)))
     assert max(delays) < 2.0
+    # After its first AXFR, the secondary asks for IXFR and gets the change alone;
+    # the SOA in the NOTIFY told it the serial.
+    assert re.search(r"IXFR to 127\.0\.0\.1:\d+: 1 change up to serial", s.log()), s.log()
+    if kind == "knotd":
+        assert not re.search(r"notify, incoming.*serial none", sec.log()), sec.log()

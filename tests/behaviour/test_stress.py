@@ -23,6 +23,9 @@ import socket
 import time
 
 import dns.message
+import dns.query
+import dns.rdatatype
+import dns.tsig
 import dns.rcode
 import pytest
 
@@ -218,6 +221,14 @@ def test_stress_signed_updates(asan_server, capsys):
     assert sum(v for k, v in rcodes.items() if k is not None) >= UPDATES * 0.9, rcodes
     assert srv.running()
     serial = srv.query("svc.test.", "SOA").answer[0][0].serial
+    # The journal those changes left: signed IXFRs from serials it holds
+    # (the changes) and from older ones (the whole zone) all complete.
+    key = dns.tsig.Key(srv.key_name, srv.key_secret, srv.key_algorithm)
+    for since in range(serial - 80, serial + 1, 8):
+        msgs = list(dns.query.xfr("127.0.0.1", "svc.test.", rdtype=dns.rdatatype.IXFR,
+                                  serial=since, port=srv.port, timeout=5, keyring=key))
+        assert msgs and all(m.rcode() == 0 for m in msgs)
+    assert "changes up to serial %d" % serial in srv.log()
     assert not sanitizer_lines(srv.log()), srv.log()[-20000:]
     assert srv.stop(timeout=10) == 0
     assert not sanitizer_lines(srv.log()), srv.log()[-20000:]

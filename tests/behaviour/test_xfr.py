@@ -10,6 +10,7 @@ older serial the whole zone; a transfer after an UPDATE carries the change.
 
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -213,3 +214,129 @@ def test_axfr_of_another_zone_refused(xsrv):
                 q.use_tsig(k)
             r = xfr_first_rcode(xsrv, "127.0.0.1", q)
             assert r.rcode() == dns.rcode.REFUSED and not r.answer, (name, signed)
+
+
+# ---------------------------------------------------------------- IXFR
+
+def signed_update(s):
+    return dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(
+        s.key_name, s.key_secret, s.key_algorithm))
+
+
+def send_update(s, u):
+    assert dns.query.tcp(u, "127.0.0.1", port=s.port, timeout=3).rcode() == 0
+
+
+def ixfr_records(s, serial):
+    """The answer records of an IXFR from serial, in order, as text."""
+    out = []
+    for m in dns.query.xfr("127.0.0.1", "svc.test.", rdtype=dns.rdatatype.IXFR,
+                           serial=serial, port=s.port, timeout=5, relativize=False):
+        assert m.rcode() == 0
+        for rrset in m.answer:
+            for rd in rrset:
+                out.append("%s %d %s %s" % (rrset.name, rrset.ttl,
+                                            dns.rdatatype.to_text(rrset.rdtype), rd))
+    return out
+
+
+def soa_text(serial):
+    return "svc.test. 30 SOA ns1.svc.test. hostmaster.svc.test. %d 3600 600 86400 600" % serial
+
+
+@pytest.fixture
+def changed(tmp_path, procs):
+    """A server whose zone went 41 -> 42 -> 43 -> 44 by three UPDATEs."""
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
+                                  dns={"allow_transfer": ["127.0.0.1"]}))
+    s.start()
+    u = signed_update(s)
+    u.replace("redis", 5, "A", "127.0.0.42")
+    send_update(s, u)
+    u = signed_update(s)
+    u.add("fresh", 60, "TXT", '"new"')
+    send_update(s, u)
+    u = signed_update(s)
+    u.delete("t000", "TXT")
+    u.replace("redis", 7, "AAAA", "fd00::2")	# the TTL alone changes
+    send_update(s, u)
+    assert soa_serial(s) == 44
+    return s
+
+
+def segments(records):
+    """Records grouped after each SOA: [(soa, set of what follows)], for
+    comparing transfers whose records may come in any order between SOAs."""
+    out = []
+    for r in records:
+        if " SOA " in r:
+            out.append((r, set()))
+        else:
+            out[-1][1].add(r)
+    return out
+
+
+T000 = 't000.svc.test. 300 TXT "record-000-%s"' % ("y" * 100)
+
+
+def test_ixfr_sends_the_changes(changed):
+    """RFC 1995: newest SOA, then per change old SOA, removed, new SOA, added."""
+    got = ixfr_records(changed, 41)
+    assert segments(got) == [
+        (soa_text(44), set()),
+        (soa_text(41), {"redis.svc.test. 5 A 127.0.0.2"}),
+        (soa_text(42), {"redis.svc.test. 5 A 127.0.0.42"}),
+        (soa_text(42), set()),
+        (soa_text(43), {'fresh.svc.test. 60 TXT "new"'}),
+        (soa_text(43), {"redis.svc.test. 5 AAAA fd00::2", T000}),
+        (soa_text(44), {"redis.svc.test. 7 AAAA fd00::2"}),
+        (soa_text(44), set())], "\n".join(got)
+    assert segments(ixfr_records(changed, 43)) == [
+        (soa_text(44), set()),
+        (soa_text(43), {"redis.svc.test. 5 AAAA fd00::2", T000}),
+        (soa_text(44), {"redis.svc.test. 7 AAAA fd00::2"}),
+        (soa_text(44), set())]
+
+
+def test_ixfr_from_an_unknown_serial_sends_the_zone(changed):
+    """Serial 40 was never served and 45 is ahead: the whole zone, or the SOA."""
+    got = ixfr_records(changed, 40)
+    assert got[0] == soa_text(44) and got[-1] == soa_text(44)
+    assert len(got) == N_RECORDS  # one TXT gone, one added
+    assert ixfr_records(changed, 45) == [soa_text(44)]
+
+
+def test_ixfr_applied_by_a_client_gives_the_served_zone(changed):
+    """dnspython applies the IXFR to the zone at serial 41: it equals an AXFR."""
+    import dns.xfr
+    import dns.zone
+
+    old = dns.zone.from_text(zone_text(), origin="svc.test.", relativize=False)
+    q, serial = dns.xfr.make_query(old)
+    assert serial == 41
+    dns.query.inbound_xfr("127.0.0.1", old, query=q, port=changed.port, timeout=5)
+    fresh = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "svc.test.", port=changed.port,
+                                            relativize=False),
+                              relativize=False)
+    assert sorted(old.to_text().splitlines()) == sorted(fresh.to_text().splitlines())
+    assert old.get_rdataset("redis", "A")[0].address == "127.0.0.42"
+
+
+def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
+    """A SIGHUP of a file edited with a higher serial joins the journal; one
+    with the serial unchanged starts it over (clients behind get it all)."""
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
+                                  dns={"allow_transfer": ["127.0.0.1"]}))
+    s.start()
+    text = zone_text().replace(" 41 3600", " 50 3600").replace("127.0.0.2", "127.0.0.9")
+    s.write_zone(text)
+    s.signal(signal.SIGHUP)
+    harness.wait_until(lambda: soa_serial(s) == 50, what="serial 50 served")
+    assert ixfr_records(s, 41) == [
+        soa_text(50), soa_text(41), "redis.svc.test. 5 A 127.0.0.2",
+        soa_text(50), "redis.svc.test. 5 A 127.0.0.9", soa_text(50)]
+    s.write_zone(text.replace("127.0.0.9", "127.0.0.10"))
+    s.signal(signal.SIGHUP)
+    harness.wait_until(lambda: s.query("redis.svc.test.", "A").answer[0][0].address ==
+                       "127.0.0.10", what="edited record served")
+    assert len(ixfr_records(s, 41)) == N_RECORDS

@@ -1,6 +1,6 @@
 /*
  * test_notify.c - NOTIFY to a secondary played by a socket here: the
- * message is a NOTIFY for the zone's SOA; only a reply with the same ID,
+ * message is a NOTIFY for the zone's SOA, with the new SOA as its answer; only a reply with the same ID,
  * opcode NOTIFY and QR, from the target's own address and port, ends the
  * retries (spoofed ones from elsewhere are ignored); and a flood on the
  * notifier's socket is read a batch at a time, so that the server loop,
@@ -40,22 +40,48 @@ udp_socket(struct sockaddr_in *sa)
 	return fd;
 }
 
-/* Receive the next NOTIFY at fd (within 2 s); its ID, and where it came from. */
+/* The zone's SOA at serial. */
+static ldns_rr *
+soa_at(uint32_t serial)
+{
+	ldns_rr *rr = NULL;
+	char text[128];
+
+	snprintf(text, sizeof(text),
+	    "svc.test. 30 IN SOA ns1.svc.test. hostmaster.svc.test. %u 3600 600 86400 5", serial);
+	assert_int_equal(ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL), LDNS_STATUS_OK);
+	return rr;
+}
+
+/*
+ * Receive the next NOTIFY at fd (within 2 s), check it carries the SOA at
+ * serial in its answer; its ID, and where it came from.
+ */
 static uint16_t
-notify_recv(int fd, struct sockaddr_in *from)
+notify_recv(int fd, struct sockaddr_in *from, uint32_t serial)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	uint8_t b[512];
 	socklen_t fl = sizeof(*from);
+	ldns_pkt *p = NULL;
+	ldns_rr *ans, *want = soa_at(serial);
 	ssize_t n;
 
 	assert_int_equal(poll(&pfd, 1, 2000), 1);
 	n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)from, &fl);
-	assert_true(n == 12 + 10 + 4);
+	assert_true(n > 12 + 10 + 4);
 	assert_int_equal((b[2] >> 3) & 0x0f, 4);		/* opcode NOTIFY */
 	assert_true(b[2] & 0x04);				/* AA */
 	assert_false(b[2] & 0x80);
 	assert_memory_equal(b + 12, "\003svc\004test\000\000\006\000\001", 14);
+	assert_memory_equal(b + 26, "\300\014", 2);		/* owner: the question's name */
+	assert_int_equal(ldns_wire2pkt(&p, b, (size_t)n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	ans = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	assert_int_equal(ldns_rr_compare(ans, want), 0);
+	assert_int_equal(ldns_rr_ttl(ans), 30);
+	ldns_pkt_free(p);
+	ldns_rr_free(want);
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
@@ -94,6 +120,7 @@ test_reply_matching(void **state)
 	struct conf_sockaddr target;
 	struct conf_dns dns;
 	struct notifier *n;
+	ldns_rr *soa;
 	char err[256];
 	uint16_t id;
 
@@ -107,8 +134,10 @@ test_reply_matching(void **state)
 	dns.n_notify = 1;
 	n = notifier_create(&dns, err, sizeof(err));
 	assert_non_null(n);
-	notifier_start(n, "svc.test.", 7);
-	id = notify_recv(fd, &from);
+	soa = soa_at(7);
+	notifier_start(n, "svc.test.", soa);
+	ldns_rr_free(soa);
+	id = notify_recv(fd, &from, 7);
 	assert_true(notifier_timeout_ms(n) >= 0);
 	/* Right ID from another port of the same host: spoofed, ignored. */
 	reply_send(spoof, &from, id, 0x80 | 4 << 3);
@@ -128,8 +157,10 @@ test_reply_matching(void **state)
 	assert_int_equal(notifier_timeout_ms(n), -1);
 
 	/* A flood from anywhere is read a batch at a time. */
-	notifier_start(n, "svc.test.", 8);
-	id = notify_recv(fd, &from);
+	soa = soa_at(8);
+	notifier_start(n, "svc.test.", soa);
+	ldns_rr_free(soa);
+	id = notify_recv(fd, &from, 8);
 	for (int i = 0; i < 400; i++)
 		reply_send(spoof, &from, (uint16_t)i, 0x80 | 4 << 3);
 	notifier_feed(n);

@@ -57,16 +57,27 @@ zone_from(const char *text)
 	return unit_zone_from_text(ORIGIN, text);
 }
 
-/* The AXFR query for ORIGIN, signed with the key when sign; *mac its MAC. */
+/*
+ * The AXFR query for ORIGIN, or the IXFR one from serial when serial is
+ * not 0; signed with the key when sign; *mac its MAC.
+ */
 static uint8_t *
-axfr_query(int sign, size_t *len, ldns_rdf **mac)
+xfr_query(uint32_t serial, int sign, size_t *len, ldns_rdf **mac)
 {
 	ldns_pkt *p = NULL;
 	uint8_t *w = NULL;
 
-	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, LDNS_RR_TYPE_AXFR,
-	    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, serial ? LDNS_RR_TYPE_IXFR :
+	    LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
 	ldns_pkt_set_id(p, 321);
+	if (serial) {
+		ldns_rr *soa = NULL;
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s 0 IN SOA ns1 hostmaster %u 1 1 1 1", ORIGIN, serial);
+		assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa));
+	}
 	if (sign)
 		assert_int_equal(ldns_pkt_tsig_sign(p, KEY_NAME, KEY_SECRET, 300,
 		    "hmac-sha256.", NULL), LDNS_STATUS_OK);
@@ -96,21 +107,25 @@ peer_of(const char *text)
 }
 
 /*
- * Run an AXFR of z; check every message fits, its TSIG chain verifies when
- * signed, and return the records received (SOA twice) or -1 and *rcode of
- * a one-message error answer.
+ * Run an AXFR of z (an IXFR from serial with journal j, when serial is not
+ * 0); check every message fits, its TSIG chain verifies when signed, and
+ * return the records received or -1 and *rcode of a one-message error
+ * answer. The serial of the second record (0 when there is none or it is
+ * not a SOA) goes to *second: the old serial of an incremental answer.
  */
 static int
-transfer(const ldns_zone *z, int sign, const char *peer, int *rcode)
+transfer_from(const ldns_zone *z, const struct xfr_journal *j, uint32_t serial, int sign,
+    const char *peer, int *rcode, uint32_t *second)
 {
 	size_t qlen, total = 0;
 	ldns_rdf *mac = NULL;
-	uint8_t *q = axfr_query(sign, &qlen, &mac);
+	uint8_t *q = xfr_query(serial, sign, &qlen, &mac);
 	struct sockaddr_storage ss = peer_of(peer);
 	struct xfr_msgs out;
 
 	*rcode = 0;
-	assert_int_equal(xfr_answer(q, qlen, (struct sockaddr *)&ss, z, ORIGIN, &dns, &out), 0);
+	*second = 0;
+	assert_int_equal(xfr_answer(q, qlen, (struct sockaddr *)&ss, z, j, ORIGIN, &dns, &out), 0);
 	assert_true(out.n >= 1);
 	for (size_t i = 0; i < out.n; i++) {
 		ldns_pkt *p = NULL;
@@ -137,13 +152,26 @@ transfer(const ldns_zone *z, int sign, const char *peer, int *rcode)
 			ldns_rdf_deep_free(mac);
 			mac = next;
 		}
-		total += ldns_pkt_ancount(p);
+		for (size_t k = 0; k < ldns_pkt_ancount(p); k++, total++) {
+			const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), k);
+
+			if (total == 1 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+				*second = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+		}
 		ldns_pkt_free(p);
 	}
 	xfr_msgs_free(&out);
 	free(q);
 	ldns_rdf_deep_free(mac);
 	return (int)total;
+}
+
+static int
+transfer(const ldns_zone *z, int sign, const char *peer, int *rcode)
+{
+	uint32_t second;
+
+	return transfer_from(z, NULL, 0, sign, peer, rcode, &second);
 }
 
 /* 5000 A records at one name: split, every message under 64 KB, all there. */
@@ -225,6 +253,153 @@ test_allow_list(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/* The zone at serial, its service at 127.0.0.last, with extra TXT records. */
+static ldns_zone *
+version(uint32_t serial, int last, int extra)
+{
+	size_t cap = 512 + (size_t)extra * 40, o;
+	char *text = malloc(cap);
+	ldns_zone *z;
+
+	o = (size_t)snprintf(text, cap, "$ORIGIN svc.test.\n$TTL 60\n"
+	    "@ IN SOA ns1 hostmaster %u 3600 600 86400 5\n@ IN NS ns1\n"
+	    "ns1 IN A 127.0.0.1\nredis 5 IN A 127.0.0.%d\n", serial, last);
+	for (int i = 0; i < extra; i++)
+		o += (size_t)snprintf(text + o, cap - o, "x%d IN TXT \"extra %d\"\n", i, i);
+	z = zone_from(text);
+	free(text);
+	return z;
+}
+
+/*
+ * Changes 100 -> 101 -> 102: an IXFR from 100 carries both (old SOA
+ * second), from 101 the last one, from 99 (never served) the whole zone,
+ * signed or not; a client at 102 gets the SOA alone.
+ */
+static void
+test_journal_ixfr(void **state)
+{
+	struct xfr_journal j;
+	ldns_zone *v[3] = { version(100, 2, 0), version(101, 3, 0), version(102, 3, 1) };
+	uint32_t second;
+	int rc;
+
+	(void)state;
+	dns_init();
+	memset(&j, 0, sizeof(j));
+	xfr_journal_record(&j, v[0], v[1]);
+	xfr_journal_record(&j, v[1], v[2]);
+	assert_int_equal(j.n, 2);
+	for (int sign = 0; sign < 2; sign++) {
+		/* SOA; SOA 100, A .2, SOA 101, A .3; SOA 101, SOA 102, TXT; SOA */
+		assert_int_equal(transfer_from(v[2], &j, 100, sign, "127.0.0.1", &rc, &second), 9);
+		assert_int_equal(second, 100);
+		assert_int_equal(transfer_from(v[2], &j, 101, sign, "127.0.0.1", &rc, &second), 5);
+		assert_int_equal(second, 101);
+		assert_int_equal(transfer_from(v[2], &j, 99, sign, "127.0.0.1", &rc, &second), 6);
+		assert_int_equal(second, 0);
+		assert_int_equal(transfer_from(v[2], &j, 102, sign, "127.0.0.1", &rc, &second), 1);
+	}
+	/* The journal must lead to the zone served: if not, the whole zone. */
+	assert_int_equal(transfer_from(v[1], &j, 100, 0, "127.0.0.1", &rc, &second), 5);
+	assert_int_equal(second, 0);
+	/* Refused stays refused. */
+	assert_int_equal(transfer_from(v[2], &j, 100, 0, "127.0.0.2", &rc, &second), -1);
+	assert_int_equal(rc, LDNS_RCODE_REFUSED);
+	xfr_journal_clear(&j);
+	assert_int_equal(j.n, 0);
+	assert_int_equal(j.rrs, 0);
+	for (int i = 0; i < 3; i++)
+		ldns_zone_deep_free(v[i]);
+}
+
+/* A serial unchanged or moved back, or a gap, starts the journal over. */
+static void
+test_journal_restarts(void **state)
+{
+	struct xfr_journal j;
+	ldns_zone *a = version(100, 2, 0), *b = version(101, 3, 0), *b2 = version(101, 4, 0),
+	    *c = version(200, 5, 0), *d = version(201, 6, 0);
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	xfr_journal_record(&j, a, b);
+	assert_int_equal(j.n, 1);
+	xfr_journal_record(&j, b, b2);		/* edited, serial kept */
+	assert_int_equal(j.n, 0);
+	xfr_journal_record(&j, a, b);
+	xfr_journal_record(&j, b, a);		/* serial back */
+	assert_int_equal(j.n, 0);
+	xfr_journal_record(&j, a, b);
+	xfr_journal_record(&j, c, d);		/* does not follow 101 */
+	assert_int_equal(j.n, 1);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)), 200);
+	/* 0xffffffff -> 5 is a step forward in serial arithmetic (RFC 1982). */
+	ldns_zone *w = version(0xffffffffu, 2, 0), *x = version(5, 3, 0);
+	xfr_journal_clear(&j);
+	xfr_journal_record(&j, w, x);
+	assert_int_equal(j.n, 1);
+	xfr_journal_clear(&j);
+	ldns_zone_deep_free(a);
+	ldns_zone_deep_free(b);
+	ldns_zone_deep_free(b2);
+	ldns_zone_deep_free(c);
+	ldns_zone_deep_free(d);
+	ldns_zone_deep_free(w);
+	ldns_zone_deep_free(x);
+}
+
+/*
+ * Bounded: after 200 changes it holds the last XFR_JOURNAL_MAX; a change
+ * bigger than the zone and the minimum is not kept; a big change that is
+ * kept travels split into messages that fit, signed, with the chain intact.
+ */
+static void
+test_journal_bounds(void **state)
+{
+	struct xfr_journal j;
+	ldns_zone *prev = version(1, 1, 0), *cur = NULL, *big, *bigger;
+	uint32_t second;
+	int rc;
+
+	(void)state;
+	dns_init();
+	memset(&j, 0, sizeof(j));
+	for (uint32_t s = 2; s <= 201; s++) {
+		cur = version(s, (int)(s % 250) + 1, 0);
+		xfr_journal_record(&j, prev, cur);
+		ldns_zone_deep_free(prev);
+		prev = cur;
+	}
+	assert_int_equal(j.n, XFR_JOURNAL_MAX);
+	assert_int_equal(j.rrs, XFR_JOURNAL_MAX * 4);
+	/* From 201 - 64 = 137 on it is incremental; before, the whole zone. */
+	assert_int_equal(transfer_from(cur, &j, 137, 0, "127.0.0.1", &rc, &second),
+	    2 + XFR_JOURNAL_MAX * 4);
+	assert_int_equal(second, 137);
+	assert_int_equal(transfer_from(cur, &j, 136, 0, "127.0.0.1", &rc, &second), 5);
+	assert_int_equal(second, 0);
+
+	/* 3000 records added to a zone of 3 (SOA aside): kept, as it is smaller than the new zone. */
+	big = version(202, 202, 3000);
+	xfr_journal_record(&j, cur, big);
+	assert_int_equal(transfer_from(big, &j, 201, 1, "127.0.0.1", &rc, &second),
+	    1 + 1 + 1 + 3000 + 1);
+	assert_int_equal(second, 201);
+	/* ... and the older changes went to make room: 201 is the oldest left. */
+	assert_int_equal(j.n, 1);
+	assert_int_equal(transfer_from(big, &j, 200, 0, "127.0.0.1", &rc, &second), 3003 + 2);
+	assert_int_equal(second, 0);
+	/* Removing them all: a change larger than what is left; not kept. */
+	bigger = version(203, 2, 0);
+	xfr_journal_record(&j, big, bigger);
+	assert_int_equal(j.n, 0);
+	xfr_journal_clear(&j);
+	ldns_zone_deep_free(cur);
+	ldns_zone_deep_free(big);
+	ldns_zone_deep_free(bigger);
+}
+
 static uint64_t
 rnd(uint64_t *s)
 {
@@ -234,22 +409,28 @@ rnd(uint64_t *s)
 	return *s;
 }
 
-/* Mutated AXFR/IXFR queries: answered (each message fits) or dropped. */
+/*
+ * Mutated AXFR and IXFR queries, signed or not, against a zone with a
+ * journal: answered (each message fits) or dropped.
+ */
 static void
 test_fuzz(void **state)
 {
-	ldns_zone *z = zone_from(zone_head);
+	ldns_zone *z = zone_from(zone_head), *before = version(99, 3, 0);
 	struct sockaddr_storage ss = peer_of("127.0.0.1");
+	struct xfr_journal j;
 	uint64_t s = 88172645463325252ull;
-	size_t qlen[2];
-	uint8_t *q[2], w[512];
+	size_t qlen[4];
+	uint8_t *q[4], w[512];
 
 	(void)state;
 	dns_init();
-	q[0] = axfr_query(0, &qlen[0], NULL);
-	q[1] = axfr_query(1, &qlen[1], NULL);
-	for (int i = 0; i < 3000; i++) {
-		int k = i % 2;
+	memset(&j, 0, sizeof(j));
+	xfr_journal_record(&j, before, z);
+	for (int k = 0; k < 4; k++)
+		q[k] = xfr_query(k < 2 ? 0 : 99, k % 2, &qlen[k], NULL);
+	for (int i = 0; i < 6000; i++) {
+		int k = i % 4;
 		size_t n = qlen[k];
 		struct xfr_msgs out;
 
@@ -262,15 +443,17 @@ test_fuzz(void **state)
 			else
 				w[at] ^= (uint8_t)(1u << (rnd(&s) % 8));
 		}
-		if (xfr_answer(w, n, (struct sockaddr *)&ss, z, ORIGIN, &dns, &out) == 0) {
+		if (xfr_answer(w, n, (struct sockaddr *)&ss, z, &j, ORIGIN, &dns, &out) == 0) {
 			assert_true(out.n >= 1);
-			for (size_t j = 0; j < out.n; j++)
-				assert_true(out.len[j] >= 12 && out.len[j] <= 65535);
+			for (size_t m = 0; m < out.n; m++)
+				assert_true(out.len[m] >= 12 && out.len[m] <= 65535);
 			xfr_msgs_free(&out);
 		}
 	}
-	free(q[0]);
-	free(q[1]);
+	for (int k = 0; k < 4; k++)
+		free(q[k]);
+	xfr_journal_clear(&j);
+	ldns_zone_deep_free(before);
 	ldns_zone_deep_free(z);
 }
 
@@ -282,6 +465,9 @@ main(void)
 		cmocka_unit_test(test_record_near_64k),
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_journal_ixfr),
+		cmocka_unit_test(test_journal_restarts),
+		cmocka_unit_test(test_journal_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
