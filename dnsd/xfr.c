@@ -575,19 +575,30 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	from = soa_serial_of(ldns_zone_soa(old));
 	to = soa_serial_of(ldns_zone_soa(new));
 	/*
-	 * IXFR can only describe a step forward that continues the journal;
-	 * anything else (a reload with the serial unchanged or moved back)
-	 * starts it over, and clients that are behind get the whole zone.
+	 * IXFR can only describe a step forward that continues the journal.
+	 * A serial moved back starts it over (clients that are behind get the
+	 * whole zone); so does a gap, or a reload that changed records but not
+	 * the serial. A reload that changed nothing keeps it.
 	 */
-	if ((int32_t)(to - from) <= 0 || (j->n > 0 && soa_serial_of(
-	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX].to_soa) != from))
+	if ((int32_t)(to - from) < 0 || (j->n > 0 && soa_serial_of(
+	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX].to_soa) != from)) {
 		xfr_journal_clear(j);
-	if ((int32_t)(to - from) <= 0)
-		return;
+		if ((int32_t)(to - from) < 0)
+			return;
+	}
 	memset(&c, 0, sizeof(c));
 	if (xfr_diff(j, old, new, &c) < 0) {
 		xfr_change_free(&c);
 		xfr_journal_clear(j);
+		return;
+	}
+	if (to == from) {
+		int same = ldns_rr_list_rr_count(c.removed) == 0 &&
+		    ldns_rr_list_rr_count(c.added) == 0;
+
+		xfr_change_free(&c);
+		if (!same)
+			xfr_journal_clear(j);
 		return;
 	}
 	if (j->n == XFR_JOURNAL_MAX)

@@ -323,8 +323,9 @@ def test_ixfr_applied_by_a_client_gives_the_served_zone(changed):
 
 
 def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
-    """A SIGHUP of a file edited with a higher serial joins the journal; one
-    with the serial unchanged starts it over (clients behind get it all)."""
+    """A SIGHUP of a file edited with a higher serial joins the journal, one
+    that changed nothing keeps it, and one with records changed under the
+    same serial starts it over (clients behind get it all)."""
     s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
                                   dns={"allow_transfer": ["127.0.0.1"]}))
     s.start()
@@ -332,9 +333,14 @@ def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
     s.write_zone(text)
     s.signal(signal.SIGHUP)
     harness.wait_until(lambda: soa_serial(s) == 50, what="serial 50 served")
-    assert ixfr_records(s, 41) == [
-        soa_text(50), soa_text(41), "redis.svc.test. 5 A 127.0.0.2",
-        soa_text(50), "redis.svc.test. 5 A 127.0.0.9", soa_text(50)]
+    incremental = [soa_text(50), soa_text(41), "redis.svc.test. 5 A 127.0.0.2",
+                   soa_text(50), "redis.svc.test. 5 A 127.0.0.9", soa_text(50)]
+    assert ixfr_records(s, 41) == incremental
+    # A reload that changes nothing keeps the journal.
+    s.signal(signal.SIGHUP)
+    harness.wait_until(lambda: s.log().count("serving svc.test. serial 50") == 2,
+                       what="the second reload to be done")
+    assert ixfr_records(s, 41) == incremental
     s.write_zone(text.replace("127.0.0.9", "127.0.0.10"))
     s.signal(signal.SIGHUP)
     harness.wait_until(lambda: s.query("redis.svc.test.", "A").answer[0][0].address ==

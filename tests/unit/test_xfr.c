@@ -313,19 +313,25 @@ test_journal_ixfr(void **state)
 		ldns_zone_deep_free(v[i]);
 }
 
-/* A serial unchanged or moved back, or a gap, starts the journal over. */
+/*
+ * A serial moved back, a gap, or records changed under the same serial
+ * start the journal over; a reload that changed nothing keeps it.
+ */
 static void
 test_journal_restarts(void **state)
 {
 	struct xfr_journal j;
-	ldns_zone *a = version(100, 2, 0), *b = version(101, 3, 0), *b2 = version(101, 4, 0),
+	ldns_zone *a = version(100, 2, 0), *b = version(101, 3, 0), *b_again = version(101, 3, 0),
+	    *b2 = version(101, 4, 0),
 	    *c = version(200, 5, 0), *d = version(201, 6, 0);
 
 	(void)state;
 	memset(&j, 0, sizeof(j));
 	xfr_journal_record(&j, a, b);
 	assert_int_equal(j.n, 1);
-	xfr_journal_record(&j, b, b2);		/* edited, serial kept */
+	xfr_journal_record(&j, b, b_again);	/* reloaded, nothing changed: kept */
+	assert_int_equal(j.n, 1);
+	xfr_journal_record(&j, b_again, b2);	/* edited, serial kept */
 	assert_int_equal(j.n, 0);
 	xfr_journal_record(&j, a, b);
 	xfr_journal_record(&j, b, a);		/* serial back */
@@ -342,6 +348,7 @@ test_journal_restarts(void **state)
 	xfr_journal_clear(&j);
 	ldns_zone_deep_free(a);
 	ldns_zone_deep_free(b);
+	ldns_zone_deep_free(b_again);
 	ldns_zone_deep_free(b2);
 	ldns_zone_deep_free(c);
 	ldns_zone_deep_free(d);
