@@ -35,8 +35,11 @@
 #define NOTIFY_TRIES		5
 #define NOTIFY_FIRST_RETRY_MS	1000
 #define NOTIFY_READ_BATCH	64	/* datagrams per socket per call */
-/* Header, question, and an SOA (two names of at most 255, 30 bytes more). */
-#define NOTIFY_MSG_MAX		(12 + 256 + 4 + 2 + 10 + 2 * 255 + 20)
+/*
+ * A NOTIFY goes without EDNS, so it must fit 512 bytes (RFC 1035 4.2.1):
+ * an SOA that would not (names near 255 bytes) is left out; it is a hint.
+ */
+#define NOTIFY_MSG_MAX		512
 
 struct notify_target {
 	struct sockaddr_storage	 ss;
@@ -172,7 +175,7 @@ notify_send(struct notifier *n, struct notify_target *t, int64_t now)
 
 /*
  * Append the SOA after the question, its owner a pointer to the question
- * name (the zone apex). 0 when it does not fit.
+ * name (the zone apex). 0 when it does not fit in NOTIFY_MSG_MAX.
  */
 static size_t
 notify_put_soa(uint8_t *msg, size_t o, const ldns_rr *soa)
@@ -209,7 +212,7 @@ notifier_start(struct notifier *n, const char *origin, const ldns_rr *soa)
 		const char *dot = strchr(p, '.');
 		size_t l = dot ? (size_t)(dot - p) : strlen(p);
 
-		if (l == 0 || l > 63 || o + l + 1 > 12 + 255)
+		if (l == 0 || l > 63 || o + l + 1 > 12 + 254)	/* and the root label */
 			return;
 		n->msg[o++] = (uint8_t)l;
 		memcpy(n->msg + o, p, l);

@@ -543,7 +543,8 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
 		    out->xfr.n > 0 && out->xfr.len[0] >= 4 ? out->xfr.msg[0][3] & 0x0f : 2);
 
-		log_info("%s to %s: answered %s", kind, who, rc ? rc->name : "?");
+		/* Anyone can ask: at debug level, so a flood cannot fill the log. */
+		log_debug("%s to %s: answered %s", kind, who, rc ? rc->name : "?");
 		break;
 	}
 	case XFR_SOA:

@@ -268,6 +268,13 @@ soa_serial_of(const ldns_rr *soa)
 	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
 }
 
+/* Records a change holds, its two SOAs included. */
+static size_t
+xfr_change_size(const struct xfr_change *c)
+{
+	return 2 + ldns_rr_list_rr_count(c->removed) + ldns_rr_list_rr_count(c->added);
+}
+
 /*
  * Where the journal's changes from serial start, when they lead without a
  * gap to the zone being served; -1 when they do not (send it all).
@@ -276,16 +283,24 @@ static ssize_t
 xfr_journal_find(const struct xfr_journal *j, const ldns_zone *zone, uint32_t serial)
 {
 	const struct xfr_change *last;
+	size_t i, records = 2;
 
 	if (j == NULL || j->n == 0)
 		return -1;
 	last = &j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
 	if (soa_serial_of(last->to_soa) != soa_serial_of(ldns_zone_soa(zone)))
 		return -1;
-	for (size_t i = 0; i < j->n; i++)
+	for (i = 0; i < j->n; i++)
 		if (soa_serial_of(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
-			return (ssize_t)i;
-	return -1;
+			break;
+	if (i == j->n)
+		return -1;
+	/* Changes that weigh more than the zone: the zone is the shorter answer. */
+	for (size_t k = i; k < j->n; k++)
+		records += xfr_change_size(&j->change[(j->first + k) % XFR_JOURNAL_MAX]);
+	if (records > ldns_rr_list_rr_count(ldns_zone_rrs(zone)) + 2)
+		return -1;
+	return (ssize_t)i;
 }
 
 int
@@ -354,6 +369,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 				soa_only = (int32_t)(ours - theirs) <= 0;
 				if (!soa_only)
 					from = xfr_journal_find(journal, zone, theirs);
+				break;	/* the client's SOA is the first one */
 			}
 		}
 	}
@@ -398,7 +414,11 @@ xfr_msgs_free(struct xfr_msgs *m)
 
 /* ---- the journal of recent changes, for IXFR ---- */
 
-/* A record in a form that sorts and compares whole: canonical wire, TTL included. */
+/*
+ * A record in a form that sorts and compares: its canonical wire form
+ * (RFC 4034 6.2: names in lower case) with the TTL zeroed, so that the
+ * same record with another TTL is the same key.
+ */
 struct xfr_key {
 	uint8_t		*b;
 	size_t		 len;
@@ -406,14 +426,25 @@ struct xfr_key {
 };
 
 static int
-xfr_key_cmp(const void *a, const void *b)
+xfr_key_cmp(const struct xfr_key *x, const struct xfr_key *y)
 {
-	const struct xfr_key *x = a, *y = b;
 	int c = memcmp(x->b, y->b, x->len < y->len ? x->len : y->len);
 
 	if (c != 0)
 		return c;
 	return (x->len > y->len) - (x->len < y->len);
+}
+
+/* Sort order: by key, then the lowest TTL first. */
+static int
+xfr_key_sort(const void *a, const void *b)
+{
+	const struct xfr_key *x = a, *y = b;
+	int c = xfr_key_cmp(x, y);
+
+	if (c != 0)
+		return c;
+	return (ldns_rr_ttl(x->rr) > ldns_rr_ttl(y->rr)) - (ldns_rr_ttl(x->rr) < ldns_rr_ttl(y->rr));
 }
 
 static void
@@ -424,12 +455,15 @@ xfr_keys_free(struct xfr_key *k, size_t n)
 	free(k);
 }
 
-/* The zone's records but the SOA, sorted; NULL when out of memory. */
+/*
+ * The zone's records but the SOA, sorted, each once (a record written
+ * twice is served once); NULL when out of memory.
+ */
 static struct xfr_key *
 xfr_keys(const ldns_zone *z, size_t *n)
 {
 	const ldns_rr_list *rrs = ldns_zone_rrs(z);
-	size_t total = rrs ? ldns_rr_list_rr_count(rrs) : 0;
+	size_t total = rrs ? ldns_rr_list_rr_count(rrs) : 0, kept = 0;
 	struct xfr_key *k = calloc(total ? total : 1, sizeof(*k));
 
 	*n = 0;
@@ -437,12 +471,14 @@ xfr_keys(const ldns_zone *z, size_t *n)
 		return NULL;
 	for (size_t i = 0; i < total; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		size_t ttl_at = ldns_rdf_size(ldns_rr_owner(rr)) + 4;
 		ldns_buffer *b;
 
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 			continue;
 		if ((b = ldns_buffer_new(64)) == NULL ||
-		    ldns_rr2buffer_wire_canonical(b, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) {
+		    ldns_rr2buffer_wire_canonical(b, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+		    ldns_buffer_position(b) < ttl_at + 4) {
 			if (b)
 				ldns_buffer_free(b);
 			xfr_keys_free(k, *n);
@@ -451,10 +487,18 @@ xfr_keys(const ldns_zone *z, size_t *n)
 		k[*n].len = ldns_buffer_position(b);
 		k[*n].b = ldns_buffer_export(b);
 		k[*n].rr = rr;
+		memset(k[*n].b + ttl_at, 0, 4);
 		ldns_buffer_free(b);
 		(*n)++;
 	}
-	qsort(k, *n, sizeof(*k), xfr_key_cmp);
+	qsort(k, *n, sizeof(*k), xfr_key_sort);
+	for (size_t i = 0; i < *n; i++) {
+		if (kept > 0 && xfr_key_cmp(&k[kept - 1], &k[i]) == 0)
+			free(k[i].b);
+		else
+			k[kept++] = k[i];
+	}
+	*n = kept;
 	return k;
 }
 
@@ -482,12 +526,6 @@ xfr_change_free(struct xfr_change *c)
 	if (c->added)
 		ldns_rr_list_deep_free(c->added);
 	memset(c, 0, sizeof(*c));
-}
-
-static size_t
-xfr_change_size(const struct xfr_change *c)
-{
-	return 2 + ldns_rr_list_rr_count(c->removed) + ldns_rr_list_rr_count(c->added);
 }
 
 static void
@@ -526,13 +564,17 @@ xfr_diff(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
 	struct xfr_key *ko, *kn = NULL;
 	int rc = -1;
 
-	if (j->keys != NULL && j->keys_of == old &&
-	    j->keys_serial == soa_serial_of(ldns_zone_soa(old))) {
+	if (j->keys != NULL && j->keys_of == old && j->keys_serial ==
+	    soa_serial_of(ldns_zone_soa(old)) && j->keys_total == ldns_rr_list_rr_count(
+	    ldns_zone_rrs(old))) {
 		ko = j->keys;
 		no = j->nkeys;
-	} else
+	} else {
+		xfr_keys_free(j->keys, j->nkeys);
 		ko = xfr_keys(old, &no);
+	}
 	j->keys = NULL;
+	j->nkeys = 0;
 	if (ko == NULL || (kn = xfr_keys(new, &nn)) == NULL ||
 	    (c->removed = ldns_rr_list_new()) == NULL || (c->added = ldns_rr_list_new()) == NULL ||
 	    (c->from_soa = ldns_rr_clone(ldns_zone_soa(old))) == NULL ||
@@ -540,10 +582,12 @@ xfr_diff(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
 		goto done;
 	while (i < no || k < nn) {
 		int d = i == no ? 1 : k == nn ? -1 : xfr_key_cmp(&ko[i], &kn[k]);
+		/* The same record with a new TTL: removed, and added again. */
+		int ttl = d == 0 && ldns_rr_ttl(ko[i].rr) != ldns_rr_ttl(kn[k].rr);
 
-		if (d < 0 && xfr_list_add(c->removed, ko[i].rr) < 0)
+		if ((d < 0 || ttl) && xfr_list_add(c->removed, ko[i].rr) < 0)
 			goto done;
-		if (d > 0 && xfr_list_add(c->added, kn[k].rr) < 0)
+		if ((d > 0 || ttl) && xfr_list_add(c->added, kn[k].rr) < 0)
 			goto done;
 		i += d <= 0;
 		k += d >= 0;
@@ -556,6 +600,7 @@ done:
 		j->nkeys = nn;
 		j->keys_of = new;
 		j->keys_serial = soa_serial_of(ldns_zone_soa(new));
+		j->keys_total = ldns_rr_list_rr_count(ldns_zone_rrs(new));
 	} else
 		xfr_keys_free(kn, nn);
 	return rc;
@@ -594,7 +639,9 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	}
 	if (to == from) {
 		int same = ldns_rr_list_rr_count(c.removed) == 0 &&
-		    ldns_rr_list_rr_count(c.added) == 0;
+		    ldns_rr_list_rr_count(c.added) == 0 &&
+		    ldns_rr_compare(ldns_zone_soa(old), ldns_zone_soa(new)) == 0 &&
+		    ldns_rr_ttl(ldns_zone_soa(old)) == ldns_rr_ttl(ldns_zone_soa(new));
 
 		xfr_change_free(&c);
 		if (!same)
@@ -611,5 +658,12 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	if (keep < XFR_JOURNAL_MIN_RRS)
 		keep = XFR_JOURNAL_MIN_RRS;
 	while (j->n > 0 && j->rrs > keep)
+		xfr_journal_drop_oldest(j);
+	/*
+	 * Serials that went round more than half the space (RFC 1982) would
+	 * make an old one ambiguous: keep only the changes since the newest
+	 * serial is ahead of them.
+	 */
+	while (j->n > 0 && (int32_t)(to - soa_serial_of(j->change[j->first].from_soa)) <= 0)
 		xfr_journal_drop_oldest(j);
 }

@@ -38,6 +38,7 @@ struct xfr_msgs {
  * clients that are behind get the whole zone). Bounded: at most
  * XFR_JOURNAL_MAX changes, holding at most as many records as the zone
  * (or XFR_JOURNAL_MIN_RRS, when the zone is smaller); the oldest go first.
+ * An IXFR gets the changes only when they are shorter than the zone.
  */
 #define XFR_JOURNAL_MAX		64
 #define XFR_JOURNAL_MIN_RRS	1000
@@ -58,6 +59,7 @@ struct xfr_journal {
 	size_t			nkeys;
 	const ldns_zone		*keys_of;
 	uint32_t		keys_serial;
+	size_t			keys_total;	/* keys_of's record count */
 };
 
 /*

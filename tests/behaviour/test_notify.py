@@ -32,7 +32,8 @@ $TTL 300
 @        30 IN NS  ns1.svc.test.
 ns1         IN A   127.0.0.1
 redis     5 IN A   127.0.0.2
-"""
+""" + "".join("txt%d IN TXT \"enough records that one change is less than the zone\"\n" % i
+              for i in range(8))
 
 
 def do_update(srv, addr):

@@ -274,13 +274,15 @@ version(uint32_t serial, int last, int extra)
 /*
  * Changes 100 -> 101 -> 102: an IXFR from 100 carries both (old SOA
  * second), from 101 the last one, from 99 (never served) the whole zone,
- * signed or not; a client at 102 gets the SOA alone.
+ * signed or not; a client at 102 gets the SOA alone. When the changes
+ * weigh more than the zone, the zone is sent.
  */
 static void
 test_journal_ixfr(void **state)
 {
-	struct xfr_journal j;
-	ldns_zone *v[3] = { version(100, 2, 0), version(101, 3, 0), version(102, 3, 1) };
+	struct xfr_journal j, tiny;
+	ldns_zone *v[3] = { version(100, 2, 20), version(101, 3, 20), version(102, 3, 21) };
+	ldns_zone *t[2] = { version(100, 2, 0), version(101, 3, 0) };
 	uint32_t second;
 	int rc;
 
@@ -296,13 +298,22 @@ test_journal_ixfr(void **state)
 		assert_int_equal(second, 100);
 		assert_int_equal(transfer_from(v[2], &j, 101, sign, "127.0.0.1", &rc, &second), 5);
 		assert_int_equal(second, 101);
-		assert_int_equal(transfer_from(v[2], &j, 99, sign, "127.0.0.1", &rc, &second), 6);
+		assert_int_equal(transfer_from(v[2], &j, 99, sign, "127.0.0.1", &rc, &second), 26);
 		assert_int_equal(second, 0);
 		assert_int_equal(transfer_from(v[2], &j, 102, sign, "127.0.0.1", &rc, &second), 1);
 	}
 	/* The journal must lead to the zone served: if not, the whole zone. */
-	assert_int_equal(transfer_from(v[1], &j, 100, 0, "127.0.0.1", &rc, &second), 5);
+	assert_int_equal(transfer_from(v[1], &j, 100, 0, "127.0.0.1", &rc, &second), 25);
 	assert_int_equal(second, 0);
+	/* Four records of zone against six of change: the zone. */
+	memset(&tiny, 0, sizeof(tiny));
+	xfr_journal_record(&tiny, t[0], t[1]);
+	assert_int_equal(tiny.n, 1);
+	assert_int_equal(transfer_from(t[1], &tiny, 100, 0, "127.0.0.1", &rc, &second), 5);
+	assert_int_equal(second, 0);
+	xfr_journal_clear(&tiny);
+	ldns_zone_deep_free(t[0]);
+	ldns_zone_deep_free(t[1]);
 	/* Refused stays refused. */
 	assert_int_equal(transfer_from(v[2], &j, 100, 0, "127.0.0.2", &rc, &second), -1);
 	assert_int_equal(rc, LDNS_RCODE_REFUSED);
@@ -356,6 +367,67 @@ test_journal_restarts(void **state)
 	ldns_zone_deep_free(x);
 }
 
+/* The zone at serial with SOA refresh, and lines of records after it. */
+static ldns_zone *
+version_with(uint32_t serial, int refresh, const char *lines)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "$ORIGIN svc.test.\n$TTL 60\n"
+	    "@ IN SOA ns1 hostmaster %u %d 600 86400 5\n@ IN NS ns1\n"
+	    "ns1 IN A 127.0.0.1\n%s", serial, refresh, lines);
+	return zone_from(text);
+}
+
+/*
+ * What a change holds: a record written twice, or in another case, is one
+ * record; a new TTL is the record removed and added again; an SOA edited
+ * under the same serial starts the journal over; serials that go round
+ * the space leave only the changes that are unambiguous.
+ */
+static void
+test_journal_changes(void **state)
+{
+	struct xfr_journal j;
+	ldns_zone *a = version_with(1, 3600, "dup IN A 10.0.0.1\ndup IN A 10.0.0.1\n"
+	    "DUP IN A 10.0.0.1\nt 60 IN A 10.0.0.2\n");
+	ldns_zone *b = version_with(2, 3600, "dup IN A 10.0.0.1\nt 300 IN A 10.0.0.2\n");
+	ldns_zone *b2 = version_with(2, 7200, "dup IN A 10.0.0.1\nt 300 IN A 10.0.0.2\n");
+	ldns_zone *w[5];
+	const uint32_t serials[5] = { 1, 0x40000000u, 0x80000000u, 0xc0000000u, 1 };
+	const struct xfr_change *c;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	xfr_journal_record(&j, a, b);
+	assert_int_equal(j.n, 1);
+	c = &j.change[j.first];
+	assert_int_equal(ldns_rr_list_rr_count(c->removed), 1);
+	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(c->removed, 0)), 60);
+	assert_int_equal(ldns_rr_list_rr_count(c->added), 1);
+	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(c->added, 0)), 300);
+	xfr_journal_record(&j, b, b2);
+	assert_int_equal(j.n, 0);
+	for (int i = 0; i < 5; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "redis IN A 10.1.0.%d\n", i + 1);
+		w[i] = version_with(serials[i], 3600, line);
+		if (i > 0)
+			xfr_journal_record(&j, w[i - 1], w[i]);
+	}
+	/* 1 again: only the change from 0xc0000000 is told apart from it. */
+	assert_int_equal(j.n, 1);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)),
+	    0xc0000000u);
+	xfr_journal_clear(&j);
+	for (int i = 0; i < 5; i++)
+		ldns_zone_deep_free(w[i]);
+	ldns_zone_deep_free(a);
+	ldns_zone_deep_free(b);
+	ldns_zone_deep_free(b2);
+}
+
 /*
  * Bounded: after 200 changes it holds the last XFR_JOURNAL_MAX; a change
  * bigger than the zone and the minimum is not kept; a big change that is
@@ -365,7 +437,7 @@ static void
 test_journal_bounds(void **state)
 {
 	struct xfr_journal j;
-	ldns_zone *prev = version(1, 1, 0), *cur = NULL, *big, *bigger;
+	ldns_zone *prev = version(1, 1, 300), *cur = NULL, *big, *bigger;
 	uint32_t second;
 	int rc;
 
@@ -373,7 +445,7 @@ test_journal_bounds(void **state)
 	dns_init();
 	memset(&j, 0, sizeof(j));
 	for (uint32_t s = 2; s <= 201; s++) {
-		cur = version(s, (int)(s % 250) + 1, 0);
+		cur = version(s, (int)(s % 250) + 1, 300);
 		xfr_journal_record(&j, prev, cur);
 		ldns_zone_deep_free(prev);
 		prev = cur;
@@ -384,19 +456,16 @@ test_journal_bounds(void **state)
 	assert_int_equal(transfer_from(cur, &j, 137, 0, "127.0.0.1", &rc, &second),
 	    2 + XFR_JOURNAL_MAX * 4);
 	assert_int_equal(second, 137);
-	assert_int_equal(transfer_from(cur, &j, 136, 0, "127.0.0.1", &rc, &second), 5);
+	assert_int_equal(transfer_from(cur, &j, 136, 0, "127.0.0.1", &rc, &second), 305);
 	assert_int_equal(second, 0);
 
-	/* 3000 records added to a zone of 3 (SOA aside): kept, as it is smaller than the new zone. */
-	big = version(202, 202, 3000);
+	/* 3000 records added: kept, as the new zone is bigger; signed and split. */
+	big = version(202, 202, 3300);
 	xfr_journal_record(&j, cur, big);
 	assert_int_equal(transfer_from(big, &j, 201, 1, "127.0.0.1", &rc, &second),
 	    1 + 1 + 1 + 3000 + 1);
 	assert_int_equal(second, 201);
-	/* ... and the older changes went to make room: 201 is the oldest left. */
-	assert_int_equal(j.n, 1);
-	assert_int_equal(transfer_from(big, &j, 200, 0, "127.0.0.1", &rc, &second), 3003 + 2);
-	assert_int_equal(second, 0);
+	assert_int_equal(j.n, XFR_JOURNAL_MAX);
 	/* Removing them all: a change larger than what is left; not kept. */
 	bigger = version(203, 2, 0);
 	xfr_journal_record(&j, big, bigger);
@@ -474,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_journal_ixfr),
 		cmocka_unit_test(test_journal_restarts),
+		cmocka_unit_test(test_journal_changes),
 		cmocka_unit_test(test_journal_bounds),
 	};
 
