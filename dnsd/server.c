@@ -417,10 +417,13 @@ server_publish(struct snapshot *snap)
 
 /*
  * Make z the served zone: build its snapshot, persist it when asked, then
- * swap. On failure nothing changes and err says why.
+ * swap. touched, when not NULL, holds records whose owners are the only
+ * names that changed (an UPDATE's). On failure nothing changes and err
+ * says why.
  */
 static int
-server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size_t errlen)
+server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_list *touched,
+    char *err, size_t errlen)
 {
 	struct snapshot *snap = snapshot_build(z, srv->conf->dns.zone, err, errlen);
 
@@ -431,7 +434,7 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, char *err, size
 		return -1;
 	}
 	if (srv->zone != NULL) {
-		xfr_journal_record(&srv->journal, srv->zone, z);
+		xfr_journal_record(&srv->journal, srv->zone, z, touched);
 		ldns_zone_deep_free(srv->zone);
 	}
 	srv->zone = z;
@@ -466,7 +469,7 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	rcode = update_run(u, srv->zone, srv->conf->dns.zone, &nz);
 	if (nz != NULL) {
 		serial = zone_serial(nz);
-		if (server_adopt_zone(srv, nz, 1, err, sizeof(err)) == -1) {
+		if (server_adopt_zone(srv, nz, 1, update_section(u), err, sizeof(err)) == -1) {
 			log_errorx("update not applied: %s", err);
 			ldns_zone_deep_free(nz);
 			rcode = LDNS_RCODE_SERVFAIL;
@@ -927,7 +930,7 @@ server_reload(struct server *srv)
 			goto refused_conf;
 	}
 	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
-	    err, sizeof(err))) == NULL || server_adopt_zone(srv, z, 0, err, sizeof(err)) == -1)
+	    err, sizeof(err))) == NULL || server_adopt_zone(srv, z, 0, NULL, err, sizeof(err)) == -1)
 		goto refused_conf;
 	/* The zone is in: the new config is in force from here, all of it. */
 	if (srv->conf_owned != NULL) {
@@ -1160,7 +1163,7 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 		log_errorx("%s", err);
 		return 2;
 	}
-	if (server_adopt_zone(&srv, z, 0, err, sizeof(err)) == -1) {
+	if (server_adopt_zone(&srv, z, 0, NULL, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s", conf->dns.zone_file, err);
 		ldns_zone_deep_free(z);
 		return 2;

@@ -168,6 +168,12 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	return u;
 }
 
+const ldns_rr_list *
+update_section(const struct update_ctx *u)
+{
+	return u->pkt ? ldns_pkt_authority(u->pkt) : NULL;
+}
+
 const char *
 update_why(const struct update_ctx *u)
 {

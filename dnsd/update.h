@@ -40,6 +40,11 @@ int			 update_run(struct update_ctx *u, const ldns_zone *zone,
 /* Build the reply with rcode (malloc'd, caller frees). -1 on error. */
 int			 update_reply(struct update_ctx *u, int rcode,
 			    uint8_t **wire, size_t *len);
+/*
+ * The update section's records: their owners are the only names a change
+ * by this message can touch (NULL when the message did not parse).
+ */
+const ldns_rr_list	*update_section(const struct update_ctx *u);
 /* Why update_run refused (policy, TSIG), for the log; "" when it did not. */
 const char		*update_why(const struct update_ctx *u);
 void			 update_end(struct update_ctx *u);

@@ -6,7 +6,8 @@
  *
  * The journal keeps the last changes of the served zone, each as the
  * records it removed and added, found by comparing the zone before and
- * after: the same for an UPDATE and for a reload of an edited file.
+ * after: for an UPDATE only at the names it names, for a reload of an
+ * edited file everywhere.
  *
  * The server's control thread gives us a query read from a TCP connection
  * and the current zone; we return the list of DNS messages to send (the
@@ -263,7 +264,7 @@ xfr_incremental(struct xfr_writer *w, const ldns_zone *zone,
 }
 
 static uint32_t
-soa_serial_of(const ldns_rr *soa)
+xfr_soa_serial(const ldns_rr *soa)
 {
 	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
 }
@@ -288,10 +289,10 @@ xfr_journal_find(const struct xfr_journal *j, const ldns_zone *zone, uint32_t se
 	if (j == NULL || j->n == 0)
 		return -1;
 	last = &j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
-	if (soa_serial_of(last->to_soa) != soa_serial_of(ldns_zone_soa(zone)))
+	if (xfr_soa_serial(last->to_soa) != xfr_soa_serial(ldns_zone_soa(zone)))
 		return -1;
 	for (i = 0; i < j->n; i++)
-		if (soa_serial_of(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
+		if (xfr_soa_serial(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
 			break;
 	if (i == j->n)
 		return -1;
@@ -456,11 +457,47 @@ xfr_keys_free(struct xfr_key *k, size_t n)
 }
 
 /*
- * The zone's records but the SOA, sorted, each once (a record written
- * twice is served once); NULL when out of memory.
+ * Are two names in wire form the same name? Byte by byte, letters folded:
+ * label lengths (at most 63) are below 'A', so folding never changes them.
+ */
+static int
+xfr_name_eq(const ldns_rdf *a, const ldns_rdf *b)
+{
+	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
+	size_t n = ldns_rdf_size(a);
+
+	if (n != ldns_rdf_size(b))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = x[i], d = y[i];
+
+		if (c != d && (c | 0x20) != (d | 0x20))
+			return 0;
+		if (c != d && ((c | 0x20) < 'a' || (c | 0x20) > 'z'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Is rr's owner one of the owners in touched (NULL: every name is)? */
+static int
+xfr_touched(const ldns_rr *rr, const ldns_rr_list *touched)
+{
+	if (touched == NULL)
+		return 1;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(touched); i++)
+		if (xfr_name_eq(ldns_rr_owner(ldns_rr_list_rr(touched, i)), ldns_rr_owner(rr)))
+			return 1;
+	return 0;
+}
+
+/*
+ * The zone's records but the SOA, only those at names in touched (NULL:
+ * all), sorted, each once (a record written twice is served once); NULL
+ * when out of memory.
  */
 static struct xfr_key *
-xfr_keys(const ldns_zone *z, size_t *n)
+xfr_keys(const ldns_zone *z, const ldns_rr_list *touched, size_t *n)
 {
 	const ldns_rr_list *rrs = ldns_zone_rrs(z);
 	size_t total = rrs ? ldns_rr_list_rr_count(rrs) : 0, kept = 0;
@@ -474,7 +511,7 @@ xfr_keys(const ldns_zone *z, size_t *n)
 		size_t ttl_at = ldns_rdf_size(ldns_rr_owner(rr)) + 4;
 		ldns_buffer *b;
 
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA || !xfr_touched(rr, touched))
 			continue;
 		if ((b = ldns_buffer_new(64)) == NULL ||
 		    ldns_rr2buffer_wire_canonical(b, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
@@ -545,37 +582,21 @@ xfr_journal_clear(struct xfr_journal *j)
 	while (j->n > 0)
 		xfr_journal_drop_oldest(j);
 	j->first = 0;
-	xfr_keys_free(j->keys, j->nkeys);
-	j->keys = NULL;
-	j->nkeys = 0;
-	j->keys_of = NULL;
 }
 
 /*
  * What went from old to new: records removed and added, by a merge of the
- * sorted zones. The sorted records of the zone served now are kept for the
- * next change, which starts from it.
+ * sorted records at the names touched (NULL: the whole zones).
  */
 static int
-xfr_diff(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
+xfr_diff(const ldns_zone *old, const ldns_zone *new, const ldns_rr_list *touched,
     struct xfr_change *c)
 {
-	size_t no, nn = 0, i = 0, k = 0;
-	struct xfr_key *ko, *kn = NULL;
+	size_t no = 0, nn = 0, i = 0, k = 0;
+	struct xfr_key *ko = xfr_keys(old, touched, &no), *kn = NULL;
 	int rc = -1;
 
-	if (j->keys != NULL && j->keys_of == old && j->keys_serial ==
-	    soa_serial_of(ldns_zone_soa(old)) && j->keys_total == ldns_rr_list_rr_count(
-	    ldns_zone_rrs(old))) {
-		ko = j->keys;
-		no = j->nkeys;
-	} else {
-		xfr_keys_free(j->keys, j->nkeys);
-		ko = xfr_keys(old, &no);
-	}
-	j->keys = NULL;
-	j->nkeys = 0;
-	if (ko == NULL || (kn = xfr_keys(new, &nn)) == NULL ||
+	if (ko == NULL || (kn = xfr_keys(new, touched, &nn)) == NULL ||
 	    (c->removed = ldns_rr_list_new()) == NULL || (c->added = ldns_rr_list_new()) == NULL ||
 	    (c->from_soa = ldns_rr_clone(ldns_zone_soa(old))) == NULL ||
 	    (c->to_soa = ldns_rr_clone(ldns_zone_soa(new))) == NULL)
@@ -595,19 +616,13 @@ xfr_diff(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
 	rc = 0;
 done:
 	xfr_keys_free(ko, no);
-	if (rc == 0) {
-		j->keys = kn;
-		j->nkeys = nn;
-		j->keys_of = new;
-		j->keys_serial = soa_serial_of(ldns_zone_soa(new));
-		j->keys_total = ldns_rr_list_rr_count(ldns_zone_rrs(new));
-	} else
-		xfr_keys_free(kn, nn);
+	xfr_keys_free(kn, nn);
 	return rc;
 }
 
 void
-xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new)
+xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
+    const ldns_rr_list *touched)
 {
 	struct xfr_change c;
 	uint32_t from, to;
@@ -617,22 +632,22 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 		xfr_journal_clear(j);
 		return;
 	}
-	from = soa_serial_of(ldns_zone_soa(old));
-	to = soa_serial_of(ldns_zone_soa(new));
+	from = xfr_soa_serial(ldns_zone_soa(old));
+	to = xfr_soa_serial(ldns_zone_soa(new));
 	/*
 	 * IXFR can only describe a step forward that continues the journal.
 	 * A serial moved back starts it over (clients that are behind get the
 	 * whole zone); so does a gap, or a reload that changed records but not
 	 * the serial. A reload that changed nothing keeps it.
 	 */
-	if ((int32_t)(to - from) < 0 || (j->n > 0 && soa_serial_of(
+	if ((int32_t)(to - from) < 0 || (j->n > 0 && xfr_soa_serial(
 	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX].to_soa) != from)) {
 		xfr_journal_clear(j);
 		if ((int32_t)(to - from) < 0)
 			return;
 	}
 	memset(&c, 0, sizeof(c));
-	if (xfr_diff(j, old, new, &c) < 0) {
+	if (xfr_diff(old, new, touched, &c) < 0) {
 		xfr_change_free(&c);
 		xfr_journal_clear(j);
 		return;
@@ -664,6 +679,6 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	 * make an old one ambiguous: keep only the changes since the newest
 	 * serial is ahead of them.
 	 */
-	while (j->n > 0 && (int32_t)(to - soa_serial_of(j->change[j->first].from_soa)) <= 0)
+	while (j->n > 0 && (int32_t)(to - xfr_soa_serial(j->change[j->first].from_soa)) <= 0)
 		xfr_journal_drop_oldest(j);
 }

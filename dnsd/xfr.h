@@ -48,27 +48,19 @@ struct xfr_change {
 	ldns_rr_list	*removed, *added;	/* SOAs excluded */
 };
 
-struct xfr_key;
-
 struct xfr_journal {
 	struct xfr_change	change[XFR_JOURNAL_MAX];	/* a ring */
 	size_t			first, n;
 	size_t			rrs;		/* records held, SOAs included */
-	/* The last new zone's records, sorted: the next change starts from it. */
-	struct xfr_key		*keys;
-	size_t			nkeys;
-	const ldns_zone		*keys_of;
-	uint32_t		keys_serial;
-	size_t			keys_total;	/* keys_of's record count */
 };
 
 /*
  * Note that the served zone went from old to new (a zeroed journal is
- * empty). new must stay as it is until the next call, which should start
- * from it; xfr_journal_clear() frees everything.
+ * empty). When touched is not NULL, the change was only at the owner names
+ * of its records (an UPDATE's update section), and only those are compared.
  */
 void	xfr_journal_record(struct xfr_journal *j, const ldns_zone *old,
-	    const ldns_zone *new);
+	    const ldns_zone *new, const ldns_rr_list *touched);
 void	xfr_journal_clear(struct xfr_journal *j);
 
 /*
