@@ -1,7 +1,8 @@
 /*
  * report.c - `status`, `check` and `rejoin`: the commands around a switch.
  *
- * status and check only read (probes and DNS queries); check follows the
+ * status and check only read (probes and DNS queries); status also shows
+ * the zone's serial at each secondary (dns.notify). check follows the
  * Nagios plugin conventions: one line, `| perfdata`, exit 0 OK, 1 WARNING,
  * 2 CRITICAL, 3 UNKNOWN. rejoin is the one writer here: it makes a
  * recovered node a replica of the served primary, kills its clients only
@@ -95,8 +96,45 @@ json_list(const struct dnsclient_rrset *set)
 	putchar(']');
 }
 
+/*
+ * The zone's serial at each secondary (the dns.notify targets, which
+ * answer queries on the port they are notified on), to show whether a
+ * change has reached them. It never changes the verdict: a secondary a
+ * second behind during a switch is normal.
+ */
+struct secondary_view {
+	const struct conf_sockaddr	*addr;
+	int				 ok;
+	uint32_t			 serial;
+	char				 err[256];
+};
+
+static struct secondary_view *
+status_secondaries(const struct svc_state *st)
+{
+	const struct conf_dns	*dns = &st->conf->dns;
+	struct secondary_view	*v = calloc(dns->n_notify ? dns->n_notify : 1, sizeof(*v));
+
+	for (size_t i = 0; v != NULL && i < dns->n_notify; i++) {
+		v[i].addr = &dns->notify[i];
+		v[i].ok = dnsclient_serial(&dns->notify[i].ss, dns->notify[i].len, dns->zone,
+		    st->conf->failover.probe_timeout_ms, &v[i].serial, v[i].err,
+		    sizeof(v[i].err)) == DNSCLIENT_OK;
+	}
+	return v;
+}
+
+/* "in sync", "behind", "ahead" of the primary's serial, by RFC 1982. */
+static const char *
+secondary_sync(const struct svc_state *st, const struct secondary_view *v)
+{
+	int32_t d = (int32_t)(v->serial - st->serial);
+
+	return d == 0 ? "in sync" : d < 0 ? "behind" : "ahead";
+}
+
 static void
-status_json(const struct svc_state *st)
+status_json(const struct svc_state *st, const struct secondary_view *sec)
 {
 	const struct conf_service	*svc = st->svc;
 	size_t				 i, j;
@@ -163,13 +201,26 @@ status_json(const struct svc_state *st)
 		printf(",\"connected_replicas\":%d,\"probe_ms\":%lld}",
 		    ni->connected_replicas, ni->probe_ms);
 	}
+	printf("],\"secondaries\":[");
+	for (i = 0; i < st->conf->dns.n_notify; i++) {
+		printf("%s{\"address\":", i ? "," : "");
+		json_str_write(stdout, sec[i].addr->text);
+		if (sec[i].ok)
+			printf(",\"serial\":%u,\"sync\":\"%s\",\"error\":null}", sec[i].serial,
+			    dns_ok ? secondary_sync(st, &sec[i]) : "unknown");
+		else {
+			printf(",\"serial\":null,\"sync\":null,\"error\":");
+			json_str_write(stdout, sec[i].err);
+			putchar('}');
+		}
+	}
 	printf("],\"verdict\":\"%s\",\"verdict_text\":", state_verdict_str(st->verdict));
 	json_str_write(stdout, st->verdict_text);
 	printf("}\n");
 }
 
 static void
-status_table(const struct svc_state *st)
+status_table(const struct svc_state *st, const struct secondary_view *sec)
 {
 	const struct conf_service	*svc = st->svc;
 	char				 hp[300], master[300], off[32], lag[32];
@@ -214,6 +265,15 @@ status_table(const struct svc_state *st)
 		    ni->role == NODE_ROLE_REPLICA ? (ni->link_up ? "up" : "down") : "-",
 		    off, lag);
 	}
+	for (i = 0; i < st->conf->dns.n_notify; i++) {
+		if (!sec[i].ok)
+			printf("  secondary %s: %s\n", sec[i].addr->text, sec[i].err);
+		else if (st->dns == DNSCLIENT_OK)
+			printf("  secondary %s: serial %u, %s\n", sec[i].addr->text, sec[i].serial,
+			    secondary_sync(st, &sec[i]));
+		else
+			printf("  secondary %s: serial %u\n", sec[i].addr->text, sec[i].serial);
+	}
 	printf("  verdict %s: %s\n", state_verdict_str(st->verdict), st->verdict_text);
 }
 
@@ -222,6 +282,7 @@ cmd_status(const struct conf *conf, int argc, char **argv)
 {
 	const struct conf_service	*svc;
 	struct svc_state		 st;
+	struct secondary_view		*sec;
 	int				 json = 0, rc;
 
 	svc = parse_service(conf, "status", argc, argv, &json, NULL);
@@ -232,11 +293,17 @@ cmd_status(const struct conf *conf, int argc, char **argv)
 		state_free(&st);
 		return 1;
 	}
+	if ((sec = status_secondaries(&st)) == NULL) {
+		fprintf(stderr, "redisfo-dns: status: out of memory\n");
+		state_free(&st);
+		return 1;
+	}
 	if (json)
-		status_json(&st);
+		status_json(&st, sec);
 	else
-		status_table(&st);
+		status_table(&st, sec);
 	rc = st.verdict == VERDICT_CONSISTENT ? 0 : 1;
+	free(sec);
 	state_free(&st);
 	return rc;
 }

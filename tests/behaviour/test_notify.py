@@ -6,9 +6,10 @@ once it answers. A real NSD (and a real knotd), started on its own loopback port
 generated config, transfers the zone from the server and, after an UPDATE,
 serves the new record within 2 seconds: its refresh timer is an hour, so
 only the NOTIFY can explain it. After its first AXFR it asks for IXFR and
-gets each change alone.
+gets each change alone. `status` shows each secondary's serial.
 """
 
+import json
 import re
 import shutil
 import socket
@@ -259,3 +260,40 @@ def test_secondary_follows_updates(tmp_path, procs, kind):
     assert re.search(r"IXFR to 127\.0\.0\.1:\d+: 1 change up to serial", s.log()), s.log()
     if kind == "knotd":
         assert not re.search(r"notify, incoming.*serial none", sec.log()), sec.log()
+
+
+def test_status_shows_each_secondary(tmp_path, procs):
+    """`status` asks each dns.notify target for the zone's serial: a real NSD
+    secondary is in sync after an UPDATE, one serving an older serial is
+    behind, one that does not answer says why; none changes the verdict."""
+    if shutil.which("nsd") is None:
+        pytest.skip("nsd not installed")
+    sec = Nsd(tmp_path)
+    stale = procs.add(harness.Redisfo(tmp_path / "stale", zone_text=ZONE))
+    dead = harness.free_port("127.0.0.1")
+    targets = ["127.0.0.1:%d" % p for p in (sec.port, stale.port, dead)]
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
+                                  dns={"notify": targets, "allow_transfer": ["127.0.0.1"]},
+                                  failover={"probe_timeout_ms": 300}))
+    sec.configure(s.port)
+    stale.start()
+    s.start()
+    procs.add(sec)
+    sec.start()
+    before = json.loads(s.run("status", "--json").stdout)
+    do_update(s, "127.0.0.3")
+    harness.wait_until(lambda: sec.proc.poll() is None and sec.a() == ["127.0.0.3"],
+                       timeout=15, what="nsd to take the update\n%s" % sec.log())
+    serial = s.query("svc.test.", "SOA").answer[0][0].serial
+    r = s.run("status", "--json")
+    st = json.loads(r.stdout)
+    assert st["secondaries"][:2] == [
+        {"address": targets[0], "serial": serial, "sync": "in sync", "error": None},
+        {"address": targets[1], "serial": serial - 1, "sync": "behind", "error": None}], r.stdout
+    assert st["secondaries"][2]["address"] == targets[2]
+    assert st["secondaries"][2]["serial"] is None and st["secondaries"][2]["error"]
+    assert st["verdict"] == before["verdict"]
+    r = s.run("status")
+    assert "secondary %s: serial %d, in sync" % (targets[0], serial) in r.stdout, r.stdout
+    assert "secondary %s: serial %d, behind" % (targets[1], serial - 1) in r.stdout, r.stdout
+    assert "secondary %s: " % targets[2] in r.stdout
