@@ -4,13 +4,15 @@ Without confirmation it is refused and nothing changes; with -y a replica
 is promoted, the record names it, the other replica follows it and the old
 primary is marked fenced in the TXT. When the old primary comes back as a
 master, `check` says CRITICAL (split brain) until `rejoin` makes it a
-replica, then OK.
+replica, then OK. With min-replicas-to-write set on the nodes, the old
+primary back from a hang refuses writes from the clients it still has.
 """
 
 import json
 import signal
 
 import pytest
+import redis
 
 from failover_env import Cluster
 from harness import wait_until
@@ -112,3 +114,25 @@ def test_failover_to_named_node_with_lower_offset_says_what_is_lost(tmp_path, pr
         assert c.served() == "r3"
     finally:
         r3.execute_command("CLIENT", "UNPAUSE")
+
+
+def test_hung_primary_with_min_replicas_refuses_writes_when_back(tmp_path, procs):
+    """With min-replicas-to-write 1 on the nodes (as the README advises), a
+    primary that hung and comes back after the failover has no replica left
+    (they follow the new primary), so a client still connected to it gets
+    NOREPLICAS instead of an acknowledgement that rejoin would throw away."""
+    c = Cluster(tmp_path, procs, failover={"probe_timeout_ms": 250, "probes": 2},
+                extra=["min-replicas-to-write 1", "min-replicas-max-lag 10"])
+    c.nodes["r1"].client().set("before", "1")
+    wait_until(lambda: c.nodes["r2"].client().get("before") == "1", what="replicated")
+    wait_until(lambda: c.nodes["r3"].client().get("before") == "1", what="replicated")
+    held = c.nodes["r1"].client()
+    assert held.set("held", "0")                 # connected before the hang
+    c.nodes["r1"].kill(signal.SIGSTOP)
+    new = fail_over(c)
+    c.nodes["r1"].kill(signal.SIGCONT)
+    wait_until(lambda: c.role("r1") == "master", what="r1 answers again")
+    with pytest.raises(redis.exceptions.ResponseError, match="NOREPLICAS"):
+        held.set("held", "1")
+    assert held.get("held") == "0"
+    rejoin_and_check_ok(c, new)

@@ -207,3 +207,23 @@ def test_connections_closed_while_idle_are_reopened(tmp_path, procs):
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.served() == "r2" and c.role("r1") == "replica of r2"
+
+
+def test_switch_under_load_with_min_replicas_to_write(tmp_path, procs):
+    """min-replicas-to-write 1 on every node (the README's advice against a
+    hung primary's writes): switches still go through and lose nothing. The
+    new primary may answer NOREPLICAS until the old one has attached as its
+    replica; the client takes that as an error and retries."""
+    c = Cluster(tmp_path, procs, extra=["min-replicas-to-write 1", "min-replicas-max-lag 10"])
+    load = WriteLoad(c.rf.port, redis_port=c.port).start()
+    try:
+        load.wait_acks(200)
+        for to in ("r2", "r1", "r3", "r1"):
+            r = c.switch("-y", "--to", to)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert c.roles()[to] == "master"
+            load.wait_acks(100)                          # written on the new one
+            assert load.missing_on(c.nodes[to].client()) == []
+    finally:
+        load.stop()
+    assert load.missing_on(c.nodes["r1"].client()) == []
