@@ -4,7 +4,8 @@
  * opcode NOTIFY and QR, from the target's own address and port, ends the
  * retries (spoofed ones from elsewhere are ignored); and a flood on the
  * notifier's socket is read a batch at a time, so that the server loop,
- * which also answers UPDATEs, is never held by it.
+ * which also answers UPDATEs, is never held by it; and names so long that
+ * the SOA would take the message past 512 bytes leave the SOA out.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,11 +178,63 @@ test_reply_matching(void **state)
 	close(spoof);
 }
 
+/*
+ * A zone and SOA names so long that the SOA would take the NOTIFY past
+ * 512 bytes: it goes without the SOA (a hint only), question intact.
+ */
+static void
+test_long_names_leave_out_the_soa(void **state)
+{
+	struct sockaddr_in sec, from;
+	int fd = udp_socket(&sec);
+	struct conf_sockaddr target;
+	struct conf_dns dns;
+	struct notifier *n;
+	char origin[256], text[1024], err[256];
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	socklen_t fl = sizeof(from);
+	uint8_t b[1024];
+	ldns_pkt *p = NULL;
+	ldns_rr *soa = NULL;
+	ssize_t len;
+	int o = 0;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)		/* 4 labels of 58: 237 bytes on the wire */
+		o += snprintf(origin + o, sizeof(origin) - (size_t)o, "%.58s.",
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(text, sizeof(text), "%s 30 IN SOA ns1.%s hostmaster.%s 9 3600 600 86400 5",
+	    origin, origin, origin);
+	assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
+	memset(&dns, 0, sizeof(dns));
+	memset(&target, 0, sizeof(target));
+	memcpy(&target.ss, &sec, sizeof(sec));
+	target.len = sizeof(sec);
+	dns.notify = &target;
+	dns.n_notify = 1;
+	n = notifier_create(&dns, err, sizeof(err));
+	assert_non_null(n);
+	notifier_start(n, origin, soa);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	len = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+	assert_true(len > 12 && len <= 512);
+	assert_int_equal(ldns_wire2pkt(&p, b, (size_t)len), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_qdcount(p), 1);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)),
+	    ldns_rr_owner(soa)), 0);
+	ldns_pkt_free(p);
+	ldns_rr_free(soa);
+	notifier_free(n);
+	close(fd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply_matching),
+		cmocka_unit_test(test_long_names_leave_out_the_soa),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,6 +271,43 @@ version(uint32_t serial, int last, int extra)
 	return z;
 }
 
+/* Records of the answer to an IXFR query carrying two SOAs, first and then. */
+static int
+two_soa_transfer(const ldns_zone *z, const struct xfr_journal *j, uint32_t first,
+    uint32_t then)
+{
+	struct sockaddr_storage ss = peer_of("127.0.0.1");
+	struct xfr_msgs out;
+	ldns_pkt *p = NULL;
+	uint8_t *w = NULL;
+	size_t len, total = 0;
+
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, LDNS_RR_TYPE_IXFR,
+	    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	for (int i = 0; i < 2; i++) {
+		ldns_rr *soa = NULL;
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s 0 IN SOA ns1 hostmaster %u 1 1 1 1", ORIGIN,
+		    i == 0 ? first : then);
+		assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa));
+	}
+	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	assert_int_equal(xfr_answer(w, len, (struct sockaddr *)&ss, z, j, ORIGIN, &dns, &out), 0);
+	for (size_t i = 0; i < out.n; i++) {
+		ldns_pkt *m = NULL;
+
+		assert_int_equal(ldns_wire2pkt(&m, out.msg[i], out.len[i]), LDNS_STATUS_OK);
+		total += ldns_pkt_ancount(m);
+		ldns_pkt_free(m);
+	}
+	xfr_msgs_free(&out);
+	free(w);
+	return (int)total;
+}
+
 /*
  * Changes 100 -> 101 -> 102: an IXFR from 100 carries both (old SOA
  * second), from 101 the last one, from 99 (never served) the whole zone,
@@ -302,6 +339,9 @@ test_journal_ixfr(void **state)
 		assert_int_equal(second, 0);
 		assert_int_equal(transfer_from(v[2], &j, 102, sign, "127.0.0.1", &rc, &second), 1);
 	}
+	/* Two SOAs in the query: the first is the client's. */
+	assert_int_equal(two_soa_transfer(v[2], &j, 100, 200), 9);
+	assert_int_equal(two_soa_transfer(v[2], &j, 200, 100), 1);
 	/* The journal must lead to the zone served: if not, the whole zone. */
 	assert_int_equal(transfer_from(v[1], &j, 100, 0, "127.0.0.1", &rc, &second), 25);
 	assert_int_equal(second, 0);
