@@ -59,22 +59,24 @@ zone_from(const char *text)
 
 /*
  * The AXFR query for ORIGIN, or the IXFR one from serial when serial is
- * not 0; signed with the key when sign; *mac its MAC.
+ * not 0 (with a second SOA at then, when then is not 0); signed with the
+ * key when sign; *mac its MAC.
  */
 static uint8_t *
-xfr_query(uint32_t serial, int sign, size_t *len, ldns_rdf **mac)
+xfr_query_two(uint32_t serial, uint32_t then, int sign, size_t *len, ldns_rdf **mac)
 {
 	ldns_pkt *p = NULL;
 	uint8_t *w = NULL;
+	const uint32_t soas[2] = { serial, then };
 
 	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, serial ? LDNS_RR_TYPE_IXFR :
 	    LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
 	ldns_pkt_set_id(p, 321);
-	if (serial) {
+	for (int i = 0; i < 2 && soas[i] != 0; i++) {
 		ldns_rr *soa = NULL;
 		char text[128];
 
-		snprintf(text, sizeof(text), "%s 0 IN SOA ns1 hostmaster %u 1 1 1 1", ORIGIN, serial);
+		snprintf(text, sizeof(text), "%s 0 IN SOA ns1 hostmaster %u 1 1 1 1", ORIGIN, soas[i]);
 		assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
 		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa));
 	}
@@ -86,6 +88,12 @@ xfr_query(uint32_t serial, int sign, size_t *len, ldns_rdf **mac)
 		*mac = sign ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) : NULL;
 	ldns_pkt_free(p);
 	return w;
+}
+
+static uint8_t *
+xfr_query(uint32_t serial, int sign, size_t *len, ldns_rdf **mac)
+{
+	return xfr_query_two(serial, 0, sign, len, mac);
 }
 
 static struct sockaddr_storage
@@ -278,23 +286,9 @@ two_soa_transfer(const ldns_zone *z, const struct xfr_journal *j, uint32_t first
 {
 	struct sockaddr_storage ss = peer_of("127.0.0.1");
 	struct xfr_msgs out;
-	ldns_pkt *p = NULL;
-	uint8_t *w = NULL;
 	size_t len, total = 0;
+	uint8_t *w = xfr_query_two(first, then, 0, &len, NULL);
 
-	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, LDNS_RR_TYPE_IXFR,
-	    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
-	for (int i = 0; i < 2; i++) {
-		ldns_rr *soa = NULL;
-		char text[128];
-
-		snprintf(text, sizeof(text), "%s 0 IN SOA ns1 hostmaster %u 1 1 1 1", ORIGIN,
-		    i == 0 ? first : then);
-		assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
-		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa));
-	}
-	assert_int_equal(ldns_pkt2wire(&w, p, &len), LDNS_STATUS_OK);
-	ldns_pkt_free(p);
 	assert_int_equal(xfr_answer(w, len, (struct sockaddr *)&ss, z, j, ORIGIN, &dns, &out), 0);
 	for (size_t i = 0; i < out.n; i++) {
 		ldns_pkt *m = NULL;
