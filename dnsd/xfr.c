@@ -23,6 +23,7 @@
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
 #include "dnsd/xfr.h"
+#include "dnsd/zone.h"
 
 #define XFR_MSG_BUDGET	16000	/* uncompressed RR bytes per message */
 #define XFR_TSIG_ROOM	1024
@@ -289,7 +290,7 @@ xfr_journal_find(const struct xfr_journal *j, const ldns_zone *zone, uint32_t se
 	if (j == NULL || j->n == 0)
 		return -1;
 	last = &j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
-	if (xfr_soa_serial(last->to_soa) != xfr_soa_serial(ldns_zone_soa(zone)))
+	if (xfr_soa_serial(last->to_soa) != zone_serial(zone))
 		return -1;
 	for (i = 0; i < j->n; i++)
 		if (xfr_soa_serial(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
@@ -362,9 +363,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 			ldns_rr *s = ldns_rr_list_rr(auth, i);
 
 			if (ldns_rr_get_type(s) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(s) == 7) {
-				uint32_t theirs = ldns_rdf2native_int32(ldns_rr_rdf(s, 2));
-				uint32_t ours = ldns_rdf2native_int32(
-				    ldns_rr_rdf(ldns_zone_soa(zone), 2));
+				uint32_t theirs = xfr_soa_serial(s), ours = zone_serial(zone);
 
 				/* Current or newer (RFC 1982): the SOA alone. */
 				soa_only = (int32_t)(ours - theirs) <= 0;
@@ -632,8 +631,8 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 		xfr_journal_clear(j);
 		return;
 	}
-	from = xfr_soa_serial(ldns_zone_soa(old));
-	to = xfr_soa_serial(ldns_zone_soa(new));
+	from = zone_serial(old);
+	to = zone_serial(new);
 	/*
 	 * IXFR can only describe a step forward that continues the journal.
 	 * A serial moved back starts it over (clients that are behind get the
