@@ -81,6 +81,15 @@ def keyarg(s):
     return "hmac-sha256:%s:%s" % (s.key_name, s.key_secret)
 
 
+def signed_update(s):
+    return dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(
+        s.key_name, s.key_secret, s.key_algorithm))
+
+
+def send_update(s, u):
+    assert dns.query.tcp(u, "127.0.0.1", port=s.port, timeout=3).rcode() == 0
+
+
 def xfr_first_rcode(s, source, wire_msg):
     """Send a transfer query over TCP from source; rcode of the first reply."""
     wire = wire_msg.to_wire()
@@ -179,10 +188,9 @@ def test_axfr_after_update(tmp_path, procs):
     s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
                                   dns={"allow_transfer": ["127.0.0.1"]}))
     s.start()
-    u = dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(s.key_name, s.key_secret,
-                                                                    s.key_algorithm))
+    u = signed_update(s)
     u.replace("redis", 5, "A", "127.0.0.42")
-    assert dns.query.tcp(u, "127.0.0.1", port=s.port, timeout=3).rcode() == 0
+    send_update(s, u)
     r = run(tool("dig"), "-p", str(s.port), "@127.0.0.1", "svc.test.", "AXFR")
     assert re.search(r"redis\.svc\.test\.\s+5\s+IN\s+A\s+127\.0\.0\.42", r.stdout)
     assert "127.0.0.2\n" not in r.stdout
@@ -217,15 +225,6 @@ def test_axfr_of_another_zone_refused(xsrv):
 
 
 # ---------------------------------------------------------------- IXFR
-
-def signed_update(s):
-    return dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(
-        s.key_name, s.key_secret, s.key_algorithm))
-
-
-def send_update(s, u):
-    assert dns.query.tcp(u, "127.0.0.1", port=s.port, timeout=3).rcode() == 0
-
 
 def ixfr_records(s, serial):
     """The answer records of an IXFR from serial, in order, as text."""
