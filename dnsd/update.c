@@ -240,30 +240,6 @@ name_in_zone(const ldns_rdf *name, const ldns_rdf *apex)
 }
 
 /*
- * Two names in wire form, equal ignoring ASCII case. Cheaper than
- * ldns_dname_compare, which matters when a large update meets a large zone:
- * equal names have equal lengths, and length octets (< 64) fold to
- * themselves, so the octets can be compared one by one.
- */
-static int
-name_eq(const ldns_rdf *a, const ldns_rdf *b)
-{
-	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
-	size_t n = ldns_rdf_size(a);
-
-	if (n != ldns_rdf_size(b))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = x[i], d = y[i];
-
-		if (c != d && ((c | 0x20) != (d | 0x20) || (c | 0x20) < 'a' ||
-		    (c | 0x20) > 'z'))
-			return 0;
-	}
-	return 1;
-}
-
-/*
  * Same owner, type and RDATA, TTL and class aside; names inside the RDATA
  * compare ignoring case, as in the canonical form (RFC 4034 6.2), without
  * building copies.
@@ -274,14 +250,14 @@ rr_same_data(const ldns_rr *a, const ldns_rr *b)
 	size_t n = ldns_rr_rd_count(a);
 
 	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) || n != ldns_rr_rd_count(b) ||
-	    !name_eq(ldns_rr_owner(a), ldns_rr_owner(b)))
+	    !zone_name_eq(ldns_rr_owner(a), ldns_rr_owner(b)))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		const ldns_rdf *x = ldns_rr_rdf(a, i), *y = ldns_rr_rdf(b, i);
 
 		if (ldns_rdf_get_type(x) == LDNS_RDF_TYPE_DNAME &&
 		    ldns_rdf_get_type(y) == LDNS_RDF_TYPE_DNAME) {
-			if (!name_eq(x, y))
+			if (!zone_name_eq(x, y))
 				return 0;
 		} else if (ldns_rdf_size(x) != ldns_rdf_size(y) ||
 		    memcmp(ldns_rdf_data(x), ldns_rdf_data(y), ldns_rdf_size(x)) != 0)
@@ -319,7 +295,7 @@ work_at(const struct update_work *w, size_t j, const ldns_rdf *name)
 {
 	ldns_rr *z = w->rr[j - 1];
 
-	return z != NULL && name_eq(ldns_rr_owner(z), name) ? z : NULL;
+	return z != NULL && zone_name_eq(ldns_rr_owner(z), name) ? z : NULL;
 }
 
 static void
@@ -418,7 +394,7 @@ work_has(const struct update_work *w, const ldns_rdf *name, ldns_rr_type type)
 	ldns_rr *z;
 
 	if ((type == 0 || type == LDNS_RR_TYPE_SOA) &&
-	    name_eq(ldns_rr_owner(w->soa), name))
+	    zone_name_eq(ldns_rr_owner(w->soa), name))
 		return 1;
 	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
 		if ((z = work_at(w, j, name)) != NULL &&
@@ -432,7 +408,7 @@ work_has_other_than(const struct update_work *w, const ldns_rdf *name, ldns_rr_t
 {
 	ldns_rr *z;
 
-	if (name_eq(ldns_rr_owner(w->soa), name) && type != LDNS_RR_TYPE_SOA)
+	if (zone_name_eq(ldns_rr_owner(w->soa), name) && type != LDNS_RR_TYPE_SOA)
 		return 1;
 	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1])
 		if ((z = work_at(w, j, name)) != NULL && ldns_rr_get_type(z) != type)
@@ -533,7 +509,7 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 			ldns_rr *p = ldns_rr_list_rr(pre, j);
 
 			seen = ldns_rr_get_class(p) == LDNS_RR_CLASS_IN &&
-			    ldns_rr_get_type(p) == t && name_eq(ldns_rr_owner(p), name);
+			    ldns_rr_get_type(p) == t && zone_name_eq(ldns_rr_owner(p), name);
 		}
 		if (seen)
 			continue;
@@ -542,14 +518,14 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 			ldns_rr *p = ldns_rr_list_rr(pre, j);
 
 			if (ldns_rr_get_class(p) != LDNS_RR_CLASS_IN ||
-			    ldns_rr_get_type(p) != t || !name_eq(ldns_rr_owner(p), name))
+			    ldns_rr_get_type(p) != t || !zone_name_eq(ldns_rr_owner(p), name))
 				continue;
 			if (!work_has_rr(w, p))
 				return RC_NXRRSET;
 		}
 		/* ...and every zone RR of it is among the prerequisites. */
 		if (t == LDNS_RR_TYPE_SOA)
-			zone_n = name_eq(ldns_rr_owner(w->soa), name);
+			zone_n = zone_name_eq(ldns_rr_owner(w->soa), name);
 		for (size_t k = work_head(w, name); k != 0; k = w->next[k - 1]) {
 			ldns_rr *z = work_at(w, k, name);
 			int found = 0;
@@ -647,7 +623,7 @@ update_add(struct update_work *w, const ldns_rr *rr)
 		uint32_t nw = ldns_rr_rd_count(rr) == 7 ?
 		    ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : cur;
 
-		if (!name_eq(name, w->apex) || !serial_gt(nw, cur))
+		if (!zone_name_eq(name, w->apex) || !serial_gt(nw, cur))
 			return 0;
 		if ((c = ldns_rr_clone(rr)) == NULL)
 			return -1;
@@ -696,7 +672,7 @@ update_delete(struct update_work *w, const ldns_rr *rr)
 {
 	const ldns_rdf *name = ldns_rr_owner(rr);
 	ldns_rr_type t = ldns_rr_get_type(rr);
-	int apex = name_eq(name, w->apex);
+	int apex = zone_name_eq(name, w->apex);
 
 	if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_ANY) {
 		if (apex && (t == LDNS_RR_TYPE_SOA || t == LDNS_RR_TYPE_NS))
@@ -819,7 +795,7 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK)
 		return RC_SERVFAIL;
 	if (ldns_rr_get_class(zrr) != LDNS_RR_CLASS_IN ||
-	    !name_eq(ldns_rr_owner(zrr), apex)) {
+	    !zone_name_eq(ldns_rr_owner(zrr), apex)) {
 		ldns_rdf_deep_free(apex);
 		return RC_NOTAUTH;
 	}

@@ -455,29 +455,6 @@ xfr_keys_free(struct xfr_key *k, size_t n)
 	free(k);
 }
 
-/*
- * Are two names in wire form the same name? Byte by byte, letters folded:
- * label lengths (at most 63) are below 'A', so folding never changes them.
- */
-static int
-xfr_name_eq(const ldns_rdf *a, const ldns_rdf *b)
-{
-	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
-	size_t n = ldns_rdf_size(a);
-
-	if (n != ldns_rdf_size(b))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = x[i], d = y[i];
-
-		if (c != d && (c | 0x20) != (d | 0x20))
-			return 0;
-		if (c != d && ((c | 0x20) < 'a' || (c | 0x20) > 'z'))
-			return 0;
-	}
-	return 1;
-}
-
 /* Is rr's owner one of the owners in touched (NULL: every name is)? */
 static int
 xfr_touched(const ldns_rr *rr, const ldns_rr_list *touched)
@@ -485,7 +462,7 @@ xfr_touched(const ldns_rr *rr, const ldns_rr_list *touched)
 	if (touched == NULL)
 		return 1;
 	for (size_t i = 0; i < ldns_rr_list_rr_count(touched); i++)
-		if (xfr_name_eq(ldns_rr_owner(ldns_rr_list_rr(touched, i)), ldns_rr_owner(rr)))
+		if (zone_name_eq(ldns_rr_owner(ldns_rr_list_rr(touched, i)), ldns_rr_owner(rr)))
 			return 1;
 	return 0;
 }

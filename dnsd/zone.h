@@ -30,5 +30,7 @@ int		 zone_create_if_missing(const struct conf *conf, char *err, size_t errlen);
 /* Write z to path atomically and durably; 0 or -1 with err. */
 int		 zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen);
 uint32_t	 zone_serial(const ldns_zone *z);
+/* Two names in wire form, equal ignoring ASCII case (a cheap ldns_dname_compare() == 0). */
+int		 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b);
 
 #endif
