@@ -81,6 +81,14 @@ def keyarg(s):
     return "hmac-sha256:%s:%s" % (s.key_name, s.key_secret)
 
 
+def transfer_server(tmp_path, procs):
+    """A started server with zone_text(), 127.0.0.1 allowed to transfer."""
+    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
+                                  dns={"allow_transfer": ["127.0.0.1"]}))
+    s.start()
+    return s
+
+
 def signed_update(s):
     return dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(
         s.key_name, s.key_secret, s.key_algorithm))
@@ -185,9 +193,7 @@ def test_ixfr_current_serial_gives_soa_alone(xsrv):
 
 
 def test_axfr_after_update(tmp_path, procs):
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
-                                  dns={"allow_transfer": ["127.0.0.1"]}))
-    s.start()
+    s = transfer_server(tmp_path, procs)
     u = signed_update(s)
     u.replace("redis", 5, "A", "127.0.0.42")
     send_update(s, u)
@@ -199,9 +205,7 @@ def test_axfr_after_update(tmp_path, procs):
 
 @pytest.mark.skipif(not harness.HAVE_IPV6, reason="no IPv6 loopback")
 def test_axfr_over_ipv6(tmp_path, procs):
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
-                                  dns={"allow_transfer": ["127.0.0.1"]}))
-    s.start()
+    s = transfer_server(tmp_path, procs)
     r = run(tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
     assert len(records(r.stdout)) == 0 and "Transfer failed" in r.stdout
     s.stop()
@@ -246,9 +250,7 @@ def soa_text(serial):
 @pytest.fixture
 def changed(tmp_path, procs):
     """A server whose zone went 41 -> 42 -> 43 -> 44 by three UPDATEs."""
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
-                                  dns={"allow_transfer": ["127.0.0.1"]}))
-    s.start()
+    s = transfer_server(tmp_path, procs)
     u = signed_update(s)
     u.replace("redis", 5, "A", "127.0.0.42")
     send_update(s, u)
@@ -325,9 +327,7 @@ def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
     """A SIGHUP of a file edited with a higher serial joins the journal, one
     that changed nothing keeps it, and one with records changed under the
     same serial starts it over (clients behind get it all)."""
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
-                                  dns={"allow_transfer": ["127.0.0.1"]}))
-    s.start()
+    s = transfer_server(tmp_path, procs)
     text = zone_text().replace(" 41 3600", " 50 3600").replace("127.0.0.2", "127.0.0.9")
     s.write_zone(text)
     s.signal(signal.SIGHUP)

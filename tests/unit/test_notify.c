@@ -86,6 +86,25 @@ notify_recv(int fd, struct sockaddr_in *from, uint32_t serial)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
+/* A notifier whose one target is sec (target and dns are its config). */
+static struct notifier *
+notifier_to(const struct sockaddr_in *sec, struct conf_sockaddr *target, struct conf_dns *dns)
+{
+	struct notifier *n;
+	char err[256];
+
+	memset(dns, 0, sizeof(*dns));
+	memset(target, 0, sizeof(*target));
+	snprintf(target->text, sizeof(target->text), "127.0.0.1:%u", ntohs(sec->sin_port));
+	memcpy(&target->ss, sec, sizeof(*sec));
+	target->len = sizeof(*sec);
+	dns->notify = target;
+	dns->n_notify = 1;
+	n = notifier_create(dns, err, sizeof(err));
+	assert_non_null(n);
+	return n;
+}
+
 static void
 reply_send(int fd, const struct sockaddr_in *to, uint16_t id, uint8_t flags2)
 {
@@ -122,19 +141,10 @@ test_reply_matching(void **state)
 	struct conf_dns dns;
 	struct notifier *n;
 	ldns_rr *soa;
-	char err[256];
 	uint16_t id;
 
 	(void)state;
-	memset(&dns, 0, sizeof(dns));
-	memset(&target, 0, sizeof(target));
-	snprintf(target.text, sizeof(target.text), "127.0.0.1:%u", ntohs(sec.sin_port));
-	memcpy(&target.ss, &sec, sizeof(sec));
-	target.len = sizeof(sec);
-	dns.notify = &target;
-	dns.n_notify = 1;
-	n = notifier_create(&dns, err, sizeof(err));
-	assert_non_null(n);
+	n = notifier_to(&sec, &target, &dns);
 	soa = soa_at(7);
 	notifier_start(n, "svc.test.", soa);
 	ldns_rr_free(soa);
@@ -190,7 +200,7 @@ test_long_names_leave_out_the_soa(void **state)
 	struct conf_sockaddr target;
 	struct conf_dns dns;
 	struct notifier *n;
-	char origin[256], text[1024], err[256];
+	char origin[256], text[1024];
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	socklen_t fl = sizeof(from);
 	uint8_t b[1024];
@@ -206,14 +216,7 @@ test_long_names_leave_out_the_soa(void **state)
 	snprintf(text, sizeof(text), "%s 30 IN SOA ns1.%s hostmaster.%s 9 3600 600 86400 5",
 	    origin, origin, origin);
 	assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
-	memset(&dns, 0, sizeof(dns));
-	memset(&target, 0, sizeof(target));
-	memcpy(&target.ss, &sec, sizeof(sec));
-	target.len = sizeof(sec);
-	dns.notify = &target;
-	dns.n_notify = 1;
-	n = notifier_create(&dns, err, sizeof(err));
-	assert_non_null(n);
+	n = notifier_to(&sec, &target, &dns);
 	notifier_start(n, origin, soa);
 	assert_int_equal(poll(&pfd, 1, 2000), 1);
 	len = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
