@@ -1,1 +1,1 @@
-CONF_SRCS := conf/conf.c conf/log.c
+CONF_SRCS := conf/conf.c conf/log.c conf/util.c

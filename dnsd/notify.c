@@ -30,6 +30,7 @@
 
 #include "conf/conf.h"
 #include "conf/log.h"
+#include "conf/util.h"
 #include "dnsd/notify.h"
 
 #define NOTIFY_TRIES		5
@@ -62,14 +63,6 @@ struct notifier {
 	uint32_t		 serial;
 };
 
-static int64_t
-notify_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint16_t
 notify_random_id(void)
@@ -77,7 +70,7 @@ notify_random_id(void)
 	uint16_t id;
 
 	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
-		id = (uint16_t)(notify_now_ms() * 2654435761u >> 7);
+		id = (uint16_t)(mono_ms() * 2654435761u >> 7);
 	return id;
 }
 
@@ -201,7 +194,7 @@ notifier_start(struct notifier *n, const char *origin, const ldns_rr *soa)
 {
 	size_t o = 12, end;
 	const char *p = origin;
-	int64_t now = notify_now_ms();
+	int64_t now = mono_ms();
 
 	if (n == NULL || n->n == 0 || soa == NULL || ldns_rr_rd_count(soa) != 7)
 		return;
@@ -310,7 +303,7 @@ notifier_on_readable(struct notifier *n)
 int
 notifier_timeout_ms(const struct notifier *n)
 {
-	int64_t now = notify_now_ms(), best = -1;
+	int64_t now = mono_ms(), best = -1;
 
 	if (n == NULL)
 		return -1;
@@ -330,7 +323,7 @@ notifier_timeout_ms(const struct notifier *n)
 void
 notifier_on_timer(struct notifier *n)
 {
-	int64_t now = notify_now_ms();
+	int64_t now = mono_ms();
 
 	if (n == NULL)
 		return;

@@ -43,6 +43,7 @@
 
 #include "conf/conf.h"
 #include "conf/log.h"
+#include "conf/util.h"
 #include "dnsd/notify.h"
 #include "dnsd/query.h"
 #include "dnsd/rrl.h"
@@ -142,32 +143,7 @@ struct server {
 static struct snapshot	*current_snapshot;	/* RCU-protected */
 static atomic_int	 workers_stop;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *
-sockaddr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN] = "?";
-	int  port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, sizeof(addr));
-		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-		snprintf(buf, len, "%s:%d", addr, port);
-	} else {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, sizeof(addr));
-		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-		snprintf(buf, len, "[%s]:%d", addr, port);
-	}
-	return buf;
-}
 
 /* ---- the UDP workers ---- */
 
@@ -540,7 +516,7 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 	if (xfr_answer(msg, len, (const struct sockaddr *)peer, srv->zone, &srv->journal,
 	    srv->conf->dns.zone, &srv->conf->dns, &out->xfr) == -1)
 		return;
-	sockaddr_text(peer, who, sizeof(who));
+	addr_text(peer, who, sizeof(who));
 	switch (out->xfr.form) {
 	case XFR_ERROR: {
 		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
@@ -725,7 +701,7 @@ conn_flush(struct server *srv, struct tcp_conn *c)
 			return -1;
 		}
 		c->outoff += (size_t)n;
-		c->last_ms = now_ms();
+		c->last_ms = mono_ms();
 	}
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
@@ -777,7 +753,7 @@ conn_process(struct server *srv, struct tcp_conn *c)
 		if (conn_message(srv, c, c->in + off + 2, mlen) == -1)
 			return -1;
 		/* Whole messages count as activity, not a trickle of bytes. */
-		c->last_ms = now_ms();
+		c->last_ms = mono_ms();
 		off += 2 + mlen;
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
@@ -856,7 +832,7 @@ listener_accept(struct server *srv, struct ev *l)
 		c->ev.fd = fd;
 		c->events = EPOLLIN;
 		c->peer = peer;
-		c->last_ms = now_ms();
+		c->last_ms = mono_ms();
 		c->next = srv->conns;
 		srv->conns = c;
 		srv->nconns++;
@@ -868,7 +844,7 @@ static void
 conns_expire(struct server *srv)
 {
 	struct tcp_conn *c, *next;
-	int64_t		 now = now_ms();
+	int64_t		 now = mono_ms();
 
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
@@ -1036,7 +1012,7 @@ server_loop(struct server *srv)
 {
 	struct epoll_event	events[64];
 	int			n, i, timeout, nt;
-	int64_t			last_sweep = now_ms();
+	int64_t			last_sweep = mono_ms();
 
 	while (!srv->stopping) {
 		timeout = 1000;
@@ -1081,9 +1057,9 @@ server_loop(struct server *srv)
 		}
 		if (srv->notifier != NULL && notifier_timeout_ms(srv->notifier) == 0)
 			notifier_on_timer(srv->notifier);
-		if (now_ms() - last_sweep >= 1000) {
+		if (mono_ms() - last_sweep >= 1000) {
 			conns_expire(srv);
-			last_sweep = now_ms();
+			last_sweep = mono_ms();
 		}
 		if (srv->notifier != NULL && notifier_fd(srv->notifier) >= 0 &&
 		    srv->notify_ev.fd != notifier_fd(srv->notifier)) {
@@ -1207,7 +1183,7 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 			srv.workers[i]->started = 1;
 	for (i = 0; i < conf->dns.n_listen; i++)
 		log_info("listening on %s udp+tcp",
-		    sockaddr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
+		    addr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
 	log_info("%zu udp workers, tcp: at most %d connections, idle timeout %d s",
 	    srv.nworkers, TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
 	if (srv.notifier != NULL)

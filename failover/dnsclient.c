@@ -22,34 +22,12 @@
 #include <ldns/ldns.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "failover/dnsclient.h"
 
 #define DNSCLIENT_FUDGE	300
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-dnsclient_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
 
 const char *
 dnsclient_result_str(enum dnsclient_result r)
@@ -104,7 +82,7 @@ wait_fd(int fd, short events, long long deadline)
 	int		rc;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (left <= 0)
 			return -1;
 		rc = poll(&pfd, 1, (int)left);
@@ -349,12 +327,12 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 	ldns_status		 st;
 	uint8_t			*wire = NULL, udpbuf[65535], *reply = udpbuf, *tcpbuf = NULL;
 	size_t			 wlen, rlen = sizeof(udpbuf), i;
-	long long		 deadline = now_ms() + timeout_ms;
+	long long		 deadline = mono_ms() + timeout_ms;
 	char			 where[128], e[256] = "";
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
-	dnsclient_addr_text(server, where, sizeof(where));
+	addr_text(server, where, sizeof(where));
 	qname = ldns_dname_new_frm_str(name);
 	if (qname == NULL) {
 		snprintf(err, errlen, "query %s: bad name '%s'", where, name);
@@ -438,7 +416,7 @@ dnsclient_serial(const struct sockaddr_storage *server, socklen_t server_len,
 	    timeout_ms, set, err, errlen);
 	if (res == DNSCLIENT_OK && set->n == 0) {
 		char where[128];
-		dnsclient_addr_text(server, where, sizeof(where));
+		addr_text(server, where, sizeof(where));
 		snprintf(err, errlen, "DNS server %s has no SOA for %s", where, zone);
 		res = DNSCLIENT_RCODE;
 	}
@@ -529,13 +507,13 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 	ldns_status		 st;
 	uint8_t			*wire = NULL, *reply = NULL;
 	size_t			 wlen, rlen = 0, i;
-	long long		 deadline = now_ms() + timeout_ms;
+	long long		 deadline = mono_ms() + timeout_ms;
 	char			 where[128], e[512] = "", alg[64];
 	int			 rc, rcd, terr;
 
 	if (rcode != NULL)
 		*rcode = -1;
-	dnsclient_addr_text(server, where, sizeof(where));
+	addr_text(server, where, sizeof(where));
 	pr = ldns_rr_list_new();
 	up = ldns_rr_list_new();
 	if (pr == NULL || up == NULL) {

@@ -67,7 +67,6 @@ struct dnsclient_change {
 };
 
 /* "127.0.0.1:5353" style text of a socket address, for messages. */
-void	dnsclient_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 /*
  * Ask server for name/type (UDP, TCP when truncated). Fills out and

@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "failover/node.h"
 
 struct node_conn {
@@ -34,14 +35,6 @@ struct node_conn {
 	int				 refused;	/* the last reply was an error */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 node_role_str(enum node_role role)
@@ -300,7 +293,7 @@ node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t err
 	const char	*info_argv[] = { "INFO", "replication" };
 	const char	*role_argv[] = { "ROLE" };
 	redisReply	*r;
-	long long	 t0 = now_ms();
+	long long	 t0 = mono_ms();
 	int		 ok = -1;
 
 	info->conf = conn->node;
@@ -340,7 +333,7 @@ node_probe(struct node_conn *conn, struct node_info *info, char *err, size_t err
 	info->error[0] = '\0';
 	ok = 0;
 out:
-	info->probe_ms = now_ms() - t0;
+	info->probe_ms = mono_ms() - t0;
 	info->answered = conn->answered;
 	if (ok == -1)
 		snprintf(info->error, sizeof(info->error), "%s", err);
@@ -362,7 +355,7 @@ node_probe_one(const struct conf_service *svc, const struct conf_node *node,
 {
 	struct node_conn	*conn;
 	char			 err[256];
-	long long		 t0 = now_ms();
+	long long		 t0 = mono_ms();
 
 	conn = conn_new(svc, node, timeout_ms, info->error, sizeof(info->error));
 	if (conn == NULL)
@@ -373,7 +366,7 @@ node_probe_one(const struct conf_service *svc, const struct conf_node *node,
 		snprintf(info->error, sizeof(info->error), "%s", err);
 	} else
 		node_probe(conn, info, err, sizeof(err));
-	info->probe_ms = now_ms() - t0;
+	info->probe_ms = mono_ms() - t0;
 	node_close(conn);
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
@@ -27,14 +28,6 @@
 /* Messages are cut to their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* [SERVICE] plus options; returns the service or NULL (usage printed). */
 static const struct conf_service *
@@ -421,12 +414,12 @@ rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
 {
 	struct audit_entry e = {
 		.service = rj->svc->name, .mode = "rejoin", .from = "", .to = rj->node,
-		.step = step, .result = result, .us = (now_ms() - rj->t0) * 1000,
+		.step = step, .result = result, .us = (mono_ms() - rj->t0) * 1000,
 		.detail = detail,
 	};
 
 	audit_append(rj->conf->failover.audit_log, &e);
-	rj->t0 = now_ms();
+	rj->t0 = mono_ms();
 }
 
 /* The TXT without its fenced= word, quoted for an UPDATE. */
@@ -476,7 +469,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	rj.conf = conf;
 	rj.svc = svc;
 	rj.node = name;
-	rj.t0 = now_ms();
+	rj.t0 = mono_ms();
 	/* A switch half-way must not see its target re-pointed under it. */
 	lock_fd = lock_take(conf->failover.lock_file, 0, "rejoin", e, sizeof(e));
 	if (lock_fd < 0) {
@@ -546,12 +539,12 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	}
 
 	/* Wait for the link (a full resync of a small data set is quick). */
-	deadline = now_ms() + 10000 + conf->failover.pause_timeout_ms;
+	deadline = mono_ms() + 10000 + conf->failover.pause_timeout_ms;
 	for (;;) {
 		memset(&info, 0, sizeof(info));
 		if (node_probe(c, &info, e, sizeof(e)) == 0 && info.link_up)
 			break;
-		if (now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			rejoin_fail(&rj, "%s's link to %s is not up yet "
 			    "(it is a replica; the sync goes on)", name, pn->name);
 			goto out;

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
@@ -198,14 +199,6 @@ mode_str(const struct sw *sw)
 	return "?";
 }
 
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 rfc3339_now(char *buf, size_t len)
@@ -287,7 +280,7 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 static int
 hook_wait(pid_t pid, int timeout_ms, int *status)
 {
-	long long	deadline = now_us() + (long long)timeout_ms * 1000, left;
+	long long	deadline = mono_us() + (long long)timeout_ms * 1000, left;
 	struct pollfd	pfd = { .fd = -1, .events = POLLIN };
 	struct timespec	ts = { 0, 5 * 1000000 };
 	pid_t		w;
@@ -297,7 +290,7 @@ hook_wait(pid_t pid, int timeout_ms, int *status)
 		w = waitpid(pid, status, WNOHANG);
 		if (w == pid || (w == -1 && errno != EINTR))
 			break;
-		left = deadline - now_us();
+		left = deadline - mono_us();
 		if (left <= 0) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
@@ -441,12 +434,12 @@ pause_refresh(struct sw *sw)
 
 	if (!sw->planned || sw->pause_start == 0 || sw->p_demoted)
 		return 0;
-	since = now_us() - sw->last_pause;
+	since = mono_us() - sw->last_pause;
 	if (node_pause_writes(sw->pc, sw->conf->failover.pause_timeout_ms, e, sizeof(e)) == -1) {
 		sw_fail(sw, "cannot renew the write pause on %s: %s", sw->pn->name, e);
 		return -1;
 	}
-	sw->last_pause = now_us();
+	sw->last_pause = mono_us();
 	/*
 	 * If the pause may have run out, P may have taken writes the target
 	 * never saw: go on only if P's offset did not move since the catch-up.
@@ -830,7 +823,7 @@ switch_step_pause(struct sw *sw)
 			sw->changed = 1;
 		return -1;
 	}
-	sw->pause_start = sw->last_pause = now_us();
+	sw->pause_start = sw->last_pause = mono_us();
 	sw->changed = 1;
 	snprintf(sw->note[STEP_PAUSE], sizeof(sw->note[0]), "%s paused for writes, "
 	    "safety timeout %d ms", sw->pn->name, sw->conf->failover.pause_timeout_ms);
@@ -847,7 +840,7 @@ switch_rollback_pause(struct sw *sw)
 		    "within %d ms)", sw->pn->name, e, sw->conf->failover.pause_timeout_ms);
 		return -1;
 	}
-	sw->pause_end = now_us();
+	sw->pause_end = mono_us();
 	return 0;
 }
 
@@ -894,10 +887,10 @@ switch_step_catchup(struct sw *sw)
 		sw->t_offset = info.replica_offset;
 		if (sw->t_offset >= sw->p_offset)
 			break;
-		if (now_us() >= deadline) {
+		if (mono_us() >= deadline) {
 			sw_fail(sw, "catch-up timed out: %s at offset %lld, %s at %lld after "
 			    "%lld ms", sw->tn->name, sw->t_offset, sw->pn->name, sw->p_offset,
-			    (now_us() - sw->pause_start) / 1000);
+			    (mono_us() - sw->pause_start) / 1000);
 			return -1;
 		}
 		nanosleep(&ts, NULL);
@@ -1092,7 +1085,7 @@ switch_step_demote(struct sw *sw)
 		sw_warn(sw, "%s", e);
 	if (node_unpause(sw->pc, e, sizeof(e)) == -1)
 		sw_warn(sw, "%s (the pause ends by itself)", e);
-	sw->pause_end = now_us();
+	sw->pause_end = mono_us();
 	/* Persisting the role (an fsync) does not need the pause. */
 	rc = node_config_rewrite(sw->pc, e, sizeof(e));
 	if (rc != 0)
@@ -1233,7 +1226,7 @@ switch_run(struct sw *sw)
 	int		i, j, rc, rb_failed = 0;
 	char		*hook = getenv("REDISFO_STEP_HOOK"), why[128];
 
-	sw->t_start = now_us();
+	sw->t_start = mono_us();
 	if (hook != NULL && *hook != '\0' && !sw->dry_run)
 		fprintf(stderr, "redisfo-dns: REDISFO_STEP_HOOK is set: it runs after "
 		    "each step (for drills and tests only)\n");
@@ -1244,9 +1237,9 @@ switch_run(struct sw *sw)
 			break;
 		if (i > STEP_PRE_HOOK)
 			signals_hold(sw);
-		t0 = now_us();
+		t0 = mono_us();
 		rc = steps[i].run(sw);
-		sw->step_us[i] = now_us() - t0;
+		sw->step_us[i] = mono_us() - t0;
 		sw->status[i] = rc == 0 ? ST_OK : ST_FAILED;
 		audit(sw, steps[i].name, rc == 0 ? "ok" : "failed", sw->step_us[i],
 		    rc == 0 ? sw->note[i] : sw->err);
@@ -1297,12 +1290,12 @@ switch_run(struct sw *sw)
 	for (j = i; j >= 0; j--) {
 		if (steps[j].rollback == NULL || sw->status[j] == ST_NOT_RUN)
 			continue;
-		t0 = now_us();
+		t0 = mono_us();
 		rc = steps[j].rollback(sw);
-		sw->step_us[j] += now_us() - t0;
+		sw->step_us[j] += mono_us() - t0;
 		sw->status[j] = rc == 0 ? ST_ROLLED_BACK : ST_ROLLBACK_FAILED;
 		audit(sw, steps[j].name, rc == 0 ? "rolled back" : "rollback failed",
-		    now_us() - t0, rc == 0 ? "" : sw->warnings);
+		    mono_us() - t0, rc == 0 ? "" : sw->warnings);
 		if (rc != 0)
 			rb_failed = 1;
 	}

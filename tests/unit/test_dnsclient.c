@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "failover/dnsclient.h"
 
 static struct sockaddr_storage	live_ss;
@@ -144,7 +145,7 @@ test_addr_text(void **state)
 	s6->sin6_family = AF_INET6;
 	s6->sin6_port = htons(5353);
 	inet_pton(AF_INET6, "::1", &s6->sin6_addr);
-	dnsclient_addr_text(&ss, buf, sizeof(buf));
+	addr_text(&ss, buf, sizeof(buf));
 	assert_string_equal(buf, "[::1]:5353");
 	assert_string_equal(dnsclient_result_str(DNSCLIENT_PREREQ), "prerequisite failed");
 }
