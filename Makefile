@@ -3,6 +3,8 @@
 #   make            build ./redisfo-dns
 #   make deps       install the Debian packages the build, run and tests need
 #   make run        deps + build + serve the shipped redisfo.conf and zones/
+#   make demo       deps + build + three Redis nodes, the server and a writer,
+#                   a switch there and back, and "acked N, lost 0"
 #   make test       deps + build + every unit and behaviour test, and the
 #                   bad-input stress under AddressSanitizer
 #   make bench      side-by-side figures against NSD and Knot
@@ -35,7 +37,7 @@ OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/conf/main.o
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 
-.PHONY: all deps run test test-unit test-behaviour test-asan bench install clean
+.PHONY: all deps run demo test test-unit test-behaviour test-asan bench install clean
 
 all: redisfo-dns
 
@@ -70,6 +72,11 @@ deps:
 
 run: deps redisfo-dns
 	./redisfo-dns -c redisfo.conf serve
+
+# deps first, then the build (as in test: under -j the two would race)
+demo: deps
+	@$(MAKE) -s --no-print-directory redisfo-dns
+	$(PYTHON) tests/demo/demo.py
 
 test: deps
 	$(MAKE) redisfo-dns redisfo-dns-asan $(UNIT_TESTS:%=$(BUILD)/tests/%)

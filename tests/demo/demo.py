@@ -26,6 +26,7 @@ REDIS_SERVER (default: redis-server).
 
 import argparse
 import base64
+import contextlib
 import datetime
 import os
 import random
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import dns.exception
@@ -62,15 +64,62 @@ class DemoError(Exception):
 
 
 class Interrupted(BaseException):
-    """SIGTERM or SIGHUP arrived (SIGINT raises KeyboardInterrupt)."""
+    """SIGINT, SIGTERM or SIGHUP arrived: stop everything and exit."""
 
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
 
 
+class Signals:
+    """Turns SIGINT, SIGTERM and SIGHUP into Interrupted, except inside
+    `with Signals.held():`, which starts a process and registers it: there
+    the signal waits until the block is over, so nothing started escapes
+    the cleanup."""
+
+    STOP = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    depth = 0
+    pending = None
+
+    @classmethod
+    def install(cls):
+        for sig in cls.STOP:
+            # started with SIGINT or SIGHUP ignored (in the background, under
+            # nohup): keep it so
+            if sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            signal.signal(sig, cls._handler)
+
+    @classmethod
+    def ignore(cls):
+        for sig in cls.STOP:
+            signal.signal(sig, signal.SIG_IGN)
+
+    @classmethod
+    def _handler(cls, signum, _frame):
+        if cls.depth:
+            cls.pending = cls.pending or signum
+            return
+        raise Interrupted(signum)
+
+    @classmethod
+    @contextlib.contextmanager
+    def held(cls):
+        cls.depth += 1
+        try:
+            yield
+        finally:
+            cls.depth -= 1
+            if cls.depth == 0 and cls.pending is not None:
+                signum, cls.pending = cls.pending, None
+                raise Interrupted(signum)
+
+
 def say(line=""):
-    print(line, flush=True)
+    try:
+        print(line, flush=True)
+    except OSError:         # nobody reads any more (| head): carry on quietly
+        pass
 
 
 def wait_for(pred, timeout, what, interval=0.02):
@@ -175,6 +224,10 @@ class Procs:
     def __init__(self):
         self.items = []
 
+    def start(self, name, argv, log_path, cwd):
+        with Signals.held():
+            return self.add(Proc(name, argv, log_path, cwd))
+
     def add(self, proc):
         self.items.append(proc)
         return proc
@@ -232,8 +285,8 @@ class Node:
         self.proc = None
 
     def start(self, procs):
-        self.proc = procs.add(Proc("redis %s" % self.name, [REDIS_SERVER, str(self.conf)],
-                                   self.dir / "redis.log", self.dir))
+        self.proc = procs.start("redis %s" % self.name, [REDIS_SERVER, str(self.conf)],
+                                self.dir / "redis.log", self.dir)
 
     def client(self, timeout=1.0):
         return redis.Redis(host=self.host, port=self.port, socket_timeout=timeout,
@@ -495,12 +548,12 @@ class Demo:
     def __init__(self, args):
         self.args = args
         self.procs = Procs()
-        self.dir = Path(tempfile.mkdtemp(prefix="redisfo-demo."))
+        self.dir = None
+        self.conf = None
         self.nodes = []
         self.server = None
         self.dns_port = None
         self.writer = None
-        self.conf = self.dir / "redisfo.conf"
 
     def by_name(self, name):
         return next(n for n in self.nodes if n.name == name)
@@ -537,9 +590,9 @@ class Demo:
             self.dns_port = free_port(DNS_HOST)
             self.conf.write_text(conf_text(self.dns_port, secret, self.nodes))
             (self.dir / "svc.test.zone").write_text(zone_text(self.nodes[0], 5))
-            self.server = self.procs.add(Proc(
+            self.server = self.procs.start(
                 "redisfo-dns serve", [str(BINARY), "-c", str(self.conf), "serve"],
-                self.dir / "redisfo-dns.log", self.dir))
+                self.dir / "redisfo-dns.log", self.dir)
 
             def answers():
                 if not self.server.running():
@@ -565,7 +618,7 @@ class Demo:
         say()
         say("$ ./redisfo-dns -c %s switch --to %s -y" % (self.conf, to))
         t0 = time.monotonic()
-        p = self.procs.add(Proc("switch", argv, self.dir / ("switch-to-%s.log" % to), self.dir))
+        p = self.procs.start("switch", argv, self.dir / ("switch-to-%s.log" % to), self.dir)
         try:
             p.popen.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -598,6 +651,8 @@ class Demo:
     def run(self):
         if not BINARY.is_file():
             raise DemoError("%s is missing: run `make redisfo-dns` first" % BINARY)
+        self.dir = Path(tempfile.mkdtemp(prefix="redisfo-demo."))
+        self.conf = self.dir / "redisfo.conf"
         say("redisfo-dns demo: three Redis nodes, the DNS server, a writer, "
             "and a switch there and back")
         say("  folder       %s" % self.dir)
@@ -634,17 +689,20 @@ class Demo:
         say("acked %d, lost %d" % (self.writer.acked, lost))
         return 0 if lost == 0 and self.writer.acked > 0 else 1
 
-    def cleanup(self, ok):
+    def cleanup(self, keep):
+        """Stop the writer and every process; the folder stays when keep."""
         if self.writer is not None:
             try:
                 self.writer.stop()
             except DemoError:
                 pass
         self.procs.stop()
-        if ok and not self.args.keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir is None:
+            return
+        if keep or self.args.keep:
+            say("(config and logs left in %s)" % self.dir)
         else:
-            say("(logs and config left in %s)" % self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main():
@@ -655,28 +713,23 @@ def main():
                     help="leave the temporary folder (config, zone, logs)")
     args = ap.parse_args()
 
-    def on_signal(signum, _frame):
-        raise Interrupted(signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
     demo = Demo(args)
-    status = 1
+    status, keep = 1, True  # a failure keeps the folder, for its logs
+    Signals.install()
     try:
         status = demo.run()
+        keep = status != 0
     except DemoError as exc:
         say("demo FAILED: %s" % exc)
-    except KeyboardInterrupt:
-        say("\ninterrupted, stopping everything")
-        status = 128 + signal.SIGINT
+    except Exception:  # noqa: BLE001 - a bug or a surprise: say so, clean up
+        traceback.print_exc()
+        say("demo FAILED: unexpected error (above)")
     except Interrupted as exc:
-        say("\n%s, stopping everything" % signal.Signals(exc.signum).name)
-        status = 128 + exc.signum
+        say("\n%s: stopping everything" % signal.Signals(exc.signum).name)
+        status, keep = 128 + exc.signum, False
     finally:
-        # a second ^C must not leave processes behind
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        demo.cleanup(status == 0)
+        Signals.ignore()        # a second ^C must not cut the cleanup short
+        demo.cleanup(keep)
     return status
 
 
