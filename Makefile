@@ -75,7 +75,7 @@ run: deps redisfo-dns
 
 # deps first, then the build (as in test: under -j the two would race)
 demo: deps
-	@$(MAKE) -s --no-print-directory redisfo-dns
+	@$(MAKE) --no-print-directory redisfo-dns
 	$(PYTHON) tests/demo/demo.py
 
 test: deps

@@ -651,6 +651,8 @@ class Demo:
     def run(self):
         if not BINARY.is_file():
             raise DemoError("%s is missing: run `make redisfo-dns` first" % BINARY)
+        if shutil.which(REDIS_SERVER) is None:
+            raise DemoError("%s is missing: run `make deps` first" % REDIS_SERVER)
         self.dir = Path(tempfile.mkdtemp(prefix="redisfo-demo."))
         self.conf = self.dir / "redisfo.conf"
         say("redisfo-dns demo: three Redis nodes, the DNS server, a writer, "
