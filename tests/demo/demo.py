@@ -642,9 +642,9 @@ class Demo:
         if addr != new.host:
             raise DemoError("after the switch %s still resolves to %s" % (SERVICE, addr))
         last_old, _, first_new, _ = self.writer.wait_moved_to(new.host, t0, 100)
-        say("  writer: moved to %s %.0f ms after the switch began; no write was "
-            "acknowledged for %.0f ms" % (new.name, (first_new - t0) * 1000.0,
-                                         (first_new - last_old) * 1000.0))
+        say("  writer: moved from %s to %s %.0f ms after the switch began; no write "
+            "was acknowledged for %.0f ms" % (old.name, new.name, (first_new - t0) * 1000.0,
+                                             (first_new - last_old) * 1000.0))
 
     # -- the whole thing
 
