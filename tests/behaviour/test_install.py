@@ -3,8 +3,9 @@ gets, their modes, a config and a zone that are never overwritten, man
 pages that mandoc finds nothing to say about, and a systemd unit that
 systemd-analyze verify accepts.
 
-Standalone on purpose: only the standard library, make, mandoc and
-systemd-analyze, run from the top of the source tree.
+Standalone on purpose: only the standard library and the tools
+themselves (make, mandoc, systemd-analyze; unshare and systemd-sysusers
+for the install as root), run on the source tree this file is in.
 """
 import glob
 import os
@@ -248,3 +249,38 @@ def test_man_pages_are_lint_clean(root):
     assert not found and not noise, r.stdout + r.stderr
     if not r.stdout:
         assert r.returncode == 0
+
+
+def test_root_install_creates_the_user_and_gives_it_the_state(tmp_path):
+    """Without DESTDIR, as root, install creates the redisfo user from its
+    sysusers entry, gives it the state folder and the zone, and the group
+    of the config. Run in a private mount namespace over a copy of /etc,
+    so the machine's own users are left alone."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare")
+    if shutil.which("systemd-sysusers") is None:
+        pytest.skip("systemd-sysusers not installed (make deps)")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot make a mount namespace here: %s" % probe.stderr.strip())
+    existed = subprocess.run(["getent", "passwd", "redisfo"], capture_output=True).returncode == 0
+    etc = tmp_path / "etc-copy"
+    shutil.copytree("/etc", etc, symlinks=True)
+    where = ["PREFIX=%s/usr" % tmp_path, "SYSCONFDIR=%s/etc" % tmp_path,
+             "LOCALSTATEDIR=%s/var" % tmp_path, "SYSTEMDUNITDIR=%s/units" % tmp_path,
+             "SYSUSERSDIR=%s/sysusers" % tmp_path]
+    script = ("mount --make-rprivate / && mount --bind %s /etc && make -s -C %s install %s"
+              " && getent passwd redisfo && stat -c '%%U:%%G %%a %%n' %s %s %s"
+              % (etc, TOP, " ".join(where), tmp_path / "etc/redisfo-dns/redisfo.conf",
+                 tmp_path / "var/redisfo-dns", tmp_path / "var/redisfo-dns/svc.test.zone"))
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    user = [line for line in r.stdout.splitlines() if line.startswith("redisfo:x:")]
+    assert len(user) == 1, r.stdout
+    if not existed:     # made here, from the entry just installed
+        assert user[0].split(":")[5] == "%s/var/redisfo-dns" % tmp_path, r.stdout
+    owners = [line.split(" ")[:2] for line in r.stdout.splitlines()
+              if re.match(r"\S+:\S+ \d+ /", line)]
+    assert owners == \
+        [["root:redisfo", "640"], ["redisfo:redisfo", "750"], ["redisfo:redisfo", "644"]], r.stdout
