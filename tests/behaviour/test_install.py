@@ -92,8 +92,7 @@ def verify_unit(root, unit_path, sbin):
     check = root / "verify" / UNIT
     check.parent.mkdir(exist_ok=True)
     check.write_text(Path(unit_path).read_text().replace(sbin, str(root) + sbin))
-    mandir = root / "usr/local/share/man" if sbin.startswith("/usr/local/") else \
-        root / Path(sbin).parent.parent.relative_to("/") / "share/man"
+    mandir = root / Path(sbin).parent.parent.relative_to("/") / "share/man"   # PREFIX/share/man
     env = dict(os.environ, MANPATH="%s:" % mandir)
     r = subprocess.run(["systemd-analyze", "verify", str(check)], capture_output=True,
                        text=True, timeout=60, cwd=str(root), env=env)
@@ -177,7 +176,8 @@ def test_install_honours_the_folders_it_is_given(root):
     assert 'zone_file = "/var/opt/redisfo-dns/svc.test.zone";' in conf
     assert 'lock_file = "/var/opt/redisfo-dns/redisfo.lock";' in conf
     unit = unit_settings(root / "srv/units" / UNIT)
-    assert unit["ExecStart"] == ["/opt/rf/sbin/redisfo-dns -c /etc/opt/redisfo-dns/redisfo.conf serve"]
+    assert unit["ExecStart"] == \
+        ["/opt/rf/sbin/redisfo-dns -c /etc/opt/redisfo-dns/redisfo.conf serve"]
     assert unit["ReadWritePaths"] == ["/var/opt/redisfo-dns"]
     assert "StateDirectory" not in unit    # it can only name folders in /var/lib
     assert "/var/opt/redisfo-dns" in (root / "srv/sysusers/redisfo-dns.conf").read_text()
