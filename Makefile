@@ -107,7 +107,8 @@ install: redisfo-dns
 		(umask 077; $(CONF_SED) redisfo.conf > "$$conf.new"); \
 		if [ "$$(grep -cF '= "$(STATEDIR)/' "$$conf.new")" != 3 ]; then \
 			rm -f "$$conf.new"; \
-			echo "redisfo.conf: zone_file, lock_file and audit_log must each be on a line of their own"; \
+			echo "redisfo.conf: cannot point zone_file, lock_file and audit_log at $(STATEDIR):" \
+			    "each must be set on a line of its own"; \
 			exit 1; \
 		fi; \
 		chmod 0640 "$$conf.new"; mv "$$conf.new" "$$conf"; new_conf=1; \
