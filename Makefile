@@ -8,7 +8,8 @@
 #   make test       deps + build + every unit and behaviour test, and the
 #                   bad-input stress under AddressSanitizer
 #   make bench      side-by-side figures against NSD and Knot
-#   make install    install the binary and the sample config
+#   make install    the binary, config, zone, man pages, systemd unit and
+#                   user (PREFIX, SYSCONFDIR, LOCALSTATEDIR, DESTDIR; see the end)
 
 PREFIX	?= /usr/local
 CFLAGS	?= -O2 -g
@@ -21,7 +22,7 @@ PYTHON	:= /usr/bin/python3
 DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	libconfig-dev liburcu-dev libcmocka-dev redis-server redis-tools \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
-	python3-redis python3-pytest util-linux
+	python3-redis python3-pytest util-linux mandoc systemd pkg-config
 
 # The sources, module by module; each fragment lists its own files.
 include conf/conf.mk
@@ -94,9 +95,88 @@ test-asan: redisfo-dns-asan
 bench: deps redisfo-dns
 	tests/bench/run
 
+# The config and the zone are the operator's: never overwritten. Without
+# DESTDIR, as root, the redisfo user is created and given the state folder
+# and read access to a config made here; a package does that on its own.
 install: redisfo-dns
-	install -D -m 0755 redisfo-dns $(DESTDIR)$(PREFIX)/sbin/redisfo-dns
-	install -D -m 0644 redisfo.conf $(DESTDIR)$(PREFIX)/share/doc/redisfo-dns/redisfo.conf.example
+	install -D -m 0755 redisfo-dns $(DESTDIR)$(SBINDIR)/redisfo-dns
+	install -D -m 0644 conf/redisfo-dns.8 $(DESTDIR)$(MANDIR)/man8/redisfo-dns.8
+	install -D -m 0644 conf/redisfo.conf.5 $(DESTDIR)$(MANDIR)/man5/redisfo.conf.5
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(CONFDIR)
+	install -d -m 0750 $(DESTDIR)$(STATEDIR)
+	$(UNIT_SED) conf/redisfo-dns.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/redisfo-dns.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/redisfo-dns.service
+	$(UNIT_SED) conf/redisfo-dns.sysusers.in > $(DESTDIR)$(SYSUSERSDIR)/redisfo-dns.conf
+	chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/redisfo-dns.conf
+	@set -e; conf=$(DESTDIR)$(CONFDIR)/redisfo.conf; \
+	zone=$(DESTDIR)$(STATEDIR)/$(notdir $(SAMPLE_ZONE)); new_conf=; new_zone=; \
+	if [ -e "$$conf" ]; then echo "keeping $$conf: it exists"; else \
+		(umask 077; $(CONF_SED) redisfo.conf > "$$conf.new"); \
+		if [ "$$(grep -cF '= "$(STATEDIR)/' "$$conf.new")" != 3 ]; then \
+			rm -f "$$conf.new"; \
+			echo "redisfo.conf: cannot point zone_file, lock_file and audit_log at $(STATEDIR):" \
+			    "each must be set on a line of its own"; \
+			exit 1; \
+		fi; \
+		chmod 0640 "$$conf.new"; mv "$$conf.new" "$$conf"; new_conf=1; \
+		echo "installed $$conf"; \
+	fi; \
+	if [ -e "$$zone" ]; then echo "keeping $$zone: it is the state"; else \
+		install -m 0644 $(SAMPLE_ZONE) "$$zone"; new_zone=1; \
+		echo "installed $$zone"; \
+	fi; \
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/redisfo-dns.conf; \
+		chown redisfo:redisfo $(STATEDIR); \
+		if [ -n "$$new_zone" ]; then chown redisfo:redisfo "$$zone"; fi; \
+		if [ -n "$$new_conf" ]; then chgrp redisfo "$$conf"; fi; \
+		echo "then: systemctl daemon-reload && systemctl enable --now redisfo-dns"; \
+	fi
 
 clean:
 	rm -rf $(BUILD) redisfo-dns redisfo-dns-asan
+
+# ---- install layout (DESIGN.md section 9); each may be set on the command line
+
+SYSCONFDIR	?= /etc
+LOCALSTATEDIR	?= /var/lib
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+ifndef SYSTEMDUNITDIR
+SYSTEMDUNITDIR	:= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+endif
+SYSUSERSDIR	?= /usr/lib/sysusers.d
+CONFDIR		:= $(SYSCONFDIR)/redisfo-dns
+STATEDIR	:= $(LOCALSTATEDIR)/redisfo-dns
+SAMPLE_ZONE	:= zones/svc.test.zone
+
+# The unit and the sysusers entry, with the paths they run with.
+UNIT_SED = sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@conffile@|$(CONFDIR)/redisfo.conf|g' \
+	-e 's|@statedir@|$(STATEDIR)|g'
+# StateDirectory= can only name a folder under /var/lib; install makes
+# any other one, and ReadWritePaths= opens it.
+ifneq ($(STATEDIR),/var/lib/redisfo-dns)
+UNIT_SED += -e '/^StateDirectory/d'
+endif
+
+# The installed config is the shipped one with its files in the state
+# folder: the zone (the state), the switch lock and the audit log.
+CONF_SED = sed -e 's|^\([[:space:]]*zone_file[[:space:]]*=[[:space:]]*\)"[^"]*"|\1"$(STATEDIR)/$(notdir $(SAMPLE_ZONE))"|' \
+	-e 's|^\([[:space:]]*lock_file[[:space:]]*=[[:space:]]*\)"\([^"]*/\)*\([^"/]*\)"|\1"$(STATEDIR)/\3"|' \
+	-e 's|^\([[:space:]]*audit_log[[:space:]]*=[[:space:]]*\)"\([^"]*/\)*\([^"/]*\)"|\1"$(STATEDIR)/\3"|'
+
+.PHONY: uninstall man-lint
+
+# What install added; the config and the state folder stay.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/redisfo-dns \
+		$(DESTDIR)$(MANDIR)/man8/redisfo-dns.8 \
+		$(DESTDIR)$(MANDIR)/man5/redisfo.conf.5 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/redisfo-dns.service \
+		$(DESTDIR)$(SYSUSERSDIR)/redisfo-dns.conf
+	@echo "kept $(DESTDIR)$(CONFDIR) and $(DESTDIR)$(STATEDIR): the config and the zone"
+
+# The man pages, as mandoc sees them: no output is a clean page. Run
+# beside each other, so that each finds the other one it names.
+man-lint:
+	cd conf && mandoc -T lint redisfo-dns.8 redisfo.conf.5
