@@ -460,24 +460,31 @@ class Redisfo(DnsClient):
 class NsdSecondary(DnsClient):
     """nsd as a secondary of the server, on its own port, config in tmpdir."""
 
+    name = "nsd"            # its folder, and its .conf and .log in there
+
     def __init__(self, tmpdir):
-        self.dir = tmpdir / "nsd"
+        self.dir = tmpdir / self.name
         self.dir.mkdir()
         self.port = free_port("127.0.0.1")
         self.proc = None
 
+    def conf_text(self, primary_port):
+        return confgen.nsd_secondary_conf(self.dir, self.port, primary_port)
+
+    def argv(self):
+        return ["nsd", "-d", "-c", str(self.dir / "nsd.conf")]
+
     def configure(self, primary_port):
-        (self.dir / "nsd.conf").write_text(
-            confgen.nsd_secondary_conf(self.dir, self.port, primary_port))
+        (self.dir / (self.name + ".conf")).write_text(self.conf_text(primary_port))
 
     def start(self):
-        self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
+        self.proc = subprocess.Popen(self.argv(),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL)
         return self
 
     def log(self):
-        return _read_log(self.dir / "nsd.log")
+        return _read_log(self.dir / (self.name + ".log"))
 
     def a(self):
         """The addresses redis.svc.test. A has there now, as text, sorted."""
@@ -492,24 +499,13 @@ class NsdSecondary(DnsClient):
 class KnotSecondary(NsdSecondary):
     """knotd as the secondary (same interface as NsdSecondary)."""
 
-    def __init__(self, tmpdir):
-        self.dir = tmpdir / "knot"
-        self.dir.mkdir()
-        self.port = free_port("127.0.0.1")
-        self.proc = None
+    name = "knot"
 
-    def configure(self, primary_port):
-        (self.dir / "knot.conf").write_text(
-            confgen.knot_secondary_conf(self.dir, self.port, primary_port))
+    def conf_text(self, primary_port):
+        return confgen.knot_secondary_conf(self.dir, self.port, primary_port)
 
-    def start(self):
-        self.proc = subprocess.Popen(["knotd", "-c", str(self.dir / "knot.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
-        return self
-
-    def log(self):
-        return _read_log(self.dir / "knot.log")
+    def argv(self):
+        return ["knotd", "-c", str(self.dir / "knot.conf")]
 
 
 class KnotPrimary(DnsClient):
