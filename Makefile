@@ -15,7 +15,6 @@ PREFIX	?= /usr/local
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE
-LDLIBS	:= -lldns -lhiredis -lconfig -lurcu-qsbr -lpthread -lcrypto
 PYTHON	:= /usr/bin/python3
 
 # Debian packages: build, run, tests and bench.
@@ -24,7 +23,8 @@ DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
 	python3-redis python3-pytest util-linux mandoc systemd pkg-config
 
-# The sources, module by module; each fragment lists its own files.
+# Module by module: each fragment lists its own sources and adds the
+# libraries they call to LDLIBS (the unit tests' fragment to UNIT_LDLIBS).
 include conf/conf.mk
 include dnsd/dnsd.mk
 include failover/failover.mk
@@ -35,14 +35,16 @@ MAIN_SRC := conf/main.c
 
 BUILD	:= build
 OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
-ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/conf/main.o
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o) $(MAIN_SRC:%.c=$(BUILD)/asan/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all deps run demo test test-unit test-behaviour test-asan bench install clean
 
 all: redisfo-dns
 
-redisfo-dns: $(OBJS) $(BUILD)/conf/main.o
+redisfo-dns: $(OBJS) $(MAIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 redisfo-dns-asan: $(ASAN_OBJS)
@@ -58,9 +60,10 @@ $(BUILD)/asan/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -o $@ $< $(OBJS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -o $@ $< $(OBJS) $(LDLIBS) $(UNIT_LDLIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The header dependencies -MMD wrote beside each object and test binary.
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -80,10 +83,10 @@ demo: deps
 	$(PYTHON) tests/demo/demo.py
 
 test: deps
-	$(MAKE) redisfo-dns redisfo-dns-asan $(UNIT_TESTS:%=$(BUILD)/tests/%)
+	$(MAKE) redisfo-dns redisfo-dns-asan $(UNIT_BINS)
 	$(MAKE) test-unit test-behaviour
 
-test-unit: $(UNIT_TESTS:%=$(BUILD)/tests/%)
+test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(BUILD)/tests/$$t; done
 
 test-behaviour: redisfo-dns redisfo-dns-asan

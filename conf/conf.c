@@ -8,7 +8,9 @@
  * What a table row cannot say (defaults computed from other keys, duplicate
  * names, cross-key rules) is done right after, in conf_root_check() and the
  * two list walkers. Errors are one line naming the file, the line and the
- * dotted key.
+ * dotted key; what libconfig does not report is found in the text by
+ * scan.c. conf/ is the base layer shared by dnsd/ and failover/: the
+ * config, the command line, log, clock and address text.
  *
  * This is the only file that includes <libconfig.h>. It never prints and
  * never exits; on any error conf_load() leaves *conf empty.
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/scan.h"
 
 #define CONF_FILE_MAX	(4 * 1024 * 1024)	/* a config larger than this is a mistake */
 #define CONF_LIST_MAX	64			/* entries in listen/notify/allow_transfer */
@@ -1054,97 +1057,9 @@ conf_root_check(struct conf_ctx *ctx, const config_t *cfg)
 /* ------------------------------------------------------------ integers */
 
 /*
- * libconfig 1.5 silently wraps a plain integer that does not fit 32 bits
- * (5000000000 reads as 705032704). Find such literals in the text first, so
- * they are reported instead of used: returns the line of the first one, or
- * 0, and the literal in lit.
+ * The dotted path of the first integer setting on line, to name the key
+ * conf_scan_int_overflow found there.
  */
-static int
-conf_int_overflow_scan(const char *p, size_t len, char *lit, size_t litlen)
-{
-	const char	*end = p + len, *start;
-	int		 line = 1, hex;
-	char		 prev = ' ', num[64];
-	long long	 v;
-	size_t		 n;
-
-	while (p < end) {
-		if (*p == '\n') {
-			line++;
-			prev = *p++;
-			continue;
-		}
-		if (*p == '"') {		/* string, with escapes */
-			for (p++; p < end && *p != '"'; p++) {
-				if (*p == '\\' && p + 1 < end)
-					p++;
-				if (*p == '\n')
-					line++;
-			}
-			p++;
-			prev = '"';
-			continue;
-		}
-		if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
-			while (p < end && *p != '\n')
-				p++;
-			continue;
-		}
-		if (*p == '/' && p + 1 < end && p[1] == '*') {
-			for (p += 2; p < end && !(*p == '*' && p + 1 < end &&
-			    p[1] == '/'); p++)
-				if (*p == '\n')
-					line++;
-			p += 2;
-			prev = ' ';
-			continue;
-		}
-		if (isalnum((unsigned char)prev) || prev == '_' || prev == '-' ||
-		    prev == '*' || prev == '.' || prev == '+' ||
-		    !(isdigit((unsigned char)*p) || ((*p == '-' || *p == '+') &&
-		    p + 1 < end && isdigit((unsigned char)p[1])))) {
-			prev = *p++;
-			continue;
-		}
-		start = p;
-		if (*p == '-' || *p == '+')
-			p++;
-		hex = p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-		if (hex)
-			p += 2;
-		while (p < end && (hex ? isxdigit((unsigned char)*p) :
-		    isdigit((unsigned char)*p)))
-			p++;
-		if (!hex && p < end && (*p == '.' || *p == 'e' || *p == 'E')) {
-			while (p < end && (isdigit((unsigned char)*p) || *p == '.' ||
-			    *p == 'e' || *p == 'E' || *p == '-' || *p == '+'))
-				p++;
-			prev = '0';
-			continue;		/* a float */
-		}
-		if (p < end && *p == 'L') {
-			p++;
-			prev = 'L';
-			continue;		/* a 64-bit integer */
-		}
-		prev = p[-1];
-		n = (size_t)(p - start);
-		if (n >= sizeof(num))
-			n = sizeof(num) - 1;
-		memcpy(num, start, n);
-		num[n] = '\0';
-		errno = 0;
-		v = strtoll(num, NULL, hex ? 16 : 10);
-		if (errno == ERANGE || (hex ? v > 0x7fffffffLL :
-		    (v > INT32_MAX || v < INT32_MIN))) {
-			snprintf(lit, litlen, "%s", num);
-			return line;
-		}
-	}
-	return 0;
-}
-
-/* The dotted path of the first integer setting on line, for a message. */
 static int
 conf_find_int_on_line(const config_setting_t *s, int line, char *path,
     size_t len)
@@ -1169,48 +1084,6 @@ conf_find_int_on_line(const config_setting_t *s, int line, char *path,
 		path[base] = '\0';
 	}
 	return 0;
-}
-
-/*
- * The setting name on a line ("name =" or "name :") when there is exactly
- * one, to say which setting libconfig found twice; -1 otherwise.
- */
-static int
-conf_setting_name_on_line(const char *text, int line, char *out, size_t len)
-{
-	const char	*p = text, *start, *q;
-	int		 n = 0, cur = 1;
-
-	while (*p != '\0' && cur < line)
-		if (*p++ == '\n')
-			cur++;
-	while (*p != '\0' && *p != '\n' && *p != '#') {
-		if (*p == '"') {
-			for (p++; *p != '\0' && *p != '\n' && *p != '"'; p++)
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-			if (*p == '"')
-				p++;
-			continue;
-		}
-		if (!isalpha((unsigned char)*p) && *p != '*') {
-			p++;
-			continue;
-		}
-		start = p;
-		while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
-		    *p == '*')
-			p++;
-		for (q = p; *q == ' ' || *q == '\t'; q++)
-			;
-		if (*q == '=' || *q == ':') {
-			if (++n > 1 || (size_t)(p - start) >= len)
-				return -1;
-			memcpy(out, start, (size_t)(p - start));
-			out[p - start] = '\0';
-		}
-	}
-	return n == 1 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ load, free */
@@ -1320,7 +1193,7 @@ conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 			    config_error_text(&cfg));
 		else if (config_error_file(&cfg) == NULL &&
 		    strcmp(config_error_text(&cfg), "duplicate setting name") == 0 &&
-		    conf_setting_name_on_line(text, config_error_line(&cfg), lit,
+		    conf_scan_setting_name(text, config_error_line(&cfg), lit,
 		    sizeof(lit)) == 0)
 			snprintf(err, errlen, "%s:%d: %s: duplicate setting name",
 			    path, config_error_line(&cfg), lit);
@@ -1330,7 +1203,7 @@ conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 			    config_error_line(&cfg), config_error_text(&cfg));
 		goto out;
 	}
-	if ((line = conf_int_overflow_scan(text, len, lit, sizeof(lit))) > 0) {
+	if ((line = conf_scan_int_overflow(text, len, lit, sizeof(lit))) > 0) {
 		key[0] = '\0';
 		if (!conf_find_int_on_line(config_root_setting(&cfg), line, key,
 		    sizeof(key)))

@@ -5,6 +5,9 @@
  * filled and validated by conf_load(): every value is in range, every
  * address is parsed, relative paths are made relative to the config file's
  * folder. The rest of the program never re-checks or re-reads the config.
+ * conf/ is the base layer shared by dnsd/ and failover/ (the config, the
+ * command line, log, clock and address text); but for main.c, which hands
+ * them their commands, it includes nothing of theirs.
  */
 #ifndef REDISFO_CONF_H
 #define REDISFO_CONF_H

@@ -1,1 +1,2 @@
-CONF_SRCS := conf/conf.c conf/log.c conf/util.c
+CONF_SRCS := conf/conf.c conf/scan.c conf/log.c conf/util.c
+LDLIBS += -lconfig

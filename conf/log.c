@@ -1,9 +1,10 @@
 /*
  * log.c - leveled logging to stderr.
  *
- * Each message is formatted into one buffer and written with a single
- * write(2), so lines from several threads never interleave. It never
- * allocates, so it is safe on any path, the query path's errors included.
+ * Part of conf/, the base layer shared by dnsd/ and failover/. Each
+ * message is formatted into one buffer and written with a single write(2),
+ * so lines from several threads never interleave. It never allocates, so
+ * it is safe on any path, the query path's errors included.
  */
 #include <stdarg.h>
 #include <stdio.h>

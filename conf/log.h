@@ -1,8 +1,9 @@
 /*
  * log.h - one-line logging to stderr with a level, and fatal().
  *
- * Used by the server and the commands alike. Library-like code does not log
- * its errors: it returns -1 and fills an err buffer; the caller decides.
+ * Part of conf/, the base layer shared by dnsd/ and failover/: used by the
+ * server and the commands alike. Library-like code does not log its
+ * errors: it returns -1 and fills an err buffer; the caller decides.
  */
 #ifndef REDISFO_LOG_H
 #define REDISFO_LOG_H

@@ -4,7 +4,10 @@
  * Parse the global options, load the config once, and hand the rest of the
  * arguments to the command's handler, which lives in its own module:
  * serve and checkconf in dnsd/, the operator commands in failover/.
- * It never does a command's work itself, and reads the config once.
+ * It is the command line of conf/, the base layer shared by dnsd/ and
+ * failover/, and the one file of conf/ that calls into them. It never
+ * does a command's work itself, and reads the config once: the path it
+ * was read from travels in conf->path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +30,6 @@ struct command {
 
 static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
 
-static const char *conf_path = "redisfo.conf";
-
 static const struct command commands[] = {
 	{ "serve",	cmd_serve_main,	"",
 	    "run the DNS server in the foreground", 0 },
@@ -44,10 +45,11 @@ static const struct command commands[] = {
 	    "validate the config and the zone", 0 },
 };
 
+/* serve reads the config again on SIGHUP: from the file conf_load read. */
 static int
 cmd_serve_main(const struct conf *conf, int argc, char **argv)
 {
-	return cmd_serve(conf, conf_path, argc, argv);
+	return cmd_serve(conf, conf->path, argc, argv);
 }
 
 static void
@@ -69,6 +71,7 @@ int
 main(int argc, char **argv)
 {
 	const struct command	*cmd = NULL;
+	const char		*conf_file = "redisfo.conf";
 	struct conf		 conf;
 	char			 err[1024];
 	int			 i, rc, level = LOG_LVL_INFO;
@@ -80,7 +83,7 @@ main(int argc, char **argv)
 				fprintf(stderr, "redisfo-dns: -c needs a file\n");
 				return 2;
 			}
-			conf_path = argv[++i];
+			conf_file = argv[++i];
 		}
 		else if (strcmp(argv[i], "-v") == 0)
 			level++;
@@ -117,7 +120,7 @@ main(int argc, char **argv)
 			    cmd->args[0] ? " " : "", cmd->args, cmd->about);
 			return 0;
 		}
-	if (conf_load(conf_path, &conf, err, sizeof(err)) == -1) {
+	if (conf_load(conf_file, &conf, err, sizeof(err)) == -1) {
 		if (cmd->nagios) {
 			printf("REDISFO UNKNOWN - %s\n", err);
 			return 3;

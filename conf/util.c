@@ -1,5 +1,9 @@
 /*
  * util.c - the monotonic clock and the socket-address formatter.
+ *
+ * Part of conf/, the base layer shared by dnsd/ and failover/: the one
+ * home of both (see util.h). It never allocates, never fails and never
+ * prints.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -2,6 +2,9 @@
  * util.h - the base layer's small shared helpers: one monotonic clock and
  * one socket-address formatter.
  *
+ * conf/ is the base layer shared by dnsd/ and failover/ (the config, the
+ * command line, log, clock and address text).
+ *
  * Every module that times something or prints a peer uses these, so a
  * duration means the same thing in the server's log, the switch's timeline
  * and the client's deadlines. They never allocate and never fail.

@@ -15,7 +15,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
+from confgen import TEST_ZONE, TEST_ZONE_LOW_SOA_TTL  # noqa: E402
+from servers import Redisfo, stop_popen  # noqa: E402
 
 
 class ProcRegistry:
@@ -48,7 +49,7 @@ class ProcRegistry:
             try:
                 self._resume(obj)
                 if isinstance(obj, subprocess.Popen):
-                    harness._stop_popen(obj)
+                    stop_popen(obj)
                 else:
                     obj.stop()
             except Exception as exc:  # noqa: BLE001 - stop the rest anyway
@@ -68,13 +69,13 @@ def procs():
 @pytest.fixture
 def server(tmp_path, procs):
     """A started redisfo-dns with the default config (zone made by serve)."""
-    srv = procs.add(harness.Redisfo(tmp_path))
+    srv = procs.add(Redisfo(tmp_path))
     srv.start()
     return srv
 
 
 def _module_server(tmp_path_factory, request, zone_text, name):
-    srv = harness.Redisfo(tmp_path_factory.mktemp(name), zone_text=zone_text)
+    srv = Redisfo(tmp_path_factory.mktemp(name), zone_text=zone_text)
     request.addfinalizer(srv.stop)
     srv.start()
     return srv
@@ -82,15 +83,15 @@ def _module_server(tmp_path_factory, request, zone_text, name):
 
 @pytest.fixture(scope="module")
 def zserver(tmp_path_factory, request):
-    """One redisfo-dns per test module serving harness.TEST_ZONE.
+    """One redisfo-dns per test module serving confgen.TEST_ZONE.
 
     Read-only tests share it; a test that changes or signals the server
     must start its own.
     """
-    return _module_server(tmp_path_factory, request, harness.TEST_ZONE, "zserver")
+    return _module_server(tmp_path_factory, request, TEST_ZONE, "zserver")
 
 
 @pytest.fixture(scope="module")
 def lowttl_server(tmp_path_factory, request):
     """redisfo-dns serving a zone whose SOA TTL (30) is below MINIMUM (600)."""
-    return _module_server(tmp_path_factory, request, harness.TEST_ZONE_LOW_SOA_TTL, "lowttl")
+    return _module_server(tmp_path_factory, request, TEST_ZONE_LOW_SOA_TTL, "lowttl")

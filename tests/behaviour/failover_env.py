@@ -4,40 +4,26 @@ Used by the failover tests (switch, status, check, rejoin, dnsclient): it
 starts r1 (master) on 127.0.0.2 and r2, r3 (its replicas) on 127.0.0.3 and
 127.0.0.4 with random ports, a `redisfo-dns serve` whose zone names r1, and
 reads the state back (roles, the record, the serial) so a test can show
-that "nothing changed". It also runs Knot as an external primary with
-dynamic updates allowed by the TSIG key, for `failover.server` pointing at
-existing DNS.
+that "nothing changed". knot_cluster puts servers.KnotPrimary, with
+dynamic updates allowed by the TSIG key, where the server would be, for
+`failover.server` pointing at existing DNS; DnsFaultProxy stands between
+a switch and the server to lose, hold or slow its UPDATE.
 
 Everything started is registered with the `procs` fixture, so it is
 stopped whatever happens. Every wait is a bounded poll.
 """
 
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
-import dns.message
-import dns.query
 import dns.rdatatype
 
-from harness import (REDIS_SERVER, RedisNode, Redisfo, free_port, recv_exact,
-                     wait_until, _stop_popen)
+from confgen import service_zone
+from dnstools import recv_exact
+from servers import BareRedis, KnotPrimary, RedisNode, Redisfo, free_port, wait_until
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 NAMES = ("r1", "r2", "r3")
-
-
-def zone_text(zone, primary_name, primary_addr, ttl=5, serial=1):
-    return (
-        "$ORIGIN %s\n"
-        "@ 3600 IN SOA ns1 hostmaster %d 3600 600 86400 5\n"
-        "@ 3600 IN NS ns1\n"
-        "ns1 3600 IN A 127.0.0.1\n"
-        "redis %d IN A %s\n"
-        '_redisfo.redis %d IN TXT "primary=%s epoch=1 at=2026-01-01T00:00:00Z"\n'
-        % (zone, serial, ttl, primary_addr, ttl, primary_name))
 
 
 class Cluster:
@@ -77,7 +63,7 @@ class Cluster:
         if service_auth:
             svc.update(service_auth)
         self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo,
-                          zone_text=zone_text("svc.test.", "r1", HOSTS[0]))
+                          zone_text=service_zone("svc.test.", "r1", HOSTS[0]))
         procs(self.rf)
         if start_server:
             self.rf.start()
@@ -153,8 +139,7 @@ class Cluster:
                         for rr in rrset if rrset.rdtype == dns.rdatatype.TXT)
 
     def serial(self):
-        r = self.rf.query("svc.test.", "SOA")
-        return [rr.serial for rrset in r.answer for rr in rrset][0]
+        return self.rf.serial()
 
     def snapshot(self):
         """What a refusal must leave as it was."""
@@ -169,116 +154,16 @@ class Cluster:
         return self.rf.run("switch", *args, timeout=timeout, input="")
 
 
-class BareRedis(RedisNode):
-    """A redis-server started with arguments only: no config file, so
-    CONFIG REWRITE fails ("The server is running without a config file")."""
-
-    def start(self, timeout=10.0):
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", self.host,
-                "--dir", str(self.dir), "--save", "", "--appendonly", "no",
-                "--protected-mode", "no", "--repl-diskless-sync-delay", "0"]
-        if self.replicaof is not None:
-            args += ["--replicaof", self.replicaof.host, str(self.replicaof.port)]
-        logf = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=str(self.dir))
-        finally:
-            logf.close()
-        c = self.client(socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            wait_until(c.ping, timeout=timeout, what="bare redis-server %s" % self.host)
-        finally:
-            c.close()
-        return self
-
-
-class Knot:
-    """knotd as an external primary for svc.test. with dynamic updates
-    allowed by the given TSIG key, on 127.0.0.1 and a random port."""
-
-    def __init__(self, tmpdir, key_name, key_algorithm, key_secret, zone_body):
-        self.dir = Path(tmpdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port("127.0.0.1")
-        (self.dir / "svc.test.zone").write_text(zone_body)
-        (self.dir / "knot.conf").write_text(
-            "server:\n"
-            '    rundir: "%(d)s"\n'
-            "    listen: 127.0.0.1@%(port)d\n"
-            "log:\n"
-            "  - target: stderr\n"
-            "    any: info\n"
-            "database:\n"
-            '    storage: "%(d)s"\n'
-            "control:\n"
-            '    listen: "%(d)s/knot.sock"\n'
-            "key:\n"
-            "  - id: %(kn)s\n"
-            "    algorithm: %(ka)s\n"
-            "    secret: %(ks)s\n"
-            "acl:\n"
-            "  - id: update_acl\n"
-            "    key: %(kn)s\n"
-            "    action: update\n"
-            "zone:\n"
-            "  - domain: svc.test.\n"
-            '    storage: "%(d)s"\n'
-            '    file: "svc.test.zone"\n'
-            "    acl: update_acl\n"
-            % {"d": self.dir, "port": self.port, "kn": key_name,
-               "ka": key_algorithm, "ks": key_secret})
-        self.proc = None
-
-    def start(self):
-        knotd = shutil.which("knotd") or "/usr/sbin/knotd"
-        self.log = open(self.dir / "knot.log", "wb")
-        self.proc = subprocess.Popen([knotd, "-c", str(self.dir / "knot.conf")],
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-
-        def answers():
-            if self.proc.poll() is not None:
-                raise AssertionError("knotd exited:\n" + self.logtext())
-            q = dns.message.make_query("svc.test.", "SOA")
-            r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
-            return len(r.answer) == 1
-        wait_until(answers, timeout=15, what="knotd answering SOA")
-        return self
-
-    def logtext(self):
-        try:
-            return (self.dir / "knot.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def query(self, name, rdtype):
-        q = dns.message.make_query(name, rdtype)
-        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=2)
-
-    def stop(self):
-        if self.proc is not None:
-            _stop_popen(self.proc)
-            self.proc = None
-        if getattr(self, "log", None):
-            self.log.close()
-            self.log = None
-
-
 def knot_cluster(tmp_path, procs):
     """A Cluster whose switches send their UPDATEs and queries to a knotd
     primary holding the same zone (no redisfo-dns server started)."""
     c = Cluster(tmp_path, procs, start_server=False)
-    knot = procs(Knot(Path(tmp_path) / "knot", c.rf.key_name, c.rf.key_algorithm,
-                      c.rf.key_secret, zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot = procs(KnotPrimary(Path(tmp_path) / "knot", c.rf.key_name, c.rf.key_algorithm,
+                             c.rf.key_secret, service_zone("svc.test.", "r1", "127.0.0.2")))
     knot.start()
     c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
     c.rf.write_conf()
     return c, knot
-
-
-def have_knotd():
-    return shutil.which("knotd") is not None or os.path.exists("/usr/sbin/knotd")
 
 
 def median(xs):

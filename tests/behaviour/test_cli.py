@@ -4,13 +4,13 @@ import subprocess
 
 import pytest
 
-import harness
+from servers import BINARY, Redisfo
 
 COMMANDS = ["serve", "switch", "rejoin", "status", "check", "checkconf"]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([str(harness.BINARY), *args], capture_output=True, text=True,
+    return subprocess.run([str(BINARY), *args], capture_output=True, text=True,
                           timeout=20, cwd=cwd)
 
 
@@ -58,6 +58,6 @@ def test_config_errors_exit_2_and_check_unknown(tmp_path):
 
 
 def test_default_config_is_the_one_in_the_current_folder(tmp_path):
-    srv = harness.Redisfo(tmp_path)
+    srv = Redisfo(tmp_path)
     r = run("checkconf", cwd=str(srv.dir))
     assert r.returncode == 0 and r.stdout.startswith("configuration OK"), r.stderr

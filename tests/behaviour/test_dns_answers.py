@@ -16,11 +16,11 @@ import dns.rdatatype
 import pytest
 
 import dnswire
-import harness
-from harness import DNS_TOOLS, tool_query, transports
+from confgen import TEST_ZONE_SOA_MINIMUM, TEST_ZONE_SOA_TTL
+from dnstools import DNS_TOOLS, tool_query, transports
 
 ZONE = "svc.test."
-NEG_TTL = min(harness.TEST_ZONE_SOA_TTL, harness.TEST_ZONE_SOA_MINIMUM)
+NEG_TTL = min(TEST_ZONE_SOA_TTL, TEST_ZONE_SOA_MINIMUM)
 
 
 def rrsets(section):

@@ -18,9 +18,9 @@ import dns.rdatatype
 import pytest
 
 import dnswire as w
-from harness import DNS_TOOLS, tool_query, transports
+from dnstools import DNS_TOOLS, tool_query, transports
 
-MEDIUM_N, BIG_N, HUGE_N = 4, 16, 60   # TXT records in harness.TEST_ZONE
+MEDIUM_N, BIG_N, HUGE_N = 4, 16, 60   # TXT records in confgen.TEST_ZONE
 
 
 def ask_raw(server, wire, tcp=False, v6=False):

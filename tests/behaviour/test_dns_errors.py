@@ -17,7 +17,7 @@ import dns.rcode
 import pytest
 
 import dnswire as w
-from harness import HAVE_IPV6, tool_query, transports
+from dnstools import HAVE_IPV6, tool_query, transports
 
 
 def ask(server, wire, tcp=False, v6=False, timeout=2):

@@ -18,10 +18,11 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-import harness
-from harness import Redisfo, tool_query, wait_until
+from confgen import TEST_ZONE_LOW_SOA_TTL, txt_rrset
+from dnstools import DNS_TOOLS, HAVE_IPV6, tool_query
+from servers import Redisfo, free_port, wait_until
 
-GOOD_ZONE = harness.TEST_ZONE_LOW_SOA_TTL          # serial 7, redis A 127.0.0.2
+GOOD_ZONE = TEST_ZONE_LOW_SOA_TTL  # serial 7, redis A 127.0.0.2
 
 
 def a_of(srv, name):
@@ -49,7 +50,7 @@ def test_zone_created_from_config(tmp_path, procs):
     assert re.search(r"\bprimary=r1\b", txt) and re.search(r"\bepoch=\d+", txt), txt
     assert re.search(r"\bat=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", txt), txt
     assert r.answer[0].ttl == 17
-    for tool in harness.DNS_TOOLS:
+    for tool in DNS_TOOLS:
         t = tool_query(tool, srv.port, "redis.svc.test", "A")
         assert t.rcode == "NOERROR" and t.answer[0][4] == "127.0.0.2", repr(t)
     # the file is now the state: a restart serves the same and keeps it
@@ -99,7 +100,7 @@ BAD_ZONES = {
     "delegation": (GOOD_ZONE + "sub IN NS ns.example.org.\n", None, "sub"),
     "class_ch": (GOOD_ZONE + "chaos CH TXT \"x\"\n", None, "chaos"),
     # an RRset whose answer cannot fit a DNS message (~78 KB)
-    "giant_rrset": (GOOD_ZONE + harness._txt_rrset("giant", 300, 250) + "\n", None, None),
+    "giant_rrset": (GOOD_ZONE + txt_rrset("giant", 300, 250) + "\n", None, None),
 }
 
 
@@ -333,8 +334,8 @@ def udp_ask(host, port, qname="redis.svc.test.", timeout=1.0):
 
 
 def test_every_listen_address_answers(tmp_path, procs):
-    p1 = harness.free_port("127.0.0.1")
-    p2 = harness.free_port("127.0.0.9")
+    p1 = free_port("127.0.0.1")
+    p2 = free_port("127.0.0.9")
     srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
     listen = ["127.0.0.1:%d" % p1, "127.0.0.9:%d" % p2]
     if srv.v6:
@@ -359,7 +360,7 @@ def test_every_listen_address_answers(tmp_path, procs):
 def test_wildcard_listen_replies_from_the_address_asked(tmp_path, procs):
     """Bound to 0.0.0.0, a query to 127.0.0.5 is answered from 127.0.0.5
     (IP_PKTINFO), or resolvers drop the reply as spoofed."""
-    port = harness.free_port("0.0.0.0")
+    port = free_port("0.0.0.0")
     srv = Redisfo(tmp_path, zone_text=GOOD_ZONE)
     srv.dns_cfg["listen"] = ["0.0.0.0:%d" % port]
     srv.port = port
@@ -372,10 +373,10 @@ def test_wildcard_listen_replies_from_the_address_asked(tmp_path, procs):
         assert r.answer
 
 
-@pytest.mark.skipif(not harness.HAVE_IPV6, reason="no IPv6 loopback")
+@pytest.mark.skipif(not HAVE_IPV6, reason="no IPv6 loopback")
 def test_wildcard_listen_both_families(tmp_path, procs):
     """0.0.0.0 and [::] on one port side by side: each family answers."""
-    port = harness.free_port("0.0.0.0", also=("::",))
+    port = free_port("0.0.0.0", also=("::",))
     srv = Redisfo(tmp_path, zone_text=GOOD_ZONE,
                   dns={"listen": ["0.0.0.0:%d" % port, "[::]:%d" % port]})
     procs.add(srv).start()

@@ -17,7 +17,8 @@ import dns.rcode
 import pytest
 
 import dnswire as w
-from harness import HAVE_IPV6, recv_exact, wait_until
+from dnstools import HAVE_IPV6, recv_exact
+from servers import wait_until
 
 IDLE_TIMEOUT = 10.0     # dnsd/server.c TCP_IDLE_MS
 CAP = 256               # dnsd/server.c TCP_MAX_CONNS

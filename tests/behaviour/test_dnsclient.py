@@ -17,8 +17,9 @@ import dns.tsig
 import dns.update
 import pytest
 
-from failover_env import Knot, have_knotd, knot_cluster, zone_text
-from harness import REPO, Redisfo, wait_until
+from confgen import service_zone
+from failover_env import knot_cluster
+from servers import REPO, KnotPrimary, Redisfo, have_knotd, wait_until
 import latency
 
 needs_knotd = pytest.mark.skipif(not have_knotd(), reason="knotd not installed")
@@ -35,8 +36,8 @@ def unit_binary():
 
 @needs_knotd
 def test_dnsclient_against_knot(tmp_path, procs):
-    knot = procs(Knot(tmp_path / "knot", *KEY,
-                      zone_body=zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot = procs(KnotPrimary(tmp_path / "knot", *KEY,
+                             zone_body=service_zone("svc.test.", "r1", "127.0.0.2")))
     knot.start()
     env = dict(os.environ, DNSCLIENT_TEST_SERVER="127.0.0.1:%d" % knot.port,
                DNSCLIENT_TEST_KEY=":".join(KEY), DNSCLIENT_TEST_ZONE="svc.test.")
@@ -55,7 +56,7 @@ def test_dnsclient_against_knot(tmp_path, procs):
 def test_dnsclient_against_the_embedded_server(tmp_path, procs):
     rf = procs(Redisfo(tmp_path / "rf", services=[{"name": "redis", "nodes": [
         {"name": "r1", "host": "127.0.0.2", "port": 6379}]}],
-        zone_text=zone_text("svc.test.", "r1", "127.0.0.2")))
+        zone_text=service_zone("svc.test.", "r1", "127.0.0.2")))
     rf.start()
     env = dict(os.environ, DNSCLIENT_TEST_SERVER="127.0.0.1:%d" % rf.port,
                DNSCLIENT_TEST_KEY="%s:%s:%s" % (rf.key_name, rf.key_algorithm,
@@ -78,22 +79,18 @@ def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
         ans = knot.query("redis.svc.test.", "A")
         return [rr.address for rrset in ans.answer for rr in rrset]
 
-    def serial():
-        ans = knot.query("svc.test.", "SOA")
-        return [rr.serial for rrset in ans.answer for rr in rrset][0]
-
-    s0 = serial()
+    s0 = knot.serial()
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert served() == ["127.0.0.3"]
-    assert serial() > s0
+    assert knot.serial() > s0
     txt = knot.query("_redisfo.redis.svc.test.", "TXT")
     assert b"".join(txt.answer[0][0].strings).decode().startswith("primary=r2 epoch=2 ")
     assert c.role("r2") == "master" and c.role("r1") == "replica of r2"
 
     st = json.loads(c.rf.run("status", "--json").stdout)
     assert st["record"]["node"] == "r2" and st["verdict"] == "consistent"
-    assert st["record"]["serial"] == serial()
+    assert st["record"]["serial"] == knot.serial()
     r = c.rf.run("check")
     assert r.returncode == 0, r.stdout
     c.wait_links("r2")
@@ -102,11 +99,11 @@ def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
     c.rf.dns_cfg["update_key"] = dict(c.rf.dns_cfg["update_key"],
                                       secret="d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0xMjM0NTY=")
     c.rf.write_conf()
-    s1 = serial()
+    s1 = knot.serial()
     r = c.switch("-y", "--to", "r1")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "NOTAUTH" in r.stderr and "nothing changed" in r.stderr
-    assert served() == ["127.0.0.3"] and serial() == s1
+    assert served() == ["127.0.0.3"] and knot.serial() == s1
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 back as replica")
     assert c.role("r2") == "master"
 
@@ -114,8 +111,8 @@ def test_switch_with_knot_as_the_dns_server(tmp_path, procs):
 @needs_knotd
 def test_figures_update_latency_knot(tmp_path, procs):
     """The same UPDATE latency figures with knotd as an external primary."""
-    knot = procs(Knot(tmp_path / "knot", *KEY,
-                      zone_body=zone_text("svc.test.", "r1", "127.0.0.2")))
+    knot = procs(KnotPrimary(tmp_path / "knot", *KEY,
+                             zone_body=service_zone("svc.test.", "r1", "127.0.0.2")))
     knot.start()
     key = dns.tsig.Key(KEY[0], KEY[2], KEY[1])
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from failover_env import Cluster
-from harness import wait_until
+from servers import wait_until
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.tsig
-import dns.update
 
-import harness
+from servers import Redisfo, wait_until
 
 ZONE = """$ORIGIN svc.test.
 $TTL 3600
@@ -29,8 +28,7 @@ redis 5 IN AAAA ::2
 
 
 def _update(srv, addr):
-    key = dns.tsig.Key(srv.key_name, srv.key_secret, srv.key_algorithm)
-    u = dns.update.UpdateMessage("svc.test.", keyring=key)
+    u = srv.update_message()
     u.replace("redis", 5, "A", addr)
     return dns.query.tcp(u, "127.0.0.1", port=srv.port, timeout=3).rcode()
 
@@ -38,7 +36,7 @@ def _update(srv, addr):
 def test_workers_see_old_or_new_snapshot_never_a_mix(tmp_path, procs):
     """Four clients query two workers while 100 updates swap the answer:
     every reply is complete and names an address that was once served."""
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, workers=2))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE, workers=2))
     srv.start()
     written = ["127.0.0.2"] + ["10.9.%d.%d" % (i // 200, i % 200 + 1) for i in range(100)]
     valid = set(written)
@@ -109,8 +107,8 @@ def _burst(src, port, n, name="redis.svc.test."):
 
 
 def test_rrl_limits_one_network_not_another(tmp_path, procs):
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
-                                    dns={"rrl": {"rate": 20, "slip": 2}}))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE,
+                            dns={"rrl": {"rate": 20, "slip": 2}}))
     srv.start()
     full, tc = _burst("127.0.0.1", srv.port, 300)
     # At most the rate (one second boundary may let two windows' worth in),
@@ -138,7 +136,7 @@ def test_rrl_limits_one_network_not_another(tmp_path, procs):
 
 
 def test_rrl_off_answers_everything(tmp_path, procs):
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     srv.start()
     full, tc = _burst("127.0.0.1", srv.port, 200)
     assert tc == 0
@@ -146,7 +144,7 @@ def test_rrl_off_answers_everything(tmp_path, procs):
 
 
 def test_workers_zero_means_one_per_cpu(tmp_path, procs):
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, workers=0))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE, workers=0))
     srv.start()
     ncpu = os.cpu_count()
     per_addr = len(srv.dns_cfg["listen"])
@@ -157,7 +155,7 @@ def test_workers_zero_means_one_per_cpu(tmp_path, procs):
 def test_tcp_trickle_does_not_hold_a_connection(tmp_path, procs):
     """A client that sends a byte now and then but never a whole message is
     closed by the idle timeout (10 s), while a busy connection stays open."""
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     srv.start()
     trickle = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
     busy = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
@@ -214,8 +212,8 @@ def test_serve_drops_to_dns_user_and_still_writes_the_zone(tmp_path, procs):
     try:
         os.chmod(zdir, 0o755)
         os.chown(zdir, nobody.pw_uid, nobody.pw_gid)
-        srv = harness.Redisfo(tmp_path, zone_text=None,
-                              dns={"user": "nobody", "zone_file": str(zdir / "svc.test.zone")})
+        srv = Redisfo(tmp_path, zone_text=None,
+                      dns={"user": "nobody", "zone_file": str(zdir / "svc.test.zone")})
         srv.write_zone(ZONE)
         procs.add(srv).start()
         assert _uid_of(srv.proc.pid) == [nobody.pw_uid] * 4
@@ -230,14 +228,14 @@ def test_serve_drops_to_dns_user_and_still_writes_the_zone(tmp_path, procs):
 
 
 def test_serve_refuses_a_dns_user_that_cannot_write_the_zone(tmp_path, procs):
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"user": "nobody"}))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE, dns={"user": "nobody"}))
     proc = srv.run("serve", timeout=10)
     assert proc.returncode == 1
     assert "nobody cannot write in" in proc.stderr, proc.stderr
 
 
 def test_serve_refuses_an_unknown_dns_user(tmp_path, procs):
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"user": "no-such-user-x"}))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE, dns={"user": "no-such-user-x"}))
     proc = srv.run("serve", timeout=10)
     assert proc.returncode == 1
     assert 'there is no user "no-such-user-x"' in proc.stderr, proc.stderr
@@ -254,7 +252,7 @@ def test_tcp_client_that_never_reads_cannot_grow_the_server(tmp_path, procs):
     """A client pipelining queries without reading the answers: the server
     stops reading from it once a bounded backlog waits, stays small, and
     keeps answering everyone else, over UDP and TCP."""
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     srv.start()
     rss_before = _rss_kb(srv.proc.pid)
     wire = dns.message.make_query("redis.svc.test.", "A").to_wire()
@@ -287,7 +285,7 @@ def test_flood_of_signed_looking_packets_leaves_tcp_updates_answered(tmp_path, p
     """UDP packets carrying a (bogus) TSIG go to the control thread; a flood
     of them is cut to a bounded rate, and an UPDATE over TCP, as the switch
     sends it, is still answered promptly."""
-    srv = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     srv.start()
     bogus = dns.tsig.Key("nobody-key.", "c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256")
     q = dns.message.make_query("redis.svc.test.", "A")
@@ -313,7 +311,7 @@ def test_flood_of_signed_looking_packets_leaves_tcp_updates_answered(tmp_path, p
     for t in threads:
         t.start()
     try:
-        harness.wait_until(lambda: sum(sent) > 5000, timeout=10, what="the flood to start")
+        wait_until(lambda: sum(sent) > 5000, timeout=10, what="the flood to start")
         for i in range(5):
             t0 = time.monotonic()
             assert _update(srv, "10.7.0.%d" % (i + 1)) == dns.rcode.NOERROR

@@ -18,11 +18,10 @@ import time
 
 import dns.message
 import dns.rcode
-import dns.tsig
 import dns.update
 import dns.zone
 
-import harness
+from servers import Redisfo
 
 ZONE = """$ORIGIN svc.test.
 $TTL 300
@@ -41,8 +40,8 @@ def addr_of(k):
 
 
 def test_sigkill_during_updates(tmp_path, procs):
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
-    key = dns.tsig.Key(s.key_name, s.key_secret, s.key_algorithm)
+    s = procs.add(Redisfo(tmp_path, zone_text=ZONE))
+    key = s.tsig_key()
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)

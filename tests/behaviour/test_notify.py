@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
 import time
 
 import dns.message
@@ -21,25 +20,21 @@ import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.tsig
-import dns.update
 import pytest
 
-import harness
+from confgen import TEST_ZONE_LOW_SOA_TTL
+from dnstools import HAVE_IPV6
+from servers import KnotSecondary, NsdSecondary, Redisfo, free_port, wait_until
 
-ZONE = """$ORIGIN svc.test.
-$TTL 300
-@        30 IN SOA ns1.svc.test. hostmaster.svc.test. 7 3600 600 86400 600
-@        30 IN NS  ns1.svc.test.
-ns1         IN A   127.0.0.1
-redis     5 IN A   127.0.0.2
-""" + "".join("txt%d IN TXT \"enough records that one change is less than the zone\"\n" % i
-              for i in range(8))
+# The small zone (serial 7, redis A 127.0.0.2) and enough other records
+# that one change is less than the zone.
+ZONE = TEST_ZONE_LOW_SOA_TTL + "".join(
+    "txt%d IN TXT \"enough records that one change is less than the zone\"\n" % i
+    for i in range(8))
 
 
 def do_update(srv, addr):
-    u = dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(srv.key_name, srv.key_secret,
-                                                                    srv.key_algorithm))
+    u = srv.update_message()
     u.replace("redis", 5, "A", addr)
     r = dns.query.udp(u, "127.0.0.1", port=srv.port, timeout=3)
     assert r.rcode() == dns.rcode.NOERROR
@@ -70,7 +65,7 @@ def answer(sock, m, peer):
 
 @pytest.mark.parametrize("family", ["v4", "v6"])
 def test_notify_sent_retried_and_stopped(tmp_path, procs, family):
-    if family == "v6" and not harness.HAVE_IPV6:
+    if family == "v6" and not HAVE_IPV6:
         pytest.skip("no IPv6 loopback")
     host = "::1" if family == "v6" else "127.0.0.1"
     sec = socket.socket(socket.AF_INET6 if family == "v6" else socket.AF_INET, socket.SOCK_DGRAM)
@@ -78,7 +73,7 @@ def test_notify_sent_retried_and_stopped(tmp_path, procs, family):
     port = sec.getsockname()[1]
     target = "[::1]:%d" % port if family == "v6" else "127.0.0.1:%d" % port
     try:
-        s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE, dns={"notify": [target]}))
+        s = procs.add(Redisfo(tmp_path, zone_text=ZONE, dns={"notify": [target]}))
         s.start()
         # Drain what startup sent (answering it), then change the zone.
         while True:
@@ -117,126 +112,14 @@ def test_notify_sent_retried_and_stopped(tmp_path, procs, family):
         sec.close()
 
 
-NSD_CONF = """server:
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    zonesdir: "{dir}"
-    pidfile: "{dir}/nsd.pid"
-    database: ""
-    xfrdfile: "{dir}/xfrd.state"
-    xfrdir: "{dir}"
-    zonelistfile: "{dir}/zone.list"
-    logfile: "{dir}/nsd.log"
-    server-count: 1
-    verbosity: 2
-    xfrd-reload-timeout: 0
-    hide-version: yes
-remote-control:
-    control-enable: no
-zone:
-    name: "svc.test."
-    zonefile: "svc.test.zone"
-    request-xfr: 127.0.0.1@{primary} NOKEY
-    allow-notify: 127.0.0.1 NOKEY
-"""
-
-
-class Nsd:
-    """nsd as a secondary of the server, on its own port, config in tmpdir."""
-
-    def __init__(self, tmpdir):
-        self.dir = tmpdir / "nsd"
-        self.dir.mkdir()
-        self.port = harness.free_port("127.0.0.1")
-        self.proc = None
-
-    def configure(self, primary_port):
-        (self.dir / "nsd.conf").write_text(NSD_CONF.format(port=self.port, dir=self.dir,
-                                                           primary=primary_port))
-
-    def start(self):
-        self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
-        return self
-
-    def log(self):
-        try:
-            return (self.dir / "nsd.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def a(self):
-        q = dns.message.make_query("redis.svc.test.", "A")
-        r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
-        return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
-
-    def stop(self):
-        if self.proc is not None:
-            harness._stop_popen(self.proc)
-
-
-KNOT_CONF = """server:
-    rundir: "{dir}"
-    listen: 127.0.0.1@{port}
-log:
-  - target: "{dir}/knot.log"
-    any: info
-database:
-    storage: "{dir}"
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary}
-acl:
-  - id: notify_from_primary
-    address: 127.0.0.1
-    action: notify
-zone:
-  - domain: svc.test.
-    master: primary
-    acl: notify_from_primary
-    storage: "{dir}"
-    zonefile-sync: -1
-    journal-content: none
-"""
-
-
-class Knot(Nsd):
-    """knotd as the secondary (same interface as Nsd)."""
-
-    def __init__(self, tmpdir):
-        self.dir = tmpdir / "knot"
-        self.dir.mkdir()
-        self.port = harness.free_port("127.0.0.1")
-        self.proc = None
-
-    def configure(self, primary_port):
-        (self.dir / "knot.conf").write_text(KNOT_CONF.format(port=self.port, dir=self.dir,
-                                                             primary=primary_port))
-
-    def start(self):
-        self.proc = subprocess.Popen(["knotd", "-c", str(self.dir / "knot.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
-        return self
-
-    def log(self):
-        try:
-            return (self.dir / "knot.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
 @pytest.mark.parametrize("kind", ["nsd", "knotd"])
 def test_secondary_follows_updates(tmp_path, procs, kind):
     if shutil.which(kind) is None:
         pytest.skip("%s not installed" % kind)
-    sec = (Nsd if kind == "nsd" else Knot)(tmp_path)
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
-                                  dns={"notify": ["127.0.0.1:%d" % sec.port],
-                                       "allow_transfer": ["127.0.0.1"]}))
+    sec = (NsdSecondary if kind == "nsd" else KnotSecondary)(tmp_path)
+    s = procs.add(Redisfo(tmp_path, zone_text=ZONE,
+                          dns={"notify": ["127.0.0.1:%d" % sec.port],
+                               "allow_transfer": ["127.0.0.1"]}))
     sec.configure(s.port)
     s.start()
     procs.add(sec)
@@ -244,13 +127,13 @@ def test_secondary_follows_updates(tmp_path, procs, kind):
 
     def serves(addr):
         return lambda: sec.proc.poll() is None and sec.a() == [addr]
-    harness.wait_until(serves("127.0.0.2"), timeout=15,
-                       what="%s to transfer the zone\n%s" % (kind, sec.log()))
+    wait_until(serves("127.0.0.2"), timeout=15,
+               what="%s to transfer the zone\n%s" % (kind, sec.log()))
     delays = []
     for i, addr in enumerate(["127.0.0.3", "127.0.0.4", "127.0.0.5"]):
         t0 = do_update(s, addr)
-        harness.wait_until(serves(addr), timeout=2.0, interval=0.01,
-                           what="%s to serve %s within 2 s of the UPDATE (%s)" % (kind, addr, sec.log()[-800:]))
+        wait_until(serves(addr), timeout=2.0, interval=0.01,
+                   what="%s to serve %s within 2 s of the UPDATE (%s)" % (kind, addr, sec.log()[-800:]))
         delays.append(time.monotonic() - t0)
     print("\nFIGURE %s secondary serves the update after %s ms"
           % (kind, ", ".join("%.0f" % (d * 1000) for d in delays)))
@@ -268,13 +151,13 @@ def test_status_shows_each_secondary(tmp_path, procs):
     behind, one that does not answer says why; none changes the verdict."""
     if shutil.which("nsd") is None:
         pytest.skip("nsd not installed")
-    sec = Nsd(tmp_path)
-    stale = procs.add(harness.Redisfo(tmp_path / "stale", zone_text=ZONE))
-    dead = harness.free_port("127.0.0.1")
+    sec = NsdSecondary(tmp_path)
+    stale = procs.add(Redisfo(tmp_path / "stale", zone_text=ZONE))
+    dead = free_port("127.0.0.1")
     targets = ["127.0.0.1:%d" % p for p in (sec.port, stale.port, dead)]
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE,
-                                  dns={"notify": targets, "allow_transfer": ["127.0.0.1"]},
-                                  failover={"probe_timeout_ms": 300}))
+    s = procs.add(Redisfo(tmp_path, zone_text=ZONE,
+                          dns={"notify": targets, "allow_transfer": ["127.0.0.1"]},
+                          failover={"probe_timeout_ms": 300}))
     sec.configure(s.port)
     stale.start()
     s.start()
@@ -282,8 +165,8 @@ def test_status_shows_each_secondary(tmp_path, procs):
     sec.start()
     before = json.loads(s.run("status", "--json").stdout)
     do_update(s, "127.0.0.3")
-    harness.wait_until(lambda: sec.proc.poll() is None and sec.a() == ["127.0.0.3"],
-                       timeout=15, what="nsd to take the update\n%s" % sec.log())
+    wait_until(lambda: sec.proc.poll() is None and sec.a() == ["127.0.0.3"],
+               timeout=15, what="nsd to take the update\n%s" % sec.log())
     serial = s.query("svc.test.", "SOA").answer[0][0].serial
     r = s.run("status", "--json")
     st = json.loads(r.stdout)

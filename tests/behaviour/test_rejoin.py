@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from failover_env import Cluster
-from harness import wait_until
+from servers import wait_until
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from failover_env import Cluster
-from harness import wait_until
+from servers import wait_until
 
 LINE = re.compile(r"^REDISFO (OK|WARNING|CRITICAL|UNKNOWN) - [^\n|]+ \| lag=\d+B;\d+;;0"
                   r"( serial=\d+)?\n$")

@@ -25,12 +25,11 @@ import time
 import dns.message
 import dns.query
 import dns.rdatatype
-import dns.tsig
 import dns.rcode
 import pytest
 
-import harness
-from harness import wait_until
+from confgen import TEST_ZONE
+from servers import ASAN_BINARY, Redisfo, wait_until
 from fuzz_packets import PacketFuzzer, UpdateFuzzer, tsig_sign
 
 SEED = int(os.environ.get("STRESS_SEED", "20261125"))
@@ -73,7 +72,7 @@ class Reloader:
         self.n += 1
         if self.n % self.every == 0:
             self.serial += 1
-            self.srv.write_zone(harness.TEST_ZONE.replace("2024010101", str(self.serial)))
+            self.srv.write_zone(TEST_ZONE.replace("2024010101", str(self.serial)))
             self.srv.signal(signal.SIGHUP)
 
 
@@ -146,10 +145,10 @@ def flood_tcp(srv, fuzz, count):
 
 @pytest.fixture
 def asan_server(tmp_path, procs):
-    binary = harness.ASAN_BINARY
+    binary = ASAN_BINARY
     assert binary.exists(), "%s is missing: run `make redisfo-dns-asan`" % binary
-    srv = procs.add(harness.Redisfo(
-        tmp_path, zone_text=harness.TEST_ZONE, binary=binary, workers=2,
+    srv = procs.add(Redisfo(
+        tmp_path, zone_text=TEST_ZONE, binary=binary, workers=2,
         env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1:"
                              "handle_segv=1:allow_user_segv_handler=0",
              "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=0"}))
@@ -223,7 +222,7 @@ def test_stress_signed_updates(asan_server, capsys):
     serial = srv.query("svc.test.", "SOA").answer[0][0].serial
     # The journal those changes left: signed IXFRs from serials it holds
     # (the changes) and from older ones (the whole zone) all complete.
-    key = dns.tsig.Key(srv.key_name, srv.key_secret, srv.key_algorithm)
+    key = srv.tsig_key()
     for since in range(serial - 80, serial + 1, 8):
         msgs = list(dns.query.xfr("127.0.0.1", "svc.test.", rdtype=dns.rdatatype.IXFR,
                                   serial=since, port=srv.port, timeout=5, keyring=key))

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from failover_env import Cluster
-from harness import BINARY, wait_until
+from servers import BINARY, wait_until
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from failover_env import Cluster, have_knotd, knot_cluster, median
+from failover_env import Cluster, knot_cluster, median
+from servers import have_knotd
 from writeload import WriteLoad
 
 ROUNDS = 20

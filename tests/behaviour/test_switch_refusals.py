@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from failover_env import Cluster
-from harness import wait_until
+from servers import wait_until
 
 UPDATE_SCRIPT = r'''
 import base64, os, sys

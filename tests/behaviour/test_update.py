@@ -27,25 +27,17 @@ import dns.tsig
 import dns.update
 import pytest
 
-import harness
 import latency
+from confgen import TEST_ZONE_LOW_SOA_TTL
+from dnstools import need_tool
+from servers import Redisfo
 
-ZONE = """$ORIGIN svc.test.
-$TTL 300
-@        30 IN SOA ns1.svc.test. hostmaster.svc.test. 7 3600 600 86400 600
-@        30 IN NS  ns1.svc.test.
-ns1         IN A   127.0.0.1
-redis     5 IN A   127.0.0.2
-_redisfo.redis 5 IN TXT "primary=r1 epoch=1"
-"""
-
-
-def key_of(srv, name=None, secret=None):
-    return dns.tsig.Key(name or srv.key_name, secret or srv.key_secret, srv.key_algorithm)
+# The small zone (serial 7, redis A 127.0.0.2) and the record's TXT.
+ZONE = TEST_ZONE_LOW_SOA_TTL + '_redisfo.redis 5 IN TXT "primary=r1 epoch=1"\n'
 
 
 def update(srv, zone="svc.test.", key=True):
-    k = key_of(srv) if key is True else key
+    k = srv.tsig_key() if key is True else key
     return dns.update.UpdateMessage(zone, keyring=k)
 
 
@@ -60,51 +52,44 @@ def served(srv, name="redis.svc.test.", rdtype="A"):
     return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
 
 
-def serial(srv):
-    r = srv.query("svc.test.", "SOA")
-    return r.answer[0][0].serial
-
-
 def state(srv):
     """What a failed update must leave alone: served record, serial, file."""
-    return served(srv), served(srv, "_redisfo.redis.svc.test.", "TXT"), serial(srv), \
+    return served(srv), served(srv, "_redisfo.redis.svc.test.", "TXT"), srv.serial(), \
         srv.zone_path.read_bytes()
 
 
 @pytest.fixture
 def srv(tmp_path, procs):
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=ZONE))
+    s = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     s.start()
     return s
 
 
-def tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip("%s not installed" % name)
-    return path
-
-
 # ------------------------------------------------------------ real clients
 
+def nsupdate_key(srv, secret=None):
+    """nsupdate's -y, the key name written without its final dot."""
+    return srv.tsig_arg(name=srv.key_name.rstrip("."), secret=secret)
+
+
 def test_nsupdate_changes_record_and_serial(srv):
-    before = serial(srv)
+    before = srv.serial()
     script = ("server 127.0.0.1 %d\nzone svc.test.\n"
               "prereq yxrrset redis.svc.test. A 127.0.0.2\n"
               "update delete redis.svc.test. A\n"
               "update add redis.svc.test. 5 A 127.0.0.9\nsend\n") % srv.port
-    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), srv.key_secret)],
+    r = subprocess.run([need_tool("nsupdate"), "-y", nsupdate_key(srv)],
                        input=script, capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r.stderr + r.stdout
     assert served(srv) == ["127.0.0.9"]
-    assert serial(srv) == before + 1
+    assert srv.serial() == before + 1
     assert "127.0.0.9" in srv.zone_path.read_text()
     # The same prerequisite no longer holds: nsupdate reports NXRRSET.
-    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), srv.key_secret)],
+    r = subprocess.run([need_tool("nsupdate"), "-y", nsupdate_key(srv)],
                        input=script, capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert "NXRRSET" in r.stderr + r.stdout
-    assert serial(srv) == before + 1
+    assert srv.serial() == before + 1
 
 
 def test_nsupdate_wrong_secret_refused(srv):
@@ -112,22 +97,22 @@ def test_nsupdate_wrong_secret_refused(srv):
     script = ("server 127.0.0.1 %d\nzone svc.test.\n"
               "update delete redis.svc.test. A\nupdate add redis.svc.test. 5 A 127.0.0.9\nsend\n") % srv.port
     bad = base64.b64encode(os.urandom(32)).decode()
-    r = subprocess.run([tool("nsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name.rstrip("."), bad)],
+    r = subprocess.run([need_tool("nsupdate"), "-y", nsupdate_key(srv, bad)],
                        input=script, capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert state(srv) == before
 
 
 def test_knsupdate_changes_record(srv):
-    before = serial(srv)
+    before = srv.serial()
     script = ("server 127.0.0.1 %d\nzone svc.test.\n"
               "update delete redis.svc.test. A\n"
               "update add redis.svc.test. 5 A 127.0.0.10\nsend\nquit\n") % srv.port
-    r = subprocess.run([tool("knsupdate"), "-y", "hmac-sha256:%s:%s" % (srv.key_name, srv.key_secret)],
+    r = subprocess.run([need_tool("knsupdate"), "-y", srv.tsig_arg()],
                        input=script, capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r.stderr + r.stdout
     assert served(srv) == ["127.0.0.10"]
-    assert serial(srv) == before + 1
+    assert srv.serial() == before + 1
 
 
 LDNS_UPDATE_SCRIPT = r"""
@@ -151,14 +136,14 @@ echo "SERIAL $(dig +short @127.0.0.1 svc.test. SOA | cut -d' ' -f3)"
 def test_ldns_update_adds_record(tmp_path):
     """ldns-update finds the primary through /etc/resolv.conf and port 53,
     so it runs with the server in a private network and mount namespace."""
-    tool("ldns-update")
+    need_tool("ldns-update")
     if shutil.which("unshare") is None:
         pytest.skip("unshare not installed")
     probe = subprocess.run(["unshare", "-n", "-m", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("cannot make namespaces here: %s" % probe.stderr.decode().strip())
-    s = harness.Redisfo(tmp_path, zone_text=ZONE,
-                        dns={"listen": ["127.0.0.1:53"]})
+    s = Redisfo(tmp_path, zone_text=ZONE,
+                dns={"listen": ["127.0.0.1:53"]})
     s.dns_cfg["update_key"]["algorithm"] = "hmac-sha1"
     s.key_algorithm = "hmac-sha1"
     s.write_conf()
@@ -245,11 +230,11 @@ def _signed_wire(u, skew=0):
 def test_wrongly_signed_update_notauth(srv, what, exc):
     before = state(srv)
     if what == "badkey":
-        k = key_of(srv, name="nobody.")
+        k = srv.tsig_key(name="nobody.")
     elif what == "badsig":
-        k = key_of(srv, secret=base64.b64encode(os.urandom(32)).decode())
+        k = srv.tsig_key(secret=base64.b64encode(os.urandom(32)).decode())
     else:
-        k = key_of(srv)
+        k = srv.tsig_key()
     u = update(srv, key=k)
     u.replace("redis", 5, "A", "127.0.0.5")
     wire = _signed_wire(u, skew=-1000 if what == "badtime" else 0)
@@ -334,7 +319,7 @@ def test_update_that_changes_nothing_keeps_serial(srv):
 
 def test_new_answer_served_when_reply_arrives(srv):
     """No retry: the first query after each reply sees the new address."""
-    s0 = serial(srv)
+    s0 = srv.serial()
     for i in range(30):
         addr = "10.1.0.%d" % (i + 1)
         u = update(srv)
@@ -342,7 +327,7 @@ def test_new_answer_served_when_reply_arrives(srv):
         assert send(srv, u).rcode() == dns.rcode.NOERROR
         assert served(srv) == [addr]
         assert srv.query("redis.svc.test.", "A", tcp=True).answer[0][0].to_text() == addr
-    assert serial(srv) == s0 + 30
+    assert srv.serial() == s0 + 30
 
 
 def test_queries_answered_during_update_stream(srv):
@@ -396,16 +381,16 @@ def test_figures_update_latency(srv):
 
 def test_signed_query_gets_signed_answer(srv):
     q = dns.message.make_query("redis.svc.test.", "A")
-    q.use_tsig(key_of(srv))
+    q.use_tsig(srv.tsig_key())
     r = dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3)   # checks the reply MAC
     assert r.had_tsig
     assert [rd.to_text() for rrset in r.answer for rd in rrset] == ["127.0.0.2"]
-    r = subprocess.run([tool("dig"), "-y", "hmac-sha256:%s:%s" % (srv.key_name, srv.key_secret),
+    r = subprocess.run([need_tool("dig"), "-y", srv.tsig_arg(),
                         "-p", str(srv.port), "@127.0.0.1", "redis.svc.test.", "A"],
                        capture_output=True, text=True, timeout=10)
     assert "status: NOERROR" in r.stdout and "TSIG" in r.stdout
     assert "failure" not in r.stdout.lower() and "Couldn't verify" not in r.stdout
     q = dns.message.make_query("redis.svc.test.", "A")
-    q.use_tsig(key_of(srv, secret=base64.b64encode(os.urandom(32)).decode()))
+    q.use_tsig(srv.tsig_key(secret=base64.b64encode(os.urandom(32)).decode()))
     with pytest.raises(dns.tsig.PeerBadSignature):
         dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3)

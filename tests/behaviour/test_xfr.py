@@ -9,7 +9,6 @@ older serial the whole zone; a transfer after an UPDATE carries the change.
 """
 
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -20,10 +19,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.tsig
-import dns.update
 import pytest
 
-import harness
+from dnstools import HAVE_IPV6, need_tool, recv_exact
+from servers import Redisfo, wait_until
 
 N_TXT = 400
 
@@ -46,17 +45,11 @@ N_RECORDS = 2 + 3 + N_TXT + 1   # SOA, NS, ns1 A, redis A+AAAA, TXTs, closing SO
 @pytest.fixture(scope="module")
 def xsrv(tmp_path_factory, request):
     allow = ["127.0.0.1"]
-    s = harness.Redisfo(tmp_path_factory.mktemp("xfr"), zone_text=zone_text(),
-                        dns={"allow_transfer": allow})
+    s = Redisfo(tmp_path_factory.mktemp("xfr"), zone_text=zone_text(),
+                dns={"allow_transfer": allow})
     request.addfinalizer(s.stop)
     s.start()
     return s
-
-
-def tool(name):
-    if shutil.which(name) is None:
-        pytest.skip("%s not installed" % name)
-    return name
 
 
 def run(*args):
@@ -77,21 +70,12 @@ def records(out):
     return recs
 
 
-def keyarg(s):
-    return "hmac-sha256:%s:%s" % (s.key_name, s.key_secret)
-
-
 def transfer_server(tmp_path, procs):
     """A started server with zone_text(), 127.0.0.1 allowed to transfer."""
-    s = procs.add(harness.Redisfo(tmp_path, zone_text=zone_text(),
-                                  dns={"allow_transfer": ["127.0.0.1"]}))
+    s = procs.add(Redisfo(tmp_path, zone_text=zone_text(),
+                          dns={"allow_transfer": ["127.0.0.1"]}))
     s.start()
     return s
-
-
-def signed_update(s):
-    return dns.update.UpdateMessage("svc.test.", keyring=dns.tsig.Key(
-        s.key_name, s.key_secret, s.key_algorithm))
 
 
 def send_update(s, u):
@@ -106,13 +90,13 @@ def xfr_first_rcode(s, source, wire_msg):
         c.bind((source, 0))
         c.connect(("127.0.0.1", s.port))
         c.sendall(struct.pack("!H", len(wire)) + wire)
-        n = struct.unpack("!H", harness.recv_exact(c, 2))[0]
-        return dns.message.from_wire(harness.recv_exact(c, n), keyring=wire_msg.keyring,
+        n = struct.unpack("!H", recv_exact(c, 2))[0]
+        return dns.message.from_wire(recv_exact(c, n), keyring=wire_msg.keyring,
                                      request_mac=wire_msg.mac if wire_msg.keyring else b"")
 
 
 def test_dig_axfr_allowed(xsrv):
-    r = run(tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
+    r = run(need_tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
     recs = records(r.stdout)
     assert len(recs) == N_RECORDS, r.stdout[-2000:]
     assert recs[0] == ("svc.test.", "SOA") and recs[-1] == ("svc.test.", "SOA")
@@ -122,14 +106,14 @@ def test_dig_axfr_allowed(xsrv):
 
 
 def test_kdig_axfr_allowed(xsrv):
-    r = run(tool("kdig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
+    r = run(need_tool("kdig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
     recs = records(r.stdout)
     assert len(recs) == N_RECORDS, r.stdout[-2000:] + r.stderr
     assert recs[0][1] == "SOA" and recs[-1][1] == "SOA"
 
 
 def test_axfr_refused_from_other_address(xsrv):
-    r = run(tool("dig"), "-b", "127.0.0.5", "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
+    r = run(need_tool("dig"), "-b", "127.0.0.5", "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "AXFR")
     assert len(records(r.stdout)) == 0
     assert "Transfer failed" in r.stdout
     q = dns.message.make_query("svc.test.", "AXFR")
@@ -139,7 +123,7 @@ def test_axfr_refused_from_other_address(xsrv):
 
 
 def test_signed_axfr_allowed_from_other_address(xsrv):
-    r = run(tool("dig"), "-b", "127.0.0.5", "-y", keyarg(xsrv), "-p", str(xsrv.port),
+    r = run(need_tool("dig"), "-b", "127.0.0.5", "-y", xsrv.tsig_arg(), "-p", str(xsrv.port),
             "@127.0.0.1", "svc.test.", "AXFR")
     out = r.stdout + r.stderr
     assert "failure" not in out.lower() and "Transfer failed" not in out, out[-1500:]
@@ -149,7 +133,7 @@ def test_signed_axfr_allowed_from_other_address(xsrv):
     m = re.search(r"XFR size: \d+ records \(messages (\d+)", r.stdout)
     assert m and int(m.group(1)) >= 3
     assert len([x for x in records(r.stdout) if x[1] == "TSIG"]) == int(m.group(1))
-    r = run(tool("kdig"), "-b", "127.0.0.5", "-y", keyarg(xsrv), "-p", str(xsrv.port),
+    r = run(need_tool("kdig"), "-b", "127.0.0.5", "-y", xsrv.tsig_arg(), "-p", str(xsrv.port),
             "@127.0.0.1", "svc.test.", "AXFR")
     assert len([x for x in records(r.stdout) if x[1] != "TSIG"]) == N_RECORDS, \
         r.stdout[-1500:] + r.stderr
@@ -159,7 +143,7 @@ def test_signed_axfr_allowed_from_other_address(xsrv):
 
 def test_signed_axfr_checked_message_by_message(xsrv):
     """dnspython verifies the chained TSIG of every message."""
-    k = dns.tsig.Key(xsrv.key_name, xsrv.key_secret, xsrv.key_algorithm)
+    k = xsrv.tsig_key()
     msgs = list(dns.query.xfr("127.0.0.1", "svc.test.", port=xsrv.port, keyring=k,
                               keyname=xsrv.key_name, timeout=5, source="127.0.0.5"))
     assert len(msgs) >= 3
@@ -168,57 +152,52 @@ def test_signed_axfr_checked_message_by_message(xsrv):
 
 
 def test_wrong_key_axfr_notauth(xsrv):
-    k = dns.tsig.Key(xsrv.key_name, "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM=",
-                     xsrv.key_algorithm)
+    k = xsrv.tsig_key(secret="c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM=")
     q = dns.message.make_query("svc.test.", "AXFR")
     q.use_tsig(k)
     with pytest.raises(dns.tsig.PeerBadSignature):
         xfr_first_rcode(xsrv, "127.0.0.1", q)
 
 
-def soa_serial(s):
-    return s.query("svc.test.", "SOA").answer[0][0].serial
-
-
 def test_ixfr_current_serial_gives_soa_alone(xsrv):
-    cur = soa_serial(xsrv)
+    cur = xsrv.serial()
     for serial in (cur, cur + 5):
-        r = run(tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % serial)
+        r = run(need_tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % serial)
         recs = records(r.stdout)
         assert recs == [("svc.test.", "SOA")], r.stdout
-    r = run(tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % (cur - 1))
+    r = run(need_tool("dig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % (cur - 1))
     assert len(records(r.stdout)) == N_RECORDS
-    r = run(tool("kdig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % cur)
+    r = run(need_tool("kdig"), "-p", str(xsrv.port), "@127.0.0.1", "svc.test.", "IXFR=%d" % cur)
     assert [t for _, t in records(r.stdout)] == ["SOA"], r.stdout
 
 
 def test_axfr_after_update(tmp_path, procs):
     s = transfer_server(tmp_path, procs)
-    u = signed_update(s)
+    u = s.update_message()
     u.replace("redis", 5, "A", "127.0.0.42")
     send_update(s, u)
-    r = run(tool("dig"), "-p", str(s.port), "@127.0.0.1", "svc.test.", "AXFR")
+    r = run(need_tool("dig"), "-p", str(s.port), "@127.0.0.1", "svc.test.", "AXFR")
     assert re.search(r"redis\.svc\.test\.\s+5\s+IN\s+A\s+127\.0\.0\.42", r.stdout)
     assert "127.0.0.2\n" not in r.stdout
     assert re.search(r"SOA\s+ns1\.svc\.test\. hostmaster\.svc\.test\. 42 ", r.stdout)
 
 
-@pytest.mark.skipif(not harness.HAVE_IPV6, reason="no IPv6 loopback")
+@pytest.mark.skipif(not HAVE_IPV6, reason="no IPv6 loopback")
 def test_axfr_over_ipv6(tmp_path, procs):
     s = transfer_server(tmp_path, procs)
-    r = run(tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
+    r = run(need_tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
     assert len(records(r.stdout)) == 0 and "Transfer failed" in r.stdout
     s.stop()
     s.dns_cfg["allow_transfer"] = ["::1"]
     s.write_conf()
     s.start()
-    r = run(tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
+    r = run(need_tool("dig"), "-p", str(s.port), "@::1", "svc.test.", "AXFR")
     assert len(records(r.stdout)) == N_RECORDS
 
 
 def test_axfr_of_another_zone_refused(xsrv):
     """Only our apex is transferred; signed or not, anything else is REFUSED."""
-    k = dns.tsig.Key(xsrv.key_name, xsrv.key_secret, xsrv.key_algorithm)
+    k = xsrv.tsig_key()
     for name in ("other.test.", "redis.svc.test."):
         for signed in (False, True):
             q = dns.message.make_query(name, "AXFR")
@@ -251,17 +230,17 @@ def soa_text(serial):
 def changed(tmp_path, procs):
     """A server whose zone went 41 -> 42 -> 43 -> 44 by three UPDATEs."""
     s = transfer_server(tmp_path, procs)
-    u = signed_update(s)
+    u = s.update_message()
     u.replace("redis", 5, "A", "127.0.0.42")
     send_update(s, u)
-    u = signed_update(s)
+    u = s.update_message()
     u.add("fresh", 60, "TXT", '"new"')
     send_update(s, u)
-    u = signed_update(s)
+    u = s.update_message()
     u.delete("t000", "TXT")
     u.replace("redis", 7, "AAAA", "fd00::2")	# the TTL alone changes
     send_update(s, u)
-    assert soa_serial(s) == 44
+    assert s.serial() == 44
     return s
 
 
@@ -331,17 +310,17 @@ def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
     text = zone_text().replace(" 41 3600", " 50 3600").replace("127.0.0.2", "127.0.0.9")
     s.write_zone(text)
     s.signal(signal.SIGHUP)
-    harness.wait_until(lambda: soa_serial(s) == 50, what="serial 50 served")
+    wait_until(lambda: s.serial() == 50, what="serial 50 served")
     incremental = [soa_text(50), soa_text(41), "redis.svc.test. 5 A 127.0.0.2",
                    soa_text(50), "redis.svc.test. 5 A 127.0.0.9", soa_text(50)]
     assert ixfr_records(s, 41) == incremental
     # A reload that changes nothing keeps the journal.
     s.signal(signal.SIGHUP)
-    harness.wait_until(lambda: s.log().count("serving svc.test. serial 50") == 2,
+    wait_until(lambda: s.log().count("serving svc.test. serial 50") == 2,
                        what="the second reload to be done")
     assert ixfr_records(s, 41) == incremental
     s.write_zone(text.replace("127.0.0.9", "127.0.0.10"))
     s.signal(signal.SIGHUP)
-    harness.wait_until(lambda: s.query("redis.svc.test.", "A").answer[0][0].address ==
+    wait_until(lambda: s.query("redis.svc.test.", "A").answer[0][0].address ==
                        "127.0.0.10", what="edited record served")
     assert len(ixfr_records(s, 41)) == N_RECORDS
