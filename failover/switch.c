@@ -62,7 +62,9 @@
 #include "failover/json.h"
 #include "failover/lock.h"
 #include "failover/node.h"
+#include "failover/msg.h"
 #include "failover/state.h"
+#include "failover/txt.h"
 
 /* Messages are cut to their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -201,17 +203,6 @@ mode_str(const struct sw *sw)
 
 
 static void
-rfc3339_now(char *buf, size_t len)
-{
-	struct timespec	ts;
-	struct tm	tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 sw_fail(struct sw *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
@@ -271,8 +262,11 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 		.step = step, .result = result, .us = us, .detail = detail,
 	};
 
-	if (!sw->dry_run)
-		audit_append(sw->conf->failover.audit_log, &e);
+	char err[512];
+
+	if (!sw->dry_run && audit_append(sw->conf->failover.audit_log, &e, err,
+	    sizeof(err)) == -1)
+		msg_warnx("%s", err);
 }
 
 /* Wait for the hook pid until timeout_ms; 0 with *status, or -1 when it
@@ -506,7 +500,7 @@ pick_target(struct sw *sw)
 		if ((int)i == sw->p || !ni->reachable || ni->role != NODE_ROLE_REPLICA ||
 		    !state_follows(ni, sw->pn))
 			continue;
-		if (st->fenced[0] && strcmp(st->fenced, sw->svc->nodes[i].name) == 0)
+		if (st->redisfo.fenced[0] && strcmp(st->redisfo.fenced, sw->svc->nodes[i].name) == 0)
 			continue;
 		if (sw->planned && !ni->link_up)
 			continue;
@@ -533,11 +527,11 @@ print_plan(struct sw *sw)
 	size_t			 i;
 
 	state_node_addresses(sw->tn, addrs, sizeof(addrs));
-	sw->new_epoch = sw->st.epoch + 1;
+	sw->new_epoch = sw->st.redisfo.epoch + 1;
 	if (sw->mode == MODE_FAILOVER)
 		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->pn->name);
-	else if (sw->st.fenced[0] && strcmp(sw->st.fenced, sw->tn->name) != 0)
-		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->st.fenced);
+	else if (sw->st.redisfo.fenced[0] && strcmp(sw->st.redisfo.fenced, sw->tn->name) != 0)
+		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->st.redisfo.fenced);
 	printf("plan: %s %s: %s (%s:%d) -> %s (%s:%d), record %s -> %s, epoch %lld\n",
 	    what[sw->mode], sw->svc->name, sw->pn->name, sw->pn->host, sw->pn->port,
 	    sw->tn->name, sw->tn->host, sw->tn->port, sw->st.owner, addrs, sw->new_epoch);
@@ -954,7 +948,8 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
 	const struct conf	*conf = sw->conf;
 	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
-	char			 rd[2 * CONF_ADDR_MAX][80], at[40];
+	struct txt_record	 rec;
+	char			 rd[2 * CONF_ADDR_MAX][80];
 	size_t			 n = 0, i, r = 0;
 	int			 has4 = 0, has6 = 0, timeout;
 
@@ -982,9 +977,15 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 		    (uint32_t)conf->dns.ttl, rd[r] };
 		r++;
 	}
-	rfc3339_now(at, sizeof(at));
-	snprintf(sw->new_txt, sizeof(sw->new_txt), "\"primary=%s epoch=%lld at=%s%s%s\"",
-	    sw->tn->name, sw->new_epoch, at, sw->fenced[0] ? " fenced=" : "", sw->fenced);
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.primary, sizeof(rec.primary), "%s", sw->tn->name);
+	rec.epoch = sw->new_epoch;
+	snprintf(rec.fenced, sizeof(rec.fenced), "%s", sw->fenced);
+	txt_stamp(&rec);
+	if (txt_format(&rec, sw->new_txt, sizeof(sw->new_txt)) == -1) {
+		snprintf(e, elen, "the TXT does not fit (not sent)");
+		return DNSCLIENT_UNREACHABLE;
+	}
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, txt, DNSCLIENT_TYPE_TXT, 0, NULL };
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt, DNSCLIENT_TYPE_TXT,
 	    (uint32_t)conf->dns.ttl, sw->new_txt };
@@ -1111,7 +1112,7 @@ switch_step_repoint(struct sw *sw)
 
 		if ((int)i == sw->p || (int)i == sw->t)
 			continue;
-		if (sw->st.fenced[0] && strcmp(sw->st.fenced, nd->name) == 0) {
+		if (sw->st.redisfo.fenced[0] && strcmp(sw->st.redisfo.fenced, nd->name) == 0) {
 			sw_warn(sw, "%s is fenced: not re-pointed (rejoin %s)", nd->name, nd->name);
 			continue;
 		}

@@ -121,7 +121,7 @@ make_state(struct svc_state *st, struct node_info *infos, const char *roles[3],
 	st->nodes = infos;
 	st->dns = DNSCLIENT_OK;
 	st->served = 0;
-	snprintf(st->fenced, sizeof(st->fenced), "%s", fenced ? fenced : "");
+	snprintf(st->redisfo.fenced, sizeof(st->redisfo.fenced), "%s", fenced ? fenced : "");
 	memset(infos, 0, 3 * sizeof(*infos));
 	for (i = 0; i < 3; i++) {
 		infos[i].conf = &nodes[i];
