@@ -1,3 +1,3 @@
 FAILOVER_SRCS := failover/dnsclient.c failover/node.c failover/state.c failover/txt.c \
-	failover/switch.c failover/rejoin.c failover/report.c failover/json.c failover/lock.c \
-	failover/audit.c failover/msg.c
+	failover/switch.c failover/switch_print.c failover/hook.c failover/rejoin.c \
+	failover/report.c failover/json.c failover/lock.c failover/audit.c failover/msg.c

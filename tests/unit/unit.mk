@@ -1,1 +1,1 @@
-UNIT_TESTS := test_conf test_zone test_query test_dnsclient test_tsig test_update test_node test_state test_json test_txt test_xfr test_notify
+UNIT_TESTS := test_conf test_zone test_query test_dnsclient test_tsig test_update test_node test_state test_json test_txt test_switch test_xfr test_notify
