@@ -13,9 +13,6 @@
 
 #include "failover/state.h"
 
-/* Messages are cut to their buffers on purpose. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-
 const char *
 state_verdict_str(enum state_verdict v)
 {
@@ -272,8 +269,9 @@ state_judge(struct svc_state *st)
 		    "cannot read the record: %s", st->dns_err);
 	} else if (st->served < 0) {
 		st->verdict = VERDICT_RECORD_NO_NODE;
+		/* an A or AAAA value is an address: 45 characters at most */
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
-		    "%s %s%s%s matches no node of %s", st->owner,
+		    "%s %.45s%s%.45s matches no node of %s", st->owner,
 		    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
 		    st->aaaa->n ? st->aaaa->value[0] : "", svc->name);
 	} else if (fenced >= 0) {

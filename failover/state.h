@@ -42,7 +42,7 @@ struct svc_state {
 	struct txt_record		 redisfo;	/* the TXT, parsed */
 	/* the verdict */
 	enum state_verdict		 verdict;
-	char				 verdict_text[512];
+	char				 verdict_text[640];	/* dns_err fits whole */
 	int				 n_masters;
 };
 
