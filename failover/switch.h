@@ -1,8 +1,9 @@
 /*
- * switch.h - the inside of `redisfo-dns switch`, shared by the files that
- * make it: switch.c (the steps and the driver), switch_print.c (what the
- * operator reads) and hook.c (hooks and held signals). Nothing outside
- * these files includes it; the command itself is in commands.h.
+ * switch.h - the inside of `redisfo-dns switch`, shared by the two files
+ * that make it: switch.c (the steps, the driver and the outcome) and
+ * switch_print.c (what the operator reads). hook.c serves them without
+ * knowing this struct. Nothing else includes it but the outcome's unit
+ * test; the command itself is declared in commands.h.
  */
 #ifndef REDISFO_FAILOVER_SWITCH_H
 #define REDISFO_FAILOVER_SWITCH_H
