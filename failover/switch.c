@@ -288,7 +288,8 @@ pick_target(struct sw *sw)
 		if ((int)i == sw->p || !ni->reachable || ni->role != NODE_ROLE_REPLICA ||
 		    !state_follows(ni, sw->pn))
 			continue;
-		if (st->redisfo.fenced[0] && strcmp(st->redisfo.fenced, sw->svc->nodes[i].name) == 0)
+		if (st->redisfo.fenced[0] &&
+		    strcmp(st->redisfo.fenced, sw->svc->nodes[i].name) == 0)
 			continue;
 		if (sw->mode == MODE_PLANNED && !ni->link_up)
 			continue;
