@@ -1062,7 +1062,6 @@ switch_run(struct sw *sw)
 	int			 i;
 	char			*hook = getenv("REDISFO_STEP_HOOK"), why[128];
 
-	sw->t_start = mono_us();
 	if (hook != NULL && *hook != '\0' && !sw->dry_run)
 		msg_warnx("REDISFO_STEP_HOOK is set: it runs after each step (for drills "
 		    "and tests only)");

@@ -78,7 +78,7 @@ struct sw {
 	int				 t_promote_refused;	/* T answered REPLICAOF NO ONE
 							   with an error */
 	long long			 p_offset, t_offset;
-	long long			 t_start, pause_start, pause_end;
+	long long			 pause_start, pause_end;
 	long long			 last_pause;	/* last CLIENT PAUSE sent */
 	uint32_t			 new_serial;
 	long long			 new_epoch;
