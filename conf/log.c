@@ -24,6 +24,12 @@ log_set_level(int level)
 	log_level = level;
 }
 
+int
+log_get_level(void)
+{
+	return log_level;
+}
+
 
 
 static void

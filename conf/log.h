@@ -11,6 +11,8 @@
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN = 1, LOG_LVL_INFO = 2, LOG_LVL_DEBUG = 3 };
 
 void	log_set_level(int level);
+/* The level set by -v/-q, for code that writes its own lines (failover/msg.c). */
+int	log_get_level(void);
 
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,7 +3,8 @@
  * by one write(2) on a file opened O_APPEND, so lines of two processes
  * never interleave, and every string escaped by json_str_write(), so a
  * line always parses whatever a node or a server said. It never stops a
- * switch: a log that cannot be written is reported, not fatal.
+ * switch: a log that cannot be written is returned as an error for the
+ * command to report; this file never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,21 +31,21 @@ rfc3339_now_ms(char *buf, size_t len)
 	snprintf(buf, len, "%.19s.%03dZ", sec, (int)(ts.tv_nsec / 1000000));
 }
 
-void
-audit_append(const char *path, const struct audit_entry *e)
+int
+audit_append(const char *path, const struct audit_entry *e, char *err, size_t errlen)
 {
 	char	 ts[40], *line = NULL;
 	size_t	 len = 0;
 	FILE	*m;
 	ssize_t	 n;
-	int	 fd;
+	int	 fd, rc = 0;
 
 	if (path[0] == '\0')
-		return;
+		return 0;
 	m = open_memstream(&line, &len);
 	if (m == NULL) {
-		fprintf(stderr, "redisfo-dns: audit log %s: %s\n", path, strerror(errno));
-		return;
+		snprintf(err, errlen, "audit log %s: %s", path, strerror(errno));
+		return -1;
 	}
 	rfc3339_now_ms(ts, sizeof(ts));
 	fprintf(m, "{\"time\":\"%s\",\"pid\":%d,\"service\":", ts, (int)getpid());
@@ -63,19 +64,23 @@ audit_append(const char *path, const struct audit_entry *e)
 	json_str_write(m, e->detail ? e->detail : "");
 	fprintf(m, "}\n");
 	if (fclose(m) != 0) {
-		fprintf(stderr, "redisfo-dns: audit log %s: out of memory\n", path);
+		snprintf(err, errlen, "audit log %s: out of memory", path);
 		free(line);
-		return;
+		return -1;
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1)
-		fprintf(stderr, "redisfo-dns: audit log %s: %s\n", path, strerror(errno));
-	else {
+	if (fd == -1) {
+		snprintf(err, errlen, "audit log %s: %s", path, strerror(errno));
+		rc = -1;
+	} else {
 		n = write(fd, line, len);
-		if (n != (ssize_t)len)
-			fprintf(stderr, "redisfo-dns: audit log %s: %s\n", path,
+		if (n != (ssize_t)len) {
+			snprintf(err, errlen, "audit log %s: %s", path,
 			    n == -1 ? strerror(errno) : "short write");
+			rc = -1;
+		}
 		close(fd);
 	}
 	free(line);
+	return rc;
 }

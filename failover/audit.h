@@ -5,6 +5,8 @@
 #ifndef REDISFO_FAILOVER_AUDIT_H
 #define REDISFO_FAILOVER_AUDIT_H
 
+#include <stddef.h>
+
 struct audit_entry {
 	const char	*service;
 	const char	*mode;		/* planned, failover, repair, rejoin, "" */
@@ -17,9 +19,11 @@ struct audit_entry {
 };
 
 /*
- * Append e as one line to path (nothing when path is ""). A log that
- * cannot be written is said on stderr; it never stops the command.
+ * Append e as one line to path (nothing when path is ""). 0, or -1 and
+ * err ("audit log PATH: why") when the line could not be written: the
+ * caller says so, and goes on (a log never stops a switch).
  */
-void	audit_append(const char *path, const struct audit_entry *e);
+int	audit_append(const char *path, const struct audit_entry *e, char *err,
+	    size_t errlen);
 
 #endif

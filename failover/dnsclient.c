@@ -95,11 +95,19 @@ wait_fd(int fd, short events, long long deadline)
 	}
 }
 
+/* How an exchange with the server ended. */
+enum exchange {
+	XCHG_OK = 0,
+	XCHG_ERROR = -1,	/* err says why; the outcome is unknown */
+	XCHG_TIMEOUT = -2,	/* no reply by the deadline */
+	XCHG_NOT_SENT = -3,	/* TCP only: no connection, nothing was sent */
+};
+
 /*
  * Send wire over UDP and return the first datagram with the same ID.
- * Returns 0, -1 on error (err), -2 on timeout.
+ * XCHG_OK, XCHG_ERROR (err) or XCHG_TIMEOUT.
  */
-static int
+static enum exchange
 udp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t *wire, size_t len, long long deadline,
     uint8_t *reply, size_t *replylen, char *err, size_t errlen)
@@ -110,18 +118,18 @@ udp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
+		return XCHG_ERROR;
 	}
 	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 ||
 	    send(fd, wire, len, 0) != (ssize_t)len) {
 		snprintf(err, errlen, "send: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return XCHG_ERROR;
 	}
 	for (;;) {
 		if (wait_fd(fd, POLLIN, deadline) == -1) {
 			close(fd);
-			return -2;
+			return XCHG_TIMEOUT;
 		}
 		n = recv(fd, reply, *replylen, 0);
 		if (n == -1) {
@@ -129,17 +137,17 @@ udp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 				continue;
 			snprintf(err, errlen, "recv: %s", strerror(errno));
 			close(fd);
-			return -1;
+			return XCHG_ERROR;
 		}
 		if (n >= 12 && reply[0] == wire[0] && reply[1] == wire[1])
 			break;
 	}
 	close(fd);
 	*replylen = (size_t)n;
-	return 0;
+	return XCHG_OK;
 }
 
-static int
+static enum exchange
 io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
 {
 	size_t	done = 0;
@@ -147,23 +155,23 @@ io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
 
 	while (done < len) {
 		if (wait_fd(fd, writing ? POLLOUT : POLLIN, deadline) == -1)
-			return -2;
+			return XCHG_TIMEOUT;
 		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
 		    : recv(fd, buf + done, len - done, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
-			return -1;
+			return XCHG_ERROR;
 		done += (size_t)n;
 	}
-	return 0;
+	return XCHG_OK;
 }
 
 /*
- * Same as udp_exchange over TCP; *reply is malloc'ed. -3 when the
- * connection could not be made (so nothing was sent).
+ * Same as udp_exchange over TCP; *reply is malloc'ed. XCHG_NOT_SENT when
+ * the connection could not be made.
  */
-static int
+static enum exchange
 tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t *wire, size_t len, long long deadline,
     uint8_t **reply, size_t *replylen, char *err, size_t errlen)
@@ -171,65 +179,66 @@ tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 	uint8_t		 hdr[2], *out, *buf = NULL;
 	size_t		 blen;
 	socklen_t	 sl = sizeof(int);
-	int		 fd, soerr = 0, rc;
+	int		 fd, soerr = 0;
+	enum exchange	 rc;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
+		return XCHG_ERROR;
 	}
 	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 &&
 	    errno != EINPROGRESS) {
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		close(fd);
-		return -3;
+		return XCHG_NOT_SENT;
 	}
 	if (wait_fd(fd, POLLOUT, deadline) == -1) {
 		snprintf(err, errlen, "connect: timed out");
 		close(fd);
-		return -3;
+		return XCHG_NOT_SENT;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr) {
 		snprintf(err, errlen, "connect: %s", strerror(soerr ? soerr : errno));
 		close(fd);
-		return -3;
+		return XCHG_NOT_SENT;
 	}
 	out = malloc(len + 2);
 	if (out == NULL) {
 		snprintf(err, errlen, "out of memory");
 		close(fd);
-		return -1;
+		return XCHG_ERROR;
 	}
 	out[0] = (uint8_t)(len >> 8);
 	out[1] = (uint8_t)len;
 	memcpy(out + 2, wire, len);
 	rc = io_all(fd, out, len + 2, 1, deadline);
 	free(out);
-	if (rc == 0)
+	if (rc == XCHG_OK)
 		rc = io_all(fd, hdr, 2, 0, deadline);
-	if (rc == 0) {
+	if (rc == XCHG_OK) {
 		blen = ((size_t)hdr[0] << 8) | hdr[1];
 		buf = malloc(blen ? blen : 1);
 		if (buf == NULL)
-			rc = -1;
+			rc = XCHG_ERROR;
 		else
 			rc = io_all(fd, buf, blen, 0, deadline);
 	}
 	close(fd);
-	if (rc != 0) {
+	if (rc != XCHG_OK) {
 		free(buf);
-		if (rc == -1)
+		if (rc == XCHG_ERROR)
 			snprintf(err, errlen, "TCP exchange failed (connection closed)");
 		return rc;
 	}
 	if (blen < 12) {
 		free(buf);
 		snprintf(err, errlen, "short reply over TCP");
-		return -1;
+		return XCHG_ERROR;
 	}
 	*reply = buf;
 	*replylen = blen;
-	return 0;
+	return XCHG_OK;
 }
 
 /* Return the rdf as a string value into out (TXT: joined strings). */
@@ -329,7 +338,7 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 	size_t			 wlen, rlen = sizeof(udpbuf), i;
 	long long		 deadline = mono_ms() + timeout_ms;
 	char			 where[128], e[256] = "";
-	int			 rc;
+	enum exchange		 rc;
 
 	memset(out, 0, sizeof(*out));
 	addr_text(server, where, sizeof(where));
@@ -352,20 +361,20 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 	}
 	rc = udp_exchange(server, server_len, wire, wlen, deadline, udpbuf, &rlen,
 	    e, sizeof(e));
-	if (rc == 0 && (udpbuf[2] & 0x02)) {	/* TC: again over TCP */
+	if (rc == XCHG_OK && (udpbuf[2] & 0x02)) {	/* TC: again over TCP */
 		rc = tcp_exchange(server, server_len, wire, wlen, deadline,
 		    &tcpbuf, &rlen, e, sizeof(e));
 		reply = tcpbuf;
 	}
-	if (rc == -2) {
+	if (rc == XCHG_TIMEOUT) {
 		snprintf(err, errlen, "DNS server %s did not answer %s within %d ms",
 		    where, name, timeout_ms);
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == -1 || rc == -3) {
+	if (rc == XCHG_ERROR || rc == XCHG_NOT_SENT) {
 		snprintf(err, errlen, "DNS server %s: %s", where, e);
-		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
+		res = rc == XCHG_NOT_SENT ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
 	r = reply_parse(wire, reply, rlen, where, err, errlen);
@@ -509,7 +518,8 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 	size_t			 wlen, rlen = 0, i;
 	long long		 deadline = mono_ms() + timeout_ms;
 	char			 where[128], e[512] = "", alg[64];
-	int			 rc, rcd, terr;
+	enum exchange		 rc;
+	int			 rcd, terr;
 
 	if (rcode != NULL)
 		*rcode = -1;
@@ -561,16 +571,16 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 	}
 	rc = tcp_exchange(server, server_len, wire, wlen, deadline, &reply, &rlen,
 	    e, sizeof(e));
-	if (rc == -2) {
+	if (rc == XCHG_TIMEOUT) {
 		snprintf(err, errlen, "DNS server %s did not answer the UPDATE of %s "
 		    "within %d ms", where, zone, timeout_ms);
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == -1 || rc == -3) {
+	if (rc == XCHG_ERROR || rc == XCHG_NOT_SENT) {
 		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s%s", where, zone, e,
-		    rc == -3 ? " (not sent)" : "");
-		res = rc == -3 ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
+		    rc == XCHG_NOT_SENT ? " (not sent)" : "");
+		res = rc == XCHG_NOT_SENT ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
 	r = reply_parse(wire, reply, rlen, where, err, errlen);

@@ -66,8 +66,6 @@ struct dnsclient_change {
 	const char		*rdata;		/* presentation form; NULL when none */
 };
 
-/* "127.0.0.1:5353" style text of a socket address, for messages. */
-
 /*
  * Ask server for name/type (UDP, TCP when truncated). Fills out and
  * returns DNSCLIENT_OK when the server answered NOERROR or NXDOMAIN;
@@ -78,7 +76,7 @@ enum dnsclient_result	dnsclient_query(const struct sockaddr_storage *server,
 			    int timeout_ms, struct dnsclient_rrset *out,
 			    char *err, size_t errlen);
 
-/* The zone's SOA serial (and the SOA's TTL, when ttl is not NULL). */
+/* The zone's SOA serial into *serial. */
 enum dnsclient_result	dnsclient_serial(const struct sockaddr_storage *server,
 			    socklen_t server_len, const char *zone, int timeout_ms,
 			    uint32_t *serial, char *err, size_t errlen);

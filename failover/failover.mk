@@ -1,2 +1,4 @@
-FAILOVER_SRCS := failover/dnsclient.c failover/node.c failover/state.c failover/switch.c failover/report.c failover/json.c failover/lock.c failover/audit.c
+FAILOVER_SRCS := failover/dnsclient.c failover/node.c failover/state.c failover/txt.c \
+	failover/switch.c failover/switch_print.c failover/hook.c failover/rejoin.c \
+	failover/report.c failover/json.c failover/lock.c failover/audit.c failover/msg.c
 LDLIBS += -lhiredis -lldns

@@ -25,15 +25,15 @@ lock_take(const char *path, int shared, const char *what, char *err, size_t errl
 	fd = open(path, (shared ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		if (shared && errno == ENOENT)
-			return -3;
+			return LOCK_ABSENT;
 		snprintf(err, errlen, "lock file %s: %s", path, strerror(errno));
-		return -1;
+		return LOCK_ERROR;
 	}
 	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK) {
 			snprintf(err, errlen, "lock file %s: %s", path, strerror(errno));
 			close(fd);
-			return -1;
+			return LOCK_ERROR;
 		}
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
@@ -44,7 +44,7 @@ lock_take(const char *path, int shared, const char *what, char *err, size_t errl
 			*sp++ = '\0';
 		snprintf(err, errlen, "another %s is running (pid %s)",
 		    sp != NULL && *sp ? sp : "switch or rejoin", buf[0] ? buf : "?");
-		return -2;
+		return LOCK_BUSY;
 	}
 	if (!shared) {
 		snprintf(buf, sizeof(buf), "%d %s\n", (int)getpid(), what);

@@ -8,13 +8,20 @@
 
 #include <stddef.h>
 
+/* What lock_take returns when it returns no descriptor. */
+enum lock_result {
+	LOCK_ERROR = -1,	/* err says why (the file cannot be opened, ...) */
+	LOCK_BUSY = -2,		/* another process holds it; err: "another switch
+				   is running (pid N)", naming what it wrote */
+	LOCK_ABSENT = -3,	/* shared only: the file does not exist, so
+				   nobody holds the lock (err untouched) */
+};
+
 /*
  * Take the lock at path without waiting: exclusive (and "<pid> <what>"
  * written in the file for others to name), or shared when shared is set
- * (a dry run, which only wants to know). Returns the descriptor to close
- * to let go; -2 when another process holds it (err: "another switch is
- * running (pid N)", naming what the holder wrote); -1 on any other error
- * (err); -3 when shared and the file does not exist (nobody took it).
+ * (a dry run, which only wants to know). Returns the descriptor (>= 0) to
+ * close to let go, or one of enum lock_result.
  */
 int	lock_take(const char *path, int shared, const char *what, char *err,
 	    size_t errlen);

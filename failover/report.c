@@ -1,15 +1,13 @@
 /*
- * report.c - `status`, `check` and `rejoin`: the commands around a switch.
+ * report.c - `status` and `check`: what a service looks like, for an
+ * operator (a table, or JSON with --json) and for monitoring.
  *
- * status and check only read (probes and DNS queries); status also shows
- * the zone's serial at each secondary (dns.notify). check follows the
- * Nagios plugin conventions: one line, `| perfdata`, exit 0 OK, 1 WARNING,
- * 2 CRITICAL, 3 UNKNOWN. rejoin is the one writer here: it makes a
- * recovered node a replica of the served primary, kills its clients only
- * once it is a replica, and clears `fenced` in the TXT with a
- * compare-and-swap UPDATE. It refuses the served primary itself.
+ * Both only read (probes and DNS queries, through state.c); status also
+ * shows the zone's serial at each secondary (dns.notify). check follows
+ * the Nagios plugin conventions: one line, `| perfdata`, exit 0 OK,
+ * 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Nothing here changes a node or the
+ * zone: the writers are switch.c and rejoin.c.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,54 +15,12 @@
 
 #include "conf/conf.h"
 #include "conf/util.h"
-#include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/json.h"
-#include "failover/lock.h"
+#include "failover/msg.h"
 #include "failover/node.h"
 #include "failover/state.h"
-
-/* Messages are cut to their buffers on purpose. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-
-
-/* [SERVICE] plus options; returns the service or NULL (usage printed). */
-static const struct conf_service *
-parse_service(const struct conf *conf, const char *cmd, int argc, char **argv,
-    int *json, const char **node)
-{
-	const struct conf_service	*svc;
-	const char			*pos[2] = { NULL, NULL };
-	char				 err[256];
-	int				 i, npos = 0, used, want = node ? 2 : 1;
-
-	for (i = 0; i < argc; i++) {
-		if (json != NULL && strcmp(argv[i], "--json") == 0)
-			*json = 1;
-		else if (argv[i][0] != '-' && npos < want)
-			pos[npos++] = argv[i];
-		else {
-			fprintf(stderr, "redisfo-dns: %s: unexpected argument '%s'\n", cmd, argv[i]);
-			return NULL;
-		}
-	}
-	if (node != NULL) {
-		if (npos == 0) {
-			fprintf(stderr, "redisfo-dns: %s: name the node\n", cmd);
-			return NULL;
-		}
-		*node = pos[npos - 1];
-		npos--;
-	}
-	svc = state_service_arg(conf, npos, (char **)pos, &used, err, sizeof(err));
-	if (svc == NULL || (npos > 0 && !used)) {
-		fprintf(stderr, "redisfo-dns: %s: %s\n", cmd,
-		    svc == NULL ? err : "no such service");
-		return NULL;
-	}
-	return svc;
-}
 
 static void
 json_str_or_null(const char *s)
@@ -151,8 +107,8 @@ status_json(const struct svc_state *st, const struct secondary_view *sec)
 	json_str_or_null(st->served >= 0 ? svc->nodes[st->served].name : NULL);
 	printf(",\"txt\":");
 	json_str_or_null(st->txt->n ? st->txt->value[0] : NULL);
-	printf(",\"epoch\":%lld,\"fenced\":", st->epoch);
-	json_str_or_null(st->fenced);
+	printf(",\"epoch\":%lld,\"fenced\":", st->redisfo.epoch);
+	json_str_or_null(st->redisfo.fenced);
 	printf(",\"error\":");
 	json_str_or_null(dns_ok ? NULL : st->dns_err);
 	printf("},\"nodes\":[");
@@ -276,18 +232,21 @@ cmd_status(const struct conf *conf, int argc, char **argv)
 	const struct conf_service	*svc;
 	struct svc_state		 st;
 	struct secondary_view		*sec;
+	char				 err[256];
 	int				 json = 0, rc;
 
-	svc = parse_service(conf, "status", argc, argv, &json, NULL);
-	if (svc == NULL)
+	svc = state_command_args(conf, argc, argv, &json, NULL, err, sizeof(err));
+	if (svc == NULL) {
+		msg_errorx("status: %s", err);
 		return 2;
+	}
 	if (state_load(&st, conf, svc, 1) == -1) {
-		fprintf(stderr, "redisfo-dns: status: %s\n", st.dns_err);
+		msg_errorx("status: %s", st.dns_err);
 		state_free(&st);
 		return 1;
 	}
 	if ((sec = status_secondaries(&st)) == NULL) {
-		fprintf(stderr, "redisfo-dns: status: out of memory\n");
+		msg_errorx("status: out of memory");
 		state_free(&st);
 		return 1;
 	}
@@ -307,13 +266,14 @@ cmd_check(const struct conf *conf, int argc, char **argv)
 	static const char		*names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	const struct conf_service	*svc;
 	struct svc_state		 st;
-	char				 msg[768] = "";
+	char				 msg[768] = "", err[256];
 	long long			 maxlag = 0;
 	size_t				 i;
 	int				 rc = 0, replicas = 0;
 
-	svc = parse_service(conf, "check", argc, argv, NULL, NULL);
+	svc = state_command_args(conf, argc, argv, NULL, NULL, err, sizeof(err));
 	if (svc == NULL) {
+		msg_errorx("check: %s", err);
 		printf("REDISFO UNKNOWN - usage: check [SERVICE]\n");
 		return 3;
 	}
@@ -379,209 +339,5 @@ cmd_check(const struct conf *conf, int argc, char **argv)
 		printf("REDISFO %s - %s | lag=%lldB;%lld;;0\n", names[rc], msg, maxlag,
 		    conf->failover.max_lag_bytes);
 	state_free(&st);
-	return rc;
-}
-
-/* What rejoin did, for its last word and the audit log. */
-struct rejoin_log {
-	const struct conf		*conf;
-	const struct conf_service	*svc;
-	const char			*node;
-	long long			 t0;		/* of the step being logged */
-	int				 refused;	/* before anything changed */
-	char				 why[768];
-};
-
-static void
-rejoin_fail(struct rejoin_log *rj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Say why rejoin stops (a refusal when rj->refused is set) and keep it. */
-static void
-rejoin_fail(struct rejoin_log *rj, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rj->why, sizeof(rj->why), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "redisfo-dns: rejoin%s: %s\n", rj->refused ? " refused" : "",
-	    rj->why);
-}
-
-static void
-rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
-    const char *detail)
-{
-	struct audit_entry e = {
-		.service = rj->svc->name, .mode = "rejoin", .from = "", .to = rj->node,
-		.step = step, .result = result, .us = (mono_ms() - rj->t0) * 1000,
-		.detail = detail,
-	};
-
-	audit_append(rj->conf->failover.audit_log, &e);
-	rj->t0 = mono_ms();
-}
-
-/* The TXT without its fenced= word, quoted for an UPDATE. */
-static void
-txt_unfenced(const char *txt, char *out, size_t outlen)
-{
-	const char	*p;
-	size_t		 o = 0, l;
-
-	o += (size_t)snprintf(out, outlen, "\"");
-	for (p = txt; *p && o < outlen; p += l) {
-		p += strspn(p, " ");
-		l = strcspn(p, " ");
-		if (l == 0 || strncmp(p, "fenced=", 7) == 0)
-			continue;
-		o += (size_t)snprintf(out + o, outlen - o, "%s%.*s", o > 1 ? " " : "",
-		    (int)l, p);
-	}
-	if (o < outlen)
-		snprintf(out + o, outlen - o, "\"");
-}
-
-int
-cmd_rejoin(const struct conf *conf, int argc, char **argv)
-{
-	const struct conf_service	*svc;
-	const struct conf_node		*pn, *nn;
-	struct svc_state		 st;
-	struct node_conn		*c = NULL;
-	struct node_info		 info;
-	const char			*name = NULL;
-	char				 e[512], oldtxt[DNSCLIENT_VALUE_MAX + 4], newtxt[DNSCLIENT_VALUE_MAX + 4];
-	long long			 killed = 0, deadline;
-	struct rejoin_log		 rj;
-	int				 n, rc = 1, rcode, lock_fd;
-
-	svc = parse_service(conf, "rejoin", argc, argv, NULL, &name);
-	if (svc == NULL)
-		return 2;
-	n = state_node_index(svc, name);
-	if (n < 0) {
-		fprintf(stderr, "redisfo-dns: rejoin: no node named '%s' in %s\n", name, svc->name);
-		return 2;
-	}
-	nn = &svc->nodes[n];
-	memset(&rj, 0, sizeof(rj));
-	rj.conf = conf;
-	rj.svc = svc;
-	rj.node = name;
-	rj.t0 = mono_ms();
-	/* A switch half-way must not see its target re-pointed under it. */
-	lock_fd = lock_take(conf->failover.lock_file, 0, "rejoin", e, sizeof(e));
-	if (lock_fd < 0) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "%s", e);
-		rejoin_audit(&rj, "rejoin", "refused", rj.why);
-		return 1;
-	}
-	if (state_load(&st, conf, svc, 1) == -1) {
-		rejoin_fail(&rj, "%s", st.dns_err);
-		goto out;
-	}
-	if (st.dns != DNSCLIENT_OK) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "cannot read the record: %s", st.dns_err);
-		goto out;
-	}
-	if (st.served < 0) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "%s", st.verdict_text);
-		goto out;
-	}
-	pn = &svc->nodes[st.served];
-	if (st.served == n) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "%s is the served primary", name);
-		goto out;
-	}
-	if (!st.nodes[st.served].reachable || st.nodes[st.served].role != NODE_ROLE_MASTER) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "the served node %s is not a reachable master (%s)",
-		    pn->name, st.nodes[st.served].reachable ?
-		    node_role_str(st.nodes[st.served].role) : st.nodes[st.served].error);
-		goto out;
-	}
-	if (!st.nodes[n].reachable) {
-		rj.refused = 1;
-		rejoin_fail(&rj, "%s does not answer: %s", name, st.nodes[n].error);
-		goto out;
-	}
-	c = node_connect(svc, nn, conf->failover.probe_timeout_ms, e, sizeof(e));
-	if (c == NULL) {
-		rejoin_fail(&rj, "%s", e);
-		goto out;
-	}
-	if (state_follows(&st.nodes[n], pn)) {
-		/* Its clients only ever read here: leave them connected. */
-		printf("%s already is a replica of %s (%s:%d): its clients are left "
-		    "connected\n", name, pn->name, pn->host, pn->port);
-	} else {
-		if (node_replicaof(c, pn->host, pn->port, e, sizeof(e)) == -1) {
-			rejoin_fail(&rj, "%s", e);
-			goto out;
-		}
-		rc = 3;		/* from here on, something changed */
-		printf("%s is now a replica of %s (%s:%d)\n", name, pn->name, pn->host,
-		    pn->port);
-		if (node_config_rewrite(c, e, sizeof(e)) != 0)
-			printf("  warning: %s\n", e);
-		if (node_kill_clients(c, &killed, e, sizeof(e)) == -1)
-			printf("  warning: %s\n", e);
-		else
-			printf("%lld client(s) of %s killed\n", killed, name);
-		snprintf(e, sizeof(e), "%s replica of %s, %lld client(s) killed", name,
-		    pn->name, killed);
-		rejoin_audit(&rj, "replicaof", "ok", e);
-	}
-
-	/* Wait for the link (a full resync of a small data set is quick). */
-	deadline = mono_ms() + 10000 + conf->failover.pause_timeout_ms;
-	for (;;) {
-		memset(&info, 0, sizeof(info));
-		if (node_probe(c, &info, e, sizeof(e)) == 0 && info.link_up)
-			break;
-		if (mono_ms() >= deadline) {
-			rejoin_fail(&rj, "%s's link to %s is not up yet "
-			    "(it is a replica; the sync goes on)", name, pn->name);
-			goto out;
-		}
-		{
-			struct timespec ts = { 0, 20 * 1000000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	printf("%s's replication link to %s is up\n", name, pn->name);
-	rejoin_audit(&rj, "link", "ok", "");
-
-	if (st.fenced[0] && strcmp(st.fenced, name) == 0 && st.txt->n == 1) {
-		snprintf(oldtxt, sizeof(oldtxt), "\"%s\"", st.txt->value[0]);
-		txt_unfenced(st.txt->value[0], newtxt, sizeof(newtxt));
-		struct dnsclient_change ch[] = {
-			{ DNSCLIENT_PREREQ_VALUE, st.txt_owner, DNSCLIENT_TYPE_TXT, 0, oldtxt },
-			{ DNSCLIENT_DELETE_RRSET, st.txt_owner, DNSCLIENT_TYPE_TXT, 0, NULL },
-			{ DNSCLIENT_ADD, st.txt_owner, DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl,
-			    newtxt },
-		};
-		if (dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
-		    conf->dns.zone, &conf->dns.update_key, ch, 3,
-		    conf->failover.probe_timeout_ms * 2, &rcode, e, sizeof(e)) != DNSCLIENT_OK) {
-			rejoin_fail(&rj, "%s rejoined but fenced= stays in "
-			    "the TXT: %s", name, e);
-			goto out;
-		}
-		printf("fenced=%s cleared from %s\n", name, st.txt_owner);
-		rejoin_audit(&rj, "unfence", "ok", st.txt_owner);
-	}
-	rc = 0;
-out:
-	rejoin_audit(&rj, "rejoin", rc == 0 ? "ok" : rc == 3 ? "failed part-way" :
-	    rj.refused ? "refused" : "failed", rc == 0 ? "" : rj.why);
-	node_close(c);
-	state_free(&st);
-	lock_release(lock_fd);
 	return rc;
 }

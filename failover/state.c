@@ -13,9 +13,6 @@
 
 #include "failover/state.h"
 
-/* Messages are cut to their buffers on purpose. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-
 const char *
 state_verdict_str(enum state_verdict v)
 {
@@ -53,6 +50,40 @@ state_service_arg(const struct conf *conf, int argc, char **argv, int *used,
 	else
 		snprintf(err, errlen, "%zu services: name one", conf->n_services);
 	return NULL;
+}
+
+const struct conf_service *
+state_command_args(const struct conf *conf, int argc, char **argv, int *json,
+    const char **node, char *err, size_t errlen)
+{
+	const struct conf_service	*svc;
+	const char			*pos[2] = { NULL, NULL };
+	int				 i, npos = 0, used, want = node ? 2 : 1;
+
+	for (i = 0; i < argc; i++) {
+		if (json != NULL && strcmp(argv[i], "--json") == 0)
+			*json = 1;
+		else if (argv[i][0] != '-' && npos < want)
+			pos[npos++] = argv[i];
+		else {
+			snprintf(err, errlen, "unexpected argument '%s'", argv[i]);
+			return NULL;
+		}
+	}
+	if (node != NULL) {
+		if (npos == 0) {
+			snprintf(err, errlen, "name the node");
+			return NULL;
+		}
+		*node = pos[npos - 1];
+		npos--;
+	}
+	svc = state_service_arg(conf, npos, (char **)pos, &used, err, errlen);
+	if (svc != NULL && npos > 0 && !used) {
+		snprintf(err, errlen, "no such service");
+		return NULL;
+	}
+	return svc;
 }
 
 int
@@ -131,31 +162,6 @@ state_follows(const struct node_info *replica, const struct conf_node *node)
 	    memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
 }
 
-/* "primary=r1 epoch=3 at=... fenced=r2" */
-static void
-parse_txt(struct svc_state *st)
-{
-	const char	*v, *p;
-	size_t		 l;
-
-	st->txt_primary[0] = st->fenced[0] = '\0';
-	st->epoch = 0;
-	if (st->txt->n == 0)
-		return;
-	v = st->txt->value[0];
-	for (p = v; *p; p += strcspn(p, " ")) {
-		p += strspn(p, " ");
-		l = strcspn(p, " ");
-		if (strncmp(p, "primary=", 8) == 0 && l - 8 < sizeof(st->txt_primary))
-			snprintf(st->txt_primary, sizeof(st->txt_primary), "%.*s",
-			    (int)(l - 8), p + 8);
-		else if (strncmp(p, "fenced=", 7) == 0 && l - 7 < sizeof(st->fenced))
-			snprintf(st->fenced, sizeof(st->fenced), "%.*s", (int)(l - 7), p + 7);
-		else if (strncmp(p, "epoch=", 6) == 0)
-			st->epoch = strtoll(p + 6, NULL, 10);
-	}
-}
-
 enum dnsclient_result
 state_read_dns(struct svc_state *st)
 {
@@ -180,7 +186,7 @@ state_read_dns(struct svc_state *st)
 		return r;
 	st->ttl = st->a->n ? st->a->ttl : st->aaaa->ttl;
 	st->served = state_match_record(st->svc, st->a, st->aaaa);
-	parse_txt(st);
+	txt_parse(st->txt->n ? st->txt->value[0] : "", &st->redisfo);
 	return r;
 }
 
@@ -235,7 +241,8 @@ state_judge(struct svc_state *st)
 			st->n_masters++;
 			if ((int)i != st->served)
 				other = (int)i;
-			if (st->fenced[0] && strcmp(svc->nodes[i].name, st->fenced) == 0)
+			if (st->redisfo.fenced[0] &&
+			    strcmp(svc->nodes[i].name, st->redisfo.fenced) == 0)
 				fenced = (int)i;
 		}
 	if (st->served >= 0) {
@@ -262,8 +269,9 @@ state_judge(struct svc_state *st)
 		    "cannot read the record: %s", st->dns_err);
 	} else if (st->served < 0) {
 		st->verdict = VERDICT_RECORD_NO_NODE;
+		/* an A or AAAA value is an address: 45 characters at most */
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
-		    "%s %s%s%s matches no node of %s", st->owner,
+		    "%s %.45s%s%.45s matches no node of %s", st->owner,
 		    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
 		    st->aaaa->n ? st->aaaa->value[0] : "", svc->name);
 	} else if (fenced >= 0) {

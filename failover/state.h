@@ -13,6 +13,7 @@
 #include "conf/conf.h"
 #include "failover/dnsclient.h"
 #include "failover/node.h"
+#include "failover/txt.h"
 
 enum state_verdict {
 	VERDICT_CONSISTENT = 0,
@@ -38,13 +39,10 @@ struct svc_state {
 	uint32_t			 serial;
 	uint32_t			 ttl;
 	int				 served;	/* node index the record names, -1 */
-	/* from the TXT */
-	char				 txt_primary[CONF_NAME_MAX];
-	long long			 epoch;
-	char				 fenced[CONF_NAME_MAX];
+	struct txt_record		 redisfo;	/* the TXT, parsed */
 	/* the verdict */
 	enum state_verdict		 verdict;
-	char				 verdict_text[512];
+	char				 verdict_text[640];	/* dns_err fits whole */
 	int				 n_masters;
 };
 
@@ -52,6 +50,15 @@ struct svc_state {
  * is set to 1 when argv[0] was consumed. NULL and err when ambiguous. */
 const struct conf_service *state_service_arg(const struct conf *conf, int argc,
 			    char **argv, int *used, char *err, size_t errlen);
+
+/*
+ * The arguments of status, check and rejoin: [SERVICE], --json when json
+ * is not NULL, and a NODE last when node is not NULL. The service, or
+ * NULL and err (without the command's name) on a usage error.
+ */
+const struct conf_service *state_command_args(const struct conf *conf, int argc,
+			    char **argv, int *json, const char **node, char *err,
+			    size_t errlen);
 
 /* Fill st: DNS first, then probes (probes = 0 skips them). 0, or -1 with
  * st->dns_err when nothing could be allocated. */

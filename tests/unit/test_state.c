@@ -1,8 +1,8 @@
 /*
- * test_switch_state.c - the view a switch starts from: matching the served
- * record to a node by address bytes, "does this replica follow that node",
- * and the verdicts (consistent, split brain, fenced master, ...); and the
- * JSON strings that status --json and the audit log write from them.
+ * test_state.c - failover/state.c, the view every failover command starts
+ * from: matching the served record to a node by address bytes, "does this
+ * replica follow that node", the verdicts (consistent, split brain, fenced
+ * master, ...) and the service and node arguments of the commands.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
-#include "failover/json.h"
 #include "failover/state.h"
 
 static struct conf_node		nodes[3];
@@ -121,7 +120,7 @@ make_state(struct svc_state *st, struct node_info *infos, const char *roles[3],
 	st->nodes = infos;
 	st->dns = DNSCLIENT_OK;
 	st->served = 0;
-	snprintf(st->fenced, sizeof(st->fenced), "%s", fenced ? fenced : "");
+	snprintf(st->redisfo.fenced, sizeof(st->redisfo.fenced), "%s", fenced ? fenced : "");
 	memset(infos, 0, 3 * sizeof(*infos));
 	for (i = 0; i < 3; i++) {
 		infos[i].conf = &nodes[i];
@@ -218,34 +217,36 @@ test_service_arg(void **state)
 	assert_non_null(strstr(err, "2 services"));
 }
 
-/* Whatever the bytes, the output is a JSON string that is valid UTF-8. */
 static void
-test_json_str(void **state)
+test_command_args(void **state)
 {
-	static const struct { const char *in, *out; } cases[] = {
-		{ "r1", "\"r1\"" },
-		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
-		{ "tab\tnl\n\x7f", "\"tab\\u0009nl\\u000a\\u007f\"" },
-		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
-		{ "\xff\xc3(", "\"\\u00ff\\u00c3(\"" },		/* not UTF-8 */
-		{ "\xc0\xaf", "\"\\u00c0\\u00af\"" },		/* overlong */
-		{ "\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"" },	/* surrogate */
-		{ "\xe2\x82", "\"\\u00e2\\u0082\"" },		/* cut short */
-	};
-	char	*buf = NULL;
-	size_t	 len = 0, i;
-	FILE	*f;
+	const struct conf_service	*s;
+	const char			*node = NULL;
+	char				*json_args[] = { "redis", "--json" };
+	char				*bad[] = { "--bogus" };
+	char				*two[] = { "redis", "r2" };
+	char				*other[] = { "nope" };
+	char				 err[128];
+	int				 json = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		f = open_memstream(&buf, &len);
-		assert_non_null(f);
-		json_str_write(f, cases[i].in);
-		assert_int_equal(fclose(f), 0);
-		assert_string_equal(buf, cases[i].out);
-		free(buf);
-		buf = NULL;
-	}
+	setup_nodes();
+	conf.services = &svc;
+	conf.n_services = 1;
+	s = state_command_args(&conf, 2, json_args, &json, NULL, err, sizeof(err));
+	assert_ptr_equal(s, &svc);
+	assert_int_equal(json, 1);
+	assert_null(state_command_args(&conf, 1, bad, &json, NULL, err, sizeof(err)));
+	assert_string_equal(err, "unexpected argument '--bogus'");
+	/* a NODE is the last word; without one, say so */
+	s = state_command_args(&conf, 2, two, NULL, &node, err, sizeof(err));
+	assert_ptr_equal(s, &svc);
+	assert_string_equal(node, "r2");
+	assert_null(state_command_args(&conf, 0, NULL, NULL, &node, err, sizeof(err)));
+	assert_string_equal(err, "name the node");
+	/* the one service is taken, but a word that names no service is an error */
+	assert_null(state_command_args(&conf, 1, other, NULL, NULL, err, sizeof(err)));
+	assert_string_equal(err, "no such service");
 }
 
 int
@@ -256,7 +257,7 @@ main(void)
 		cmocka_unit_test(test_follows),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_service_arg),
-		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_command_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
