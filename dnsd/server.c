@@ -51,6 +51,7 @@
 #include "dnsd/snapshot.h"
 #include "dnsd/tsig.h"
 #include "dnsd/update.h"
+#include "dnsd/wire.h"
 #include "dnsd/xfr.h"
 #include "dnsd/zone.h"
 
@@ -216,8 +217,8 @@ worker_slip(const struct query *q, uint8_t *out)
 {
 	size_t n = q->question_end ? q->question_end : DNS_HEADER_LEN;
 
-	out[2] |= 0x02;
-	memset(out + 6, 0, 6);
+	out[DNS_OFF_FLAGS1] |= DNS_FLAG_TC;
+	memset(out + DNS_OFF_ANCOUNT, 0, DNS_HEADER_LEN - DNS_OFF_ANCOUNT);
 	return n;
 }
 
@@ -448,11 +449,11 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 		if (server_adopt_zone(srv, nz, 1, update_section(u), err, sizeof(err)) == -1) {
 			log_errorx("update not applied: %s", err);
 			ldns_zone_deep_free(nz);
-			rcode = LDNS_RCODE_SERVFAIL;
+			rcode = DNS_RCODE_SERVFAIL;
 			serial = 0;
 		}
 	}
-	if (rcode != LDNS_RCODE_NOERROR)
+	if (rcode != DNS_RCODE_NOERROR)
 		log_info("update answered %s: %s", ldns_lookup_by_id(ldns_rcodes, rcode) ?
 		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
 	if (update_reply(u, rcode, &out->msg, &out->len) == -1)
@@ -488,10 +489,10 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 		if (query_answer(snap, &q, transport, buf, max - 620, &blen) != QUERY_REPLY)
 			blen = 0;
 	} else if (v == -2 || v == TSIG_NONE) {
-		blen = query_error(&q, LDNS_RCODE_FORMERR, buf, max);
+		blen = query_error(&q, DNS_RCODE_FORMERR, buf, max);
 		st.present = 0;
 	} else
-		blen = query_error(&q, LDNS_RCODE_NOTAUTH, buf, max);
+		blen = query_error(&q, DNS_RCODE_NOTAUTH, buf, max);
 	if (blen > 0 && st.present) {
 		n = tsig_sign_reply(buf, blen, max, &srv->conf->dns.update_key, &st, 1);
 		blen = n < 0 ? 0 : (size_t)n;
@@ -509,7 +510,7 @@ static void
 slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
     const struct sockaddr_storage *peer, int qtype, struct replies *out)
 {
-	const char	*kind = qtype == LDNS_RR_TYPE_IXFR ? "IXFR" : "AXFR";
+	const char	*kind = qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR";
 	char		 who[INET6_ADDRSTRLEN + 16];
 	uint32_t	 serial = zone_serial(srv->zone);
 
@@ -520,7 +521,8 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 	switch (out->xfr.form) {
 	case XFR_ERROR: {
 		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
-		    out->xfr.n > 0 && out->xfr.len[0] >= 4 ? out->xfr.msg[0][3] & 0x0f : 2);
+		    out->xfr.n > 0 && out->xfr.len[0] >= 4 ? dns_rcode(out->xfr.msg[0]) :
+		    DNS_RCODE_SERVFAIL);
 
 		/* Anyone can ask: at debug level, so a flood cannot fill the log. */
 		log_debug("%s to %s: answered %s", kind, who, rc ? rc->name : "?");
@@ -551,10 +553,10 @@ slow_handle(struct server *srv, const uint8_t *msg, size_t len,
 	memset(out, 0, sizeof(*out));
 	if (query_parse(msg, len, &q) != QUERY_REPLY || q.rcode != 0)
 		return;
-	if (q.opcode == LDNS_PACKET_UPDATE)
+	if (q.opcode == DNS_OPCODE_UPDATE)
 		slow_update(srv, msg, len, out);
 	else if (transport == QUERY_TRANSPORT_TCP &&
-	    (q.qtype == LDNS_RR_TYPE_AXFR || q.qtype == LDNS_RR_TYPE_IXFR))
+	    (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR))
 		slow_transfer(srv, msg, len, peer, q.qtype, out);
 	else if (q.has_tsig)
 		slow_signed_query(srv, &q, transport, out);
@@ -656,8 +658,7 @@ conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 		c->out = p;
 		c->outcap = cap;
 	}
-	c->out[c->outlen] = len >> 8;
-	c->out[c->outlen + 1] = len & 0xff;
+	dns_wr16(c->out + c->outlen, (uint16_t)len);
 	memcpy(c->out + c->outlen + 2, msg, len);
 	c->outlen += len + 2;
 	return 0;
@@ -747,7 +748,7 @@ conn_process(struct server *srv, struct tcp_conn *c)
 	size_t off = 0, mlen;
 
 	while (c->inlen - off >= 2 && conn_backlog(c) <= TCP_OUT_MAX) {
-		mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
+		mlen = dns_rd16(c->in + off);
 		if (c->inlen - off - 2 < mlen)
 			break;
 		if (conn_message(srv, c, c->in + off + 2, mlen) == -1)
@@ -765,7 +766,7 @@ conn_process(struct server *srv, struct tcp_conn *c)
 static int
 conn_has_message(const struct tcp_conn *c)
 {
-	return c->inlen >= 2 && c->inlen - 2 >= ((size_t)c->in[0] << 8 | c->in[1]);
+	return c->inlen >= 2 && c->inlen - 2 >= dns_rd16(c->in);
 }
 
 /*

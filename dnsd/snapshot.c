@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "dnsd/snapshot.h"
+#include "dnsd/wire.h"
 
 #define CNAME_CHAIN_MAX	8
 #define DICT_MAX	128
@@ -82,15 +83,6 @@ struct build {
 
 /* ---- names ---- */
 
-static void
-name_lower(uint8_t *dst, const uint8_t *src, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i];
-}
-
 /* Lower-cased wire form of an ldns dname rdf; returns its length. */
 static size_t
 rdf_name_lc(const ldns_rdf *rdf, uint8_t *out)
@@ -99,7 +91,7 @@ rdf_name_lc(const ldns_rdf *rdf, uint8_t *out)
 
 	if (len > 255)
 		len = 255;
-	name_lower(out, ldns_rdf_data(rdf), len);
+	dns_name_lower(out, ldns_rdf_data(rdf), len);
 	return len;
 }
 
@@ -149,16 +141,18 @@ wr_bytes(struct writer *w, const void *p, size_t n)
 static void
 wr_u16(struct writer *w, uint16_t v)
 {
-	uint8_t b[2] = { v >> 8, v & 0xff };
+	uint8_t b[2];
 
+	dns_wr16(b, v);
 	wr_bytes(w, b, 2);
 }
 
 static void
 wr_u32(struct writer *w, uint32_t v)
 {
-	uint8_t b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+	uint8_t b[4];
 
+	dns_wr32(b, v);
 	wr_bytes(w, b, 4);
 }
 
@@ -220,7 +214,7 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 		w->failed = 1;
 		return;
 	}
-	name_lower(lc, name, len);
+	dns_name_lower(lc, name, len);
 	while (pos < len && name[pos] != 0) {
 		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != -2) {
 			if (at == -1) {
@@ -231,7 +225,7 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 				w->patch[w->npatch++] = (uint16_t)w->len;
 				at = 0;
 			}
-			wr_u16(w, 0xc000 | (uint16_t)at);
+			wr_u16(w, DNS_PTR << 8 | (uint16_t)at);
 			break;
 		}
 		next = name_next_label(name, len, pos);
@@ -276,7 +270,7 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 	size_t		 rdlen_at, i;
 
 	if (owner_off >= 0)
-		wr_u16(w, 0xc000 | (uint16_t)owner_off);
+		wr_u16(w, DNS_PTR << 8 | (uint16_t)owner_off);
 	else
 		wr_name(w, ldns_rdf_data(owner), ldns_rdf_size(owner), 1);
 	wr_u16(w, type);
@@ -299,8 +293,7 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 		if (rdlen > 65535)
 			w->failed = 1;
 		else {
-			w->buf[rdlen_at] = rdlen >> 8;
-			w->buf[rdlen_at + 1] = rdlen & 0xff;
+			dns_wr16(w->buf + rdlen_at, (uint16_t)rdlen);
 		}
 	}
 }

@@ -8,7 +8,6 @@
  * writes the file in place and never touches the served snapshot: the
  * server decides when a zone read or written here is published.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +20,7 @@
 #include <arpa/inet.h>
 
 #include "conf/conf.h"
+#include "dnsd/wire.h"
 #include "dnsd/zone.h"
 
 /*
@@ -31,19 +31,14 @@ static int
 rdf_is_below(const ldns_rdf *name, const ldns_rdf *apex)
 {
 	const uint8_t	*n = ldns_rdf_data(name), *a = ldns_rdf_data(apex);
-	size_t		 nlen = ldns_rdf_size(name), alen = ldns_rdf_size(apex), pos = 0, i;
+	size_t		 nlen = ldns_rdf_size(name), alen = ldns_rdf_size(apex), pos = 0;
 
 	while (nlen - pos > alen) {
-		if (n[pos] == 0 || (n[pos] & 0xc0))
+		if (n[pos] == 0 || (n[pos] & DNS_PTR_MASK))
 			return 0;
 		pos += 1 + n[pos];
 	}
-	if (nlen - pos != alen)
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (tolower(n[pos + i]) != tolower(a[i]))
-			return 0;
-	return 1;
+	return dns_name_equal(n + pos, nlen - pos, a, alen);
 }
 
 static void
@@ -664,17 +659,6 @@ out:
 int
 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b)
 {
-	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
-	size_t n = ldns_rdf_size(a);
-
-	if (n != ldns_rdf_size(b))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = x[i], d = y[i];
-
-		if (c != d && ((c | 0x20) != (d | 0x20) || (c | 0x20) < 'a' ||
-		    (c | 0x20) > 'z'))
-			return 0;
-	}
-	return 1;
+	return dns_name_equal(ldns_rdf_data(a), ldns_rdf_size(a), ldns_rdf_data(b),
+	    ldns_rdf_size(b));
 }

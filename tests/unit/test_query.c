@@ -27,19 +27,7 @@
 
 #include "dnsd/query.h"
 #include "dnsd/snapshot.h"
-
-#define FLAG_QR		0x80	/* in byte 2 */
-#define FLAG_RD		0x01	/* in byte 2 */
-#define FLAG_TC		0x02	/* in byte 2 */
-#define FLAG_AA		0x04	/* in byte 2 */
-#define FLAG_RA		0x80	/* in byte 3 */
-
-#define RCODE_NOERROR	0
-#define RCODE_FORMERR	1
-#define RCODE_NXDOMAIN	3
-#define RCODE_NOTIMP	4
-#define RCODE_REFUSED	5
-#define RCODE_BADVERS	16
+#include "dnsd/wire.h"
 
 /* A packet under construction. */
 struct pkt {
@@ -150,7 +138,7 @@ assert_formerr(const struct pkt *p)
 	struct query q;
 
 	assert_int_equal(parse(p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 }
 
 /* ---------------------------------------------------------------- drop */
@@ -169,7 +157,7 @@ test_short_packets_dropped(void **state)
 		assert_int_equal(query_parse(p.b, n, &q), QUERY_DROP);
 	/* 12 bytes exactly is a header: not dropped (QDCOUNT 1 but no question) */
 	assert_int_equal(query_parse(p.b, DNS_HEADER_LEN, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 }
 
 static void
@@ -180,7 +168,7 @@ test_qr_dropped(void **state)
 
 	(void)state;
 	pkt_query(&p, "redis.svc.test", 1, 0);
-	p.b[2] |= FLAG_QR;
+	p.b[2] |= DNS_FLAG_QR;
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
 	pkt_header(&p, 1, 0x8000 | (2 << 11), 0, 0, 0, 0);	/* QR + odd opcode */
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
@@ -199,7 +187,7 @@ test_valid_query_parsed(void **state)
 	pkt_header(&p, 0xbeef, 0x0100, 1, 0, 0, 0);
 	pkt_question(&p, "ReDiS.SvC.TEST", 28, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.id, 0xbeef);
 	assert_int_equal(q.opcode, 0);
 	assert_int_equal(q.qtype, 28);
@@ -225,7 +213,7 @@ test_root_name_and_classes(void **state)
 	pkt_header(&p, 1, 0, 1, 0, 0, 0);
 	pkt_question(&p, "", 2, 3);		/* . NS CH */
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_len, 1);
 	assert_int_equal(q.qname_lc[0], 0);
 	assert_int_equal(q.qtype, 2);
@@ -244,7 +232,7 @@ test_lowercase_only_ascii(void **state)
 	pkt_put(&p, label, sizeof(label));
 	pkt_put(&p, "\0\0\1\0\1", 5);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_lc[1], 'a');
 	assert_int_equal(q.qname_lc[2], 'z');
 	assert_int_equal(q.qname_lc[3], '@');
@@ -266,7 +254,7 @@ test_truncated_question(void **state)
 	full = p.len;
 	for (cut = DNS_HEADER_LEN + 1; cut < full; cut++) {
 		assert_int_equal(query_parse(p.b, cut, &q), QUERY_REPLY);
-		assert_int_equal(q.rcode, RCODE_FORMERR);
+		assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 		assert_int_equal(q.question_end, 0);
 	}
 }
@@ -323,7 +311,7 @@ test_bad_label_types(void **state)
 		struct query q;
 
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
-		assert_int_equal(q.rcode, RCODE_NOERROR);
+		assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 		assert_int_equal(q.qname_len, 64 + 10);
 	}
 }
@@ -363,10 +351,10 @@ test_name_length_limit(void **state)
 		pkt_put(&p, "\0\1\0\1", 4);
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		if (total <= DNS_NAME_MAX) {
-			assert_int_equal(q.rcode, RCODE_NOERROR);
+			assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 			assert_int_equal(q.qname_len, total);
 		} else
-			assert_int_equal(q.rcode, RCODE_FORMERR);
+			assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	}
 	/* many 1-byte labels past 255 */
 	pkt_header(&p, 1, 0, 1, 0, 0, 0);
@@ -430,9 +418,9 @@ test_opcodes(void **state)
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		assert_int_equal(q.opcode, op);
 		if (op == 0 || op == 4 || op == 5)
-			assert_int_equal(q.rcode, RCODE_NOERROR);
+			assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 		else
-			assert_int_equal(q.rcode, RCODE_NOTIMP);
+			assert_int_equal(q.rcode, DNS_RCODE_NOTIMP);
 	}
 }
 
@@ -449,7 +437,7 @@ test_opt_parsed(void **state)
 	pkt_question(&p, "redis.svc.test", 1, 1);
 	pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_size, 4096);
 	assert_int_equal(q.edns_version, 0);
@@ -484,7 +472,7 @@ test_opt_with_options(void **state)
 	pkt_question(&p, "redis.svc.test", 1, 1);
 	pkt_opt(&p, 1232, 0, 0, opts, sizeof(opts));
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
 
 	pkt_header(&p, 1, 0, 1, 0, 0, 1);
@@ -513,7 +501,7 @@ test_opt_badvers(void **state)
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_version, 1);
-	assert_int_equal(q.rcode, RCODE_BADVERS);
+	assert_int_equal(q.rcode, DNS_RCODE_BADVERS);
 }
 
 static void
@@ -588,7 +576,7 @@ test_tsig_detected(void **state)
 	pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.has_tsig);
 	assert_false(q.edns);
 
@@ -598,7 +586,7 @@ test_tsig_detected(void **state)
 	pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.has_tsig);
 	assert_true(q.edns);
 
@@ -625,17 +613,17 @@ test_query_error_reply(void **state)
 	pkt_question(&p, "ReDiS.svc.test", 1, 1);
 	pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOTIMP);
+	assert_int_equal(q.rcode, DNS_RCODE_NOTIMP);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_int_equal(n, q.question_end + 11);
 	assert_int_equal(out[0], 0xab);
 	assert_int_equal(out[1], 0xcd);
-	assert_true(out[2] & FLAG_QR);
+	assert_true(out[2] & DNS_FLAG_QR);
 	assert_int_equal((out[2] >> 3) & 0x0f, 2);	/* opcode copied */
-	assert_true(out[2] & FLAG_RD);			/* RD copied */
-	assert_false(out[2] & FLAG_AA);
-	assert_false(out[3] & FLAG_RA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NOTIMP);
+	assert_true(out[2] & DNS_FLAG_RD);			/* RD copied */
+	assert_false(out[2] & DNS_FLAG_AA);
+	assert_false(out[3] & DNS_FLAG_RA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOTIMP);
 	assert_int_equal(out[5], 1);			/* QDCOUNT */
 	assert_int_equal(out[7] | out[9], 0);
 	assert_int_equal(out[11], 1);			/* the OPT */
@@ -675,11 +663,11 @@ test_query_error_without_question(void **state)
 	pkt_question(&p, "a.svc.test", 1, 1);
 	pkt_question(&p, "b.svc.test", 1, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_true(n >= DNS_HEADER_LEN);
 	assert_int_equal(out[0] << 8 | out[1], 0x4242);
-	assert_int_equal(out[3] & 0x0f, RCODE_FORMERR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_FORMERR);
 	assert_int_equal(out[11], 0);			/* no OPT asked, none sent */
 }
 
@@ -751,11 +739,11 @@ answer(const struct snapshot *snap, const struct pkt *p, int transport, uint8_t 
 	assert_int_equal(v, QUERY_REPLY);
 	assert_true(n >= DNS_HEADER_LEN && n <= outmax);
 	/* every reply: QR, ID and RD copied, RA clear, the question kept */
-	assert_true(out[2] & FLAG_QR);
+	assert_true(out[2] & DNS_FLAG_QR);
 	assert_int_equal(out[0], p->b[0]);
 	assert_int_equal(out[1], p->b[1]);
-	assert_int_equal(out[2] & FLAG_RD, p->b[2] & FLAG_RD);
-	assert_false(out[3] & FLAG_RA);
+	assert_int_equal(out[2] & DNS_FLAG_RD, p->b[2] & DNS_FLAG_RD);
+	assert_false(out[3] & DNS_FLAG_RA);
 	if (out[5] == 1)
 		assert_memory_equal(out + 12, p->b + 12, q.question_end - 12);
 	return n;
@@ -778,8 +766,8 @@ test_answer_positive(void **state)
 	pkt_header(&p, 9, 0x0100, 1, 0, 0, 0);
 	pkt_question(&p, "REDIS.svc.TEST", 1, 1);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true(out[2] & FLAG_AA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_true(out[2] & DNS_FLAG_AA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 1);
 	/* the answer's rdata is the last 4 bytes: 127.0.0.2 */
 	assert_memory_equal(out + n - 4, "\x7f\x00\x00\x02", 4);
@@ -798,8 +786,8 @@ test_answer_negative(void **state)
 
 	pkt_query(&p, "nope.svc.test", 1, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true(out[2] & FLAG_AA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NXDOMAIN);
+	assert_true(out[2] & DNS_FLAG_AA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NXDOMAIN);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 	/* the patched apex pointer must decode: read it back with ldns */
@@ -812,12 +800,12 @@ test_answer_negative(void **state)
 	/* NODATA, and an empty non-terminal is NODATA too */
 	pkt_query(&p, "redis.svc.test", 15, 0);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 	pkt_query(&p, "ent.svc.test", 1, 0);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 }
@@ -835,15 +823,15 @@ test_answer_refused(void **state)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		pkt_query(&p, names[i], 1, 0);
 		answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-		assert_int_equal(out[3] & 0x0f, RCODE_REFUSED);
-		assert_false(out[2] & FLAG_AA);
+		assert_int_equal(out[3] & 0x0f, DNS_RCODE_REFUSED);
+		assert_false(out[2] & DNS_FLAG_AA);
 		assert_int_equal(count(out, 1) + count(out, 2), 0);
 	}
 	/* class CH inside the zone */
 	pkt_header(&p, 1, 0, 1, 0, 0, 0);
 	pkt_question(&p, "redis.svc.test", 1, 3);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_REFUSED);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_REFUSED);
 }
 
 static void
@@ -858,15 +846,15 @@ test_answer_truncation(void **state)
 	pkt_query(&p, "big.svc.test", 16, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
 	assert_true(n <= 512);
-	assert_true(out[2] & FLAG_TC);
+	assert_true(out[2] & DNS_FLAG_TC);
 	pkt_query(&p, "big.svc.test", 16, 1);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_false(out[2] & FLAG_TC);
+	assert_false(out[2] & DNS_FLAG_TC);
 	assert_true(n > 512 && n <= EDNS_OUR_SIZE);
 	assert_int_equal(count(out, 1), 3);
 	pkt_query(&p, "big.svc.test", 16, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_TCP, out, sizeof(out));
-	assert_false(out[2] & FLAG_TC);
+	assert_false(out[2] & DNS_FLAG_TC);
 	assert_int_equal(count(out, 1), 3);
 	/* an output buffer under 512 bytes is refused outright */
 	{
@@ -903,7 +891,7 @@ test_answer_slow_paths(void **state)
 	/* AXFR: FORMERR (or TC) over UDP, the control thread over TCP */
 	pkt_query(&p, "svc.test", 252, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true((out[3] & 0x0f) == RCODE_FORMERR || (out[2] & FLAG_TC));
+	assert_true((out[3] & 0x0f) == DNS_RCODE_FORMERR || (out[2] & DNS_FLAG_TC));
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_TCP, out, sizeof(out), &n),
@@ -967,7 +955,7 @@ test_random_packets_bounded(void **state)
 		    QUERY_TRANSPORT_UDP, out, n, &outlen)) {
 		case QUERY_REPLY:
 			assert_true(outlen >= DNS_HEADER_LEN && outlen <= n);
-			assert_true(out[2] & FLAG_QR);
+			assert_true(out[2] & DNS_FLAG_QR);
 			assert_memory_equal(out, p.b, 2);
 			break;
 		default:
