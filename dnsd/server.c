@@ -474,7 +474,7 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 	struct query		 q = *q0;
 	uint8_t			*buf;
 	size_t			 blen = 0, max = transport == QUERY_TRANSPORT_TCP ? TCP_MSG_MAX : EDNS_OUR_SIZE;
-	int			 v;
+	enum tsig_verdict	 v;
 	ssize_t			 n;
 
 	memset(&st, 0, sizeof(st));
@@ -488,7 +488,7 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 		/* Room for the TSIG: the longest key name and a SHA-512 MAC. */
 		if (query_answer(snap, &q, transport, buf, max - 620, &blen) != QUERY_REPLY)
 			blen = 0;
-	} else if (v == -2 || v == TSIG_NONE) {
+	} else if (v == TSIG_MALFORMED || v == TSIG_NONE) {
 		blen = query_error(&q, DNS_RCODE_FORMERR, buf, max);
 		st.present = 0;
 	} else

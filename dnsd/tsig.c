@@ -123,7 +123,7 @@ tsig_vars_put(uint8_t *d, const uint8_t *key_name, size_t key_len,
 	return o + other_len;
 }
 
-int
+enum tsig_verdict
 tsig_verify_request(const uint8_t *wire, size_t len,
     const struct conf_tsig_key *key, struct tsig_state *st)
 {
@@ -143,7 +143,7 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	memset(st, 0, sizeof(*st));
 	st->error = TSIG_OK;
 	if (len < DNS_HEADER_LEN)
-		return -2;
+		return TSIG_MALFORMED;
 	qd = dns_rd16(wire + DNS_OFF_QDCOUNT);
 	an = dns_rd16(wire + DNS_OFF_ANCOUNT);
 	ns = dns_rd16(wire + DNS_OFF_NSCOUNT);
@@ -152,41 +152,41 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 		return TSIG_NONE;
 	for (unsigned i = 0; i < qd; i++) {
 		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 4 > len)
-			return -2;
+			return TSIG_MALFORMED;
 		off += 4;
 	}
 	for (unsigned i = 0; i < (unsigned)an + ns + ar - 1u; i++) {
 		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 10 > len)
-			return -2;
+			return TSIG_MALFORMED;
 		if (dns_rd16(wire + off) == DNS_TYPE_TSIG)
-			return -2;	/* a TSIG that is not the last record */
+			return TSIG_MALFORMED;	/* a TSIG that is not the last record */
 		off += 10 + (size_t)dns_rd16(wire + off + 8);
 		if (off > len)
-			return -2;
+			return TSIG_MALFORMED;
 	}
 	tsig_start = off;
 	if (dns_name_read(wire, len, &off, st->key_name, &st->key_name_len) < 0 ||
 	    off + 10 > len)
-		return -2;
+		return TSIG_MALFORMED;
 	if (dns_rd16(wire + off) != DNS_TYPE_TSIG)
 		return TSIG_NONE;
 	if (dns_rd16(wire + off + 2) != DNS_CLASS_ANY || dns_rd16(wire + off + 4) != 0 ||
 	    dns_rd16(wire + off + 6) != 0)
-		return -2;
+		return TSIG_MALFORMED;
 	rdend = off + 10 + dns_rd16(wire + off + 8);
 	off += 10;
 	if (rdend != len)
-		return -2;
+		return TSIG_MALFORMED;
 	/* The algorithm name must not be compressed, but accept it if it is. */
 	if (dns_name_read(wire, len, &off, st->alg_name, &st->alg_name_len) < 0 ||
 	    off + 10 > rdend)
-		return -2;
+		return TSIG_MALFORMED;
 	t = dns_rd48(wire + off);
 	fudge = dns_rd16(wire + off + 6);
 	mac_size = dns_rd16(wire + off + 8);
 	off += 10;
 	if (off + mac_size + 6 > rdend)
-		return -2;
+		return TSIG_MALFORMED;
 	mac = wire + off;
 	off += mac_size;
 	st->orig_id = dns_rd16(wire + off);
@@ -194,7 +194,7 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	other_len = dns_rd16(wire + off + 4);
 	off += 6;
 	if (off + other_len != rdend)
-		return -2;
+		return TSIG_MALFORMED;
 	other = wire + off;
 	st->present = 1;
 	st->time_signed = t;
@@ -211,9 +211,9 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	/* RFC 8945 5.2.2.1: longer than the digest, or below half of it. */
 	if (mac_size > full || mac_size > sizeof(st->mac) ||
 	    mac_size < (full / 2 > 10 ? full / 2 : 10))
-		return -2;
+		return TSIG_MALFORMED;
 	if ((digest = malloc(tsig_start + 1024 + other_len)) == NULL)
-		return -2;
+		return TSIG_MALFORMED;
 	memcpy(digest, wire, tsig_start);
 	dns_wr16(digest, st->orig_id);
 	dns_wr16(digest + DNS_OFF_ARCOUNT, (uint16_t)(ar - 1));

@@ -50,7 +50,7 @@ struct update_ctx {
 	ldns_pkt			*pkt;		/* NULL if it did not parse */
 	const struct conf_tsig_key	*key;
 	struct tsig_state		 st;
-	int				 tsig_rc;
+	enum tsig_verdict		 tsig_rc;
 	char				 why[256];	/* why a policy refused it */
 };
 
@@ -150,7 +150,7 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 		}
 	}
 	u->tsig_rc = tsig_verify_request(wire, len, key, &u->st);
-	if (u->tsig_rc == -2)
+	if (u->tsig_rc == TSIG_MALFORMED)
 		u->st.present = 0;
 	/* Only an authenticated message of a bounded size reaches ldns. */
 	if (u->tsig_rc == TSIG_OK && update_rr_count(u) <= UPDATE_MAX_RRS &&
@@ -737,7 +737,7 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	int rc;
 
 	*new_zone = NULL;
-	if (u->tsig_rc == -2) {
+	if (u->tsig_rc == TSIG_MALFORMED) {
 		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
 		return DNS_RCODE_FORMERR;
 	}

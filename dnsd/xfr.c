@@ -317,28 +317,29 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	ldns_pkt *q = NULL;
 	ldns_rr *qr;
 	ldns_rdf *apex = NULL;
-	int trc, rc = 0, soa_only = 0;
+	enum tsig_verdict trc;
+	int rc = 0, soa_only = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (len < DNS_HEADER_LEN || (wire[DNS_OFF_FLAGS1] & DNS_FLAG_QR))
 		return -1;
 	trc = tsig_verify_request(wire, len, &dns->update_key, &st);
-	if (trc == -2)
+	if (trc == TSIG_MALFORMED)
 		st.present = 0;
 	if (ldns_wire2pkt(&q, wire, len) != LDNS_STATUS_OK) {
 		q = NULL;
 		rc = xfr_error(out, wire, NULL, DNS_RCODE_FORMERR, dns, &st);
 		goto done;
 	}
-	if (trc == -2 || ldns_pkt_qdcount(q) != 1 ||
+	if (trc == TSIG_MALFORMED || ldns_pkt_qdcount(q) != 1 ||
 	    (qr = ldns_rr_list_rr(ldns_pkt_question(q), 0)) == NULL ||
 	    (ldns_rr_get_type(qr) != LDNS_RR_TYPE_AXFR &&
 	    ldns_rr_get_type(qr) != LDNS_RR_TYPE_IXFR)) {
 		rc = xfr_error(out, wire, q, DNS_RCODE_FORMERR, dns, &st);
 		goto done;
 	}
-	if (trc > 0) {
-		/* RFC 8945 5.2: NOTAUTH with the TSIG error. */
+	if (trc > TSIG_OK) {
+		/* A TSIG error: RFC 8945 5.2, NOTAUTH with the error. */
 		rc = xfr_error(out, wire, q, DNS_RCODE_NOTAUTH, dns, &st);
 		goto done;
 	}
