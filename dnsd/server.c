@@ -128,6 +128,7 @@ struct server {
 	const char		*conf_path;
 	ldns_zone		*zone;
 	struct xfr_journal	 journal;	/* its last changes, for IXFR */
+	struct update_replay	 replay;	/* answers to the last signed UPDATEs */
 	int			 epfd;
 	struct ev		 sig_ev, slowq_ev, notify_ev;
 	int			 slowq[2];
@@ -439,7 +440,8 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	int			 rcode;
 	uint32_t		 serial = 0;
 
-	if ((u = update_begin(msg, len, &srv->conf->dns.update_key, err, sizeof(err))) == NULL) {
+	if ((u = update_begin(msg, len, &srv->conf->dns.update_key, &srv->replay,
+	    err, sizeof(err))) == NULL) {
 		log_debug("update dropped: %s", err);
 		return;
 	}

@@ -21,9 +21,10 @@
  * a message of more than 1000 records is refused before it is parsed; the
  * work grows with the zone plus the update, not their product (a name's
  * records are found by hash), so the largest message costs a fraction of a
- * second on a 10,000-service zone; a record
- * that would not read back from the zone file is FORMERR; a signed message
- * seen again gets its first answer and changes nothing.
+ * second on a 10,000-service zone; a record that would not read back from
+ * the zone file is FORMERR; a signed message seen again gets its first
+ * answer and changes nothing (the answers are kept in the caller's
+ * struct update_replay: this file holds no state between messages).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct update_ctx {
 	size_t				 zone_sec_len;
 	ldns_pkt			*pkt;		/* NULL if it did not parse */
 	const struct conf_tsig_key	*key;
+	struct update_replay		*replay;	/* the caller's */
 	struct tsig_state		 st;
 	enum tsig_verdict		 tsig_rc;
 	char				 why[256];	/* why a policy refused it */
@@ -72,42 +74,25 @@ struct update_work {
 	int		 soa_set;	/* the update itself raised the serial */
 };
 
-/*
- * The answers to the last signed UPDATEs, by request MAC. A message seen
- * again (an attacker replaying a captured switch while its time is still
- * within the fudge, or a client retransmitting over UDP) gets its first
- * answer again and changes nothing: replayed, "replace 127.0.0.2 by .3"
- * would undo a later switch back. Older than the fudge, TSIG refuses it
- * anyway (BADTIME). Control thread only, like the rest of this file.
- */
-#define UPDATE_SEEN_MAX	1024
-
-static struct update_seen {
-	uint8_t	mac[64];
-	size_t	mac_len;
-	int	rcode;
-} update_seen[UPDATE_SEEN_MAX];
-static size_t update_seen_next;
-
-static const struct update_seen *
-update_seen_find(const struct tsig_state *st)
+static const struct update_replay_entry *
+update_replay_find(const struct update_replay *r, const struct tsig_state *st)
 {
-	for (size_t i = 0; i < UPDATE_SEEN_MAX; i++)
-		if (update_seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
-		    memcmp(update_seen[i].mac, st->mac, st->mac_len) == 0)
-			return &update_seen[i];
+	for (size_t i = 0; i < UPDATE_REPLAY_MAX; i++)
+		if (r->seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
+		    memcmp(r->seen[i].mac, st->mac, st->mac_len) == 0)
+			return &r->seen[i];
 	return NULL;
 }
 
 static void
-update_seen_add(const struct tsig_state *st, int rcode)
+update_replay_add(struct update_replay *r, const struct tsig_state *st, int rcode)
 {
-	struct update_seen *e = &update_seen[update_seen_next];
+	struct update_replay_entry *e = &r->seen[r->next];
 
 	memcpy(e->mac, st->mac, st->mac_len);
 	e->mac_len = st->mac_len;
 	e->rcode = rcode;
-	update_seen_next = (update_seen_next + 1) % UPDATE_SEEN_MAX;
+	r->next = (r->next + 1) % UPDATE_REPLAY_MAX;
 }
 
 /* Records in the prerequisite and update sections, from the header. */
@@ -119,7 +104,7 @@ update_rr_count(const struct update_ctx *u)
 
 struct update_ctx *
 update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
-    char *err, size_t errlen)
+    struct update_replay *replay, char *err, size_t errlen)
 {
 	struct update_ctx *u;
 	size_t off = DNS_HEADER_LEN;
@@ -135,6 +120,7 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	}
 	memcpy(u->hdr, wire, DNS_HEADER_LEN);
 	u->key = key;
+	u->replay = replay;
 	/* Keep the zone section as sent when it is one plain name + type/class. */
 	if (dns_rd16(wire + DNS_OFF_QDCOUNT) == 1) {
 		while (off < len && wire[off] != 0 && (wire[off] & DNS_PTR_MASK) == 0)
@@ -190,7 +176,7 @@ update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len)
 	ssize_t r;
 
 	if (u->remember) {
-		update_seen_add(&u->st, rcode);
+		update_replay_add(u->replay, &u->st, rcode);
 		u->remember = 0;
 	}
 
@@ -730,7 +716,7 @@ int
 update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
     ldns_zone **new_zone)
 {
-	const struct update_seen *seen;
+	const struct update_replay_entry *seen;
 	struct update_work w;
 	ldns_rdf *apex = NULL;
 	ldns_rr *zrr;
@@ -758,7 +744,7 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    "error");
 		return DNS_RCODE_NOTAUTH;
 	}
-	if ((seen = update_seen_find(&u->st)) != NULL) {
+	if ((seen = update_replay_find(u->replay, &u->st)) != NULL) {
 		snprintf(u->why, sizeof(u->why), "the same signed UPDATE again, "
 		    "answered as the first time and not applied twice");
 		return seen->rcode;

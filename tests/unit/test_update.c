@@ -32,6 +32,8 @@
 #define KEY_SECRET	"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM="
 
 static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
+/* The answers remembered across the messages of every test, as a server's are. */
+static struct update_replay replay;
 
 static const char zone_text[] =
 	"$ORIGIN svc.test.\n"
@@ -108,7 +110,7 @@ run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_k
 		    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET,
 		    300, "hmac-sha256.", NULL), LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
-	u = update_begin(w, n, k, err, sizeof(err));
+	u = update_begin(w, n, k, &replay, err, sizeof(err));
 	assert_non_null(u);
 	rc = update_run(u, z, ORIGIN, out);
 	/* The reply always builds; signed replies verify with ldns. */
@@ -183,7 +185,7 @@ static int
 run_wire(const uint8_t *w, size_t n, const ldns_zone *z, ldns_zone **out)
 {
 	char err[256];
-	struct update_ctx *u = update_begin(w, n, &key, err, sizeof(err));
+	struct update_ctx *u = update_begin(w, n, &key, &replay, err, sizeof(err));
 	uint8_t *rw = NULL;
 	size_t rn;
 	int rc;
@@ -1056,8 +1058,8 @@ test_garbage(void **state)
 	size_t rn;
 
 	(void)state;
-	assert_null(update_begin(w, 5, &key, err, sizeof(err)));
-	u = update_begin(w, 15, &key, err, sizeof(err));
+	assert_null(update_begin(w, 5, &key, &replay, err, sizeof(err)));
+	u = update_begin(w, 15, &key, &replay, err, sizeof(err));
 	assert_non_null(u);
 	/* Unsigned and unparseable: refused before anything else. */
 	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_REFUSED);
@@ -1082,7 +1084,7 @@ test_garbage(void **state)
 		big[n++] = 0;
 		memcpy(big + n, "\0\6\0\1", 4);
 		n += 4;
-		assert_non_null(u = update_begin(big, n, &key, err, sizeof(err)));
+		assert_non_null(u = update_begin(big, n, &key, &replay, err, sizeof(err)));
 		assert_int_equal(update_reply(u, LDNS_RCODE_FORMERR, &r, &rn), 0);
 		assert_int_equal(ldns_wire2pkt(&p, r, rn), LDNS_STATUS_OK);
 		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_FORMERR);
