@@ -452,13 +452,15 @@ zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
 	ldns_rr_type		 type = ldns_rr_get_type(rr);
 	const ldns_rr_descriptor *desc = ldns_rr_descript(type);
 	char			 addr[INET6_ADDRSTRLEN];
+	int			 n;
 
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || desc == NULL || rd0 == NULL ||
 	    fmt_dname(&p, end, ldns_rdf_data(owner), ldns_rdf_size(owner)) == -1)
 		return 0;
-	p += snprintf(p, end - p, "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
-	if (p + 64 >= end)
+	n = snprintf(p, (size_t)(end - p), "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
+	if (n < 0 || n >= end - p || p + n + 64 >= end)
 		return 0;
+	p += n;
 	switch (type) {
 	case LDNS_RR_TYPE_A:
 	case LDNS_RR_TYPE_AAAA:
@@ -466,7 +468,10 @@ zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
 		    inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, ldns_rdf_data(rd0),
 		    addr, sizeof(addr)) == NULL)
 			return 0;
-		p += snprintf(p, end - p, "%s", addr);
+		n = snprintf(p, (size_t)(end - p), "%s", addr);
+		if (n < 0 || n >= end - p)
+			return 0;
+		p += n;
 		break;
 	case LDNS_RR_TYPE_CNAME:
 	case LDNS_RR_TYPE_NS:
