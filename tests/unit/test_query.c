@@ -28,112 +28,27 @@
 #include "dnsd/query.h"
 #include "dnsd/snapshot.h"
 #include "dnsd/wire.h"
-
-/* A packet under construction. */
-struct pkt {
-	uint8_t	b[1024];
-	size_t	len;
-};
-
-static void
-pkt_put(struct pkt *p, const void *data, size_t n)
-{
-	assert_true(p->len + n <= sizeof(p->b));
-	memcpy(p->b + p->len, data, n);
-	p->len += n;
-}
-
-static void
-pkt_u16(struct pkt *p, uint16_t v)
-{
-	uint8_t b[2] = { v >> 8, v & 0xff };
-
-	pkt_put(p, b, 2);
-}
-
-static void
-pkt_u32(struct pkt *p, uint32_t v)
-{
-	pkt_u16(p, v >> 16);
-	pkt_u16(p, v & 0xffff);
-}
-
-static void
-pkt_header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
-    uint16_t ns, uint16_t ar)
-{
-	p->len = 0;
-	pkt_u16(p, id);
-	pkt_u16(p, flags);
-	pkt_u16(p, qd);
-	pkt_u16(p, an);
-	pkt_u16(p, ns);
-	pkt_u16(p, ar);
-}
-
-/* Append a presentation name ("a.b.c", "" for the root) in wire form. */
-static void
-pkt_name(struct pkt *p, const char *name)
-{
-	const char *s = name, *dot;
-
-	while (*s != '\0') {
-		size_t n;
-		uint8_t l;
-
-		dot = strchr(s, '.');
-		n = dot ? (size_t)(dot - s) : strlen(s);
-		l = (uint8_t)n;
-		pkt_put(p, &l, 1);
-		pkt_put(p, s, n);
-		s += n;
-		if (*s == '.')
-			s++;
-	}
-	pkt_put(p, "", 1);
-}
-
-static void
-pkt_question(struct pkt *p, const char *name, uint16_t qtype, uint16_t qclass)
-{
-	pkt_name(p, name);
-	pkt_u16(p, qtype);
-	pkt_u16(p, qclass);
-}
-
-/* An OPT record: root owner, size, extended rcode, version, DO, rdata. */
-static void
-pkt_opt(struct pkt *p, uint16_t size, uint8_t version, int dnssec_ok,
-    const uint8_t *rdata, uint16_t rdlen)
-{
-	pkt_put(p, "", 1);
-	pkt_u16(p, 41);
-	pkt_u16(p, size);
-	pkt_u32(p, (uint32_t)version << 16 | (dnssec_ok ? 0x8000u : 0));
-	pkt_u16(p, rdlen);
-	if (rdlen)
-		pkt_put(p, rdata, rdlen);
-}
+#include "tests/unit/unit_msg.h"
 
 /* The usual query: id 0x1234, RD, one question, optional OPT. */
 static void
-pkt_query(struct pkt *p, const char *name, uint16_t qtype, int edns)
+pkt_query(struct unit_pkt *p, const char *name, uint16_t qtype, int edns)
 {
-	pkt_header(p, 0x1234, 0x0100, 1, 0, 0, edns ? 1 : 0);
-	pkt_question(p, name, qtype, 1);
+	unit_pkt_header(p, 0x1234, 0x0100, 1, 0, 0, edns ? 1 : 0);
+	unit_pkt_question(p, name, qtype, 1);
 	if (edns)
-		pkt_opt(p, 1232, 0, 0, NULL, 0);
+		unit_pkt_opt(p, 1232, 0, 0, NULL, 0);
 }
 
 static enum query_verdict
-parse(const struct pkt *p, struct query *q)
+parse(const struct unit_pkt *p, struct query *q)
 {
 	memset(q, 0xa5, sizeof(*q));	/* nothing may be left from before */
 	return query_parse(p->b, p->len, q);
 }
 
 static void
-assert_formerr(const struct pkt *p)
+assert_formerr(const struct unit_pkt *p)
 {
 	struct query q;
 
@@ -146,7 +61,7 @@ assert_formerr(const struct pkt *p)
 static void
 test_short_packets_dropped(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		n;
 
@@ -163,14 +78,14 @@ test_short_packets_dropped(void **state)
 static void
 test_qr_dropped(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
 	pkt_query(&p, "redis.svc.test", 1, 0);
 	p.b[2] |= DNS_FLAG_QR;
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
-	pkt_header(&p, 1, 0x8000 | (2 << 11), 0, 0, 0, 0);	/* QR + odd opcode */
+	unit_pkt_header(&p, 1, 0x8000 | (2 << 11), 0, 0, 0, 0);	/* QR + odd opcode */
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
 }
 
@@ -180,12 +95,12 @@ static void
 test_valid_query_parsed(void **state)
 {
 	static const uint8_t lc[] = "\x05redis\x03svc\x04test";
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 0xbeef, 0x0100, 1, 0, 0, 0);
-	pkt_question(&p, "ReDiS.SvC.TEST", 28, 1);
+	unit_pkt_header(&p, 0xbeef, 0x0100, 1, 0, 0, 0);
+	unit_pkt_question(&p, "ReDiS.SvC.TEST", 28, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.id, 0xbeef);
@@ -206,12 +121,12 @@ test_valid_query_parsed(void **state)
 static void
 test_root_name_and_classes(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_question(&p, "", 2, 3);		/* . NS CH */
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_question(&p, "", 2, 3);		/* . NS CH */
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_len, 1);
@@ -223,14 +138,14 @@ test_root_name_and_classes(void **state)
 static void
 test_lowercase_only_ascii(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		label[6] = { 5, 'A', 'Z', '@', '[', 0xc1 };
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_put(&p, label, sizeof(label));
-	pkt_put(&p, "\0\0\1\0\1", 5);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_put(&p, label, sizeof(label));
+	unit_pkt_put(&p, "\0\0\1\0\1", 5);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_lc[1], 'a');
@@ -245,7 +160,7 @@ test_lowercase_only_ascii(void **state)
 static void
 test_truncated_question(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		cut, full;
 
@@ -268,17 +183,17 @@ test_compression_in_question(void **state)
 		{ 0x01, 'a', 0xc0, 0x00 },		/* into the header */
 		{ 0xc0, 0x11, 0x00 },
 	};
-	struct pkt	p;
+	struct unit_pkt	p;
 	size_t		i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n = cases[i][0] == 0xc0 ? 2 : 4;
 
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
-		pkt_put(&p, cases[i], n);
-		pkt_put(&p, "\0\1\0\1", 4);
-		pkt_name(&p, "svc.test");		/* something to point at */
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_put(&p, cases[i], n);
+		unit_pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_name(&p, "svc.test");		/* something to point at */
 		assert_formerr(&p);
 	}
 }
@@ -288,25 +203,25 @@ test_bad_label_types(void **state)
 {
 	static const uint8_t types[] = { 0x40, 0x41, 0x7f, 0x80, 0xbf };
 	uint8_t		data[128];
-	struct pkt	p;
+	struct unit_pkt	p;
 	size_t		i;
 
 	(void)state;
 	memset(data, 'a', sizeof(data));
 	for (i = 0; i < sizeof(types); i++) {
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
-		pkt_put(&p, &types[i], 1);
-		pkt_put(&p, data, types[i] & 0x3f);
-		pkt_name(&p, "svc.test");
-		pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_put(&p, &types[i], 1);
+		unit_pkt_put(&p, data, types[i] & 0x3f);
+		unit_pkt_name(&p, "svc.test");
+		unit_pkt_put(&p, "\0\1\0\1", 4);
 		assert_formerr(&p);
 	}
 	/* 63 is the longest label and fine */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_put(&p, "\x3f", 1);
-	pkt_put(&p, data, 63);
-	pkt_name(&p, "svc.test");
-	pkt_put(&p, "\0\1\0\1", 4);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_put(&p, "\x3f", 1);
+	unit_pkt_put(&p, data, 63);
+	unit_pkt_name(&p, "svc.test");
+	unit_pkt_put(&p, "\0\1\0\1", 4);
 	{
 		struct query q;
 
@@ -318,7 +233,7 @@ test_bad_label_types(void **state)
 
 /* A name of exactly total wire bytes, made of labels of at most 63. */
 static void
-pkt_long_name(struct pkt *p, size_t total)
+pkt_long_name(struct unit_pkt *p, size_t total)
 {
 	uint8_t		data[63];
 	size_t		left = total - 1;	/* the root byte */
@@ -329,26 +244,26 @@ pkt_long_name(struct pkt *p, size_t total)
 
 		if (left > 64 && left - 64 == 1)
 			n = 62;		/* never leave a 1-byte remainder */
-		pkt_put(p, &n, 1);
-		pkt_put(p, data, n);
+		unit_pkt_put(p, &n, 1);
+		unit_pkt_put(p, data, n);
 		left -= (size_t)n + 1;
 	}
-	pkt_put(p, "", 1);
+	unit_pkt_put(p, "", 1);
 }
 
 static void
 test_name_length_limit(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		total;
 
 	(void)state;
 	for (total = 250; total <= 260; total++) {
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
 		pkt_long_name(&p, total);
 		assert_int_equal(p.len - DNS_HEADER_LEN, total);
-		pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_put(&p, "\0\1\0\1", 4);
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		if (total <= DNS_NAME_MAX) {
 			assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
@@ -357,27 +272,27 @@ test_name_length_limit(void **state)
 			assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	}
 	/* many 1-byte labels past 255 */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
 	for (total = 0; total < 130; total++)
-		pkt_put(&p, "\x01y", 2);
-	pkt_put(&p, "\0\0\1\0\1", 5);
+		unit_pkt_put(&p, "\x01y", 2);
+	unit_pkt_put(&p, "\0\0\1\0\1", 5);
 	assert_formerr(&p);
 }
 
 static void
 test_qdcount_not_one(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 0, 0, 0, 0);
+	unit_pkt_header(&p, 1, 0, 0, 0, 0, 0);
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 2, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
-	pkt_question(&p, "b.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 2, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_question(&p, "b.svc.test", 1, 1);
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 0xffff, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 0xffff, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
 	assert_formerr(&p);
 }
 
@@ -385,20 +300,20 @@ static void
 test_records_in_query(void **state)
 {
 	static const uint8_t rr[] = { 0, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 127, 0, 0, 2 };
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 1, 0, 0);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, rr, sizeof(rr));
+	unit_pkt_header(&p, 1, 0, 1, 1, 0, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, rr, sizeof(rr));
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 1, 0, 1, 0);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, rr, sizeof(rr));
+	unit_pkt_header(&p, 1, 0, 1, 0, 1, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, rr, sizeof(rr));
 	assert_formerr(&p);
 	/* counted but missing */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
 	assert_formerr(&p);
 }
 
@@ -407,14 +322,14 @@ test_records_in_query(void **state)
 static void
 test_opcodes(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	int		op;
 
 	(void)state;
 	for (op = 0; op < 16; op++) {
-		pkt_header(&p, 7, (uint16_t)(op << 11), 1, 0, 0, 0);
-		pkt_question(&p, "svc.test", 6, 1);
+		unit_pkt_header(&p, 7, (uint16_t)(op << 11), 1, 0, 0, 0);
+		unit_pkt_question(&p, "svc.test", 6, 1);
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		assert_int_equal(q.opcode, op);
 		if (op == 0 || op == 4 || op == 5)
@@ -429,13 +344,13 @@ test_opcodes(void **state)
 static void
 test_opt_parsed(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 4096, 0, 1, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
@@ -443,9 +358,9 @@ test_opt_parsed(void **state)
 	assert_int_equal(q.edns_version, 0);
 	assert_true(q.edns_do);
 
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 100, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 100, 0, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_size, 512);	/* RFC 6891 6.2.5 floor */
@@ -464,26 +379,26 @@ test_opt_with_options(void **state)
 	static const uint8_t opts[] = { 0xfd, 0xe9, 0, 2, 0xab, 0xcd, 0, 10, 0, 8,
 	    1, 2, 3, 4, 5, 6, 7, 8 };
 	static const uint8_t overrun[] = { 0xfd, 0xe9, 0, 50, 0xab, 0xcd };
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, opts, sizeof(opts));
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, opts, sizeof(opts));
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
 
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, overrun, sizeof(overrun));
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, overrun, sizeof(overrun));
 	assert_formerr(&p);
 
 	/* rdlength past the end of the packet */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	p.b[p.len - 1] = 20;
 	assert_formerr(&p);
 }
@@ -491,13 +406,13 @@ test_opt_with_options(void **state)
 static void
 test_opt_badvers(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 1, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 1, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_version, 1);
@@ -507,45 +422,45 @@ test_opt_badvers(void **state)
 static void
 test_two_opts(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 2);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
-	pkt_opt(&p, 4096, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_opt(&p, 4096, 0, 0, NULL, 0);
 	assert_formerr(&p);
 }
 
 static void
 test_opt_owner_not_root(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_name(&p, "svc.test");
-	pkt_u16(&p, 41);
-	pkt_u16(&p, 1232);
-	pkt_u32(&p, 0);
-	pkt_u16(&p, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_name(&p, "svc.test");
+	unit_pkt_u16(&p, 41);
+	unit_pkt_u16(&p, 1232);
+	unit_pkt_u32(&p, 0);
+	unit_pkt_u16(&p, 0);
 	assert_formerr(&p);
 	/* a pointer to the root is not the root either */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, "\xc0\x0c", 2);
-	pkt_u16(&p, 41);
-	pkt_u16(&p, 1232);
-	pkt_u32(&p, 0);
-	pkt_u16(&p, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, "\xc0\x0c", 2);
+	unit_pkt_u16(&p, 41);
+	unit_pkt_u16(&p, 1232);
+	unit_pkt_u32(&p, 0);
+	unit_pkt_u16(&p, 0);
 	assert_formerr(&p);
 }
 
 /* ---------------------------------------------------------------- TSIG */
 
 static void
-pkt_tsig(struct pkt *p)
+pkt_tsig(struct unit_pkt *p)
 {
 	static const uint8_t rdata[] = {
 		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
@@ -557,23 +472,23 @@ pkt_tsig(struct pkt *p)
 		0, 0,				/* other len */
 	};
 
-	pkt_name(p, "redisfo-key");
-	pkt_u16(p, 250);
-	pkt_u16(p, 255);
-	pkt_u32(p, 0);
-	pkt_u16(p, sizeof(rdata));
-	pkt_put(p, rdata, sizeof(rdata));
+	unit_pkt_name(p, "redisfo-key");
+	unit_pkt_u16(p, 250);
+	unit_pkt_u16(p, 255);
+	unit_pkt_u32(p, 0);
+	unit_pkt_u16(p, sizeof(rdata));
+	unit_pkt_put(p, rdata, sizeof(rdata));
 }
 
 static void
 test_tsig_detected(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
@@ -581,9 +496,9 @@ test_tsig_detected(void **state)
 	assert_false(q.edns);
 
 	/* OPT then TSIG: both seen */
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
-	pkt_question(&p, "svc.test", 6, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
@@ -591,10 +506,10 @@ test_tsig_detected(void **state)
 	assert_true(q.edns);
 
 	/* TSIG not last */
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	assert_formerr(&p);
 }
 
@@ -603,15 +518,15 @@ test_tsig_detected(void **state)
 static void
 test_query_error_reply(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		out[512];
 	size_t		n;
 
 	(void)state;
-	pkt_header(&p, 0xabcd, 0x0100 | (2 << 11), 1, 0, 0, 1);
-	pkt_question(&p, "ReDiS.svc.test", 1, 1);
-	pkt_opt(&p, 4096, 0, 1, NULL, 0);
+	unit_pkt_header(&p, 0xabcd, 0x0100 | (2 << 11), 1, 0, 0, 1);
+	unit_pkt_question(&p, "ReDiS.svc.test", 1, 1);
+	unit_pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_NOTIMP);
 	n = query_error(&q, q.rcode, out, sizeof(out));
@@ -636,9 +551,9 @@ test_query_error_reply(void **state)
 	assert_int_equal(out[q.question_end + 7] & 0x80, 0x80);
 
 	/* BADVERS: 16 = 0 in the header, 1 in the OPT's extended rcode */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 3, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 3, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_int_equal(n, q.question_end + 11);
@@ -653,15 +568,15 @@ test_query_error_reply(void **state)
 static void
 test_query_error_without_question(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		out[512];
 	size_t		n;
 
 	(void)state;
-	pkt_header(&p, 0x4242, 0, 2, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
-	pkt_question(&p, "b.svc.test", 1, 1);
+	unit_pkt_header(&p, 0x4242, 0, 2, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_question(&p, "b.svc.test", 1, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	n = query_error(&q, q.rcode, out, sizeof(out));
@@ -727,7 +642,7 @@ zone_teardown(void **state)
 
 /* Parse and answer p; the reply goes to out, its length is returned. */
 static size_t
-answer(const struct snapshot *snap, const struct pkt *p, int transport, uint8_t *out,
+answer(const struct snapshot *snap, const struct unit_pkt *p, int transport, uint8_t *out,
     size_t outmax)
 {
 	struct query		q;
@@ -759,12 +674,12 @@ static void
 test_answer_positive(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 
-	pkt_header(&p, 9, 0x0100, 1, 0, 0, 0);
-	pkt_question(&p, "REDIS.svc.TEST", 1, 1);
+	unit_pkt_header(&p, 9, 0x0100, 1, 0, 0, 0);
+	unit_pkt_question(&p, "REDIS.svc.TEST", 1, 1);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
 	assert_true(out[2] & DNS_FLAG_AA);
 	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
@@ -778,7 +693,7 @@ static void
 test_answer_negative(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 	ldns_pkt		*lp = NULL;
@@ -814,7 +729,7 @@ static void
 test_answer_refused(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	static const char	*names[] = { "www.example.org", "test", "", "xsvc.test",
 	    "svc.test.example" };
@@ -828,8 +743,8 @@ test_answer_refused(void **state)
 		assert_int_equal(count(out, 1) + count(out, 2), 0);
 	}
 	/* class CH inside the zone */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_question(&p, "redis.svc.test", 1, 3);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 3);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
 	assert_int_equal(out[3] & 0x0f, DNS_RCODE_REFUSED);
 }
@@ -838,7 +753,7 @@ static void
 test_answer_truncation(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 
@@ -871,19 +786,19 @@ static void
 test_answer_slow_paths(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	struct query		 q;
 	uint8_t			 out[4096];
 	size_t			 n;
 
 	/* UPDATE and TSIG-signed requests go to the control thread */
-	pkt_header(&p, 1, 5 << 11, 1, 0, 0, 0);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 1, 5 << 11, 1, 0, 0, 0);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, sizeof(out), &n),
 	    QUERY_SLOW);
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, sizeof(out), &n),
@@ -917,7 +832,7 @@ test_random_packets_bounded(void **state)
 {
 	const struct snapshot	*snap = *state;
 	static uint8_t		 out[65535];
-	struct pkt		 base, p;
+	struct unit_pkt		 base, p;
 	struct query		 q;
 	uint32_t		 seed = 20261125;
 	size_t			 i, n, outlen;
