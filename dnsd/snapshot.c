@@ -22,13 +22,15 @@
 
 #define CNAME_CHAIN_MAX	8
 #define DICT_MAX	128
+#define DICT_APEX	(-1)	/* a name at the apex: its pointer is patched per query */
+#define DICT_NONE	(-2)	/* no written name ends that way */
 
 /* One name written into a body, for compression of later names. */
 struct dict_entry {
 	uint8_t		name[256];	/* lower-cased wire form */
 	size_t		len;
 	size_t		literal;	/* bytes written as labels before any pointer */
-	int		off;		/* offset in the message; -1 = the apex, patched */
+	int		off;		/* offset in the message, or DICT_APEX */
 };
 
 /* A growing answer body and what it knows for compression. */
@@ -172,7 +174,7 @@ wr_dict_add(struct writer *w, const uint8_t *lc, size_t len, size_t literal, int
 
 /*
  * Find a written name whose tail equals the name lc (len bytes) exactly.
- * Returns the message offset of that tail, -1 for the patched apex, or -2.
+ * Returns the message offset of that tail, DICT_APEX, or DICT_NONE.
  */
 static int
 wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
@@ -186,8 +188,8 @@ wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
 
 		while (pos < d->literal && d->len - pos >= len) {
 			if (d->len - pos == len && memcmp(d->name + pos, lc, len) == 0) {
-				if (d->off == -1)
-					return pos == 0 ? -1 : -2;
+				if (d->off == DICT_APEX)
+					return pos == 0 ? DICT_APEX : DICT_NONE;
 				return d->off + (int)pos;
 			}
 			if ((off = name_next_label(d->name, d->len, pos)) < 0)
@@ -195,7 +197,7 @@ wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
 			pos = (size_t)off;
 		}
 	}
-	return -2;
+	return DICT_NONE;
 }
 
 /*
@@ -216,8 +218,8 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 	}
 	dns_name_lower(lc, name, len);
 	while (pos < len && name[pos] != 0) {
-		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != -2) {
-			if (at == -1) {
+		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != DICT_NONE) {
+			if (at == DICT_APEX) {
 				if (w->npatch == ANSWER_MAX_PATCH) {
 					w->failed = 1;
 					return;
@@ -637,7 +639,7 @@ answer_build_negative(const struct build *b, struct answer *ans, uint8_t rcode)
 	struct writer w;
 
 	writer_init(&w, b, NULL, 0);
-	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, -1);
+	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, DICT_APEX);
 	memset(ans, 0, sizeof(*ans));
 	wr_negative_soa(&w, b);
 	ans->nscount = 1;
