@@ -268,6 +268,7 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 	}
 }
 
+/* Handle a message the fast path passed on; fills out with the replies. */
 void
 server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
     const struct sockaddr_storage *peer, int transport, struct replies *out)
