@@ -116,7 +116,7 @@ query_parse(const uint8_t *wire, size_t len, struct query *q)
 	q->wire = wire;
 	q->len = len;
 	q->id = dns_rd16(wire);
-	q->opcode = (uint8_t)dns_opcode(wire);
+	q->opcode = (wire[DNS_OFF_FLAGS1] >> DNS_OPCODE_SHIFT) & DNS_OPCODE_MASK;
 	q->qtype = q->qclass = 0;
 	q->qname_len = q->question_end = 0;
 	q->edns = q->edns_do = q->has_tsig = 0;
