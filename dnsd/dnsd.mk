@@ -1,2 +1,3 @@
-DNSD_SRCS := dnsd/zone.c dnsd/snapshot.c dnsd/query.c dnsd/server.c dnsd/rrl.c dnsd/update.c dnsd/tsig.c dnsd/xfr.c dnsd/notify.c
+DNSD_SRCS := dnsd/zone.c dnsd/snapshot.c dnsd/query.c dnsd/server.c dnsd/udp.c dnsd/tcp.c \
+	dnsd/commands.c dnsd/rrl.c dnsd/update.c dnsd/tsig.c dnsd/xfr.c dnsd/notify.c
 LDLIBS += -lldns -lurcu-qsbr -lpthread -lcrypto

@@ -32,6 +32,7 @@
 #include "conf/log.h"
 #include "conf/util.h"
 #include "dnsd/notify.h"
+#include "dnsd/wire.h"
 
 #define NOTIFY_TRIES		5
 #define NOTIFY_FIRST_RETRY_MS	1000
@@ -158,8 +159,7 @@ notifier_fd(const struct notifier *n)
 static void
 notify_send(struct notifier *n, struct notify_target *t, int64_t now)
 {
-	n->msg[0] = (uint8_t)(t->id >> 8);
-	n->msg[1] = (uint8_t)t->id;
+	dns_wr16(n->msg + DNS_OFF_ID, t->id);
 	/* A full socket buffer is just a lost try: the retry covers it. */
 	(void)sendto(t->fd, n->msg, n->msg_len, 0, (struct sockaddr *)&t->ss, t->len);
 	t->tries++;
@@ -182,8 +182,8 @@ notify_put_soa(uint8_t *msg, size_t o, const ldns_rr *soa)
 		free(w);
 		return 0;
 	}
-	msg[o++] = 0xc0;
-	msg[o++] = 12;
+	dns_wr16(msg + o, DNS_PTR << 8 | DNS_HEADER_LEN);
+	o += 2;
 	memcpy(msg + o, w + owner, wlen - owner);
 	free(w);
 	return o + wlen - owner;
@@ -192,33 +192,22 @@ notify_put_soa(uint8_t *msg, size_t o, const ldns_rr *soa)
 void
 notifier_start(struct notifier *n, const char *origin, const ldns_rr *soa)
 {
-	size_t o = 12, end;
-	const char *p = origin;
+	size_t o = DNS_HEADER_LEN, end, name_len;
 	int64_t now = mono_ms();
 
 	if (n == NULL || n->n == 0 || soa == NULL || ldns_rr_rd_count(soa) != 7)
 		return;
 	memset(n->msg, 0, sizeof(n->msg));
-	n->msg[2] = 4 << 3 | 0x04;		/* opcode NOTIFY, AA */
-	n->msg[5] = 1;				/* one question */
-	while (*p && strcmp(p, ".") != 0) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (l == 0 || l > 63 || o + l + 1 > 12 + 254)	/* and the root label */
-			return;
-		n->msg[o++] = (uint8_t)l;
-		memcpy(n->msg + o, p, l);
-		o += l;
-		p += l + (dot ? 1 : 0);
-	}
-	n->msg[o++] = 0;
-	n->msg[o++] = 0;
-	n->msg[o++] = 6;			/* SOA */
-	n->msg[o++] = 0;
-	n->msg[o++] = 1;			/* IN */
+	n->msg[DNS_OFF_FLAGS1] = DNS_OPCODE_NOTIFY << DNS_OPCODE_SHIFT | DNS_FLAG_AA;
+	dns_wr16(n->msg + DNS_OFF_QDCOUNT, 1);
+	if ((name_len = dns_name_from_text(origin, n->msg + o)) == 0)
+		return;
+	o += name_len;
+	dns_wr16(n->msg + o, DNS_TYPE_SOA);
+	dns_wr16(n->msg + o + 2, DNS_CLASS_IN);
+	o += 4;
 	if ((end = notify_put_soa(n->msg, o, soa)) != 0) {
-		n->msg[7] = 1;			/* one answer */
+		dns_wr16(n->msg + DNS_OFF_ANCOUNT, 1);
 		o = end;
 	}
 	n->msg_len = o;
@@ -272,18 +261,19 @@ notify_drain(struct notifier *n, int fd)
 				continue;
 			return;		/* EAGAIN: the retry covers any loss */
 		}
-		if (r < 12 || !(buf[2] & 0x80) || ((buf[2] >> 3) & 0x0f) != 4)
+		if (r < DNS_HEADER_LEN || !(buf[DNS_OFF_FLAGS1] & DNS_FLAG_QR) ||
+		    dns_opcode(buf) != DNS_OPCODE_NOTIFY)
 			continue;
 		for (size_t i = 0; i < n->n; i++) {
 			struct notify_target *t = &n->t[i];
 
 			if (t->pending && t->fd == fd &&
-			    t->id == (uint16_t)(buf[0] << 8 | buf[1]) &&
+			    t->id == dns_rd16(buf + DNS_OFF_ID) &&
 			    notify_same_peer(&t->ss, &from)) {
 				t->pending = 0;
-				if ((buf[3] & 0x0f) != 0)
-					log_warnx("notify %s: answered rcode %d",
-					    t->text, buf[3] & 0x0f);
+				if (dns_rcode(buf) != DNS_RCODE_NOERROR)
+					log_warnx("notify %s: answered rcode %u",
+					    t->text, dns_rcode(buf));
 			}
 		}
 	}

@@ -11,11 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct snapshot;
+#include "dnsd/wire.h"
 
-#define DNS_HEADER_LEN		12
-#define DNS_NAME_MAX		255
-#define EDNS_OUR_SIZE		1232
+struct snapshot;
 
 /* What the fast path decided. */
 enum query_verdict {

@@ -18,16 +18,19 @@
 #include <stdio.h>
 
 #include "dnsd/snapshot.h"
+#include "dnsd/wire.h"
 
 #define CNAME_CHAIN_MAX	8
 #define DICT_MAX	128
+#define DICT_APEX	(-1)	/* a name at the apex: its pointer is patched per query */
+#define DICT_NONE	(-2)	/* no written name ends that way */
 
 /* One name written into a body, for compression of later names. */
 struct dict_entry {
 	uint8_t		name[256];	/* lower-cased wire form */
 	size_t		len;
 	size_t		literal;	/* bytes written as labels before any pointer */
-	int		off;		/* offset in the message; -1 = the apex, patched */
+	int		off;		/* offset in the message, or DICT_APEX */
 };
 
 /* A growing answer body and what it knows for compression. */
@@ -82,15 +85,6 @@ struct build {
 
 /* ---- names ---- */
 
-static void
-name_lower(uint8_t *dst, const uint8_t *src, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i];
-}
-
 /* Lower-cased wire form of an ldns dname rdf; returns its length. */
 static size_t
 rdf_name_lc(const ldns_rdf *rdf, uint8_t *out)
@@ -99,7 +93,7 @@ rdf_name_lc(const ldns_rdf *rdf, uint8_t *out)
 
 	if (len > 255)
 		len = 255;
-	name_lower(out, ldns_rdf_data(rdf), len);
+	dns_name_lower(out, ldns_rdf_data(rdf), len);
 	return len;
 }
 
@@ -149,16 +143,18 @@ wr_bytes(struct writer *w, const void *p, size_t n)
 static void
 wr_u16(struct writer *w, uint16_t v)
 {
-	uint8_t b[2] = { v >> 8, v & 0xff };
+	uint8_t b[2];
 
+	dns_wr16(b, v);
 	wr_bytes(w, b, 2);
 }
 
 static void
 wr_u32(struct writer *w, uint32_t v)
 {
-	uint8_t b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+	uint8_t b[4];
 
+	dns_wr32(b, v);
 	wr_bytes(w, b, 4);
 }
 
@@ -178,7 +174,7 @@ wr_dict_add(struct writer *w, const uint8_t *lc, size_t len, size_t literal, int
 
 /*
  * Find a written name whose tail equals the name lc (len bytes) exactly.
- * Returns the message offset of that tail, -1 for the patched apex, or -2.
+ * Returns the message offset of that tail, DICT_APEX, or DICT_NONE.
  */
 static int
 wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
@@ -192,8 +188,8 @@ wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
 
 		while (pos < d->literal && d->len - pos >= len) {
 			if (d->len - pos == len && memcmp(d->name + pos, lc, len) == 0) {
-				if (d->off == -1)
-					return pos == 0 ? -1 : -2;
+				if (d->off == DICT_APEX)
+					return pos == 0 ? DICT_APEX : DICT_NONE;
 				return d->off + (int)pos;
 			}
 			if ((off = name_next_label(d->name, d->len, pos)) < 0)
@@ -201,7 +197,7 @@ wr_dict_find(const struct writer *w, const uint8_t *lc, size_t len)
 			pos = (size_t)off;
 		}
 	}
-	return -2;
+	return DICT_NONE;
 }
 
 /*
@@ -220,10 +216,10 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 		w->failed = 1;
 		return;
 	}
-	name_lower(lc, name, len);
+	dns_name_lower(lc, name, len);
 	while (pos < len && name[pos] != 0) {
-		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != -2) {
-			if (at == -1) {
+		if (compress && (at = wr_dict_find(w, lc + pos, len - pos)) != DICT_NONE) {
+			if (at == DICT_APEX) {
 				if (w->npatch == ANSWER_MAX_PATCH) {
 					w->failed = 1;
 					return;
@@ -231,7 +227,7 @@ wr_name(struct writer *w, const uint8_t *name, size_t len, int compress)
 				w->patch[w->npatch++] = (uint16_t)w->len;
 				at = 0;
 			}
-			wr_u16(w, 0xc000 | (uint16_t)at);
+			wr_u16(w, DNS_PTR << 8 | (uint16_t)at);
 			break;
 		}
 		next = name_next_label(name, len, pos);
@@ -276,7 +272,7 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 	size_t		 rdlen_at, i;
 
 	if (owner_off >= 0)
-		wr_u16(w, 0xc000 | (uint16_t)owner_off);
+		wr_u16(w, DNS_PTR << 8 | (uint16_t)owner_off);
 	else
 		wr_name(w, ldns_rdf_data(owner), ldns_rdf_size(owner), 1);
 	wr_u16(w, type);
@@ -299,8 +295,7 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 		if (rdlen > 65535)
 			w->failed = 1;
 		else {
-			w->buf[rdlen_at] = rdlen >> 8;
-			w->buf[rdlen_at + 1] = rdlen & 0xff;
+			dns_wr16(w->buf + rdlen_at, (uint16_t)rdlen);
 		}
 	}
 }
@@ -644,7 +639,7 @@ answer_build_negative(const struct build *b, struct answer *ans, uint8_t rcode)
 	struct writer w;
 
 	writer_init(&w, b, NULL, 0);
-	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, -1);
+	wr_dict_add(&w, b->apex, b->apex_len, b->apex_len, DICT_APEX);
 	memset(ans, 0, sizeof(*ans));
 	wr_negative_soa(&w, b);
 	ans->nscount = 1;

@@ -10,7 +10,6 @@
  * built here. It never trusts a length it has not checked against the
  * message, and it never signs with a key the request did not name.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,9 +21,8 @@
 
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
+#include "dnsd/wire.h"
 
-#define TSIG_TYPE	250
-#define CLASS_ANY	255
 #define TSIG_FUDGE	300
 
 /* The algorithms we know: config name, wire name (presentation), digest. */
@@ -52,139 +50,6 @@ struct tsig_key_ready {
 	size_t		 alg_len;
 };
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint64_t
-get48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put48(uint8_t *p, uint64_t v)
-{
-	for (int i = 5; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-/* Presentation name (absolute) to lower-case wire form; -1 if bad. */
-static int
-tsig_dname_from_text(const char *text, uint8_t *out, size_t *out_len)
-{
-	size_t o = 0, n = strlen(text);
-	const char *p = text;
-
-	if (n == 0 || strcmp(text, ".") == 0) {
-		out[0] = 0;
-		*out_len = 1;
-		return 0;
-	}
-	while (*p) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (l == 0 || l > 63 || o + l + 2 > 255)
-			return -1;
-		out[o++] = (uint8_t)l;
-		for (size_t i = 0; i < l; i++)
-			out[o++] = (uint8_t)tolower((unsigned char)p[i]);
-		p += l;
-		if (*p == '.')
-			p++;
-	}
-	out[o++] = 0;
-	*out_len = o;
-	return 0;
-}
-
-/*
- * Read the (possibly compressed) name at *off into out as uncompressed wire
- * form; advance *off past it. -1 if malformed.
- */
-static int
-tsig_name_read(const uint8_t *wire, size_t len, size_t *off, uint8_t *out,
-    size_t *out_len)
-{
-	size_t p = *off, o = 0, end = 0;
-	int jumps = 0;
-
-	for (;;) {
-		if (p >= len)
-			return -1;
-		uint8_t c = wire[p];
-		if ((c & 0xc0) == 0xc0) {
-			if (p + 1 >= len || ++jumps > 64)
-				return -1;
-			if (end == 0)
-				end = p + 2;
-			p = (size_t)((c & 0x3f) << 8 | wire[p + 1]);
-			continue;
-		}
-		if (c & 0xc0)
-			return -1;
-		if (p + 1 + c > len || o + 1 + c > 255)
-			return -1;
-		memcpy(out + o, wire + p, (size_t)c + 1);
-		o += (size_t)c + 1;
-		p += (size_t)c + 1;
-		if (c == 0)
-			break;
-	}
-	*off = end ? end : p;
-	*out_len = o;
-	return 0;
-}
-
-static int
-tsig_name_skip(const uint8_t *wire, size_t len, size_t *off)
-{
-	uint8_t tmp[256];
-	size_t tl;
-
-	return tsig_name_read(wire, len, off, tmp, &tl);
-}
-
-static void
-tsig_name_lower(uint8_t *name, size_t len)
-{
-	size_t p = 0;
-
-	while (p < len && name[p]) {
-		size_t l = name[p];
-		for (size_t i = 1; i <= l && p + i < len; i++)
-			name[p + i] = (uint8_t)tolower(name[p + i]);
-		p += l + 1;
-	}
-}
-
-static int
-tsig_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return 0;
-	for (size_t i = 0; i < alen; i++)
-		if (tolower(a[i]) != tolower(b[i]))
-			return 0;
-	return 1;
-}
-
 /* Prepare key; -1 if there is none or it cannot be used. */
 static int
 tsig_key_prepare(const struct conf_tsig_key *key, struct tsig_key_ready *k)
@@ -203,9 +68,11 @@ tsig_key_prepare(const struct conf_tsig_key *key, struct tsig_key_ready *k)
 	if (alg == NULL)
 		return -1;
 	k->md = alg->md();
-	if (tsig_dname_from_text(key->name, k->name, &k->name_len) < 0 ||
-	    tsig_dname_from_text(alg->dname, k->alg, &k->alg_len) < 0)
+	if ((k->name_len = dns_name_from_text(key->name, k->name)) == 0 ||
+	    (k->alg_len = dns_name_from_text(alg->dname, k->alg)) == 0)
 		return -1;
+	dns_name_lower(k->name, k->name, k->name_len);
+	dns_name_lower(k->alg, k->alg, k->alg_len);
 	/* Base64, padding optional. */
 	slen = strlen(key->secret);
 	if (slen == 0 || slen + 3 >= sizeof(b64) || (slen + 3) / 4 * 3 > sizeof(k->secret))
@@ -234,34 +101,35 @@ tsig_vars_put(uint8_t *d, const uint8_t *key_name, size_t key_len,
 	size_t o = 0;
 
 	memcpy(d + o, key_name, key_len);
-	tsig_name_lower(d + o, key_len);
+	dns_name_lower(d + o, d + o, key_len);
 	o += key_len;
-	put16(d + o, CLASS_ANY);
+	dns_wr16(d + o, DNS_CLASS_ANY);
 	o += 2;
 	memset(d + o, 0, 4);
 	o += 4;
 	memcpy(d + o, alg, alg_len);
-	tsig_name_lower(d + o, alg_len);
+	dns_name_lower(d + o, d + o, alg_len);
 	o += alg_len;
-	put48(d + o, t);
+	dns_wr48(d + o, t);
 	o += 6;
-	put16(d + o, fudge);
+	dns_wr16(d + o, fudge);
 	o += 2;
-	put16(d + o, error);
+	dns_wr16(d + o, error);
 	o += 2;
-	put16(d + o, other_len);
+	dns_wr16(d + o, other_len);
 	o += 2;
 	if (other_len)
 		memcpy(d + o, other, other_len);
 	return o + other_len;
 }
 
-int
+enum tsig_verdict
 tsig_verify_request(const uint8_t *wire, size_t len,
     const struct conf_tsig_key *key, struct tsig_state *st)
 {
 	struct tsig_key_ready k;
-	size_t off = 12, tsig_start, rdend;
+	size_t off = DNS_HEADER_LEN, tsig_start, rdend, skipped_len;
+	uint8_t skipped[DNS_NAME_MAX];
 	uint16_t qd, an, ns, ar, fudge, mac_size, error, other_len;
 	const uint8_t *mac, *other;
 	uint64_t t, now;
@@ -274,59 +142,59 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 
 	memset(st, 0, sizeof(*st));
 	st->error = TSIG_OK;
-	if (len < 12)
-		return -2;
-	qd = get16(wire + 4);
-	an = get16(wire + 6);
-	ns = get16(wire + 8);
-	ar = get16(wire + 10);
+	if (len < DNS_HEADER_LEN)
+		return TSIG_MALFORMED;
+	qd = dns_rd16(wire + DNS_OFF_QDCOUNT);
+	an = dns_rd16(wire + DNS_OFF_ANCOUNT);
+	ns = dns_rd16(wire + DNS_OFF_NSCOUNT);
+	ar = dns_rd16(wire + DNS_OFF_ARCOUNT);
 	if (ar == 0)
 		return TSIG_NONE;
 	for (unsigned i = 0; i < qd; i++) {
-		if (tsig_name_skip(wire, len, &off) < 0 || off + 4 > len)
-			return -2;
+		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 4 > len)
+			return TSIG_MALFORMED;
 		off += 4;
 	}
 	for (unsigned i = 0; i < (unsigned)an + ns + ar - 1u; i++) {
-		if (tsig_name_skip(wire, len, &off) < 0 || off + 10 > len)
-			return -2;
-		if (get16(wire + off) == TSIG_TYPE)
-			return -2;	/* a TSIG that is not the last record */
-		off += 10 + (size_t)get16(wire + off + 8);
+		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 10 > len)
+			return TSIG_MALFORMED;
+		if (dns_rd16(wire + off) == DNS_TYPE_TSIG)
+			return TSIG_MALFORMED;	/* a TSIG that is not the last record */
+		off += 10 + (size_t)dns_rd16(wire + off + 8);
 		if (off > len)
-			return -2;
+			return TSIG_MALFORMED;
 	}
 	tsig_start = off;
-	if (tsig_name_read(wire, len, &off, st->key_name, &st->key_name_len) < 0 ||
+	if (dns_name_read(wire, len, &off, st->key_name, &st->key_name_len) < 0 ||
 	    off + 10 > len)
-		return -2;
-	if (get16(wire + off) != TSIG_TYPE)
+		return TSIG_MALFORMED;
+	if (dns_rd16(wire + off) != DNS_TYPE_TSIG)
 		return TSIG_NONE;
-	if (get16(wire + off + 2) != CLASS_ANY || get16(wire + off + 4) != 0 ||
-	    get16(wire + off + 6) != 0)
-		return -2;
-	rdend = off + 10 + get16(wire + off + 8);
+	if (dns_rd16(wire + off + 2) != DNS_CLASS_ANY || dns_rd16(wire + off + 4) != 0 ||
+	    dns_rd16(wire + off + 6) != 0)
+		return TSIG_MALFORMED;
+	rdend = off + 10 + dns_rd16(wire + off + 8);
 	off += 10;
 	if (rdend != len)
-		return -2;
+		return TSIG_MALFORMED;
 	/* The algorithm name must not be compressed, but accept it if it is. */
-	if (tsig_name_read(wire, len, &off, st->alg_name, &st->alg_name_len) < 0 ||
+	if (dns_name_read(wire, len, &off, st->alg_name, &st->alg_name_len) < 0 ||
 	    off + 10 > rdend)
-		return -2;
-	t = get48(wire + off);
-	fudge = get16(wire + off + 6);
-	mac_size = get16(wire + off + 8);
+		return TSIG_MALFORMED;
+	t = dns_rd48(wire + off);
+	fudge = dns_rd16(wire + off + 6);
+	mac_size = dns_rd16(wire + off + 8);
 	off += 10;
 	if (off + mac_size + 6 > rdend)
-		return -2;
+		return TSIG_MALFORMED;
 	mac = wire + off;
 	off += mac_size;
-	st->orig_id = get16(wire + off);
-	error = get16(wire + off + 2);
-	other_len = get16(wire + off + 4);
+	st->orig_id = dns_rd16(wire + off);
+	error = dns_rd16(wire + off + 2);
+	other_len = dns_rd16(wire + off + 4);
 	off += 6;
 	if (off + other_len != rdend)
-		return -2;
+		return TSIG_MALFORMED;
 	other = wire + off;
 	st->present = 1;
 	st->time_signed = t;
@@ -334,8 +202,8 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 
 	/* RFC 8945 5.2: key, then MAC, then time. */
 	if (tsig_key_prepare(key, &k) < 0 ||
-	    !tsig_name_equal(st->key_name, st->key_name_len, k.name, k.name_len) ||
-	    !tsig_name_equal(st->alg_name, st->alg_name_len, k.alg, k.alg_len)) {
+	    !dns_name_equal(st->key_name, st->key_name_len, k.name, k.name_len) ||
+	    !dns_name_equal(st->alg_name, st->alg_name_len, k.alg, k.alg_len)) {
 		st->error = TSIG_BADKEY;
 		return TSIG_BADKEY;
 	}
@@ -343,12 +211,12 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	/* RFC 8945 5.2.2.1: longer than the digest, or below half of it. */
 	if (mac_size > full || mac_size > sizeof(st->mac) ||
 	    mac_size < (full / 2 > 10 ? full / 2 : 10))
-		return -2;
+		return TSIG_MALFORMED;
 	if ((digest = malloc(tsig_start + 1024 + other_len)) == NULL)
-		return -2;
+		return TSIG_MALFORMED;
 	memcpy(digest, wire, tsig_start);
-	put16(digest, st->orig_id);
-	put16(digest + 10, (uint16_t)(ar - 1));
+	dns_wr16(digest, st->orig_id);
+	dns_wr16(digest + DNS_OFF_ARCOUNT, (uint16_t)(ar - 1));
 	dl = tsig_start;
 	dl += tsig_vars_put(digest + dl, st->key_name, st->key_name_len,
 	    st->alg_name, st->alg_name_len, t, fudge, error, other, other_len);
@@ -391,7 +259,7 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 
 	if (!st->present)
 		return (ssize_t)len;
-	if (len < 12 || len > 65535)
+	if (len < DNS_HEADER_LEN || len > 65535)
 		return -1;
 	/* Key and MAC errors go back unsigned; time and truncation signed. */
 	sign = (st->error == TSIG_OK || st->error == TSIG_BADTIME ||
@@ -399,14 +267,14 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 	if (st->error == TSIG_BADTIME) {
 		/* RFC 8945 5.2.3: our time in Other Data. */
 		t = st->time_signed;
-		put48(other, now);
+		dns_wr48(other, now);
 		other_len = 6;
 	}
 	if (sign) {
 		if ((digest = malloc(len + 1024)) == NULL)
 			return -1;
 		if (st->mac_len > 0 || first) {
-			put16(digest, (uint16_t)st->mac_len);
+			dns_wr16(digest, (uint16_t)st->mac_len);
 			memcpy(digest + 2, st->mac, st->mac_len);
 			dl = 2 + st->mac_len;
 		}
@@ -417,8 +285,8 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 			    st->alg_name, st->alg_name_len, t, TSIG_FUDGE,
 			    (uint16_t)st->error, other, other_len);
 		} else {
-			put48(digest + dl, t);
-			put16(digest + dl + 6, TSIG_FUDGE);
+			dns_wr48(digest + dl, t);
+			dns_wr16(digest + dl + 6, TSIG_FUDGE);
 			dl += 8;
 		}
 		if (HMAC(k.md, k.secret, k.secret_len, digest, dl, mac, &mac_len) == NULL) {
@@ -434,27 +302,28 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 	o = len;
 	memcpy(reply + o, st->key_name, st->key_name_len);
 	o += st->key_name_len;
-	put16(reply + o, TSIG_TYPE);
-	put16(reply + o + 2, CLASS_ANY);
+	dns_wr16(reply + o, DNS_TYPE_TSIG);
+	dns_wr16(reply + o + 2, DNS_CLASS_ANY);
 	memset(reply + o + 4, 0, 4);
 	rdlen_at = o + 8;
 	o += 10;
 	memcpy(reply + o, st->alg_name, st->alg_name_len);
 	o += st->alg_name_len;
-	put48(reply + o, t);
-	put16(reply + o + 6, TSIG_FUDGE);
-	put16(reply + o + 8, (uint16_t)mac_len);
+	dns_wr48(reply + o, t);
+	dns_wr16(reply + o + 6, TSIG_FUDGE);
+	dns_wr16(reply + o + 8, (uint16_t)mac_len);
 	o += 10;
 	memcpy(reply + o, mac, mac_len);
 	o += mac_len;
-	put16(reply + o, st->orig_id);
-	put16(reply + o + 2, (uint16_t)st->error);
-	put16(reply + o + 4, other_len);
+	dns_wr16(reply + o, st->orig_id);
+	dns_wr16(reply + o + 2, (uint16_t)st->error);
+	dns_wr16(reply + o + 4, other_len);
 	o += 6;
 	memcpy(reply + o, other, other_len);
 	o += other_len;
-	put16(reply + rdlen_at, (uint16_t)(o - rdlen_at - 2));
-	put16(reply + 10, (uint16_t)(get16(reply + 10) + 1));
+	dns_wr16(reply + rdlen_at, (uint16_t)(o - rdlen_at - 2));
+	dns_wr16(reply + DNS_OFF_ARCOUNT,
+	    (uint16_t)(dns_rd16(reply + DNS_OFF_ARCOUNT) + 1));
 	/* Chain: the next message of a transfer is signed over this MAC. */
 	if (sign) {
 		memcpy(st->mac, mac, mac_len);

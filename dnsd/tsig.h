@@ -10,14 +10,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dnsd/wire.h"
+
 struct conf_tsig_key;
 
-#define TSIG_NONE	(-1)	/* the message carries no TSIG */
-#define TSIG_OK		0
-#define TSIG_BADSIG	16
-#define TSIG_BADKEY	17
-#define TSIG_BADTIME	18
-#define TSIG_BADTRUNC	22
+/*
+ * What tsig_verify_request found. The errors above TSIG_OK are RFC 8945's
+ * own numbers: they travel in the reply's TSIG (and st->error holds them).
+ * The two below it are ours and never go on the wire.
+ */
+enum tsig_verdict {
+	TSIG_MALFORMED = -2,		/* a TSIG record that does not parse: FORMERR */
+	TSIG_NONE = -1,			/* the message carries no TSIG */
+	TSIG_OK = 0,
+	TSIG_BADSIG = DNS_RCODE_BADSIG,
+	TSIG_BADKEY = DNS_RCODE_BADKEY,
+	TSIG_BADTIME = DNS_RCODE_BADTIME,
+	TSIG_BADTRUNC = DNS_RCODE_BADTRUNC,
+};
 
 /* What a reply needs from its request: the request MAC, key, time. */
 struct tsig_state {
@@ -35,11 +45,12 @@ struct tsig_state {
 
 /*
  * Verify the TSIG of request wire (must be the last additional record)
- * against key. Returns TSIG_NONE, TSIG_OK or a TSIG error code, and fills
- * st for tsig_sign_reply. -2 if the TSIG record is malformed (FORMERR).
+ * against key. Returns TSIG_NONE, TSIG_OK, a TSIG error (BADKEY, BADSIG,
+ * BADTIME, BADTRUNC: NOTAUTH) or TSIG_MALFORMED (FORMERR), and fills st
+ * for tsig_sign_reply.
  */
-int	tsig_verify_request(const uint8_t *wire, size_t len,
-	    const struct conf_tsig_key *key, struct tsig_state *st);
+enum tsig_verdict	tsig_verify_request(const uint8_t *wire, size_t len,
+			    const struct conf_tsig_key *key, struct tsig_state *st);
 
 /*
  * Append a TSIG record to reply (in place; ARCOUNT updated): signed with
@@ -48,7 +59,7 @@ int	tsig_verify_request(const uint8_t *wire, size_t len,
  * -1 if it does not fit in max. For the later messages of a transfer, pass
  * first = 0 so that the previous message's MAC is chained (st is updated).
  */
-ssize_t	tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
-	    const struct conf_tsig_key *key, struct tsig_state *st, int first);
+ssize_t			tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
+			    const struct conf_tsig_key *key, struct tsig_state *st, int first);
 
 #endif

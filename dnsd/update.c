@@ -21,9 +21,10 @@
  * a message of more than 1000 records is refused before it is parsed; the
  * work grows with the zone plus the update, not their product (a name's
  * records are found by hash), so the largest message costs a fraction of a
- * second on a 10,000-service zone; a record
- * that would not read back from the zone file is FORMERR; a signed message
- * seen again gets its first answer and changes nothing.
+ * second on a 10,000-service zone; a record that would not read back from
+ * the zone file is FORMERR; a signed message seen again gets its first
+ * answer and changes nothing (the answers are kept in the caller's
+ * struct update_replay: this file holds no state between messages).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,18 +33,8 @@
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
 #include "dnsd/update.h"
+#include "dnsd/wire.h"
 #include "dnsd/zone.h"
-
-#define RC_NOERROR	0
-#define RC_FORMERR	1
-#define RC_SERVFAIL	2
-#define RC_NXDOMAIN	3
-#define RC_REFUSED	5
-#define RC_YXDOMAIN	6
-#define RC_YXRRSET	7
-#define RC_NXRRSET	8
-#define RC_NOTAUTH	9
-#define RC_NOTZONE	10
 
 /*
  * At most this many prerequisite and update records in one message. The
@@ -53,14 +44,15 @@
 #define UPDATE_MAX_RRS	1000
 
 struct update_ctx {
-	uint8_t				 hdr[12];
+	uint8_t				 hdr[DNS_HEADER_LEN];
 	int				 remember;	/* a signed request run: keep its answer */
 	uint8_t				*zone_sec;	/* raw zone section, for the reply */
 	size_t				 zone_sec_len;
 	ldns_pkt			*pkt;		/* NULL if it did not parse */
 	const struct conf_tsig_key	*key;
+	struct update_replay		*replay;	/* the caller's */
 	struct tsig_state		 st;
-	int				 tsig_rc;
+	enum tsig_verdict		 tsig_rc;
 	char				 why[256];	/* why a policy refused it */
 };
 
@@ -82,60 +74,43 @@ struct update_work {
 	int		 soa_set;	/* the update itself raised the serial */
 };
 
-/*
- * The answers to the last signed UPDATEs, by request MAC. A message seen
- * again (an attacker replaying a captured switch while its time is still
- * within the fudge, or a client retransmitting over UDP) gets its first
- * answer again and changes nothing: replayed, "replace 127.0.0.2 by .3"
- * would undo a later switch back. Older than the fudge, TSIG refuses it
- * anyway (BADTIME). Control thread only, like the rest of this file.
- */
-#define UPDATE_SEEN_MAX	1024
-
-static struct update_seen {
-	uint8_t	mac[64];
-	size_t	mac_len;
-	int	rcode;
-} update_seen[UPDATE_SEEN_MAX];
-static size_t update_seen_next;
-
-static const struct update_seen *
-update_seen_find(const struct tsig_state *st)
+static const struct update_replay_entry *
+update_replay_find(const struct update_replay *r, const struct tsig_state *st)
 {
-	for (size_t i = 0; i < UPDATE_SEEN_MAX; i++)
-		if (update_seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
-		    memcmp(update_seen[i].mac, st->mac, st->mac_len) == 0)
-			return &update_seen[i];
+	for (size_t i = 0; i < UPDATE_REPLAY_MAX; i++)
+		if (r->seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
+		    memcmp(r->seen[i].mac, st->mac, st->mac_len) == 0)
+			return &r->seen[i];
 	return NULL;
 }
 
 static void
-update_seen_add(const struct tsig_state *st, int rcode)
+update_replay_add(struct update_replay *r, const struct tsig_state *st, int rcode)
 {
-	struct update_seen *e = &update_seen[update_seen_next];
+	struct update_replay_entry *e = &r->seen[r->next];
 
 	memcpy(e->mac, st->mac, st->mac_len);
 	e->mac_len = st->mac_len;
 	e->rcode = rcode;
-	update_seen_next = (update_seen_next + 1) % UPDATE_SEEN_MAX;
+	r->next = (r->next + 1) % UPDATE_REPLAY_MAX;
 }
 
 /* Records in the prerequisite and update sections, from the header. */
 static unsigned
 update_rr_count(const struct update_ctx *u)
 {
-	return (unsigned)(u->hdr[6] << 8 | u->hdr[7]) + (unsigned)(u->hdr[8] << 8 | u->hdr[9]);
+	return (unsigned)dns_rd16(u->hdr + DNS_OFF_ANCOUNT) + dns_rd16(u->hdr + DNS_OFF_NSCOUNT);
 }
 
 struct update_ctx *
 update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
-    char *err, size_t errlen)
+    struct update_replay *replay, char *err, size_t errlen)
 {
 	struct update_ctx *u;
-	size_t off = 12;
+	size_t off = DNS_HEADER_LEN;
 
-	if (len < 12 || (wire[2] & 0x80)) {
-		snprintf(err, errlen, "update: %s", len < 12 ? "short message" :
+	if (len < DNS_HEADER_LEN || (wire[DNS_OFF_FLAGS1] & DNS_FLAG_QR)) {
+		snprintf(err, errlen, "update: %s", len < DNS_HEADER_LEN ? "short message" :
 		    "QR set");
 		return NULL;
 	}
@@ -143,23 +118,25 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 		snprintf(err, errlen, "update: out of memory");
 		return NULL;
 	}
-	memcpy(u->hdr, wire, 12);
+	memcpy(u->hdr, wire, DNS_HEADER_LEN);
 	u->key = key;
+	u->replay = replay;
 	/* Keep the zone section as sent when it is one plain name + type/class. */
-	if (wire[4] == 0 && wire[5] == 1) {
-		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) == 0)
+	if (dns_rd16(wire + DNS_OFF_QDCOUNT) == 1) {
+		while (off < len && wire[off] != 0 && (wire[off] & DNS_PTR_MASK) == 0)
 			off += (size_t)wire[off] + 1;
 		/* A name of at most 255 octets (RFC 1035 3.1), or none echoed. */
-		if (off < len && wire[off] == 0 && off + 5 <= len && off + 1 - 12 <= 255) {
+		if (off < len && wire[off] == 0 && off + 5 <= len &&
+		    off + 1 - DNS_HEADER_LEN <= DNS_NAME_MAX) {
 			off += 5;
-			if ((u->zone_sec = malloc(off - 12)) != NULL) {
-				memcpy(u->zone_sec, wire + 12, off - 12);
-				u->zone_sec_len = off - 12;
+			if ((u->zone_sec = malloc(off - DNS_HEADER_LEN)) != NULL) {
+				memcpy(u->zone_sec, wire + DNS_HEADER_LEN, off - DNS_HEADER_LEN);
+				u->zone_sec_len = off - DNS_HEADER_LEN;
 			}
 		}
 	}
 	u->tsig_rc = tsig_verify_request(wire, len, key, &u->st);
-	if (u->tsig_rc == -2)
+	if (u->tsig_rc == TSIG_MALFORMED)
 		u->st.present = 0;
 	/* Only an authenticated message of a bounded size reaches ldns. */
 	if (u->tsig_rc == TSIG_OK && update_rr_count(u) <= UPDATE_MAX_RRS &&
@@ -194,26 +171,26 @@ update_end(struct update_ctx *u)
 int
 update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len)
 {
-	size_t max = 12 + u->zone_sec_len + 1200, n;
+	size_t max = DNS_HEADER_LEN + u->zone_sec_len + 1200, n;
 	uint8_t *b;
 	ssize_t r;
 
 	if (u->remember) {
-		update_seen_add(&u->st, rcode);
+		update_replay_add(u->replay, &u->st, rcode);
 		u->remember = 0;
 	}
 
 	if ((b = calloc(1, max)) == NULL)
 		return -1;
-	b[0] = u->hdr[0];
-	b[1] = u->hdr[1];
-	b[2] = (uint8_t)(0x80 | (u->hdr[2] & 0x78));
-	b[3] = (uint8_t)(rcode & 0x0f);
+	memcpy(b + DNS_OFF_ID, u->hdr + DNS_OFF_ID, 2);
+	b[DNS_OFF_FLAGS1] = (uint8_t)(DNS_FLAG_QR |
+	    (u->hdr[DNS_OFF_FLAGS1] & DNS_OPCODE_MASK << DNS_OPCODE_SHIFT));
+	b[DNS_OFF_FLAGS2] = (uint8_t)(rcode & DNS_RCODE_MASK);
 	if (u->zone_sec_len) {
-		b[5] = 1;
-		memcpy(b + 12, u->zone_sec, u->zone_sec_len);
+		dns_wr16(b + DNS_OFF_QDCOUNT, 1);
+		memcpy(b + DNS_HEADER_LEN, u->zone_sec, u->zone_sec_len);
 	}
-	n = 12 + u->zone_sec_len;
+	n = DNS_HEADER_LEN + u->zone_sec_len;
 	if (u->st.present) {
 		if ((r = tsig_sign_reply(b, n, max, u->key, &u->st, 1)) < 0) {
 			free(b);
@@ -273,11 +250,7 @@ name_hash(const ldns_rdf *name)
 	size_t h = 2166136261u;
 
 	for (size_t i = 0; i < ldns_rdf_size(name); i++) {
-		uint8_t c = d[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c | 0x20);
-		h = (h ^ c) * 16777619u;
+		h = (h ^ dns_lower(d[i])) * 16777619u;
 	}
 	return h;
 }
@@ -465,30 +438,30 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 		const ldns_rdf *name = ldns_rr_owner(rr);
 
 		if (ldns_rr_ttl(rr) != 0)
-			return RC_FORMERR;
+			return DNS_RCODE_FORMERR;
 		if (!name_in_zone(name, w->apex))
-			return RC_NOTZONE;
+			return DNS_RCODE_NOTZONE;
 		if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_rd_count(rr) != 0)
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 			if (t == LDNS_RR_TYPE_ANY) {
 				if (!work_has(w, name, 0))
-					return RC_NXDOMAIN;
+					return DNS_RCODE_NXDOMAIN;
 			} else if (!work_has(w, name, t))
-				return RC_NXRRSET;
+				return DNS_RCODE_NXRRSET;
 		} else if (c == LDNS_RR_CLASS_NONE) {
 			if (ldns_rr_rd_count(rr) != 0)
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 			if (t == LDNS_RR_TYPE_ANY) {
 				if (work_has(w, name, 0))
-					return RC_YXDOMAIN;
+					return DNS_RCODE_YXDOMAIN;
 			} else if (work_has(w, name, t))
-				return RC_YXRRSET;
+				return DNS_RCODE_YXRRSET;
 		} else if (c == LDNS_RR_CLASS_IN) {
 			if (type_is_meta(t))
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 		} else {
-			return RC_FORMERR;
+			return DNS_RCODE_FORMERR;
 		}
 	}
 	/*
@@ -521,7 +494,7 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 			    ldns_rr_get_type(p) != t || !zone_name_eq(ldns_rr_owner(p), name))
 				continue;
 			if (!work_has_rr(w, p))
-				return RC_NXRRSET;
+				return DNS_RCODE_NXRRSET;
 		}
 		/* ...and every zone RR of it is among the prerequisites. */
 		if (t == LDNS_RR_TYPE_SOA)
@@ -539,12 +512,12 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 				    rr_same_data(p, z);
 			}
 			if (!found)
-				return RC_NXRRSET;
+				return DNS_RCODE_NXRRSET;
 		}
 		if (zone_n == 0)
-			return RC_NXRRSET;
+			return DNS_RCODE_NXRRSET;
 	}
-	return RC_NOERROR;
+	return DNS_RCODE_NOERROR;
 }
 
 /*
@@ -578,36 +551,36 @@ update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t w
 		ldns_rr_type t = ldns_rr_get_type(rr);
 
 		if (!name_in_zone(ldns_rr_owner(rr), apex))
-			return RC_NOTZONE;
+			return DNS_RCODE_NOTZONE;
 		if (c == LDNS_RR_CLASS_IN) {
 			const ldns_rr_descriptor *d = ldns_rr_descript(t);
 
 			if (type_is_meta(t))
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 			/*
 			 * ldns reads an empty or short RDATA of a known type
 			 * without complaint; added, it would be served as an
 			 * A without an address, a CNAME without a target.
 			 */
 			if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 			if (!rr_roundtrips(rr)) {
 				snprintf(why, whylen, "a record that cannot be written "
 				    "to the zone file and read back");
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 			}
 		} else if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
 			    (type_is_meta(t) && t != LDNS_RR_TYPE_ANY))
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 		} else if (c == LDNS_RR_CLASS_NONE) {
 			if (ldns_rr_ttl(rr) != 0 || type_is_meta(t))
-				return RC_FORMERR;
+				return DNS_RCODE_FORMERR;
 		} else {
-			return RC_FORMERR;
+			return DNS_RCODE_FORMERR;
 		}
 	}
-	return RC_NOERROR;
+	return DNS_RCODE_NOERROR;
 }
 
 static int
@@ -710,12 +683,12 @@ update_apply(const ldns_rr_list *up, struct update_work *w)
 
 		if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN) {
 			if (update_add(w, rr) < 0)
-				return RC_SERVFAIL;
+				return DNS_RCODE_SERVFAIL;
 		} else {
 			update_delete(w, rr);
 		}
 	}
-	return RC_NOERROR;
+	return DNS_RCODE_NOERROR;
 }
 
 static ldns_zone *
@@ -743,24 +716,24 @@ int
 update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
     ldns_zone **new_zone)
 {
-	const struct update_seen *seen;
+	const struct update_replay_entry *seen;
 	struct update_work w;
 	ldns_rdf *apex = NULL;
 	ldns_rr *zrr;
 	int rc;
 
 	*new_zone = NULL;
-	if (u->tsig_rc == -2) {
+	if (u->tsig_rc == TSIG_MALFORMED) {
 		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
-		return RC_FORMERR;
+		return DNS_RCODE_FORMERR;
 	}
 	if (u->key == NULL || u->key->name[0] == '\0') {
 		snprintf(u->why, sizeof(u->why), "no dns.update_key configured");
-		return RC_REFUSED;
+		return DNS_RCODE_REFUSED;
 	}
 	if (u->tsig_rc == TSIG_NONE) {
 		snprintf(u->why, sizeof(u->why), "not signed");
-		return RC_REFUSED;
+		return DNS_RCODE_REFUSED;
 	}
 	if (u->tsig_rc != TSIG_OK) {
 		snprintf(u->why, sizeof(u->why), "TSIG %s",
@@ -769,9 +742,9 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    u->tsig_rc == TSIG_BADTIME ? "BADTIME (clock off by more than the fudge)" :
 		    u->tsig_rc == TSIG_BADTRUNC ? "BADTRUNC (truncated MAC)" :
 		    "error");
-		return RC_NOTAUTH;
+		return DNS_RCODE_NOTAUTH;
 	}
-	if ((seen = update_seen_find(&u->st)) != NULL) {
+	if ((seen = update_replay_find(u->replay, &u->st)) != NULL) {
 		snprintf(u->why, sizeof(u->why), "the same signed UPDATE again, "
 		    "answered as the first time and not applied twice");
 		return seen->rcode;
@@ -780,57 +753,57 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	if (update_rr_count(u) > UPDATE_MAX_RRS) {
 		snprintf(u->why, sizeof(u->why), "%u records, more than the %d allowed",
 		    update_rr_count(u), UPDATE_MAX_RRS);
-		return RC_REFUSED;
+		return DNS_RCODE_REFUSED;
 	}
 	if (u->pkt == NULL) {
 		snprintf(u->why, sizeof(u->why), "unparseable message");
-		return RC_FORMERR;
+		return DNS_RCODE_FORMERR;
 	}
 
 	/* RFC 2136 3.1: exactly one zone, of type SOA, ours. */
 	if (ldns_pkt_qdcount(u->pkt) != 1 ||
 	    (zrr = ldns_rr_list_rr(ldns_pkt_question(u->pkt), 0)) == NULL ||
 	    ldns_rr_get_type(zrr) != LDNS_RR_TYPE_SOA)
-		return RC_FORMERR;
+		return DNS_RCODE_FORMERR;
 	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK)
-		return RC_SERVFAIL;
+		return DNS_RCODE_SERVFAIL;
 	if (ldns_rr_get_class(zrr) != LDNS_RR_CLASS_IN ||
 	    !zone_name_eq(ldns_rr_owner(zrr), apex)) {
 		ldns_rdf_deep_free(apex);
-		return RC_NOTAUTH;
+		return DNS_RCODE_NOTAUTH;
 	}
 	if (work_load(&w, zone, apex) < 0) {
 		work_free(&w);
 		ldns_rdf_deep_free(apex);
-		return RC_SERVFAIL;
+		return DNS_RCODE_SERVFAIL;
 	}
-	if ((rc = update_prereq(ldns_pkt_answer(u->pkt), &w)) == RC_NOERROR &&
+	if ((rc = update_prereq(ldns_pkt_answer(u->pkt), &w)) == DNS_RCODE_NOERROR &&
 	    (rc = update_prescan(ldns_pkt_authority(u->pkt), apex, u->why,
-	    sizeof(u->why))) == RC_NOERROR)
+	    sizeof(u->why))) == DNS_RCODE_NOERROR)
 		rc = update_apply(ldns_pkt_authority(u->pkt), &w);
-	if (rc == RC_NOERROR && w.changed) {
+	if (rc == DNS_RCODE_NOERROR && w.changed) {
 		/* RFC 2136 3.6: the serial moves forward with every change. */
 		if (!w.soa_set) {
 			uint32_t s = ldns_rdf2native_int32(ldns_rr_rdf(w.soa, 2)) + 1;
 			ldns_rdf *r = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, s);
 
 			if (r == NULL)
-				rc = RC_SERVFAIL;
+				rc = DNS_RCODE_SERVFAIL;
 			else
 				ldns_rdf_deep_free(ldns_rr_set_rdf(w.soa, r, 2));
 		}
-		if (rc == RC_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
-			rc = RC_SERVFAIL;
+		if (rc == DNS_RCODE_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
+			rc = DNS_RCODE_SERVFAIL;
 		/*
 		 * What we serve is narrower than what RFC 2136 lets one write
 		 * (no delegations, wildcards, DNAME): such an update is refused,
 		 * so a zone we hand back always loads again after a restart.
 		 */
-		if (rc == RC_NOERROR &&
+		if (rc == DNS_RCODE_NOERROR &&
 		    zone_check(*new_zone, origin, u->why, sizeof(u->why)) < 0) {
 			ldns_zone_deep_free(*new_zone);
 			*new_zone = NULL;
-			rc = RC_REFUSED;
+			rc = DNS_RCODE_REFUSED;
 		}
 	}
 	work_free(&w);

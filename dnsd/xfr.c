@@ -22,6 +22,7 @@
 
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
+#include "dnsd/wire.h"
 #include "dnsd/xfr.h"
 #include "dnsd/zone.h"
 
@@ -92,10 +93,10 @@ xfr_error(struct xfr_msgs *out, const uint8_t *wire, const ldns_pkt *q, int rcod
 
 	if (p == NULL)
 		return -1;
-	ldns_pkt_set_id(p, (uint16_t)(wire[0] << 8 | wire[1]));
+	ldns_pkt_set_id(p, dns_rd16(wire + DNS_OFF_ID));
 	ldns_pkt_set_qr(p, true);
-	ldns_pkt_set_opcode(p, (ldns_pkt_opcode)((wire[2] >> 3) & 0x0f));
-	ldns_pkt_set_rd(p, wire[2] & 0x01);
+	ldns_pkt_set_opcode(p, (ldns_pkt_opcode)dns_opcode(wire));
+	ldns_pkt_set_rd(p, wire[DNS_OFF_FLAGS1] & DNS_FLAG_RD);
 	ldns_pkt_set_rcode(p, (uint8_t)rcode);
 	if (q && ldns_pkt_qdcount(q) == 1) {
 		ldns_rr *qr = ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q), 0));
@@ -181,7 +182,7 @@ xfr_put(struct xfr_writer *w, const ldns_rr *rr)
 	if (w->p == NULL) {
 		if ((w->p = ldns_pkt_new()) == NULL)
 			return -1;
-		ldns_pkt_set_id(w->p, (uint16_t)(w->wire[0] << 8 | w->wire[1]));
+		ldns_pkt_set_id(w->p, dns_rd16(w->wire + DNS_OFF_ID));
 		ldns_pkt_set_qr(w->p, true);
 		ldns_pkt_set_aa(w->p, true);
 		w->budget = 0;
@@ -316,44 +317,45 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	ldns_pkt *q = NULL;
 	ldns_rr *qr;
 	ldns_rdf *apex = NULL;
-	int trc, rc = 0, soa_only = 0;
+	enum tsig_verdict trc;
+	int rc = 0, soa_only = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 12 || (wire[2] & 0x80))
+	if (len < DNS_HEADER_LEN || (wire[DNS_OFF_FLAGS1] & DNS_FLAG_QR))
 		return -1;
 	trc = tsig_verify_request(wire, len, &dns->update_key, &st);
-	if (trc == -2)
+	if (trc == TSIG_MALFORMED)
 		st.present = 0;
 	if (ldns_wire2pkt(&q, wire, len) != LDNS_STATUS_OK) {
 		q = NULL;
-		rc = xfr_error(out, wire, NULL, LDNS_RCODE_FORMERR, dns, &st);
+		rc = xfr_error(out, wire, NULL, DNS_RCODE_FORMERR, dns, &st);
 		goto done;
 	}
-	if (trc == -2 || ldns_pkt_qdcount(q) != 1 ||
+	if (trc == TSIG_MALFORMED || ldns_pkt_qdcount(q) != 1 ||
 	    (qr = ldns_rr_list_rr(ldns_pkt_question(q), 0)) == NULL ||
 	    (ldns_rr_get_type(qr) != LDNS_RR_TYPE_AXFR &&
 	    ldns_rr_get_type(qr) != LDNS_RR_TYPE_IXFR)) {
-		rc = xfr_error(out, wire, q, LDNS_RCODE_FORMERR, dns, &st);
+		rc = xfr_error(out, wire, q, DNS_RCODE_FORMERR, dns, &st);
 		goto done;
 	}
-	if (trc > 0) {
-		/* RFC 8945 5.2: NOTAUTH with the TSIG error. */
-		rc = xfr_error(out, wire, q, LDNS_RCODE_NOTAUTH, dns, &st);
+	if (trc > TSIG_OK) {
+		/* A TSIG error: RFC 8945 5.2, NOTAUTH with the error. */
+		rc = xfr_error(out, wire, q, DNS_RCODE_NOTAUTH, dns, &st);
 		goto done;
 	}
 	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK) {
-		rc = xfr_error(out, wire, q, LDNS_RCODE_SERVFAIL, dns, &st);
+		rc = xfr_error(out, wire, q, DNS_RCODE_SERVFAIL, dns, &st);
 		goto done;
 	}
 	if (ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN ||
 	    ldns_dname_compare(ldns_rr_owner(qr), apex) != 0) {
 		/* Not our zone: REFUSED, as the query fast path answers it. */
-		rc = xfr_error(out, wire, q, LDNS_RCODE_REFUSED, dns, &st);
+		rc = xfr_error(out, wire, q, DNS_RCODE_REFUSED, dns, &st);
 		goto done;
 	}
 	if ((trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) ||
 	    ldns_zone_soa(zone) == NULL) {
-		rc = xfr_error(out, wire, q, LDNS_RCODE_REFUSED, dns, &st);
+		rc = xfr_error(out, wire, q, DNS_RCODE_REFUSED, dns, &st);
 		goto done;
 	}
 	if (ldns_rr_get_type(qr) == LDNS_RR_TYPE_IXFR) {
@@ -388,7 +390,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	if (rc < 0) {
 		/* Nothing half-sent: one SERVFAIL, signed over the request. */
 		xfr_msgs_free(out);
-		rc = xfr_error(out, wire, q, LDNS_RCODE_SERVFAIL, dns, &st_first);
+		rc = xfr_error(out, wire, q, DNS_RCODE_SERVFAIL, dns, &st_first);
 	}
 done:
 	if (rc < 0)

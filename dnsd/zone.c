@@ -8,7 +8,6 @@
  * writes the file in place and never touches the served snapshot: the
  * server decides when a zone read or written here is published.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +20,7 @@
 #include <arpa/inet.h>
 
 #include "conf/conf.h"
+#include "dnsd/wire.h"
 #include "dnsd/zone.h"
 
 /*
@@ -31,19 +31,14 @@ static int
 rdf_is_below(const ldns_rdf *name, const ldns_rdf *apex)
 {
 	const uint8_t	*n = ldns_rdf_data(name), *a = ldns_rdf_data(apex);
-	size_t		 nlen = ldns_rdf_size(name), alen = ldns_rdf_size(apex), pos = 0, i;
+	size_t		 nlen = ldns_rdf_size(name), alen = ldns_rdf_size(apex), pos = 0;
 
 	while (nlen - pos > alen) {
-		if (n[pos] == 0 || (n[pos] & 0xc0))
+		if (n[pos] == 0 || (n[pos] & DNS_PTR_MASK))
 			return 0;
 		pos += 1 + n[pos];
 	}
-	if (nlen - pos != alen)
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (tolower(n[pos + i]) != tolower(a[i]))
-			return 0;
-	return 1;
+	return dns_name_equal(n + pos, nlen - pos, a, alen);
 }
 
 static void
@@ -457,13 +452,15 @@ zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
 	ldns_rr_type		 type = ldns_rr_get_type(rr);
 	const ldns_rr_descriptor *desc = ldns_rr_descript(type);
 	char			 addr[INET6_ADDRSTRLEN];
+	int			 n;
 
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || desc == NULL || rd0 == NULL ||
 	    fmt_dname(&p, end, ldns_rdf_data(owner), ldns_rdf_size(owner)) == -1)
 		return 0;
-	p += snprintf(p, end - p, "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
-	if (p + 64 >= end)
+	n = snprintf(p, (size_t)(end - p), "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
+	if (n < 0 || n >= end - p || p + n + 64 >= end)
 		return 0;
+	p += n;
 	switch (type) {
 	case LDNS_RR_TYPE_A:
 	case LDNS_RR_TYPE_AAAA:
@@ -471,7 +468,10 @@ zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
 		    inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, ldns_rdf_data(rd0),
 		    addr, sizeof(addr)) == NULL)
 			return 0;
-		p += snprintf(p, end - p, "%s", addr);
+		n = snprintf(p, (size_t)(end - p), "%s", addr);
+		if (n < 0 || n >= end - p)
+			return 0;
+		p += n;
 		break;
 	case LDNS_RR_TYPE_CNAME:
 	case LDNS_RR_TYPE_NS:
@@ -664,17 +664,6 @@ out:
 int
 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b)
 {
-	const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
-	size_t n = ldns_rdf_size(a);
-
-	if (n != ldns_rdf_size(b))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = x[i], d = y[i];
-
-		if (c != d && ((c | 0x20) != (d | 0x20) || (c | 0x20) < 'a' ||
-		    (c | 0x20) > 'z'))
-			return 0;
-	}
-	return 1;
+	return dns_name_equal(ldns_rdf_data(a), ldns_rdf_size(a), ldns_rdf_data(b),
+	    ldns_rdf_size(b));
 }

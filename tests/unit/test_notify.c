@@ -24,6 +24,7 @@
 
 #include "conf/conf.h"
 #include "dnsd/notify.h"
+#include "tests/unit/unit_msg.h"
 
 /* A UDP socket on 127.0.0.1, any port; its address in *sa. */
 static int
@@ -108,10 +109,11 @@ notifier_to(const struct sockaddr_in *sec, struct conf_sockaddr *target, struct 
 static void
 reply_send(int fd, const struct sockaddr_in *to, uint16_t id, uint8_t flags2)
 {
-	uint8_t b[12] = { (uint8_t)(id >> 8), (uint8_t)id, flags2, 0 };
+	struct unit_pkt b;
 
-	assert_int_equal(sendto(fd, b, sizeof(b), 0, (const struct sockaddr *)to,
-	    sizeof(*to)), (ssize_t)sizeof(b));
+	unit_pkt_header(&b, id, (uint16_t)(flags2 << 8), 0, 0, 0, 0);
+	assert_int_equal(sendto(fd, b.b, b.len, 0, (const struct sockaddr *)to,
+	    sizeof(*to)), (ssize_t)b.len);
 }
 
 /* Wait until the notifier has input, then let it read. */

@@ -27,130 +27,33 @@
 
 #include "dnsd/query.h"
 #include "dnsd/snapshot.h"
-
-#define FLAG_QR		0x80	/* in byte 2 */
-#define FLAG_RD		0x01	/* in byte 2 */
-#define FLAG_TC		0x02	/* in byte 2 */
-#define FLAG_AA		0x04	/* in byte 2 */
-#define FLAG_RA		0x80	/* in byte 3 */
-
-#define RCODE_NOERROR	0
-#define RCODE_FORMERR	1
-#define RCODE_NXDOMAIN	3
-#define RCODE_NOTIMP	4
-#define RCODE_REFUSED	5
-#define RCODE_BADVERS	16
-
-/* A packet under construction. */
-struct pkt {
-	uint8_t	b[1024];
-	size_t	len;
-};
-
-static void
-pkt_put(struct pkt *p, const void *data, size_t n)
-{
-	assert_true(p->len + n <= sizeof(p->b));
-	memcpy(p->b + p->len, data, n);
-	p->len += n;
-}
-
-static void
-pkt_u16(struct pkt *p, uint16_t v)
-{
-	uint8_t b[2] = { v >> 8, v & 0xff };
-
-	pkt_put(p, b, 2);
-}
-
-static void
-pkt_u32(struct pkt *p, uint32_t v)
-{
-	pkt_u16(p, v >> 16);
-	pkt_u16(p, v & 0xffff);
-}
-
-static void
-pkt_header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
-    uint16_t ns, uint16_t ar)
-{
-	p->len = 0;
-	pkt_u16(p, id);
-	pkt_u16(p, flags);
-	pkt_u16(p, qd);
-	pkt_u16(p, an);
-	pkt_u16(p, ns);
-	pkt_u16(p, ar);
-}
-
-/* Append a presentation name ("a.b.c", "" for the root) in wire form. */
-static void
-pkt_name(struct pkt *p, const char *name)
-{
-	const char *s = name, *dot;
-
-	while (*s != '\0') {
-		size_t n;
-		uint8_t l;
-
-		dot = strchr(s, '.');
-		n = dot ? (size_t)(dot - s) : strlen(s);
-		l = (uint8_t)n;
-		pkt_put(p, &l, 1);
-		pkt_put(p, s, n);
-		s += n;
-		if (*s == '.')
-			s++;
-	}
-	pkt_put(p, "", 1);
-}
-
-static void
-pkt_question(struct pkt *p, const char *name, uint16_t qtype, uint16_t qclass)
-{
-	pkt_name(p, name);
-	pkt_u16(p, qtype);
-	pkt_u16(p, qclass);
-}
-
-/* An OPT record: root owner, size, extended rcode, version, DO, rdata. */
-static void
-pkt_opt(struct pkt *p, uint16_t size, uint8_t version, int dnssec_ok,
-    const uint8_t *rdata, uint16_t rdlen)
-{
-	pkt_put(p, "", 1);
-	pkt_u16(p, 41);
-	pkt_u16(p, size);
-	pkt_u32(p, (uint32_t)version << 16 | (dnssec_ok ? 0x8000u : 0));
-	pkt_u16(p, rdlen);
-	if (rdlen)
-		pkt_put(p, rdata, rdlen);
-}
+#include "dnsd/wire.h"
+#include "tests/unit/unit_msg.h"
 
 /* The usual query: id 0x1234, RD, one question, optional OPT. */
 static void
-pkt_query(struct pkt *p, const char *name, uint16_t qtype, int edns)
+pkt_query(struct unit_pkt *p, const char *name, uint16_t qtype, int edns)
 {
-	pkt_header(p, 0x1234, 0x0100, 1, 0, 0, edns ? 1 : 0);
-	pkt_question(p, name, qtype, 1);
+	unit_pkt_header(p, 0x1234, 0x0100, 1, 0, 0, edns ? 1 : 0);
+	unit_pkt_question(p, name, qtype, 1);
 	if (edns)
-		pkt_opt(p, 1232, 0, 0, NULL, 0);
+		unit_pkt_opt(p, 1232, 0, 0, NULL, 0);
 }
 
 static enum query_verdict
-parse(const struct pkt *p, struct query *q)
+parse(const struct unit_pkt *p, struct query *q)
 {
 	memset(q, 0xa5, sizeof(*q));	/* nothing may be left from before */
 	return query_parse(p->b, p->len, q);
 }
 
 static void
-assert_formerr(const struct pkt *p)
+assert_formerr(const struct unit_pkt *p)
 {
 	struct query q;
 
 	assert_int_equal(parse(p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 }
 
 /* ---------------------------------------------------------------- drop */
@@ -158,7 +61,7 @@ assert_formerr(const struct pkt *p)
 static void
 test_short_packets_dropped(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		n;
 
@@ -169,20 +72,20 @@ test_short_packets_dropped(void **state)
 		assert_int_equal(query_parse(p.b, n, &q), QUERY_DROP);
 	/* 12 bytes exactly is a header: not dropped (QDCOUNT 1 but no question) */
 	assert_int_equal(query_parse(p.b, DNS_HEADER_LEN, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 }
 
 static void
 test_qr_dropped(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
 	pkt_query(&p, "redis.svc.test", 1, 0);
-	p.b[2] |= FLAG_QR;
+	p.b[2] |= DNS_FLAG_QR;
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
-	pkt_header(&p, 1, 0x8000 | (2 << 11), 0, 0, 0, 0);	/* QR + odd opcode */
+	unit_pkt_header(&p, 1, 0x8000 | (2 << 11), 0, 0, 0, 0);	/* QR + odd opcode */
 	assert_int_equal(parse(&p, &q), QUERY_DROP);
 }
 
@@ -192,14 +95,14 @@ static void
 test_valid_query_parsed(void **state)
 {
 	static const uint8_t lc[] = "\x05redis\x03svc\x04test";
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 0xbeef, 0x0100, 1, 0, 0, 0);
-	pkt_question(&p, "ReDiS.SvC.TEST", 28, 1);
+	unit_pkt_header(&p, 0xbeef, 0x0100, 1, 0, 0, 0);
+	unit_pkt_question(&p, "ReDiS.SvC.TEST", 28, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.id, 0xbeef);
 	assert_int_equal(q.opcode, 0);
 	assert_int_equal(q.qtype, 28);
@@ -218,14 +121,14 @@ test_valid_query_parsed(void **state)
 static void
 test_root_name_and_classes(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_question(&p, "", 2, 3);		/* . NS CH */
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_question(&p, "", 2, 3);		/* . NS CH */
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_len, 1);
 	assert_int_equal(q.qname_lc[0], 0);
 	assert_int_equal(q.qtype, 2);
@@ -235,16 +138,16 @@ test_root_name_and_classes(void **state)
 static void
 test_lowercase_only_ascii(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		label[6] = { 5, 'A', 'Z', '@', '[', 0xc1 };
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_put(&p, label, sizeof(label));
-	pkt_put(&p, "\0\0\1\0\1", 5);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_put(&p, label, sizeof(label));
+	unit_pkt_put(&p, "\0\0\1\0\1", 5);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_int_equal(q.qname_lc[1], 'a');
 	assert_int_equal(q.qname_lc[2], 'z');
 	assert_int_equal(q.qname_lc[3], '@');
@@ -257,7 +160,7 @@ test_lowercase_only_ascii(void **state)
 static void
 test_truncated_question(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		cut, full;
 
@@ -266,7 +169,7 @@ test_truncated_question(void **state)
 	full = p.len;
 	for (cut = DNS_HEADER_LEN + 1; cut < full; cut++) {
 		assert_int_equal(query_parse(p.b, cut, &q), QUERY_REPLY);
-		assert_int_equal(q.rcode, RCODE_FORMERR);
+		assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 		assert_int_equal(q.question_end, 0);
 	}
 }
@@ -280,17 +183,17 @@ test_compression_in_question(void **state)
 		{ 0x01, 'a', 0xc0, 0x00 },		/* into the header */
 		{ 0xc0, 0x11, 0x00 },
 	};
-	struct pkt	p;
+	struct unit_pkt	p;
 	size_t		i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n = cases[i][0] == 0xc0 ? 2 : 4;
 
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
-		pkt_put(&p, cases[i], n);
-		pkt_put(&p, "\0\1\0\1", 4);
-		pkt_name(&p, "svc.test");		/* something to point at */
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_put(&p, cases[i], n);
+		unit_pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_name(&p, "svc.test");		/* something to point at */
 		assert_formerr(&p);
 	}
 }
@@ -300,37 +203,37 @@ test_bad_label_types(void **state)
 {
 	static const uint8_t types[] = { 0x40, 0x41, 0x7f, 0x80, 0xbf };
 	uint8_t		data[128];
-	struct pkt	p;
+	struct unit_pkt	p;
 	size_t		i;
 
 	(void)state;
 	memset(data, 'a', sizeof(data));
 	for (i = 0; i < sizeof(types); i++) {
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
-		pkt_put(&p, &types[i], 1);
-		pkt_put(&p, data, types[i] & 0x3f);
-		pkt_name(&p, "svc.test");
-		pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_put(&p, &types[i], 1);
+		unit_pkt_put(&p, data, types[i] & 0x3f);
+		unit_pkt_name(&p, "svc.test");
+		unit_pkt_put(&p, "\0\1\0\1", 4);
 		assert_formerr(&p);
 	}
 	/* 63 is the longest label and fine */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_put(&p, "\x3f", 1);
-	pkt_put(&p, data, 63);
-	pkt_name(&p, "svc.test");
-	pkt_put(&p, "\0\1\0\1", 4);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_put(&p, "\x3f", 1);
+	unit_pkt_put(&p, data, 63);
+	unit_pkt_name(&p, "svc.test");
+	unit_pkt_put(&p, "\0\1\0\1", 4);
 	{
 		struct query q;
 
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
-		assert_int_equal(q.rcode, RCODE_NOERROR);
+		assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 		assert_int_equal(q.qname_len, 64 + 10);
 	}
 }
 
 /* A name of exactly total wire bytes, made of labels of at most 63. */
 static void
-pkt_long_name(struct pkt *p, size_t total)
+pkt_long_name(struct unit_pkt *p, size_t total)
 {
 	uint8_t		data[63];
 	size_t		left = total - 1;	/* the root byte */
@@ -341,55 +244,55 @@ pkt_long_name(struct pkt *p, size_t total)
 
 		if (left > 64 && left - 64 == 1)
 			n = 62;		/* never leave a 1-byte remainder */
-		pkt_put(p, &n, 1);
-		pkt_put(p, data, n);
+		unit_pkt_put(p, &n, 1);
+		unit_pkt_put(p, data, n);
 		left -= (size_t)n + 1;
 	}
-	pkt_put(p, "", 1);
+	unit_pkt_put(p, "", 1);
 }
 
 static void
 test_name_length_limit(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	size_t		total;
 
 	(void)state;
 	for (total = 250; total <= 260; total++) {
-		pkt_header(&p, 1, 0, 1, 0, 0, 0);
+		unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
 		pkt_long_name(&p, total);
 		assert_int_equal(p.len - DNS_HEADER_LEN, total);
-		pkt_put(&p, "\0\1\0\1", 4);
+		unit_pkt_put(&p, "\0\1\0\1", 4);
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		if (total <= DNS_NAME_MAX) {
-			assert_int_equal(q.rcode, RCODE_NOERROR);
+			assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 			assert_int_equal(q.qname_len, total);
 		} else
-			assert_int_equal(q.rcode, RCODE_FORMERR);
+			assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	}
 	/* many 1-byte labels past 255 */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
 	for (total = 0; total < 130; total++)
-		pkt_put(&p, "\x01y", 2);
-	pkt_put(&p, "\0\0\1\0\1", 5);
+		unit_pkt_put(&p, "\x01y", 2);
+	unit_pkt_put(&p, "\0\0\1\0\1", 5);
 	assert_formerr(&p);
 }
 
 static void
 test_qdcount_not_one(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 0, 0, 0, 0);
+	unit_pkt_header(&p, 1, 0, 0, 0, 0, 0);
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 2, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
-	pkt_question(&p, "b.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 2, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_question(&p, "b.svc.test", 1, 1);
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 0xffff, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 0xffff, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
 	assert_formerr(&p);
 }
 
@@ -397,20 +300,20 @@ static void
 test_records_in_query(void **state)
 {
 	static const uint8_t rr[] = { 0, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 127, 0, 0, 2 };
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 1, 0, 0);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, rr, sizeof(rr));
+	unit_pkt_header(&p, 1, 0, 1, 1, 0, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, rr, sizeof(rr));
 	assert_formerr(&p);
-	pkt_header(&p, 1, 0, 1, 0, 1, 0);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, rr, sizeof(rr));
+	unit_pkt_header(&p, 1, 0, 1, 0, 1, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, rr, sizeof(rr));
 	assert_formerr(&p);
 	/* counted but missing */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
 	assert_formerr(&p);
 }
 
@@ -419,20 +322,20 @@ test_records_in_query(void **state)
 static void
 test_opcodes(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	int		op;
 
 	(void)state;
 	for (op = 0; op < 16; op++) {
-		pkt_header(&p, 7, (uint16_t)(op << 11), 1, 0, 0, 0);
-		pkt_question(&p, "svc.test", 6, 1);
+		unit_pkt_header(&p, 7, (uint16_t)(op << 11), 1, 0, 0, 0);
+		unit_pkt_question(&p, "svc.test", 6, 1);
 		assert_int_equal(parse(&p, &q), QUERY_REPLY);
 		assert_int_equal(q.opcode, op);
 		if (op == 0 || op == 4 || op == 5)
-			assert_int_equal(q.rcode, RCODE_NOERROR);
+			assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 		else
-			assert_int_equal(q.rcode, RCODE_NOTIMP);
+			assert_int_equal(q.rcode, DNS_RCODE_NOTIMP);
 	}
 }
 
@@ -441,23 +344,23 @@ test_opcodes(void **state)
 static void
 test_opt_parsed(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 4096, 0, 1, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_size, 4096);
 	assert_int_equal(q.edns_version, 0);
 	assert_true(q.edns_do);
 
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 100, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 100, 0, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_size, 512);	/* RFC 6891 6.2.5 floor */
@@ -476,26 +379,26 @@ test_opt_with_options(void **state)
 	static const uint8_t opts[] = { 0xfd, 0xe9, 0, 2, 0xab, 0xcd, 0, 10, 0, 8,
 	    1, 2, 3, 4, 5, 6, 7, 8 };
 	static const uint8_t overrun[] = { 0xfd, 0xe9, 0, 50, 0xab, 0xcd };
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, opts, sizeof(opts));
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, opts, sizeof(opts));
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.edns);
 
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, overrun, sizeof(overrun));
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, overrun, sizeof(overrun));
 	assert_formerr(&p);
 
 	/* rdlength past the end of the packet */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	p.b[p.len - 1] = 20;
 	assert_formerr(&p);
 }
@@ -503,61 +406,61 @@ test_opt_with_options(void **state)
 static void
 test_opt_badvers(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 1, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 1, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_version, 1);
-	assert_int_equal(q.rcode, RCODE_BADVERS);
+	assert_int_equal(q.rcode, DNS_RCODE_BADVERS);
 }
 
 static void
 test_two_opts(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 2);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
-	pkt_opt(&p, 4096, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_opt(&p, 4096, 0, 0, NULL, 0);
 	assert_formerr(&p);
 }
 
 static void
 test_opt_owner_not_root(void **state)
 {
-	struct pkt p;
+	struct unit_pkt p;
 
 	(void)state;
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_name(&p, "svc.test");
-	pkt_u16(&p, 41);
-	pkt_u16(&p, 1232);
-	pkt_u32(&p, 0);
-	pkt_u16(&p, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_name(&p, "svc.test");
+	unit_pkt_u16(&p, 41);
+	unit_pkt_u16(&p, 1232);
+	unit_pkt_u32(&p, 0);
+	unit_pkt_u16(&p, 0);
 	assert_formerr(&p);
 	/* a pointer to the root is not the root either */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_put(&p, "\xc0\x0c", 2);
-	pkt_u16(&p, 41);
-	pkt_u16(&p, 1232);
-	pkt_u32(&p, 0);
-	pkt_u16(&p, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_put(&p, "\xc0\x0c", 2);
+	unit_pkt_u16(&p, 41);
+	unit_pkt_u16(&p, 1232);
+	unit_pkt_u32(&p, 0);
+	unit_pkt_u16(&p, 0);
 	assert_formerr(&p);
 }
 
 /* ---------------------------------------------------------------- TSIG */
 
 static void
-pkt_tsig(struct pkt *p)
+pkt_tsig(struct unit_pkt *p)
 {
 	static const uint8_t rdata[] = {
 		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
@@ -569,44 +472,44 @@ pkt_tsig(struct pkt *p)
 		0, 0,				/* other len */
 	};
 
-	pkt_name(p, "redisfo-key");
-	pkt_u16(p, 250);
-	pkt_u16(p, 255);
-	pkt_u32(p, 0);
-	pkt_u16(p, sizeof(rdata));
-	pkt_put(p, rdata, sizeof(rdata));
+	unit_pkt_name(p, "redisfo-key");
+	unit_pkt_u16(p, 250);
+	unit_pkt_u16(p, 255);
+	unit_pkt_u32(p, 0);
+	unit_pkt_u16(p, sizeof(rdata));
+	unit_pkt_put(p, rdata, sizeof(rdata));
 }
 
 static void
 test_tsig_detected(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 
 	(void)state;
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.has_tsig);
 	assert_false(q.edns);
 
 	/* OPT then TSIG: both seen */
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
-	pkt_question(&p, "svc.test", 6, 1);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOERROR);
+	assert_int_equal(q.rcode, DNS_RCODE_NOERROR);
 	assert_true(q.has_tsig);
 	assert_true(q.edns);
 
 	/* TSIG not last */
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 2);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
-	pkt_opt(&p, 1232, 0, 0, NULL, 0);
+	unit_pkt_opt(&p, 1232, 0, 0, NULL, 0);
 	assert_formerr(&p);
 }
 
@@ -615,27 +518,27 @@ test_tsig_detected(void **state)
 static void
 test_query_error_reply(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		out[512];
 	size_t		n;
 
 	(void)state;
-	pkt_header(&p, 0xabcd, 0x0100 | (2 << 11), 1, 0, 0, 1);
-	pkt_question(&p, "ReDiS.svc.test", 1, 1);
-	pkt_opt(&p, 4096, 0, 1, NULL, 0);
+	unit_pkt_header(&p, 0xabcd, 0x0100 | (2 << 11), 1, 0, 0, 1);
+	unit_pkt_question(&p, "ReDiS.svc.test", 1, 1);
+	unit_pkt_opt(&p, 4096, 0, 1, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_NOTIMP);
+	assert_int_equal(q.rcode, DNS_RCODE_NOTIMP);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_int_equal(n, q.question_end + 11);
 	assert_int_equal(out[0], 0xab);
 	assert_int_equal(out[1], 0xcd);
-	assert_true(out[2] & FLAG_QR);
+	assert_true(out[2] & DNS_FLAG_QR);
 	assert_int_equal((out[2] >> 3) & 0x0f, 2);	/* opcode copied */
-	assert_true(out[2] & FLAG_RD);			/* RD copied */
-	assert_false(out[2] & FLAG_AA);
-	assert_false(out[3] & FLAG_RA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NOTIMP);
+	assert_true(out[2] & DNS_FLAG_RD);			/* RD copied */
+	assert_false(out[2] & DNS_FLAG_AA);
+	assert_false(out[3] & DNS_FLAG_RA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOTIMP);
 	assert_int_equal(out[5], 1);			/* QDCOUNT */
 	assert_int_equal(out[7] | out[9], 0);
 	assert_int_equal(out[11], 1);			/* the OPT */
@@ -648,9 +551,9 @@ test_query_error_reply(void **state)
 	assert_int_equal(out[q.question_end + 7] & 0x80, 0x80);
 
 	/* BADVERS: 16 = 0 in the header, 1 in the OPT's extended rcode */
-	pkt_header(&p, 1, 0, 1, 0, 0, 1);
-	pkt_question(&p, "redis.svc.test", 1, 1);
-	pkt_opt(&p, 1232, 3, 0, NULL, 0);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "redis.svc.test", 1, 1);
+	unit_pkt_opt(&p, 1232, 3, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_int_equal(n, q.question_end + 11);
@@ -665,21 +568,21 @@ test_query_error_reply(void **state)
 static void
 test_query_error_without_question(void **state)
 {
-	struct pkt	p;
+	struct unit_pkt	p;
 	struct query	q;
 	uint8_t		out[512];
 	size_t		n;
 
 	(void)state;
-	pkt_header(&p, 0x4242, 0, 2, 0, 0, 0);
-	pkt_question(&p, "a.svc.test", 1, 1);
-	pkt_question(&p, "b.svc.test", 1, 1);
+	unit_pkt_header(&p, 0x4242, 0, 2, 0, 0, 0);
+	unit_pkt_question(&p, "a.svc.test", 1, 1);
+	unit_pkt_question(&p, "b.svc.test", 1, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
-	assert_int_equal(q.rcode, RCODE_FORMERR);
+	assert_int_equal(q.rcode, DNS_RCODE_FORMERR);
 	n = query_error(&q, q.rcode, out, sizeof(out));
 	assert_true(n >= DNS_HEADER_LEN);
 	assert_int_equal(out[0] << 8 | out[1], 0x4242);
-	assert_int_equal(out[3] & 0x0f, RCODE_FORMERR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_FORMERR);
 	assert_int_equal(out[11], 0);			/* no OPT asked, none sent */
 }
 
@@ -739,7 +642,7 @@ zone_teardown(void **state)
 
 /* Parse and answer p; the reply goes to out, its length is returned. */
 static size_t
-answer(const struct snapshot *snap, const struct pkt *p, int transport, uint8_t *out,
+answer(const struct snapshot *snap, const struct unit_pkt *p, int transport, uint8_t *out,
     size_t outmax)
 {
 	struct query		q;
@@ -751,11 +654,11 @@ answer(const struct snapshot *snap, const struct pkt *p, int transport, uint8_t 
 	assert_int_equal(v, QUERY_REPLY);
 	assert_true(n >= DNS_HEADER_LEN && n <= outmax);
 	/* every reply: QR, ID and RD copied, RA clear, the question kept */
-	assert_true(out[2] & FLAG_QR);
+	assert_true(out[2] & DNS_FLAG_QR);
 	assert_int_equal(out[0], p->b[0]);
 	assert_int_equal(out[1], p->b[1]);
-	assert_int_equal(out[2] & FLAG_RD, p->b[2] & FLAG_RD);
-	assert_false(out[3] & FLAG_RA);
+	assert_int_equal(out[2] & DNS_FLAG_RD, p->b[2] & DNS_FLAG_RD);
+	assert_false(out[3] & DNS_FLAG_RA);
 	if (out[5] == 1)
 		assert_memory_equal(out + 12, p->b + 12, q.question_end - 12);
 	return n;
@@ -771,15 +674,15 @@ static void
 test_answer_positive(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 
-	pkt_header(&p, 9, 0x0100, 1, 0, 0, 0);
-	pkt_question(&p, "REDIS.svc.TEST", 1, 1);
+	unit_pkt_header(&p, 9, 0x0100, 1, 0, 0, 0);
+	unit_pkt_question(&p, "REDIS.svc.TEST", 1, 1);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true(out[2] & FLAG_AA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_true(out[2] & DNS_FLAG_AA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 1);
 	/* the answer's rdata is the last 4 bytes: 127.0.0.2 */
 	assert_memory_equal(out + n - 4, "\x7f\x00\x00\x02", 4);
@@ -790,7 +693,7 @@ static void
 test_answer_negative(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 	ldns_pkt		*lp = NULL;
@@ -798,8 +701,8 @@ test_answer_negative(void **state)
 
 	pkt_query(&p, "nope.svc.test", 1, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true(out[2] & FLAG_AA);
-	assert_int_equal(out[3] & 0x0f, RCODE_NXDOMAIN);
+	assert_true(out[2] & DNS_FLAG_AA);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NXDOMAIN);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 	/* the patched apex pointer must decode: read it back with ldns */
@@ -812,12 +715,12 @@ test_answer_negative(void **state)
 	/* NODATA, and an empty non-terminal is NODATA too */
 	pkt_query(&p, "redis.svc.test", 15, 0);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 	pkt_query(&p, "ent.svc.test", 1, 0);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_NOERROR);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_NOERROR);
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(count(out, 2), 1);
 }
@@ -826,7 +729,7 @@ static void
 test_answer_refused(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	static const char	*names[] = { "www.example.org", "test", "", "xsvc.test",
 	    "svc.test.example" };
@@ -835,22 +738,22 @@ test_answer_refused(void **state)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		pkt_query(&p, names[i], 1, 0);
 		answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-		assert_int_equal(out[3] & 0x0f, RCODE_REFUSED);
-		assert_false(out[2] & FLAG_AA);
+		assert_int_equal(out[3] & 0x0f, DNS_RCODE_REFUSED);
+		assert_false(out[2] & DNS_FLAG_AA);
 		assert_int_equal(count(out, 1) + count(out, 2), 0);
 	}
 	/* class CH inside the zone */
-	pkt_header(&p, 1, 0, 1, 0, 0, 0);
-	pkt_question(&p, "redis.svc.test", 1, 3);
+	unit_pkt_header(&p, 1, 0, 1, 0, 0, 0);
+	unit_pkt_question(&p, "redis.svc.test", 1, 3);
 	answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_int_equal(out[3] & 0x0f, RCODE_REFUSED);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_REFUSED);
 }
 
 static void
 test_answer_truncation(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	uint8_t			 out[4096];
 	size_t			 n;
 
@@ -858,15 +761,15 @@ test_answer_truncation(void **state)
 	pkt_query(&p, "big.svc.test", 16, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
 	assert_true(n <= 512);
-	assert_true(out[2] & FLAG_TC);
+	assert_true(out[2] & DNS_FLAG_TC);
 	pkt_query(&p, "big.svc.test", 16, 1);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_false(out[2] & FLAG_TC);
+	assert_false(out[2] & DNS_FLAG_TC);
 	assert_true(n > 512 && n <= EDNS_OUR_SIZE);
 	assert_int_equal(count(out, 1), 3);
 	pkt_query(&p, "big.svc.test", 16, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_TCP, out, sizeof(out));
-	assert_false(out[2] & FLAG_TC);
+	assert_false(out[2] & DNS_FLAG_TC);
 	assert_int_equal(count(out, 1), 3);
 	/* an output buffer under 512 bytes is refused outright */
 	{
@@ -883,19 +786,19 @@ static void
 test_answer_slow_paths(void **state)
 {
 	const struct snapshot	*snap = *state;
-	struct pkt		 p;
+	struct unit_pkt		 p;
 	struct query		 q;
 	uint8_t			 out[4096];
 	size_t			 n;
 
 	/* UPDATE and TSIG-signed requests go to the control thread */
-	pkt_header(&p, 1, 5 << 11, 1, 0, 0, 0);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 1, 5 << 11, 1, 0, 0, 0);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, sizeof(out), &n),
 	    QUERY_SLOW);
-	pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
-	pkt_question(&p, "svc.test", 6, 1);
+	unit_pkt_header(&p, 0x1234, 0, 1, 0, 0, 1);
+	unit_pkt_question(&p, "svc.test", 6, 1);
 	pkt_tsig(&p);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, sizeof(out), &n),
@@ -903,7 +806,7 @@ test_answer_slow_paths(void **state)
 	/* AXFR: FORMERR (or TC) over UDP, the control thread over TCP */
 	pkt_query(&p, "svc.test", 252, 0);
 	n = answer(snap, &p, QUERY_TRANSPORT_UDP, out, sizeof(out));
-	assert_true((out[3] & 0x0f) == RCODE_FORMERR || (out[2] & FLAG_TC));
+	assert_true((out[3] & 0x0f) == DNS_RCODE_FORMERR || (out[2] & DNS_FLAG_TC));
 	assert_int_equal(count(out, 1), 0);
 	assert_int_equal(parse(&p, &q), QUERY_REPLY);
 	assert_int_equal(query_answer(snap, &q, QUERY_TRANSPORT_TCP, out, sizeof(out), &n),
@@ -929,7 +832,7 @@ test_random_packets_bounded(void **state)
 {
 	const struct snapshot	*snap = *state;
 	static uint8_t		 out[65535];
-	struct pkt		 base, p;
+	struct unit_pkt		 base, p;
 	struct query		 q;
 	uint32_t		 seed = 20261125;
 	size_t			 i, n, outlen;
@@ -967,7 +870,7 @@ test_random_packets_bounded(void **state)
 		    QUERY_TRANSPORT_UDP, out, n, &outlen)) {
 		case QUERY_REPLY:
 			assert_true(outlen >= DNS_HEADER_LEN && outlen <= n);
-			assert_true(out[2] & FLAG_QR);
+			assert_true(out[2] & DNS_FLAG_QR);
 			assert_memory_equal(out, p.b, 2);
 			break;
 		default:

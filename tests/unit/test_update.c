@@ -17,21 +17,22 @@
 #include <unistd.h>
 
 #include <ldns/ldns.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
 #include "dnsd/snapshot.h"
 #include "dnsd/update.h"
 #include "dnsd/zone.h"
+#include "tests/unit/unit_msg.h"
 #include "tests/unit/unit_zone.h"
 
 #define ORIGIN		"svc.test."
-#define KEY_NAME	"redisfo-key."
-#define KEY_SECRET	"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM="
+#define KEY_NAME	UNIT_KEY_NAME
+#define KEY_SECRET	UNIT_KEY_SECRET
 
 static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
+/* The answers remembered across the messages of every test, as a server's are. */
+static struct update_replay replay;
 
 static const char zone_text[] =
 	"$ORIGIN svc.test.\n"
@@ -92,23 +93,16 @@ msg_init(struct msg *m)
 static int
 run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_key *k)
 {
-	ldns_pkt *p = ldns_update_pkt_new(ldns_dname_new_frm_str(m->zone),
-	    LDNS_RR_CLASS_IN, m->pre, m->up, NULL);
-	uint8_t *w = NULL, *rw = NULL;
+	ldns_pkt *p = unit_msg_update(m->zone, m->pre, m->up, 999);
+	uint8_t *w, *rw = NULL;
 	size_t n, rn;
 	char err[256];
 	struct update_ctx *u;
 	int rc;
 
-	assert_non_null(p);
-	ldns_pkt_set_id(p, 999);
-	if (m->sign)
-		assert_int_equal(ldns_pkt_tsig_sign(p,
-		    m->sign == 2 ? "nobody." : KEY_NAME,
-		    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET,
-		    300, "hmac-sha256.", NULL), LDNS_STATUS_OK);
-	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
-	u = update_begin(w, n, k, err, sizeof(err));
+	w = unit_msg_wire(p, m->sign == 0 ? NULL : m->sign == 2 ? "nobody." : KEY_NAME,
+	    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET, &n, NULL);
+	u = update_begin(w, n, k, &replay, err, sizeof(err));
 	assert_non_null(u);
 	rc = update_run(u, z, ORIGIN, out);
 	/* The reply always builds; signed replies verify with ldns. */
@@ -133,49 +127,11 @@ run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_k
 }
 
 
-/*
- * Sign any message body by hand (ldns can only sign what it can parse):
- * append a TSIG with KEY_NAME, hmac-sha256, time now, fudge 300, and bump
- * ARCOUNT. w must have room for 100 more bytes. Returns the new length.
- */
+/* Sign any message body by hand, at time now (see unit_msg_sign_at). */
 static size_t
 sign_wire(uint8_t *w, size_t n)
 {
-	static const uint8_t kn[] = "\013redisfo-key";
-	static const uint8_t an[] = "\013hmac-sha256";
-	uint8_t *dig = malloc(n + 256), sec[64], mac[32], vars[64];
-	uint64_t t = (uint64_t)time(NULL);
-	size_t d = 0, v = 0, o = n;
-	unsigned int ml = 0;
-	int sl;
-
-	assert_non_null(dig);
-	memcpy(vars + v, kn, sizeof(kn)); v += sizeof(kn);
-	memcpy(vars + v, "\x00\xff\x00\x00\x00\x00", 6); v += 6;
-	memcpy(vars + v, an, sizeof(an)); v += sizeof(an);
-	for (int i = 5; i >= 0; i--)
-		vars[v++] = (uint8_t)(t >> (8 * i));
-	memcpy(vars + v, "\x01\x2c\x00\x00\x00\x00", 6); v += 6;
-	memcpy(dig, w, n);
-	d = n;
-	memcpy(dig + d, vars, v);
-	d += v;
-	sl = EVP_DecodeBlock(sec, (const unsigned char *)KEY_SECRET, (int)strlen(KEY_SECRET)) - 1;
-	assert_non_null(HMAC(EVP_sha256(), sec, sl, dig, d, mac, &ml));
-	free(dig);
-	memcpy(w + o, kn, sizeof(kn)); o += sizeof(kn);
-	memcpy(w + o, "\x00\xfa\x00\xff\x00\x00\x00\x00", 8); o += 8;
-	w[o++] = 0;
-	w[o++] = (uint8_t)(sizeof(an) + 10 + 32 + 6);
-	memcpy(w + o, an, sizeof(an)); o += sizeof(an);
-	memcpy(w + o, vars + v - 12, 6); o += 6;		/* time signed */
-	memcpy(w + o, "\x01\x2c\x00\x20", 4); o += 4;		/* fudge, MAC size */
-	memcpy(w + o, mac, 32); o += 32;
-	w[o++] = w[0];						/* original ID */
-	w[o++] = w[1];
-	memcpy(w + o, "\x00\x00\x00\x00", 4); o += 4;
-	w[11]++;
-	return o;
+	return unit_msg_sign_at(w, n, (uint64_t)time(NULL));
 }
 
 /* Run a wire message through begin/run/reply; rcode, *out the new zone. */
@@ -183,7 +139,7 @@ static int
 run_wire(const uint8_t *w, size_t n, const ldns_zone *z, ldns_zone **out)
 {
 	char err[256];
-	struct update_ctx *u = update_begin(w, n, &key, err, sizeof(err));
+	struct update_ctx *u = update_begin(w, n, &key, &replay, err, sizeof(err));
 	uint8_t *rw = NULL;
 	size_t rn;
 	int rc;
@@ -892,14 +848,9 @@ fuzz_rand(uint64_t *s)
 static size_t
 seed_wire(struct msg *m, uint8_t *w)
 {
-	ldns_pkt *p = ldns_update_pkt_new(ldns_dname_new_frm_str(m->zone),
-	    LDNS_RR_CLASS_IN, m->pre, m->up, NULL);
-	uint8_t *b = NULL;
+	ldns_pkt *p = unit_msg_update(m->zone, m->pre, m->up, 4321);
 	size_t n;
-
-	assert_non_null(p);
-	ldns_pkt_set_id(p, 4321);
-	assert_int_equal(ldns_pkt2wire(&b, p, &n), LDNS_STATUS_OK);
+	uint8_t *b = unit_msg_wire(p, NULL, NULL, &n, NULL);
 	assert_true(n < 1024);
 	memcpy(w, b, n);
 	free(b);
@@ -1056,8 +1007,8 @@ test_garbage(void **state)
 	size_t rn;
 
 	(void)state;
-	assert_null(update_begin(w, 5, &key, err, sizeof(err)));
-	u = update_begin(w, 15, &key, err, sizeof(err));
+	assert_null(update_begin(w, 5, &key, &replay, err, sizeof(err)));
+	u = update_begin(w, 15, &key, &replay, err, sizeof(err));
 	assert_non_null(u);
 	/* Unsigned and unparseable: refused before anything else. */
 	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_REFUSED);
@@ -1082,7 +1033,7 @@ test_garbage(void **state)
 		big[n++] = 0;
 		memcpy(big + n, "\0\6\0\1", 4);
 		n += 4;
-		assert_non_null(u = update_begin(big, n, &key, err, sizeof(err)));
+		assert_non_null(u = update_begin(big, n, &key, &replay, err, sizeof(err)));
 		assert_int_equal(update_reply(u, LDNS_RCODE_FORMERR, &r, &rn), 0);
 		assert_int_equal(ldns_wire2pkt(&p, r, rn), LDNS_STATUS_OK);
 		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_FORMERR);

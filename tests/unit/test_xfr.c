@@ -20,11 +20,12 @@
 
 #include "conf/conf.h"
 #include "dnsd/xfr.h"
+#include "tests/unit/unit_msg.h"
 #include "tests/unit/unit_zone.h"
 
 #define ORIGIN		"svc.test."
-#define KEY_NAME	"redisfo-key."
-#define KEY_SECRET	"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM="
+#define KEY_NAME	UNIT_KEY_NAME
+#define KEY_SECRET	UNIT_KEY_SECRET
 
 static const char zone_head[] =
 	"$ORIGIN svc.test.\n"
@@ -65,13 +66,10 @@ zone_from(const char *text)
 static uint8_t *
 xfr_query_two(uint32_t serial, uint32_t then, int sign, size_t *len, ldns_rdf **mac)
 {
-	ldns_pkt *p = NULL;
-	uint8_t *w = NULL;
+	ldns_pkt *p = unit_msg_query(ORIGIN, serial ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR, 321);
+	uint8_t *w;
 	const uint32_t soas[2] = { serial, then };
 
-	assert_int_equal(ldns_pkt_query_new_frm_str(&p, ORIGIN, serial ? LDNS_RR_TYPE_IXFR :
-	    LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
-	ldns_pkt_set_id(p, 321);
 	for (int i = 0; i < 2 && soas[i] != 0; i++) {
 		ldns_rr *soa = NULL;
 		char text[128];
@@ -80,12 +78,7 @@ xfr_query_two(uint32_t serial, uint32_t then, int sign, size_t *len, ldns_rdf **
 		assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
 		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa));
 	}
-	if (sign)
-		assert_int_equal(ldns_pkt_tsig_sign(p, KEY_NAME, KEY_SECRET, 300,
-		    "hmac-sha256.", NULL), LDNS_STATUS_OK);
-	assert_int_equal(ldns_pkt2wire(&w, p, len), LDNS_STATUS_OK);
-	if (mac)
-		*mac = sign ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) : NULL;
+	w = unit_msg_wire(p, sign ? KEY_NAME : NULL, KEY_SECRET, len, mac);
 	ldns_pkt_free(p);
 	return w;
 }

@@ -1,0 +1,82 @@
+/*
+ * commands.c - the commands of dnsd: `serve` and `checkconf`.
+ *
+ * conf/main.c's command table hands them the loaded config and their own
+ * arguments. They check those, load the zone the way both must (a zone
+ * that does not load or compile is a configuration error, exit 2), and
+ * for `serve` hand it to the server (server.c), which runs until a signal.
+ * They are the only code in dnsd/ that decides an exit code; checkconf
+ * prints its verdict on stdout, serve logs through conf/log.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "conf/conf.h"
+#include "conf/log.h"
+#include "dnsd/server.h"
+#include "dnsd/server_int.h"
+#include "dnsd/snapshot.h"
+#include "dnsd/zone.h"
+
+int
+cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
+{
+	char		 err[1024];
+	ldns_zone	*z;
+	int		 created;
+
+	(void)argv;
+	if (argc > 0) {
+		fprintf(stderr, "usage: redisfo-dns [-c FILE] serve\n");
+		return 2;
+	}
+	if ((created = zone_create_if_missing(conf, err, sizeof(err))) == -1) {
+		log_errorx("%s", err);
+		return 1;
+	}
+	if (created)
+		log_info("created %s from the config", conf->dns.zone_file);
+	/* A zone that cannot be served is a configuration error, as in checkconf. */
+	if ((z = zone_load(conf->dns.zone_file, conf->dns.zone, (uint32_t)conf->dns.ttl,
+	    err, sizeof(err))) == NULL) {
+		log_errorx("%s", err);
+		return 2;
+	}
+	return server_run(conf, conf_path, z);
+}
+
+int
+cmd_checkconf(const struct conf *conf, int argc, char **argv)
+{
+	struct snapshot	*snap;
+	ldns_zone	*z;
+	char		 err[1024];
+
+	(void)argv;
+	if (argc > 0) {
+		fprintf(stderr, "usage: redisfo-dns [-c FILE] checkconf\n");
+		return 2;
+	}
+	if (access(conf->dns.zone_file, F_OK) == -1 && errno == ENOENT) {
+		printf("configuration OK (zone file %s does not exist yet: serve creates it)\n",
+		    conf->dns.zone_file);
+		return 0;
+	}
+	if ((z = zone_load(conf->dns.zone_file, conf->dns.zone, (uint32_t)conf->dns.ttl,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "redisfo-dns: %s\n", err);
+		return 2;
+	}
+	snap = snapshot_build(z, conf->dns.zone, err, sizeof(err));
+	ldns_zone_deep_free(z);
+	if (snap == NULL) {
+		fprintf(stderr, "redisfo-dns: %s: %s\n", conf->dns.zone_file, err);
+		return 2;
+	}
+	snapshot_free(snap);
+	printf("configuration OK\n");
+	return 0;
+}

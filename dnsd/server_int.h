@@ -1,0 +1,118 @@
+/*
+ * server_int.h - what the pieces of `redisfo-dns serve` share, and nothing
+ * else includes: the server's state, the events of its loop, the message a
+ * UDP worker hands to the control thread, and the calls between
+ * server.c (the control thread), udp.c (the workers), tcp.c (the
+ * connections) and commands.c (the command that starts it all).
+ *
+ * Everything here but server_snapshot belongs to the control thread. The
+ * workers see only their own struct worker, the snapshot (through RCU)
+ * and the write end of the slow queue.
+ */
+#ifndef REDISFO_SERVER_INT_H
+#define REDISFO_SERVER_INT_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <ldns/ldns.h>
+
+#include "dnsd/update.h"
+#include "dnsd/xfr.h"
+
+struct conf;
+struct conf_dns;
+struct conf_sockaddr;
+struct notifier;
+struct snapshot;
+struct tcp_conn;
+struct worker;
+
+#define TCP_MAX_CONNS	256
+#define TCP_IDLE_MS	10000
+#define TCP_MSG_MAX	65535
+
+/* What a ready descriptor of the control loop is; the first member of each. */
+enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY };
+
+struct ev {
+	enum ev_kind	kind;
+	int		fd;
+};
+
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union pktinfo_ctl {
+	char		buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr	align;
+};
+
+/* A message a worker hands to the control thread, with where to reply. */
+struct slow_req {
+	int			fd;
+	struct sockaddr_storage	peer;
+	socklen_t		peerlen;
+	union pktinfo_ctl	ctl;		/* the source address to reply from */
+	size_t			ctllen;
+	size_t			len;
+	uint8_t			data[];
+};
+
+/* What a slow request is answered with: one message, or a transfer's. */
+struct replies {
+	uint8_t		*msg;		/* NULL: none */
+	size_t		 len;
+	struct xfr_msgs	 xfr;
+};
+
+struct server {
+	const struct conf	*conf;		/* the one in force */
+	struct conf		*conf_owned;	/* a reloaded one we must free */
+	const char		*conf_path;
+	ldns_zone		*zone;
+	struct xfr_journal	 journal;	/* its last changes, for IXFR */
+	struct update_replay	 replay;	/* answers to the last signed UPDATEs */
+	int			 epfd;
+	struct ev		 sig_ev, slowq_ev, notify_ev;
+	int			 slowq[2];
+	struct ev		*listeners;
+	size_t			 nlisteners;
+	struct worker		**workers;
+	size_t			 nworkers;
+	struct tcp_conn		*conns;
+	size_t			 nconns;
+	struct notifier		*notifier;
+	int			 stopping;
+};
+
+/* The snapshot being served (RCU-protected: rcu_dereference to read it). */
+extern struct snapshot	*server_snapshot;
+
+/* server.c: run the server on zone z (now its own) until a signal stops it; an exit code. */
+int	server_run(const struct conf *conf, const char *conf_path, ldns_zone *z);
+/* server.c: sockets and the event loop, for the workers and connections. */
+int	server_socket_open(const struct conf_sockaddr *a, int type, char *err, size_t errlen);
+int	server_addr_is_wildcard(const struct sockaddr_storage *ss);
+void	server_ev_add(struct server *srv, struct ev *ev, uint32_t events);
+void	server_ev_mod(struct server *srv, struct ev *ev, uint32_t events);
+/* server.c: answer a message the fast path passed on; replies_free after. */
+void	server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
+	    const struct sockaddr_storage *peer, int transport, struct replies *out);
+void	server_replies_free(struct replies *r);
+
+/* udp.c: one worker on listen address a, its replies to the slow path on slowq. */
+struct worker	*udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns,
+		    int slowq, char *err, size_t errlen);
+int		 udp_worker_start(struct worker *w);
+/* Stop every worker (woken from recvmmsg), wait for it, and free it. */
+void		 udp_workers_stop(struct worker **w, size_t n);
+
+/* tcp.c: the connections, driven by the control loop. */
+void	tcp_accept(struct server *srv, struct ev *listener);
+void	tcp_conn_ready(struct server *srv, struct ev *ev, uint32_t events);
+void	tcp_conns_expire(struct server *srv);
+void	tcp_conns_close(struct server *srv);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * udp.c - the UDP workers of `redisfo-dns serve`.
+ *
+ * One thread per (listen address, worker), each with its own SO_REUSEPORT
+ * socket, receiving and sending in batches (recvmmsg and sendmmsg) and
+ * answering from the current snapshot through the fast path in query.c,
+ * with response rate limiting when dns.rrl asks for it. A message the
+ * fast path cannot answer (UPDATE, a TSIG-signed query) is copied onto the
+ * slow queue, a pipe the control thread in server.c reads, a bounded
+ * number a second.
+ *
+ * A worker never blocks on anything but its socket, never takes a lock,
+ * and never allocates, except to hand on such a rare message. It reads the
+ * snapshot under liburcu's QSBR flavour: "offline" while it waits in
+ * recvmmsg, and through a quiescent state after each batch, so the control
+ * thread can free an old snapshot once no worker can still be reading it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu-qsbr.h>
+
+#include "conf/conf.h"
+#include "dnsd/query.h"
+#include "dnsd/rrl.h"
+#include "dnsd/server_int.h"
+#include "dnsd/wire.h"
+
+#define UDP_BATCH	32
+#define UDP_IN_MAX	4096
+#define SLOW_PER_SECOND	2000	/* messages one worker hands on, per second */
+
+struct worker {
+	pthread_t		 tid;
+	int			 fd;
+	int			 pktinfo;	/* bound to a wildcard: reply from the address asked */
+	int			 started;	/* its thread runs */
+	time_t			 slow_second;	/* the second slow_count counts in */
+	unsigned		 slow_count;
+	int			 slowq;		/* write end of the control pipe */
+	struct rrl		*rrl;
+	/* Batches: requests in, replies out. */
+	struct mmsghdr		 in_msgs[UDP_BATCH];
+	struct iovec		 in_iov[UDP_BATCH];
+	struct sockaddr_storage	 peers[UDP_BATCH];
+	uint8_t			 in_buf[UDP_BATCH][UDP_IN_MAX];
+	union pktinfo_ctl	 in_ctl[UDP_BATCH];
+	struct mmsghdr		 out_msgs[UDP_BATCH];
+	struct iovec		 out_iov[UDP_BATCH];
+	union pktinfo_ctl	 out_ctl[UDP_BATCH];
+	uint8_t			 out_buf[UDP_BATCH][EDNS_OUR_SIZE];
+};
+
+static atomic_int	workers_stop;
+
+/*
+ * From the destination address a request arrived on (a socket bound to a
+ * wildcard address), the control message that sends the reply from that
+ * same address. Returns its length, 0 when the request had none.
+ */
+static size_t
+pktinfo_reply(struct msghdr *in, union pktinfo_ctl *out)
+{
+	struct cmsghdr	*c, *o = &out->align;
+
+	for (c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
+static void
+worker_forward(struct worker *w, const uint8_t *msg, size_t len, struct msghdr *h)
+{
+	struct slow_req	*r;
+	time_t		 now = time(NULL);
+
+	/*
+	 * Anyone can send a packet that carries a TSIG: hand on a bounded
+	 * number a second, so that a flood of them over UDP cannot take the
+	 * control thread from TCP, where the switch sends its UPDATEs.
+	 */
+	if (now != w->slow_second) {
+		w->slow_second = now;
+		w->slow_count = 0;
+	}
+	if (++w->slow_count > SLOW_PER_SECOND)
+		return;
+	if ((r = malloc(sizeof(*r) + len)) == NULL)
+		return;
+	r->fd = w->fd;
+	memcpy(&r->peer, h->msg_name, h->msg_namelen);
+	r->peerlen = h->msg_namelen;
+	r->ctllen = w->pktinfo ? pktinfo_reply(h, &r->ctl) : 0;
+	r->len = len;
+	memcpy(r->data, msg, len);
+	if (write(w->slowq, &r, sizeof(r)) != sizeof(r))
+		free(r);	/* the control thread is swamped: drop it */
+}
+
+/* A rate-limited answer that slips through: empty and truncated. */
+static size_t
+worker_slip(const struct query *q, uint8_t *out)
+{
+	size_t n = q->question_end ? q->question_end : DNS_HEADER_LEN;
+
+	out[DNS_OFF_FLAGS1] |= DNS_FLAG_TC;
+	memset(out + DNS_OFF_ANCOUNT, 0, DNS_HEADER_LEN - DNS_OFF_ANCOUNT);
+	return n;
+}
+
+/* Answer one batch; returns how many replies are ready in out_msgs. */
+static unsigned
+worker_batch(struct worker *w, const struct snapshot *snap, int n)
+{
+	struct query	q;
+	unsigned	nout = 0;
+	time_t		now = w->rrl ? time(NULL) : 0;
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		struct msghdr	*h = &w->in_msgs[i].msg_hdr;
+		size_t		 len = w->in_msgs[i].msg_len, olen;
+		uint8_t		*out = w->out_buf[nout];
+		enum query_verdict v;
+
+		if (h->msg_flags & MSG_TRUNC)
+			continue;
+		if (query_parse(w->in_buf[i], len, &q) == QUERY_DROP)
+			continue;
+		v = query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, EDNS_OUR_SIZE, &olen);
+		if (v == QUERY_SLOW) {
+			worker_forward(w, w->in_buf[i], len, h);
+			continue;
+		}
+		if (v != QUERY_REPLY || olen == 0)
+			continue;
+		if (w->rrl != NULL) {
+			enum rrl_verdict r = rrl_check(w->rrl, &w->peers[i], now);
+
+			if (r == RRL_DROP)
+				continue;
+			if (r == RRL_SLIP)
+				olen = worker_slip(&q, out);
+		}
+		w->out_iov[nout].iov_base = out;
+		w->out_iov[nout].iov_len = olen;
+		w->out_msgs[nout].msg_hdr.msg_name = &w->peers[i];
+		w->out_msgs[nout].msg_hdr.msg_namelen = h->msg_namelen;
+		if (w->pktinfo) {
+			w->out_msgs[nout].msg_hdr.msg_control = &w->out_ctl[nout];
+			w->out_msgs[nout].msg_hdr.msg_controllen = pktinfo_reply(h, &w->out_ctl[nout]);
+			if (w->out_msgs[nout].msg_hdr.msg_controllen == 0)
+				w->out_msgs[nout].msg_hdr.msg_control = NULL;
+		}
+		nout++;
+	}
+	return nout;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+	int		 i, n;
+	unsigned	 nout, sent;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		w->in_iov[i].iov_base = w->in_buf[i];
+		w->in_iov[i].iov_len = UDP_IN_MAX;
+		w->in_msgs[i].msg_hdr.msg_iov = &w->in_iov[i];
+		w->in_msgs[i].msg_hdr.msg_iovlen = 1;
+		w->in_msgs[i].msg_hdr.msg_name = &w->peers[i];
+		w->out_msgs[i].msg_hdr.msg_iov = &w->out_iov[i];
+		w->out_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	rcu_register_thread();
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed)) {
+		for (i = 0; i < UDP_BATCH; i++) {
+			w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->peers[i]);
+			w->in_msgs[i].msg_hdr.msg_flags = 0;
+			if (w->pktinfo) {
+				w->in_msgs[i].msg_hdr.msg_control = &w->in_ctl[i];
+				w->in_msgs[i].msg_hdr.msg_controllen = sizeof(w->in_ctl[i]);
+			}
+		}
+		rcu_thread_offline();
+		n = recvmmsg(w->fd, w->in_msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
+		rcu_thread_online();
+		if (n <= 0)
+			continue;	/* EINTR, a passing error, or shutdown at stop */
+		nout = worker_batch(w, rcu_dereference(server_snapshot), n);
+		for (sent = 0; sent < nout; ) {
+			int s = sendmmsg(w->fd, w->out_msgs + sent, nout - sent, 0);
+
+			if (s <= 0) {
+				if (s < 0 && errno == EINTR)
+					continue;
+				sent++;	/* skip a reply the kernel refuses */
+				continue;
+			}
+			sent += (unsigned)s;
+		}
+		rcu_quiescent_state();
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+struct worker *
+udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns, int slowq,
+    char *err, size_t errlen)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->slowq = slowq;
+	w->pktinfo = server_addr_is_wildcard(&a->ss);
+	w->rrl = rrl_create(dns->rrl.rate, dns->rrl.slip);
+	if ((w->fd = server_socket_open(a, SOCK_DGRAM, err, errlen)) == -1) {
+		rrl_free(w->rrl);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int
+udp_worker_start(struct worker *w)
+{
+	if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
+		return -1;
+	w->started = 1;
+	return 0;
+}
+
+void
+udp_workers_stop(struct worker **w, size_t n)
+{
+	size_t i;
+
+	atomic_store(&workers_stop, 1);
+	for (i = 0; i < n; i++)
+		(void)shutdown(w[i]->fd, SHUT_RDWR);	/* wakes recvmmsg */
+	for (i = 0; i < n; i++) {
+		if (w[i]->started)
+			pthread_join(w[i]->tid, NULL);
+		close(w[i]->fd);
+		rrl_free(w[i]->rrl);
+		free(w[i]);
+	}
+}
