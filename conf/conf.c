@@ -108,8 +108,8 @@ static int	conf_nodes_fill(struct conf_ctx *, const struct conf_key *,
 	{ sc, n, CK_INT64, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc }
 #define K_TEXT(sc, n, kind, fl, st, f, d, doc) \
 	{ sc, n, kind, fl, FLD(st, f), 0, SZ(st, f), 0, 0, 0, d, NULL, doc }
-#define K_SOCKADDR(sc, n, st, f, port, doc) \
-	{ sc, n, CK_SOCKADDR, 0, FLD(st, f), 0, 0, port, 0, 0, NULL, NULL, doc }
+#define K_SOCKADDR(sc, n, fl, st, f, port, doc) \
+	{ sc, n, CK_SOCKADDR, fl, FLD(st, f), 0, 0, port, 0, 0, NULL, NULL, doc }
 #define K_ADDRS(sc, n, kind, st, f, fn, port, lo, hi, d, doc) \
 	{ sc, n, kind, 0, FLD(st, f), FLD(st, fn), 0, port, lo, hi, d, NULL, doc }
 
@@ -151,6 +151,8 @@ static const struct conf_key conf_keys[] = {
 	    "secondaries sent a NOTIFY on each change, \"ip[:port]\", port 53 if left out; default []"),
 	K_GROUP("dns", "rrl", conf_dns, rrl, 0,
 	    "response rate limiting; optional"),
+	K_SOCKADDR("dns", "metrics_listen", CF_EMPTY_OK, conf_dns, metrics_listen, 9153,
+	    "where to serve Prometheus metrics at /metrics, \"ip[:port]\", port 9153 if left out; default \"\" = off"),
 
 	K_TEXT("dns.update_key", "name", CK_DNAME, CF_EMPTY_OK, conf_tsig_key,
 	    name, "",
@@ -167,7 +169,7 @@ static const struct conf_key conf_keys[] = {
 	K_INT("dns.rrl", "slip", conf_rrl, slip, 2, 0, 10,
 	    "every slip-th limited answer is sent truncated, 0 = never; default 2, 0..10"),
 
-	K_SOCKADDR("failover", "server", conf_failover, server, 53,
+	K_SOCKADDR("failover", "server", 0, conf_failover, server, 53,
 	    "DNS server that takes the UPDATEs and answers record queries, \"ip[:port]\"; default the first dns.listen (127.0.0.1 or ::1 for a wildcard)"),
 	K_INT("failover", "probe_timeout_ms", conf_failover, probe_timeout_ms,
 	    500, 10, 60000,
@@ -811,6 +813,8 @@ conf_value_fill(struct conf_ctx *ctx, const struct conf_key *k,
 			return 0;
 		if (type != CONFIG_TYPE_STRING)
 			return conf_fail(ctx, s, NULL, key, "must be a string");
+		if ((k->flags & CF_EMPTY_OK) && config_setting_get_string(s)[0] == '\0')
+			return 0;
 		if (conf_sockaddr_parse(config_setting_get_string(s), (int)k->def,
 		    (struct conf_sockaddr *)((char *)base + k->off)) == -1) {
 			char q[96];

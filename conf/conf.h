@@ -60,6 +60,7 @@ struct conf_dns {
 	struct conf_sockaddr	*notify;		/* port defaults to 53 */
 	size_t			 n_notify;
 	struct conf_rrl		 rrl;
+	struct conf_sockaddr	 metrics_listen;	/* text "" = no metrics */
 };
 
 struct conf_failover {

@@ -15,10 +15,11 @@
 
 #include "conf/conf.h"
 #include "conf/log.h"
+#include "conf/version.h"
 #include "dnsd/server.h"
+#include "dnsd/stats.h"
 #include "failover/commands.h"
 
-#define REDISFO_VERSION	"0.1.0"
 
 struct command {
 	const char	*name;
@@ -43,6 +44,8 @@ static const struct command commands[] = {
 	    "monitoring check (Nagios plugin conventions)", 1 },
 	{ "checkconf",	cmd_checkconf,	"",
 	    "validate the config and the zone", 0 },
+	{ "stats",	cmd_stats,	"",
+	    "the running server's counters, from dns.metrics_listen", 0 },
 };
 
 /* serve reads the config again on SIGHUP: from the file conf_load read. */

@@ -31,6 +31,7 @@
 #include "conf/conf.h"
 #include "conf/log.h"
 #include "conf/util.h"
+#include "dnsd/metrics.h"
 #include "dnsd/notify.h"
 #include "dnsd/wire.h"
 
@@ -62,6 +63,7 @@ struct notifier {
 	uint8_t			 msg[NOTIFY_MSG_MAX];
 	size_t			 msg_len;
 	uint32_t		 serial;
+	struct metrics		*metrics;	/* NULL: not counted */
 };
 
 
@@ -271,6 +273,8 @@ notify_drain(struct notifier *n, int fd)
 			    t->id == dns_rd16(buf + DNS_OFF_ID) &&
 			    notify_same_peer(&t->ss, &from)) {
 				t->pending = 0;
+				metrics_notify(n->metrics, dns_rcode(buf) == DNS_RCODE_NOERROR ?
+				    MNOTIFY_ANSWERED : MNOTIFY_ERROR);
 				if (dns_rcode(buf) != DNS_RCODE_NOERROR)
 					log_warnx("notify %s: answered rcode %u",
 					    t->text, dns_rcode(buf));
@@ -324,10 +328,18 @@ notifier_on_timer(struct notifier *n)
 			continue;
 		if (t->tries >= NOTIFY_TRIES) {
 			t->pending = 0;
+			metrics_notify(n->metrics, MNOTIFY_TIMEOUT);
 			log_warnx("notify %s: no answer after %d tries (serial %u)",
 			    t->text, t->tries, n->serial);
 			continue;
 		}
 		notify_send(n, t, now);
 	}
+}
+
+void
+notifier_count_into(struct notifier *n, struct metrics *m)
+{
+	if (n != NULL)
+		n->metrics = m;
 }

@@ -12,6 +12,7 @@
 #include <ldns/ldns.h>
 
 struct conf_dns;
+struct metrics;
 struct notifier;
 
 /*
@@ -28,5 +29,7 @@ void		 notifier_on_readable(struct notifier *n);
 /* Milliseconds until notifier_on_timer() is due; -1 when nothing is pending. */
 int		 notifier_timeout_ms(const struct notifier *n);
 void		 notifier_on_timer(struct notifier *n);
+/* Count each target's outcome (answered, error rcode, no answer) into m. */
+void		 notifier_count_into(struct notifier *n, struct metrics *m);
 
 #endif

@@ -33,11 +33,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <urcu-qsbr.h>
 
 #include "conf/conf.h"
 #include "conf/log.h"
 #include "conf/util.h"
+#include "conf/version.h"
+#include "dnsd/metrics.h"
 #include "dnsd/notify.h"
 #include "dnsd/query.h"
 #include "dnsd/server_int.h"
@@ -133,6 +136,7 @@ static int
 server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_list *touched,
     char *err, size_t errlen)
 {
+	int64_t		 t0 = mono_us();
 	struct snapshot *snap = snapshot_build(z, srv->conf->dns.zone, err, errlen);
 
 	if (snap == NULL)
@@ -148,6 +152,7 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_l
 	srv->zone = z;
 	log_info("serving %s serial %u: %zu names in %zu bytes", srv->conf->dns.zone,
 	    snap->serial, snap->nnames, snap->bytes);
+	metrics_publish(srv->metrics, snap->serial, (double)(mono_us() - t0) / 1e6);
 	server_publish(snap);
 	return 0;
 }
@@ -183,6 +188,8 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
 	if (update_reply(u, rcode, &out->msg, &out->len) == -1)
 		out->msg = NULL;
+	else
+		metrics_update(srv->metrics, rcode);
 	update_end(u);
 	if (serial != 0) {
 		log_info("update applied, serial %u", serial);
@@ -226,6 +233,7 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 		free(buf);
 		return;
 	}
+	metrics_query(metrics_block(srv->metrics, 0), transport, &q, buf, blen);
 	out->msg = buf;
 	out->len = blen;
 }
@@ -243,6 +251,11 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 	    srv->conf->dns.zone, &srv->conf->dns, &out->xfr) == -1)
 		return;
 	addr_text(peer, who, sizeof(who));
+	if (out->xfr.form == XFR_ERROR)
+		metrics_transfer_refused(srv->metrics);
+	else
+		metrics_transfer(srv->metrics, qtype == DNS_TYPE_AXFR ? MXFR_AXFR :
+		    out->xfr.form == XFR_FULL ? MXFR_IXFR_FULL : MXFR_IXFR);
 	switch (out->xfr.form) {
 	case XFR_ERROR: {
 		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
@@ -362,6 +375,22 @@ server_needs_restart(const struct conf_dns *a, const struct conf_dns *b)
 	return 0;
 }
 
+/* Tell the secondaries of dns.notify about the zone now served. */
+static void
+server_notifier_create(struct server *srv)
+{
+	char err[512] = "";
+
+	if (srv->notifier != NULL)
+		notifier_free(srv->notifier);
+	srv->notifier = notifier_create(&srv->conf->dns, err, sizeof(err));
+	if (srv->notifier == NULL && err[0] != '\0')
+		log_warnx("notify: %s", err);
+	notifier_count_into(srv->notifier, srv->metrics);
+	if (srv->notifier != NULL)
+		notifier_start(srv->notifier, srv->conf->dns.zone, ldns_zone_soa(srv->zone));
+}
+
 static void
 server_reload(struct server *srv)
 {
@@ -370,8 +399,11 @@ server_reload(struct server *srv)
 	char		 err[1024];
 
 	log_info("reloading %s", srv->conf_path);
-	if (nc == NULL)
-		return;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)mono_us());
+	if (nc == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto refused;
+	}
 	if (conf_load(srv->conf_path, nc, err, sizeof(err)) == -1) {
 		free(nc);
 		goto refused;
@@ -405,14 +437,9 @@ server_reload(struct server *srv)
 	}
 	srv->conf_owned = nc;
 	srv->conf = nc;
-	if (srv->notifier != NULL)
-		notifier_free(srv->notifier);
-	err[0] = '\0';
-	srv->notifier = notifier_create(&nc->dns, err, sizeof(err));
-	if (srv->notifier == NULL && err[0] != '\0')
-		log_warnx("notify: %s", err);
-	if (srv->notifier != NULL)
-		notifier_start(srv->notifier, nc->dns.zone, ldns_zone_soa(srv->zone));
+	server_notifier_create(srv);
+	metrics_reload(srv->metrics, 1);
+	sd_notify(0, "READY=1");
 	return;
 refused_conf:
 	if (z != NULL)
@@ -421,17 +448,26 @@ refused_conf:
 	free(nc);
 refused:
 	log_errorx("reload refused, still serving the old zone with the old config: %s", err);
+	metrics_reload(srv->metrics, 0);
+	sd_notify(0, "READY=1");
 }
 
 /* ---- setup and the control loop ---- */
+
+/* UDP workers per listen address: dns.workers, or one per CPU. */
+static size_t
+server_workers_per_address(const struct conf_dns *dns)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return dns->workers > 0 ? (size_t)dns->workers : (size_t)(ncpu > 0 ? ncpu : 1);
+}
 
 static int
 server_open(struct server *srv, char *err, size_t errlen)
 {
 	const struct conf_dns	*dns = &srv->conf->dns;
-	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t			 per = dns->workers > 0 ? (size_t)dns->workers :
-				     (size_t)(ncpu > 0 ? ncpu : 1);
+	size_t			 per = server_workers_per_address(dns);
 	size_t			 i, k;
 
 	srv->listeners = calloc(dns->n_listen, sizeof(*srv->listeners));
@@ -447,8 +483,9 @@ server_open(struct server *srv, char *err, size_t errlen)
 			return -1;
 		srv->nlisteners++;
 		for (k = 0; k < per; k++) {
+			/* Block 0 is the control thread's, for TCP and the slow path. */
 			struct worker *w = udp_worker_create(&dns->listen[i], dns, srv->slowq[1],
-			    err, errlen);
+			    metrics_block(srv->metrics, 1 + srv->nworkers), err, errlen);
 
 			if (w == NULL)
 				return -1;
@@ -573,6 +610,7 @@ server_stop(struct server *srv)
 		conf_free(srv->conf_owned);
 		free(srv->conf_owned);
 	}
+	metrics_free(srv->metrics);
 	free(srv->listeners);
 	free(srv->workers);
 }
@@ -590,9 +628,17 @@ server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
 	srv.conf_path = conf_path;
 	srv.notify_ev.kind = EV_NOTIFY;
 	srv.notify_ev.fd = -1;
+	if (conf->dns.metrics_listen.text[0] != '\0' &&
+	    (srv.metrics = metrics_create(1 + conf->dns.n_listen *
+	    server_workers_per_address(&conf->dns), REDISFO_VERSION, err, sizeof(err))) == NULL) {
+		log_errorx("%s", err);
+		ldns_zone_deep_free(z);
+		return 1;
+	}
 	if (server_adopt_zone(&srv, z, 0, NULL, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s", conf->dns.zone_file, err);
 		ldns_zone_deep_free(z);
+		metrics_free(srv.metrics);
 		return 2;
 	}
 
@@ -613,16 +659,23 @@ server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
 	srv.sig_ev.kind = EV_SIGNAL;
 	srv.slowq_ev.kind = EV_SLOWQ;
 	srv.slowq_ev.fd = srv.slowq[0];
-	if (server_open(&srv, err, sizeof(err)) == -1 ||
-	    server_drop_privileges(&conf->dns, err, sizeof(err)) == -1) {
+	if (server_open(&srv, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		server_stop(&srv);
 		return 1;
 	}
-	err[0] = '\0';
-	srv.notifier = notifier_create(&conf->dns, err, sizeof(err));
-	if (srv.notifier == NULL && err[0] != '\0')
-		log_warnx("notify: %s", err);
+	/* After the signals are blocked: its thread must not take them. */
+	if (srv.metrics != NULL && metrics_listen(srv.metrics, &conf->dns.metrics_listen.ss,
+	    err, sizeof(err)) == -1) {
+		log_errorx("dns.%s", err);
+		server_stop(&srv);
+		return 2;
+	}
+	if (server_drop_privileges(&conf->dns, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		server_stop(&srv);
+		return 1;
+	}
 	server_ev_add(&srv, &srv.sig_ev, EPOLLIN);
 	server_ev_add(&srv, &srv.slowq_ev, EPOLLIN);
 	for (i = 0; i < srv.nlisteners; i++)
@@ -635,10 +688,13 @@ server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
 		    addr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
 	log_info("%zu udp workers, tcp: at most %d connections, idle timeout %d s",
 	    srv.nworkers, TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
-	if (srv.notifier != NULL)
-		notifier_start(srv.notifier, conf->dns.zone, ldns_zone_soa(srv.zone));
+	if (srv.metrics != NULL)
+		log_info("metrics on http://%s/metrics", conf->dns.metrics_listen.text);
+	server_notifier_create(&srv);
+	sd_notify(0, "READY=1");
 
 	server_loop(&srv);
+	sd_notify(0, "STOPPING=1");
 	server_stop(&srv);
 	log_info("stopped");
 	return 0;

@@ -26,6 +26,8 @@
 struct conf;
 struct conf_dns;
 struct conf_sockaddr;
+struct metrics;
+struct metrics_block;
 struct notifier;
 struct snapshot;
 struct tcp_conn;
@@ -84,6 +86,7 @@ struct server {
 	struct tcp_conn		*conns;
 	size_t			 nconns;
 	struct notifier		*notifier;
+	struct metrics		*metrics;	/* NULL: dns.metrics_listen is off */
 	int			 stopping;
 };
 
@@ -102,9 +105,12 @@ void	server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
 	    const struct sockaddr_storage *peer, int transport, struct replies *out);
 void	server_replies_free(struct replies *r);
 
-/* udp.c: one worker on listen address a, its replies to the slow path on slowq. */
+/*
+ * udp.c: one worker on listen address a, its replies to the slow path on
+ * slowq, counting into mb (NULL: not counted).
+ */
 struct worker	*udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns,
-		    int slowq, char *err, size_t errlen);
+		    int slowq, struct metrics_block *mb, char *err, size_t errlen);
 int		 udp_worker_start(struct worker *w);
 /* Stop every worker (woken from recvmmsg), wait for it, and free it. */
 void		 udp_workers_stop(struct worker **w, size_t n);

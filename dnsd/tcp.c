@@ -24,6 +24,7 @@
 #include <urcu-qsbr.h>
 
 #include "conf/util.h"
+#include "dnsd/metrics.h"
 #include "dnsd/query.h"
 #include "dnsd/server_int.h"
 #include "dnsd/wire.h"
@@ -149,8 +150,12 @@ conn_message(struct server *srv, struct tcp_conn *c, const uint8_t *msg, size_t 
 		return -1;
 	v = query_answer(rcu_dereference(server_snapshot), &q, QUERY_TRANSPORT_TCP,
 	    buf, sizeof(buf), &olen);
-	if (v == QUERY_REPLY)
-		return olen > 0 ? conn_queue(c, buf, olen) : 0;
+	if (v == QUERY_REPLY) {
+		if (olen == 0)
+			return 0;
+		metrics_query(metrics_block(srv->metrics, 0), QUERY_TRANSPORT_TCP, &q, buf, olen);
+		return conn_queue(c, buf, olen);
+	}
 	if (v != QUERY_SLOW)
 		return 0;
 	server_slow_handle(srv, msg, len, &c->peer, QUERY_TRANSPORT_TCP, &rep);

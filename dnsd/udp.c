@@ -28,6 +28,7 @@
 #include <urcu-qsbr.h>
 
 #include "conf/conf.h"
+#include "dnsd/metrics.h"
 #include "dnsd/query.h"
 #include "dnsd/rrl.h"
 #include "dnsd/server_int.h"
@@ -46,6 +47,7 @@ struct worker {
 	unsigned		 slow_count;
 	int			 slowq;		/* write end of the control pipe */
 	struct rrl		*rrl;
+	struct metrics_block	*mb;		/* this worker's counters; NULL: none */
 	/* Batches: requests in, replies out. */
 	struct mmsghdr		 in_msgs[UDP_BATCH];
 	struct iovec		 in_iov[UDP_BATCH];
@@ -163,11 +165,16 @@ worker_batch(struct worker *w, const struct snapshot *snap, int n)
 		if (w->rrl != NULL) {
 			enum rrl_verdict r = rrl_check(w->rrl, &w->peers[i], now);
 
-			if (r == RRL_DROP)
+			if (r == RRL_DROP) {
+				metrics_rrl(w->mb, 1);
 				continue;
-			if (r == RRL_SLIP)
+			}
+			if (r == RRL_SLIP) {
+				metrics_rrl(w->mb, 0);
 				olen = worker_slip(&q, out);
+			}
 		}
+		metrics_query(w->mb, QUERY_TRANSPORT_UDP, &q, out, olen);
 		w->out_iov[nout].iov_base = out;
 		w->out_iov[nout].iov_len = olen;
 		w->out_msgs[nout].msg_hdr.msg_name = &w->peers[i];
@@ -234,7 +241,7 @@ worker_main(void *arg)
 
 struct worker *
 udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns, int slowq,
-    char *err, size_t errlen)
+    struct metrics_block *mb, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 
@@ -243,6 +250,7 @@ udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns, int
 		return NULL;
 	}
 	w->slowq = slowq;
+	w->mb = mb;
 	w->pktinfo = server_addr_is_wildcard(&a->ss);
 	w->rrl = rrl_create(dns->rrl.rate, dns->rrl.slip);
 	if ((w->fd = server_socket_open(a, SOCK_DGRAM, err, errlen)) == -1) {
