@@ -153,6 +153,17 @@ CONFDIR		:= $(SYSCONFDIR)/redisfo-dns
 STATEDIR	:= $(LOCALSTATEDIR)/redisfo-dns
 SAMPLE_ZONE	:= zones/svc.test.zone
 
+# The binary looks for $(CONFDIR)/redisfo.conf last (conf/main.c), so it is
+# built with the SYSCONFDIR it is installed with. The stamp holds the value
+# the objects were built with; it changes, and main.c is rebuilt, only when
+# SYSCONFDIR does.
+SYSCONF_STAMP	:= $(BUILD)/sysconfdir.stamp
+$(BUILD)/conf/main.o $(BUILD)/asan/conf/main.o: CPPFLAGS += -DREDISFO_SYSCONFDIR='"$(SYSCONFDIR)"'
+$(BUILD)/conf/main.o $(BUILD)/asan/conf/main.o: $(SYSCONF_STAMP)
+$(SYSCONF_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' > $@
+
 # The unit and the sysusers entry, with the paths they run with.
 UNIT_SED = sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@conffile@|$(CONFDIR)/redisfo.conf|g' \
 	-e 's|@statedir@|$(STATEDIR)|g'
@@ -168,7 +179,9 @@ CONF_SED = sed -e 's|^\([[:space:]]*zone_file[[:space:]]*=[[:space:]]*\)"[^"]*"|
 	-e 's|^\([[:space:]]*lock_file[[:space:]]*=[[:space:]]*\)"\([^"]*/\)*\([^"/]*\)"|\1"$(STATEDIR)/\3"|' \
 	-e 's|^\([[:space:]]*audit_log[[:space:]]*=[[:space:]]*\)"\([^"]*/\)*\([^"/]*\)"|\1"$(STATEDIR)/\3"|'
 
-.PHONY: uninstall man-lint
+.PHONY: uninstall man-lint FORCE
+
+FORCE:
 
 # What install added; the config and the state folder stay.
 uninstall:

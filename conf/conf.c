@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/log.h"
 #include "conf/scan.h"
 
 #define CONF_FILE_MAX	(4 * 1024 * 1024)	/* a config larger than this is a mistake */
@@ -57,6 +58,7 @@ enum conf_kind {
 	CK_SOCKADDRS,	/* struct conf_sockaddr *, count at off_n */
 	CK_IPS,		/* struct conf_ip *, count at off_n */
 	CK_IPS_FIXED,	/* struct conf_ip[max], count at off_n, min..max entries */
+	CK_CHOICE,	/* int, the index of the string in choices */
 };
 
 #define CF_REQUIRED	0x01	/* absent is an error */
@@ -81,6 +83,7 @@ struct conf_key {
 	const char		*def_str;	/* text default; NULL = none or computed */
 	conf_list_fill_fn	 list_fill;	/* CK_LIST only */
 	const char		*doc;		/* meaning; default and range in words */
+	const char *const	*choices;	/* CK_CHOICE only: the values, NULL last */
 };
 
 struct conf_ctx {
@@ -99,32 +102,45 @@ static int	conf_nodes_fill(struct conf_ctx *, const struct conf_key *,
 #define SZ(st, f)	sizeof(((struct st *)0)->f)
 
 #define K_GROUP(sc, n, st, f, fl, doc) \
-	{ sc, n, CK_GROUP, fl, FLD(st, f), 0, 0, 0, 0, 0, NULL, NULL, doc }
+	{ sc, n, CK_GROUP, fl, FLD(st, f), 0, 0, 0, 0, 0, NULL, NULL, doc, NULL }
 #define K_LIST(sc, n, fn, doc) \
-	{ sc, n, CK_LIST, CF_REQUIRED, 0, 0, 0, 0, 1, 0, NULL, fn, doc }
+	{ sc, n, CK_LIST, CF_REQUIRED, 0, 0, 0, 0, 1, 0, NULL, fn, doc, NULL }
 #define K_INT(sc, n, st, f, d, lo, hi, doc) \
-	{ sc, n, CK_INT, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc }
+	{ sc, n, CK_INT, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc, NULL }
 #define K_INT64(sc, n, st, f, d, lo, hi, doc) \
-	{ sc, n, CK_INT64, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc }
+	{ sc, n, CK_INT64, 0, FLD(st, f), 0, 0, d, lo, hi, NULL, NULL, doc, NULL }
 #define K_TEXT(sc, n, kind, fl, st, f, d, doc) \
-	{ sc, n, kind, fl, FLD(st, f), 0, SZ(st, f), 0, 0, 0, d, NULL, doc }
+	{ sc, n, kind, fl, FLD(st, f), 0, SZ(st, f), 0, 0, 0, d, NULL, doc, NULL }
 #define K_SOCKADDR(sc, n, fl, st, f, port, doc) \
-	{ sc, n, CK_SOCKADDR, fl, FLD(st, f), 0, 0, port, 0, 0, NULL, NULL, doc }
+	{ sc, n, CK_SOCKADDR, fl, FLD(st, f), 0, 0, port, 0, 0, NULL, NULL, doc, NULL }
 #define K_ADDRS(sc, n, kind, st, f, fn, port, lo, hi, d, doc) \
-	{ sc, n, kind, 0, FLD(st, f), FLD(st, fn), 0, port, lo, hi, d, NULL, doc }
+	{ sc, n, kind, 0, FLD(st, f), FLD(st, fn), 0, port, lo, hi, d, NULL, doc, NULL }
+#define K_CHOICE(sc, n, st, f, values, d, doc) \
+	{ sc, n, CK_CHOICE, 0, FLD(st, f), 0, 0, 0, 0, 0, d, NULL, doc, values }
+
+/* The values of log.target and log.level, in the order of log.h's enums. */
+static const char *const conf_log_targets[] = { "stderr", "syslog", NULL };
+static const char *const conf_log_levels[] = { "error", "warning", "info", "debug", NULL };
+
+_Static_assert(LOG_TARGET_STDERR == 0 && LOG_TARGET_SYSLOG == 1,
+    "conf_log_targets[] follows enum log_target");
+_Static_assert(LOG_LVL_ERROR == 0 && LOG_LVL_WARN == 1 && LOG_LVL_INFO == 2 &&
+    LOG_LVL_DEBUG == 3, "conf_log_levels[] follows enum log_level");
 
 /*
  * Every key of redisfo.conf. A scope's struct is the one its group is read
  * into: "" struct conf, "dns" struct conf_dns, "dns.update_key" struct
  * conf_tsig_key, "dns.rrl" struct conf_rrl, "failover" struct
- * conf_failover, "services" struct conf_service, "services.nodes" struct
- * conf_node.
+ * conf_failover, "log" struct conf_log, "services" struct conf_service,
+ * "services.nodes" struct conf_node.
  */
 static const struct conf_key conf_keys[] = {
 	K_GROUP("", "dns", conf, dns, CF_REQUIRED,
 	    "the DNS server: required"),
 	K_GROUP("", "failover", conf, failover, 0,
 	    "the switch and the Redis probes: optional, every key has a default"),
+	K_GROUP("", "log", conf, log, 0,
+	    "where log lines go and how many: optional, every key has a default"),
 	K_LIST("", "services", conf_services_fill,
 	    "list of groups, one per Redis deployment: at least one"),
 
@@ -197,6 +213,11 @@ static const struct conf_key conf_keys[] = {
 	K_TEXT("failover", "post_hook", CK_STR, CF_EMPTY_OK, conf_failover,
 	    post_hook, "",
 	    "command run after a switch; default \"\" = none"),
+
+	K_CHOICE("log", "target", conf_log, target, conf_log_targets, "stderr",
+	    "\"stderr\" or \"syslog\" (facility daemon); on a stderr that is not a terminal each line starts with its priority, \"<6>\"; default \"stderr\""),
+	K_CHOICE("log", "level", conf_log, level, conf_log_levels, "info",
+	    "the least severe lines logged, \"error\", \"warning\", \"info\" or \"debug\"; -v and -q move from it; default \"info\""),
 
 	K_TEXT("services", "name", CK_LABEL, CF_REQUIRED, conf_service, name,
 	    NULL,
@@ -758,6 +779,29 @@ conf_text_fill(struct conf_ctx *ctx, const struct conf_key *k,
 	return 0;
 }
 
+/* A key with a few allowed values, by any case, into its int: the index. */
+static int
+conf_choice_fill(struct conf_ctx *ctx, const struct conf_key *k,
+    const config_setting_t *s, const config_setting_t *parent,
+    const char *key, const char *text, void *base)
+{
+	char	q[96], values[160];
+	size_t	i, n = 0;
+
+	for (i = 0; k->choices[i] != NULL; i++)
+		if (strcasecmp(text, k->choices[i]) == 0) {
+			*(int *)((char *)base + k->off) = (int)i;
+			return 0;
+		}
+	values[0] = '\0';
+	for (i = 0; k->choices[i] != NULL && n < sizeof(values); i++)
+		n += (size_t)snprintf(values + n, sizeof(values) - n, "%s\"%s\"",
+		    i == 0 ? "" : k->choices[i + 1] == NULL ? " or " : ", ",
+		    k->choices[i]);
+	return conf_fail(ctx, s, parent, key, "%s is not %s",
+	    conf_quote(text, q, sizeof(q)), values);
+}
+
 /*
  * One key of a group: s is the setting, or NULL when the key is absent (the
  * default then applies, or a required key is reported against parent).
@@ -808,6 +852,11 @@ conf_value_fill(struct conf_ctx *ctx, const struct conf_key *k,
 		if (s == NULL)
 			return 0;	/* default: empty, or computed later */
 		return conf_addrs_fill(ctx, k, s, key, base);
+	case CK_CHOICE:
+		if (s != NULL && type != CONFIG_TYPE_STRING)
+			return conf_fail(ctx, s, NULL, key, "must be a string");
+		return conf_choice_fill(ctx, k, s, parent, key,
+		    s ? config_setting_get_string(s) : k->def_str, base);
 	case CK_SOCKADDR:
 		if (s == NULL)
 			return 0;

@@ -76,6 +76,12 @@ struct conf_failover {
 	char			post_hook[CONF_HOOK_MAX];
 };
 
+/* log = { ... }: where log lines go and how many. */
+struct conf_log {
+	int	target;		/* enum log_target of log.h: LOG_TARGET_STDERR, _SYSLOG */
+	int	level;		/* LOG_LVL_ERROR .. LOG_LVL_DEBUG of log.h */
+};
+
 struct conf_node {
 	char		name[CONF_NAME_MAX];
 	char		host[256];		/* where Redis listens (IP) */
@@ -100,6 +106,7 @@ struct conf {
 	char			 dir[PATH_MAX];		/* its folder */
 	struct conf_dns		 dns;
 	struct conf_failover	 failover;
+	struct conf_log		 log;
 	struct conf_service	*services;
 	size_t			 n_services;
 };

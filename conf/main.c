@@ -1,9 +1,11 @@
 /*
  * main.c - redisfo-dns: the command table.
  *
- * Parse the global options, load the config once, and hand the rest of the
- * arguments to the command's handler, which lives in its own module:
- * serve and checkconf in dnsd/, the operator commands in failover/.
+ * Parse the global options, find the config (-c, $REDISFO_CONF,
+ * ./redisfo.conf, then the one under SYSCONFDIR), load it once, set up
+ * logging from it, and hand the rest of the arguments to the command's
+ * handler, which lives in its own module: serve and checkconf in dnsd/,
+ * the operator commands in failover/.
  * It is the command line of conf/, the base layer shared by dnsd/ and
  * failover/, and the one file of conf/ that calls into them. It never
  * does a command's work itself, and reads the config once: the path it
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf/conf.h"
 #include "conf/log.h"
@@ -20,6 +23,14 @@
 #include "dnsd/stats.h"
 #include "failover/commands.h"
 
+
+/* make passes the SYSCONFDIR that make install puts the config under. */
+#ifndef REDISFO_SYSCONFDIR
+#define REDISFO_SYSCONFDIR	"/etc"
+#endif
+#define REDISFO_CONF_ENV	"REDISFO_CONF"
+#define REDISFO_CONF_LOCAL	"redisfo.conf"
+#define REDISFO_CONF_SYSTEM	REDISFO_SYSCONFDIR "/redisfo-dns/redisfo.conf"
 
 struct command {
 	const char	*name;
@@ -55,6 +66,35 @@ cmd_serve_main(const struct conf *conf, int argc, char **argv)
 	return cmd_serve(conf, conf->path, argc, argv);
 }
 
+/*
+ * The config file to read: the -c file (opt, NULL when not given), else
+ * $REDISFO_CONF when set and not empty, else ./redisfo.conf when there is
+ * anything by that name, else the one under SYSCONFDIR. how says, for an
+ * error message, which step chose it and which were passed over; "" for -c.
+ */
+static const char *
+conf_locate(const char *opt, char *how, size_t howlen)
+{
+	const char	*env = getenv(REDISFO_CONF_ENV);
+	struct stat	 st;
+
+	how[0] = '\0';
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && env[0] != '\0') {
+		snprintf(how, howlen, " (from $" REDISFO_CONF_ENV "; no -c)");
+		return env;
+	}
+	if (lstat(REDISFO_CONF_LOCAL, &st) == 0) {
+		snprintf(how, howlen, " (./" REDISFO_CONF_LOCAL "; no -c, no $"
+		    REDISFO_CONF_ENV ")");
+		return REDISFO_CONF_LOCAL;
+	}
+	snprintf(how, howlen, " (no -c, no $" REDISFO_CONF_ENV ", no ./"
+	    REDISFO_CONF_LOCAL ")");
+	return REDISFO_CONF_SYSTEM;
+}
+
 static void
 usage(FILE *out)
 {
@@ -62,8 +102,10 @@ usage(FILE *out)
 
 	fprintf(out, "usage: redisfo-dns [-c FILE] [-v|-q] COMMAND [ARGS]\n"
 	    "       redisfo-dns --help | --version\n\n"
-	    "  -c FILE   config file (default ./redisfo.conf)\n"
-	    "  -v, -q    more or less logging\n"
+	    "  -c FILE   config file; without it $" REDISFO_CONF_ENV ", else\n"
+	    "            ./" REDISFO_CONF_LOCAL " if it exists, else\n"
+	    "            " REDISFO_CONF_SYSTEM "\n"
+	    "  -v, -q    more or less logging than log.level (each once or more)\n"
 	    "  COMMAND --help   that command's usage\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s%s%s\n        %s\n", commands[i].name,
@@ -74,10 +116,10 @@ int
 main(int argc, char **argv)
 {
 	const struct command	*cmd = NULL;
-	const char		*conf_file = "redisfo.conf";
+	const char		*conf_opt = NULL, *conf_file;
 	struct conf		 conf;
-	char			 err[1024];
-	int			 i, rc, level = LOG_LVL_INFO;
+	char			 err[1024], how[96];
+	int			 i, rc, verbosity = 0;
 	size_t			 j;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -86,12 +128,12 @@ main(int argc, char **argv)
 				fprintf(stderr, "redisfo-dns: -c needs a file\n");
 				return 2;
 			}
-			conf_file = argv[++i];
+			conf_opt = argv[++i];
 		}
 		else if (strcmp(argv[i], "-v") == 0)
-			level++;
+			verbosity++;
 		else if (strcmp(argv[i], "-q") == 0)
-			level--;
+			verbosity--;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
@@ -104,7 +146,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	log_set_level(level);
+	/* until the config says otherwise: stderr, info moved by -v and -q */
+	log_set_target(LOG_TARGET_STDERR);
+	log_set_level(LOG_LVL_INFO + verbosity);
 	if (i >= argc) {
 		usage(stderr);
 		return 2;
@@ -123,14 +167,17 @@ main(int argc, char **argv)
 			    cmd->args[0] ? " " : "", cmd->args, cmd->about);
 			return 0;
 		}
+	conf_file = conf_locate(conf_opt, how, sizeof(how));
 	if (conf_load(conf_file, &conf, err, sizeof(err)) == -1) {
 		if (cmd->nagios) {
-			printf("REDISFO UNKNOWN - %s\n", err);
+			printf("REDISFO UNKNOWN - %s%s\n", err, how);
 			return 3;
 		}
-		fprintf(stderr, "redisfo-dns: %s\n", err);
+		fprintf(stderr, "redisfo-dns: %s%s\n", err, how);
 		return 2;
 	}
+	log_set_level(conf.log.level + verbosity);
+	log_set_target((enum log_target)conf.log.target);
 	rc = cmd->fn(&conf, argc - i - 1, argv + i + 1);
 	conf_free(&conf);
 	return rc;

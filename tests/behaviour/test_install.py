@@ -100,6 +100,19 @@ def verify_unit(root, unit_path, sbin):
     assert r.returncode == 0 and not ours, r.stdout + r.stderr
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tree_binary_restored():
+    """make install with another SYSCONFDIR rebuilds the tree's redisfo-dns
+    to look for its config there; build it back afterwards for the
+    SYSCONFDIR it had, so the tests that follow run what make built."""
+    stamp = TOP / "build" / "sysconfdir.stamp"
+    before = stamp.read_text().strip() if stamp.exists() else None
+    yield
+    where = ["SYSCONFDIR=%s" % before] if before else []
+    subprocess.run(["make", "-s", "-C", str(TOP), "redisfo-dns", *where],
+                   capture_output=True, timeout=600)
+
+
 @pytest.fixture
 def root(tmp_path):
     d = tmp_path / "root"
@@ -181,6 +194,10 @@ def test_install_honours_the_folders_it_is_given(root):
     assert unit["ReadWritePaths"] == ["/var/opt/redisfo-dns"]
     assert "StateDirectory" not in unit    # it can only name folders in /var/lib
     assert "/var/opt/redisfo-dns" in (root / "srv/sysusers/redisfo-dns.conf").read_text()
+    # the program looks for its config where it was installed
+    r = subprocess.run([str(root / "opt/rf/sbin/redisfo-dns"), "--help"],
+                       capture_output=True, text=True, timeout=20)
+    assert "/etc/opt/redisfo-dns/redisfo.conf" in r.stdout, r.stdout
     verify_unit(root, root / "srv/units" / UNIT, "/opt/rf/sbin/redisfo-dns")
 
 

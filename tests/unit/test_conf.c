@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/log.h"
 
 #define SAMPLE_CONF	"redisfo.conf"
 
@@ -198,6 +199,8 @@ test_sample_loads(void **state)
 	assert_int_equal(n->n_address, 1);
 	assert_string_equal(n->address[0].text, "127.0.0.3");
 	assert_int_equal(svc->nodes[0].priority, 0);
+	assert_int_equal(conf.log.target, LOG_TARGET_STDERR);
+	assert_int_equal(conf.log.level, LOG_LVL_INFO);
 	conf_free(&conf);
 	assert_conf_empty(&conf);
 }
@@ -265,6 +268,8 @@ test_defaults(void **state)
 	assert_string_equal(conf.failover.audit_log, want);
 	assert_string_equal(conf.failover.pre_hook, "");
 	assert_string_equal(conf.failover.post_hook, "");
+	assert_int_equal(conf.log.target, LOG_TARGET_STDERR);
+	assert_int_equal(conf.log.level, LOG_LVL_INFO);
 	assert_string_equal(conf.services[0].user, "");
 	assert_string_equal(conf.services[0].password, "");
 	assert_int_equal(conf.services[0].line, 2);
@@ -685,6 +690,62 @@ test_update_key(void **state)
 	conf_free(&conf);
 }
 
+/* log = { target; level; }: each value, any case; a wrong one names the key. */
+static void
+test_log(void **state)
+{
+	static const struct {
+		const char	*target, *level;
+		int		 want_target, want_level;
+	} good[] = {
+		{ "stderr", "error", LOG_TARGET_STDERR, LOG_LVL_ERROR },
+		{ "syslog", "warning", LOG_TARGET_SYSLOG, LOG_LVL_WARN },
+		{ "SysLog", "Info", LOG_TARGET_SYSLOG, LOG_LVL_INFO },
+		{ "stderr", "debug", LOG_TARGET_STDERR, LOG_LVL_DEBUG },
+	};
+	struct conf	conf;
+	char		text[512];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), MIN_DNS SVC_LINE
+		    "log = { target = \"%s\"; level = \"%s\"; };\n",
+		    good[i].target, good[i].level);
+		if (load_text(text, &conf) != 0)
+			fail_msg("%s: %s", text, err);
+		assert_int_equal(conf.log.target, good[i].want_target);
+		assert_int_equal(conf.log.level, good[i].want_level);
+		conf_free(&conf);
+	}
+	/* one key set, the other one's default */
+	if (load_text(MIN_DNS SVC_LINE "log = { level = \"debug\"; };\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.log.target, LOG_TARGET_STDERR);
+	assert_int_equal(conf.log.level, LOG_LVL_DEBUG);
+	conf_free(&conf);
+	if (load_text(MIN_DNS SVC_LINE "log = { };\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.log.target, LOG_TARGET_STDERR);
+	assert_int_equal(conf.log.level, LOG_LVL_INFO);
+	conf_free(&conf);
+
+	expect_error(MIN_DNS SVC_LINE "log = {\n level = \"verbose\";\n};\n", 4,
+	    "log.level", "\"verbose\" is not \"error\", \"warning\", \"info\" or \"debug\"");
+	expect_error(MIN_DNS SVC_LINE "log = {\n level = \"\";\n};\n", 4,
+	    "log.level", "\"\" is not \"error\"");
+	expect_error(MIN_DNS SVC_LINE "log = {\n level = 7;\n};\n", 4,
+	    "log.level", "must be a string");
+	expect_error(MIN_DNS SVC_LINE "log = {\n target = \"journal\";\n};\n", 4,
+	    "log.target", "\"journal\" is not \"stderr\" or \"syslog\"");
+	expect_error(MIN_DNS SVC_LINE "log = {\n target = [ \"syslog\" ];\n};\n", 4,
+	    "log.target", "must be a string");
+	expect_error(MIN_DNS SVC_LINE "log = {\n facility = \"daemon\";\n};\n", 4,
+	    "log.facility", "unknown key");
+	expect_error(MIN_DNS SVC_LINE "log = \"syslog\";\n", 3, "log",
+	    "must be a group");
+}
+
 /* ------------------------------------------------------------ parsers */
 
 static void
@@ -835,6 +896,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
 		cmocka_unit_test(test_sockaddr_parse),
 		cmocka_unit_test(test_ip_parse),
