@@ -2,7 +2,8 @@
 
 With NOTIFY_SOCKET naming an AF_UNIX datagram socket the test binds, the
 server sends READY=1 once it answers (a query sent the moment READY=1
-arrives is answered, over UDP and TCP), RELOADING=1 and then READY=1 around
+arrives is answered, over UDP and TCP, and so is a scrape of the metrics
+endpoint when there is one), RELOADING=1 and then READY=1 around
 a SIGHUP reload (the new zone is served by the time READY=1 comes), and
 READY=1 too after a reload that fails (the old zone is still served), and
 STOPPING=1 on SIGTERM before it exits 0. Every datagram comes from the
@@ -14,6 +15,7 @@ MONOTONIC_USEC=) may ride along, so tests look for the field, not the
 whole datagram.
 """
 
+import http.client
 import os
 import signal
 import socket
@@ -26,7 +28,7 @@ import dns.exception
 import dns.rcode
 import dns.rdatatype
 
-from harness import Redisfo, wait_until
+from harness import Redisfo, free_port, wait_until
 
 ZONE = """$ORIGIN svc.test.
 $TTL 300
@@ -143,11 +145,11 @@ def launch(srv):
     return srv
 
 
-def notified_server(tmp_path, procs, zone_text=None):
+def notified_server(tmp_path, procs, zone_text=None, dns=None):
     """(listener, server not started) with NOTIFY_SOCKET pointing at it."""
     listener = procs.add(NotifyListener())       # stopped after the server
     srv = procs.add(Redisfo(tmp_path, zone_text=zone() if zone_text is None else zone_text,
-                            env={"NOTIFY_SOCKET": listener.path}))
+                            env={"NOTIFY_SOCKET": listener.path}, dns=dns))
     return listener, srv
 
 
@@ -220,6 +222,25 @@ def test_ready_once_answering(tmp_path, procs):
     assert_from_server(msgs, srv)
     assert not any(m.has("RELOADING", "1") or m.has("STOPPING", "1") for m in msgs), msgs
     assert srv.running()
+
+
+def test_ready_once_metrics_listen(tmp_path, procs):
+    """The metrics endpoint is one of the sockets READY=1 waits for: a
+    scrape sent the moment READY=1 arrives is answered."""
+    mport = free_port("127.0.0.1")
+    listener, srv = notified_server(tmp_path, procs,
+                                    dns={"metrics_listen": "127.0.0.1:%d" % mport})
+    start_ready(listener, srv)
+    conn = http.client.HTTPConnection("127.0.0.1", mport, timeout=3)
+    try:
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        body = resp.read().decode()
+    except ConnectionRefusedError:
+        raise AssertionError("READY=1 came before the metrics endpoint listened") from None
+    finally:
+        conn.close()
+    assert resp.status == 200 and "redisfo_dns_zone_serial 7\n" in body, body
 
 
 def test_reload_sends_reloading_then_ready(tmp_path, procs):
