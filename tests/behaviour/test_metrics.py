@@ -250,8 +250,8 @@ def listening_tcp_ports(pid):
     return ports
 
 
-def binary_version():
-    res = subprocess.run([str(harness.BINARY), "--version"], capture_output=True,
+def binary_version(srv):
+    res = subprocess.run([str(srv.binary), "--version"], capture_output=True,
                          text=True, timeout=10)
     assert res.returncode == 0, res.stdout + res.stderr
     return (res.stdout + res.stderr).split()[-1]
@@ -507,7 +507,7 @@ def test_start_time_and_build_info(mixed):
     start = final.get("redisfo_dns_start_time_seconds")
     assert mixed["t0"] - 1 <= start <= mixed["t1"] + 1, (mixed["t0"], start, mixed["t1"])
     info = final.family("redisfo_dns_build_info")
-    assert info == {frozenset({("version", binary_version())}): 1.0}, info
+    assert info == {frozenset({("version", binary_version(mixed["srv"]))}): 1.0}, info
 
 
 def test_only_the_metrics_port_is_added(mixed):
