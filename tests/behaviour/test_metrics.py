@@ -612,7 +612,10 @@ def test_stats_when_server_not_running(tmp_path):
 def test_stats_usage(tmp_path):
     srv = metrics_server(tmp_path)
     res = srv.run("stats", "extra", timeout=15)
-    assert res.returncode == 2, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert re.search(r"(?i)usage.*\bstats\b", out), "no usage line for stats:\n" + out
+    assert "unknown key" not in out, out
 
 
 # ------------------------------------------------------------ (d) metrics off
