@@ -207,9 +207,17 @@ def settle(srv, pred, what, timeout=5.0):
     try:
         wait_until(ok, timeout=timeout, interval=0.05, what=what)
     except AssertionError:
+        assert_alive(srv)
         if "e" not in last:
             raise
     return last["e"]
+
+
+def assert_alive(srv):
+    """Fail with the log when the server is gone (say, a signal meant for
+    the control loop reached a thread that does not block it)."""
+    if srv.proc is not None and srv.proc.poll() is not None:
+        raise AssertionError("the server exited with %s:\n%s" % (srv.proc.returncode, srv.log()))
 
 
 def quiet_scrape(srv):
@@ -224,7 +232,12 @@ def quiet_scrape(srv):
         return prev is not None and prev.counters() == e.counters() and \
             e.get("redisfo_dns_queries_total", transport="udp", qtype="SOA",
                   rcode="NOERROR") >= 1
-    wait_until(still, timeout=5, interval=0.05, what="the counters to stand still after start")
+    try:
+        wait_until(still, timeout=5, interval=0.05,
+                   what="the counters to stand still after start")
+    except AssertionError:
+        assert_alive(srv)
+        raise
     return last["e"]
 
 
