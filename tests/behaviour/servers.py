@@ -310,7 +310,7 @@ class Redisfo(DnsClient):
                  zone_text=None, binary=None, env=None, workers=1):
         self.dir = _unique_dir(tmpdir, "redisfo", "redisfo.conf")
         self.binary = Path(binary) if binary else BINARY
-        self.env = dict(os.environ)
+        self.env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         if env:

@@ -39,8 +39,8 @@ import dns.tsig
 import dns.update
 import pytest
 
-import harness
-from harness import Redisfo, free_port, wait_until
+from dnstools import recv_exact
+from servers import Redisfo, free_port, wait_until
 
 SERIAL0 = 4000000000        # above 2**31: the gauge must not wrap or go negative
 RELOAD_SERIAL = SERIAL0 + 100
@@ -316,10 +316,10 @@ def axfr(srv, source):
         c.connect(("127.0.0.1", srv.port))
         c.sendall(struct.pack("!H", len(wire)) + wire)
         while soas < 2:
-            head = harness.recv_exact(c, 2)
+            head = recv_exact(c, 2)
             if head is None:
                 break
-            m = dns.message.from_wire(harness.recv_exact(c, struct.unpack("!H", head)[0]),
+            m = dns.message.from_wire(recv_exact(c, struct.unpack("!H", head)[0]),
                                       one_rr_per_rrset=True)
             if rcode is None:
                 rcode = m.rcode()

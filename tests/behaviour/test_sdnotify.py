@@ -28,7 +28,7 @@ import dns.exception
 import dns.rcode
 import dns.rdatatype
 
-from harness import Redisfo, free_port, wait_until
+from servers import Redisfo, free_port, wait_until
 
 ZONE = """$ORIGIN svc.test.
 $TTL 300
