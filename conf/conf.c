@@ -925,40 +925,62 @@ conf_group_fill(struct conf_ctx *ctx, const config_setting_t *group,
 	return 0;
 }
 
-/* services = ( { ... }, ... ): each a group, names unique. */
+/*
+ * A list of groups into a new array of size-byte elements, each filled
+ * from the keys of scope; what names one in messages ("service"). Each
+ * element keeps its line (an int at line_off), and their names (a string
+ * at name_off) must differ without regard to case.
+ */
 static int
-conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
-    const config_setting_t *list, const char *key, void *base)
+conf_groups_fill(struct conf_ctx *ctx, const config_setting_t *list, const char *key,
+    const char *scope, const char *what, size_t size, size_t name_off, size_t line_off,
+    void **arr, size_t *n_out)
 {
-	struct conf		*conf = base;
 	const config_setting_t	*g;
 	char			 path[CONF_KEY_MAX], nkey[CONF_KEY_MAX];
 	int			 n = config_setting_length(list), i, j;
+	char			*elems;
 
-	(void)k;
-	if ((conf->services = calloc((size_t)n, sizeof(*conf->services))) == NULL)
+	if ((elems = calloc((size_t)n, size)) == NULL)
 		return conf_fail(ctx, list, NULL, key, "out of memory");
-	conf->n_services = (size_t)n;
+	*arr = elems;
+	*n_out = (size_t)n;
 	for (i = 0; i < n; i++) {
-		struct conf_service *svc = &conf->services[i];
+		char *e = elems + (size_t)i * size;
 
 		g = config_setting_get_elem(list, (unsigned int)i);
 		conf_key_fmt(path, sizeof(path), "%s[%d]", key, i);
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 			return conf_fail(ctx, g, list, path, "must be a group");
-		svc->line = conf_line(g);
-		if (conf_group_fill(ctx, g, list, "services", path, svc) == -1)
+		*(int *)(void *)(e + line_off) = conf_line(g);
+		if (conf_group_fill(ctx, g, list, scope, path, e) == -1)
 			return -1;
-		for (j = 0; j < i; j++)
-			if (strcasecmp(conf->services[j].name, svc->name) == 0) {
+		for (j = 0; j < i; j++) {
+			const char *o = elems + (size_t)j * size;
+
+			if (strcasecmp(o + name_off, e + name_off) == 0) {
 				conf_key_join(nkey, sizeof(nkey), path, "name");
 				return conf_fail(ctx,
 				    config_setting_get_member(g, "name"), g, nkey,
-				    "duplicate service name \"%s\" (first on "
-				    "line %d)", svc->name, conf->services[j].line);
+				    "duplicate %s name \"%s\" (first on line %d)", what,
+				    e + name_off, *(const int *)(const void *)(o + line_off));
 			}
+		}
 	}
 	return 0;
+}
+
+/* services = ( { ... }, ... ): each a group, names unique. */
+static int
+conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
+    const config_setting_t *list, const char *key, void *base)
+{
+	struct conf *conf = base;
+
+	(void)k;
+	return conf_groups_fill(ctx, list, key, "services", "service",
+	    sizeof(struct conf_service), offsetof(struct conf_service, name),
+	    offsetof(struct conf_service, line), (void **)&conf->services, &conf->n_services);
 }
 
 /* nodes = ( { ... }, ... ): each a group, names and host:port unique. */
@@ -969,23 +991,18 @@ conf_nodes_fill(struct conf_ctx *ctx, const struct conf_key *k,
 	struct conf_service	*svc = base;
 	const config_setting_t	*g;
 	char			 path[CONF_KEY_MAX], nkey[CONF_KEY_MAX];
-	int			 n = config_setting_length(list), i, j;
+	size_t			 i, j;
 
 	(void)k;
-	if ((svc->nodes = calloc((size_t)n, sizeof(*svc->nodes))) == NULL)
-		return conf_fail(ctx, list, NULL, key, "out of memory");
-	svc->n_nodes = (size_t)n;
-	for (i = 0; i < n; i++) {
+	if (conf_groups_fill(ctx, list, key, "services.nodes", "node",
+	    sizeof(struct conf_node), offsetof(struct conf_node, name),
+	    offsetof(struct conf_node, line), (void **)&svc->nodes, &svc->n_nodes) == -1)
+		return -1;
+	for (i = 0; i < svc->n_nodes; i++) {
 		struct conf_node *node = &svc->nodes[i];
 
 		g = config_setting_get_elem(list, (unsigned int)i);
-		conf_key_fmt(path, sizeof(path), "%s[%d]", key, i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-			return conf_fail(ctx, g, list, path, "must be a group");
-		node->line = conf_line(g);
-		if (conf_group_fill(ctx, g, list, "services.nodes", path,
-		    node) == -1)
-			return -1;
+		conf_key_fmt(path, sizeof(path), "%s[%zu]", key, i);
 		if (node->n_address == 0) {
 			if (conf_ip_parse(node->host, &node->address[0]) == -1)
 				return conf_fail(ctx, g, NULL, path,
@@ -995,13 +1012,6 @@ conf_nodes_fill(struct conf_ctx *ctx, const struct conf_key *k,
 		for (j = 0; j < i; j++) {
 			const struct conf_node *o = &svc->nodes[j];
 
-			if (strcasecmp(o->name, node->name) == 0) {
-				conf_key_join(nkey, sizeof(nkey), path, "name");
-				return conf_fail(ctx,
-				    config_setting_get_member(g, "name"), g, nkey,
-				    "duplicate node name \"%s\" (first on line "
-				    "%d)", node->name, o->line);
-			}
 			if (strcmp(o->host, node->host) == 0 &&
 			    o->port == node->port) {
 				conf_key_join(nkey, sizeof(nkey), path, "host");
