@@ -366,7 +366,8 @@ server_needs_restart(const struct conf_dns *a, const struct conf_dns *b)
 
 	if (a->n_listen != b->n_listen || a->workers != b->workers ||
 	    a->rrl.rate != b->rrl.rate || a->rrl.slip != b->rrl.slip ||
-	    strcmp(a->user, b->user) != 0)
+	    strcmp(a->user, b->user) != 0 ||
+	    strcmp(a->metrics_listen.text, b->metrics_listen.text) != 0)
 		return 1;
 	for (i = 0; i < a->n_listen; i++)
 		if (a->listen[i].len != b->listen[i].len ||
@@ -414,8 +415,8 @@ server_reload(struct server *srv)
 		goto refused_conf;
 	}
 	if (server_needs_restart(&nc->dns, &srv->conf->dns))
-		log_warnx("changes to dns.listen, dns.workers, dns.rrl or dns.user take a "
-		    "restart; keeping the running ones");
+		log_warnx("changes to dns.listen, dns.workers, dns.rrl, dns.user or "
+		    "dns.metrics_listen take a restart; keeping the running ones");
 	/*
 	 * The zone file is the state: if it is gone, the zone in memory is
 	 * the latest state there is. Write it back rather than start over

@@ -474,6 +474,7 @@ def build_echo(work):
 class Redisfo(Server):
     key = "redisfo"
     label = "redisfo-dns"
+    metrics = False     # dns.metrics_listen off: nothing is counted
 
     def write_config(self):
         self.key_name = "bench-key."
@@ -488,6 +489,7 @@ dns = {
   update_key = { name = "%s"; algorithm = "hmac-sha256"; secret = "%s"; };
   allow_transfer = [ "127.0.0.1" ];
   rrl = { rate = 0; slip = 2; };
+  metrics_listen = "%s";
 };
 failover = {
   lock_file = "redisfo.lock";
@@ -501,10 +503,18 @@ services = (
     );
   }
 );
-""" % (self.port, ZONE, self.key_name, self.key_secret))
+""" % (self.port, ZONE, self.key_name, self.key_secret,
+       "127.0.0.1:%d" % free_port() if self.metrics else ""))
 
     def argv(self):
         return [str(BINARY), "-c", str(self.dir / "redisfo.conf"), "serve"]
+
+
+class RedisfoMetrics(Redisfo):
+    """The same server with its Prometheus endpoint on: every reply counted."""
+    key = "redisfo-metrics"
+    label = "redisfo-dns (metrics on)"
+    metrics = True
 
 
 class Nsd(Server):
@@ -890,6 +900,7 @@ def main():
         entries = []
         if have_redisfo:
             entries.append(("redisfo-dns", Redisfo, small_zone, small_q))
+            entries.append(("redisfo-dns metrics", RedisfoMetrics, small_zone, small_q))
         entries += [("NSD", Nsd, small_zone, small_q), ("Knot", Knot, small_zone, small_q)]
         if Echo.binary:
             entries.append(("floor", Echo, small_zone, small_q))
@@ -916,7 +927,8 @@ def main():
         log("load average after: %s; fixed CPU loop: %.0f ms" % (loadavg(), cpu_check()))
         log("")
         log("== sample zone: median [min-max] over %d rounds" % ROUNDS)
-        cols = [("redisfo-dns", "redisfo-dns"), ("NSD", server_version(Nsd)),
+        cols = [("redisfo-dns", "redisfo-dns"), ("redisfo-dns metrics", "metrics on"),
+                ("NSD", server_version(Nsd)),
                 ("Knot", server_version(Knot))]
         if Echo.binary:
             cols.append(("floor", "floor (UDP echo)"))
@@ -928,6 +940,9 @@ def main():
         log("  redisfo-dns/NSD   CPU per query %s (goal <= 0.60), qps %s (goal >= 1.00)" %
             (rstr(ratio(res, "redisfo-dns", "NSD", "us_per_q")),
              rstr(ratio(res, "redisfo-dns", "NSD", "qps"))))
+        log("  metrics on/off    CPU per query %s (goal <= 1.03), qps %s" %
+            (rstr(ratio(res, "redisfo-dns metrics", "redisfo-dns", "us_per_q")),
+             rstr(ratio(res, "redisfo-dns metrics", "redisfo-dns", "qps"))))
         log("  redisfo-dns/Knot  CPU per query %s, qps %s" %
             (rstr(ratio(res, "redisfo-dns", "Knot", "us_per_q")),
              rstr(ratio(res, "redisfo-dns", "Knot", "qps"))))
