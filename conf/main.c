@@ -15,10 +15,9 @@
 
 #include "conf/conf.h"
 #include "conf/log.h"
+#include "conf/version.h"
 #include "dnsd/server.h"
 #include "failover/commands.h"
-
-#define REDISFO_VERSION	"0.1.0"
 
 struct command {
 	const char	*name;
