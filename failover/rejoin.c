@@ -110,7 +110,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	struct rejoin_log		 rj;
 	int				 n, rc = 1, lock_fd;
 
-	svc = state_command_args(conf, argc, argv, NULL, &name, e, sizeof(e));
+	svc = state_command_args(conf, argc, argv, &name, e, sizeof(e));
 	if (svc == NULL) {
 		msg_errorx("rejoin: %s", e);
 		return 2;
