@@ -369,8 +369,11 @@ watchdog_start(struct watchdog *w, int seconds)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cv, &attr);
 	pthread_condattr_destroy(&attr);
-	if (pthread_create(&w->thread, NULL, watchdog_thread, w) != 0)
+	if (pthread_create(&w->thread, NULL, watchdog_thread, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
 		return -1;
+	}
 	return 0;
 }
 
@@ -395,6 +398,8 @@ watchdog_stop(struct watchdog *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
 }
 
 /* ------------------------------------------------------------- report */

@@ -3,8 +3,8 @@
  * its options, the state of one service drawn from a struct svc_state,
  * and how several services add up to one state. The command itself is
  * declared in commands.h; this header is for check.c and its unit test.
- * Everything here but cmd_check is pure: it reads what state.c loaded
- * and never probes, queries or prints.
+ * Everything declared here decides from what state.c loaded: it never
+ * probes a node, queries the server or prints.
  */
 #ifndef REDISFO_FAILOVER_CHECK_H
 #define REDISFO_FAILOVER_CHECK_H
