@@ -51,7 +51,7 @@ static const struct command commands[] = {
 	    "make a recovered node a replica of the served primary", 0 },
 	{ "status",	cmd_status,	"[SERVICE] [--json]",
 	    "nodes, served record, verdict", 0 },
-	{ "check",	cmd_check,	"[SERVICE]",
+	{ "check",	cmd_check,	"[SERVICE] [-w BYTES] [-c BYTES] [-t SECONDS] [-V]",
 	    "monitoring check (Nagios plugin conventions)", 1 },
 	{ "checkconf",	cmd_checkconf,	"",
 	    "validate the config and the zone", 0 },

@@ -4,7 +4,8 @@
  * never interleave, and every string escaped by json_str_write(), so a
  * line always parses whatever a node or a server said. It never stops a
  * switch: a log that cannot be written is returned as an error for the
- * command to report; this file never prints.
+ * command to report. Each step also goes to the log (conf/log.h, stderr
+ * or syslog), never to stdout, where the commands print their timelines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/log.h"
 #include "failover/audit.h"
 #include "failover/json.h"
 
@@ -83,4 +85,19 @@ audit_append(const char *path, const struct audit_entry *e, char *err, size_t er
 	}
 	free(line);
 	return rc;
+}
+
+void
+audit_log_step(const char *who, const struct audit_entry *e)
+{
+	const char	*d = e->detail ? e->detail : "";
+	const char	*sep = d[0] ? ": " : "";
+
+	if (strcmp(e->result, "ok") == 0)
+		log_info("%s: %s ok %.1f ms%s%s", who, e->step, e->us / 1000.0, sep, d);
+	else if (strcmp(e->step, e->result) == 0)	/* "refused refused" */
+		log_warnx("%s: %s%s%s", who, e->result, sep, d);
+	else
+		log_warnx("%s: %s %s %.1f ms%s%s", who, e->step, e->result,
+		    e->us / 1000.0, sep, d);
 }

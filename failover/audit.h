@@ -1,6 +1,8 @@
 /*
  * audit.h - failover.audit_log: one JSON line per step of each switch and
- * rejoin, appended, for whoever has to tell later what happened when.
+ * rejoin, appended, for whoever has to tell later what happened when; and
+ * the same step as one line of the log (conf/log.h), for the journal or
+ * syslog.
  */
 #ifndef REDISFO_FAILOVER_AUDIT_H
 #define REDISFO_FAILOVER_AUDIT_H
@@ -25,5 +27,13 @@ struct audit_entry {
  */
 int	audit_append(const char *path, const struct audit_entry *e, char *err,
 	    size_t errlen);
+
+/*
+ * Say e in the log, on one line: "<who>: <step> <result> <ms> ms: <detail>"
+ * ("rejoin redis r1: link ok 12.0 ms"), info when the result is "ok", a
+ * warning otherwise. who names the command and what it acts on
+ * ("switch redis (planned r1 -> r2)", "rejoin redis r1").
+ */
+void	audit_log_step(const char *who, const struct audit_entry *e);
 
 #endif

@@ -63,8 +63,10 @@ rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
 		.step = step, .result = result, .us = (mono_ms() - rj->t0) * 1000,
 		.detail = detail,
 	};
-	char err[512];
+	char who[2 * CONF_NAME_MAX + 16], err[512];
 
+	snprintf(who, sizeof(who), "rejoin %s %s", rj->svc->name, rj->node);
+	audit_log_step(who, &e);
 	if (audit_append(rj->conf->failover.audit_log, &e, err, sizeof(err)) == -1)
 		msg_warnx("%s", err);
 	rj->t0 = mono_ms();
@@ -110,7 +112,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	struct rejoin_log		 rj;
 	int				 n, rc = 1, lock_fd;
 
-	svc = state_command_args(conf, argc, argv, NULL, &name, e, sizeof(e));
+	svc = state_command_args(conf, argc, argv, &name, e, sizeof(e));
 	if (svc == NULL) {
 		msg_errorx("rejoin: %s", e);
 		return 2;

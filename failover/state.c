@@ -53,7 +53,7 @@ state_service_arg(const struct conf *conf, int argc, char **argv, int *used,
 }
 
 const struct conf_service *
-state_command_args(const struct conf *conf, int argc, char **argv, int *json,
+state_command_args(const struct conf *conf, int argc, char **argv,
     const char **node, char *err, size_t errlen)
 {
 	const struct conf_service	*svc;
@@ -61,9 +61,7 @@ state_command_args(const struct conf *conf, int argc, char **argv, int *json,
 	int				 i, npos = 0, used, want = node ? 2 : 1;
 
 	for (i = 0; i < argc; i++) {
-		if (json != NULL && strcmp(argv[i], "--json") == 0)
-			*json = 1;
-		else if (argv[i][0] != '-' && npos < want)
+		if (argv[i][0] != '-' && npos < want)
 			pos[npos++] = argv[i];
 		else {
 			snprintf(err, errlen, "unexpected argument '%s'", argv[i]);

@@ -52,13 +52,11 @@ const struct conf_service *state_service_arg(const struct conf *conf, int argc,
 			    char **argv, int *used, char *err, size_t errlen);
 
 /*
- * The arguments of status, check and rejoin: [SERVICE], --json when json
- * is not NULL, and a NODE last when node is not NULL. The service, or
+ * The arguments of rejoin: [SERVICE] and a NODE last. The service, or
  * NULL and err (without the command's name) on a usage error.
  */
 const struct conf_service *state_command_args(const struct conf *conf, int argc,
-			    char **argv, int *json, const char **node, char *err,
-			    size_t errlen);
+			    char **argv, const char **node, char *err, size_t errlen);
 
 /* Fill st: DNS first, then probes (probes = 0 skips them). 0, or -1 with
  * st->dns_err when nothing could be allocated. */

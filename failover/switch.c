@@ -191,7 +191,8 @@ verdict_note(struct sw *sw, const char *text)
 	sw->n_checks++;
 }
 
-/* Append one JSON line for a step to failover.audit_log. */
+/* A step's result: one JSON line in failover.audit_log and one line in
+ * the log (a dry run changes nothing and records nothing). */
 static void
 audit(struct sw *sw, const char *step, const char *result, long long us, const char *detail)
 {
@@ -202,10 +203,18 @@ audit(struct sw *sw, const char *step, const char *result, long long us, const c
 		.to = sw->tn ? sw->tn->name : "",
 		.step = step, .result = result, .us = us, .detail = detail,
 	};
-	char err[512];
+	char who[3 * CONF_NAME_MAX + 32], err[512];
 
-	if (!sw->dry_run && audit_append(sw->conf->failover.audit_log, &e, err,
-	    sizeof(err)) == -1)
+	if (sw->dry_run)
+		return;
+	/* each line read alone in the journal says which move it is part of */
+	if (sw->pn != NULL && sw->tn != NULL)
+		snprintf(who, sizeof(who), "switch %s (%s %s -> %s)", sw->svc->name,
+		    switch_mode_str(sw->mode), sw->pn->name, sw->tn->name);
+	else
+		snprintf(who, sizeof(who), "switch %s", sw->svc->name);
+	audit_log_step(who, &e);
+	if (audit_append(sw->conf->failover.audit_log, &e, err, sizeof(err)) == -1)
 		msg_warnx("%s", err);
 }
 

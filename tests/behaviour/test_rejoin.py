@@ -4,6 +4,7 @@ primary) change nothing. Also a dual-stack node (A and AAAA served) and
 a config with two services."""
 
 import json
+import re
 import signal
 
 import pytest
@@ -36,6 +37,11 @@ def test_rejoin_replica_of_the_wrong_master(cluster):
     assert [(a["mode"], a["to"], a["step"], a["result"]) for a in lines] == [
         ("rejoin", "r3", "replicaof", "ok"), ("rejoin", "r3", "link", "ok"),
         ("rejoin", "r3", "rejoin", "ok")]
+    # and says each step in the log (stderr here), not on stdout
+    for step in ("replicaof", "link", "rejoin"):
+        assert re.search(r"\] info: rejoin redis r3: %s ok [0-9.]+ ms" % step, r.stderr), \
+            r.stderr
+    assert "redisfo-dns[" not in r.stdout
     r = c.rf.run("rejoin", "r1")
     assert r.returncode == 1 and "rejoin refused: r1 is the served primary" in r.stderr
     last = json.loads(open(c.rf.failover_cfg["audit_log"]).read().splitlines()[-1])
@@ -86,7 +92,10 @@ def test_two_services_need_a_name(cluster):
     c.rf.write_conf()
     r = c.switch("-y")
     assert r.returncode == 2 and "name one" in r.stderr
-    assert c.rf.run("status").returncode == 2
+    # status, unlike switch, needs no name: it shows both (cache has no record)
+    r = c.rf.run("status")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "service redis" in r.stdout and "service cache" in r.stdout
     r = c.switch("redis", "-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.served() == "r2"

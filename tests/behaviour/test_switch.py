@@ -73,6 +73,40 @@ def test_switch_prints_plan_timeline_and_writes_audit(cluster, tmp_path):
     assert lines[-1]["from"] == "r1" and lines[-1]["to"] in ("r2", "r3")
 
 
+LOG_LINE = re.compile(r"^\S+Z redisfo-dns\[\d+\] (info|warning): (.*)$")
+
+
+def test_switch_says_each_step_in_the_log(cluster):
+    """The journal (stderr, or syslog) gets a line per step, saying what
+    happened to the record; stdout, where the timeline is, gets none."""
+    c = cluster
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    logged = [LOG_LINE.match(x) for x in r.stderr.splitlines()]
+    assert all(logged), r.stderr
+    assert [m.group(1) for m in logged] == ["info"] * len(logged)
+    texts = [m.group(2) for m in logged]
+    steps = [re.match(r"switch redis(?: \(planned r1 -> r2\))?: (\w+) ok [0-9.]+ ms",
+                      t).group(1) for t in texts]
+    assert steps == ["lock", "preflight", "confirm", "pre_hook", "pause", "catchup",
+                     "promote", "swap", "demote", "repoint", "post_hook"], texts
+    serial = c.serial()
+    assert any(re.match(r"switch redis \(planned r1 -> r2\): swap ok [0-9.]+ ms: "
+                        r"record names r2, serial %d -> %d$" % (serial - 1, serial), t)
+               for t in texts), texts
+    assert "redisfo-dns[" not in r.stdout
+    # a refusal is a warning; -q leaves only the errors
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 1
+    assert re.search(r"\] warning: switch redis: preflight failed [0-9.]+ ms: "
+                     r"r2 is already the served primary\n", r.stderr), r.stderr
+    assert re.search(r"\] warning: switch redis: refused: r2 is already the served "
+                     r"primary\n", r.stderr), r.stderr
+    r = c.rf.run("-q", "switch", "-y", "--to", "r1", input="")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "redisfo-dns[" not in r.stderr
+
+
 def test_dry_run_prints_verdicts_and_changes_nothing(cluster):
     c = cluster
     before = c.snapshot()

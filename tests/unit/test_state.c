@@ -222,30 +222,25 @@ test_command_args(void **state)
 {
 	const struct conf_service	*s;
 	const char			*node = NULL;
-	char				*json_args[] = { "redis", "--json" };
-	char				*bad[] = { "--bogus" };
+	char				*bad[] = { "r2", "--bogus" };
 	char				*two[] = { "redis", "r2" };
-	char				*other[] = { "nope" };
+	char				*other[] = { "nope", "r2" };
 	char				 err[128];
-	int				 json = 0;
 
 	(void)state;
 	setup_nodes();
 	conf.services = &svc;
 	conf.n_services = 1;
-	s = state_command_args(&conf, 2, json_args, &json, NULL, err, sizeof(err));
-	assert_ptr_equal(s, &svc);
-	assert_int_equal(json, 1);
-	assert_null(state_command_args(&conf, 1, bad, &json, NULL, err, sizeof(err)));
+	assert_null(state_command_args(&conf, 2, bad, &node, err, sizeof(err)));
 	assert_string_equal(err, "unexpected argument '--bogus'");
 	/* a NODE is the last word; without one, say so */
-	s = state_command_args(&conf, 2, two, NULL, &node, err, sizeof(err));
+	s = state_command_args(&conf, 2, two, &node, err, sizeof(err));
 	assert_ptr_equal(s, &svc);
 	assert_string_equal(node, "r2");
-	assert_null(state_command_args(&conf, 0, NULL, NULL, &node, err, sizeof(err)));
+	assert_null(state_command_args(&conf, 0, NULL, &node, err, sizeof(err)));
 	assert_string_equal(err, "name the node");
 	/* the one service is taken, but a word that names no service is an error */
-	assert_null(state_command_args(&conf, 1, other, NULL, NULL, err, sizeof(err)));
+	assert_null(state_command_args(&conf, 2, other, &node, err, sizeof(err)));
 	assert_string_equal(err, "no such service");
 }
 

@@ -1,12 +1,12 @@
 /*
- * report.c - `status` and `check`: what a service looks like, for an
- * operator (a table, or JSON with --json) and for monitoring.
+ * status.c - `status`: what the services look like, for an operator: a
+ * table per service, or one JSON document with --json.
  *
- * Both only read (probes and DNS queries, through state.c); status also
- * shows the zone's serial at each secondary (dns.notify). check follows
- * the Nagios plugin conventions: one line, `| perfdata`, exit 0 OK,
- * 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Nothing here changes a node or the
- * zone: the writers are switch.c and rejoin.c.
+ * With no SERVICE named it shows every service of the config. It only
+ * reads (probes and DNS queries, through state.c), and also shows the
+ * zone's serial at each secondary (dns.notify). Nothing here changes a
+ * node or the zone: the writers are switch.c and rejoin.c; the
+ * monitoring check is check.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include "conf/conf.h"
 #include "conf/util.h"
+#include "conf/version.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/json.h"
@@ -59,15 +60,15 @@ struct secondary_view {
 };
 
 static struct secondary_view *
-status_secondaries(const struct svc_state *st)
+status_secondaries(const struct conf *conf)
 {
-	const struct conf_dns	*dns = &st->conf->dns;
+	const struct conf_dns	*dns = &conf->dns;
 	struct secondary_view	*v = calloc(dns->n_notify ? dns->n_notify : 1, sizeof(*v));
 
 	for (size_t i = 0; v != NULL && i < dns->n_notify; i++) {
 		v[i].addr = &dns->notify[i];
 		v[i].ok = dnsclient_serial(&dns->notify[i].ss, dns->notify[i].len, dns->zone,
-		    st->conf->failover.probe_timeout_ms, &v[i].serial, v[i].err,
+		    conf->failover.probe_timeout_ms, &v[i].serial, v[i].err,
 		    sizeof(v[i].err)) == DNSCLIENT_OK;
 	}
 	return v;
@@ -82,14 +83,15 @@ secondary_sync(const struct svc_state *st, const struct secondary_view *v)
 	return d == 0 ? "in sync" : d < 0 ? "behind" : "ahead";
 }
 
+/* The fields of one service's object, without its braces. */
 static void
-status_json(const struct svc_state *st, const struct secondary_view *sec)
+status_json_fields(const struct svc_state *st, const struct secondary_view *sec)
 {
 	const struct conf_service	*svc = st->svc;
 	size_t				 i, j;
 	int				 dns_ok = st->dns == DNSCLIENT_OK;
 
-	printf("{\"service\":");
+	printf("\"service\":");
 	json_str_write(stdout, svc->name);
 	printf(",\"record\":{\"name\":");
 	json_str_write(stdout, st->owner);
@@ -165,7 +167,6 @@ status_json(const struct svc_state *st, const struct secondary_view *sec)
 	}
 	printf("],\"verdict\":\"%s\",\"verdict_text\":", state_verdict_str(st->verdict));
 	json_str_write(stdout, st->verdict_text);
-	printf("}\n");
 }
 
 static void
@@ -226,118 +227,95 @@ status_table(const struct svc_state *st, const struct secondary_view *sec)
 	printf("  verdict %s: %s\n", state_verdict_str(st->verdict), st->verdict_text);
 }
 
+/*
+ * status's arguments: --json and at most one SERVICE. *svc is the named
+ * service, or NULL for every service. -1 and err on a usage error.
+ */
+static int
+status_args(const struct conf *conf, int argc, char **argv, int *json,
+    const struct conf_service **svc, char *err, size_t errlen)
+{
+	int i;
+
+	*json = 0;
+	*svc = NULL;
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			*json = 1;
+		else if (argv[i][0] != '-' && *svc == NULL) {
+			*svc = conf_service_find(conf, argv[i]);
+			if (*svc == NULL) {
+				snprintf(err, errlen, "no service named '%s'", argv[i]);
+				return -1;
+			}
+		} else {
+			snprintf(err, errlen, "unexpected argument '%s'", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Every service asked for, as a table each or as one JSON document:
+ * {"version":...,"services":[{...},...]}. When there is one service, its
+ * fields are at the top level as well, as they were before there was a
+ * list. 0 when every service is consistent, else 1.
+ */
 int
 cmd_status(const struct conf *conf, int argc, char **argv)
 {
-	const struct conf_service	*svc;
+	const struct conf_service	*one, *svc;
 	struct svc_state		 st;
 	struct secondary_view		*sec;
 	char				 err[256];
-	int				 json = 0, rc;
+	size_t				 i, n;
+	int				 json, rc = 0;
 
-	svc = state_command_args(conf, argc, argv, &json, NULL, err, sizeof(err));
-	if (svc == NULL) {
-		msg_errorx("status: %s", err);
+	if (status_args(conf, argc, argv, &json, &one, err, sizeof(err)) == -1) {
+		msg_errorx("status: %s\nusage: status [SERVICE] [--json]", err);
 		return 2;
 	}
-	if (state_load(&st, conf, svc, 1) == -1) {
-		msg_errorx("status: %s", st.dns_err);
-		state_free(&st);
+	if (one == NULL && conf->n_services == 1)
+		one = &conf->services[0];
+	n = one != NULL ? 1 : conf->n_services;
+	if ((sec = status_secondaries(conf)) == NULL) {
+		msg_errorx("status: out of memory");
 		return 1;
 	}
-	if ((sec = status_secondaries(&st)) == NULL) {
-		msg_errorx("status: out of memory");
+	if (json) {
+		printf("{\"version\":");
+		json_str_write(stdout, REDISFO_VERSION);
+		printf(",\"services\":[");
+	}
+	for (i = 0; i < n; i++) {
+		svc = one != NULL ? one : &conf->services[i];
+		if (state_load(&st, conf, svc, 1) == -1) {
+			fflush(stdout);
+			msg_errorx("status: %s", st.dns_err);
+			state_free(&st);
+			free(sec);
+			return 1;
+		}
+		if (json) {
+			printf("%s{", i ? "," : "");
+			status_json_fields(&st, sec);
+			putchar('}');
+			if (n == 1) {
+				printf("],");
+				status_json_fields(&st, sec);
+			}
+		} else {
+			if (i)
+				putchar('\n');
+			status_table(&st, sec);
+		}
+		if (st.verdict != VERDICT_CONSISTENT)
+			rc = 1;
 		state_free(&st);
-		return 1;
 	}
 	if (json)
-		status_json(&st, sec);
-	else
-		status_table(&st, sec);
-	rc = st.verdict == VERDICT_CONSISTENT ? 0 : 1;
+		printf("%s}\n", n == 1 ? "" : "]");
 	free(sec);
-	state_free(&st);
-	return rc;
-}
-
-int
-cmd_check(const struct conf *conf, int argc, char **argv)
-{
-	static const char		*names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
-	const struct conf_service	*svc;
-	struct svc_state		 st;
-	char				 msg[768] = "", err[256];
-	long long			 maxlag = 0;
-	size_t				 i;
-	int				 rc = 0, replicas = 0;
-
-	svc = state_command_args(conf, argc, argv, NULL, NULL, err, sizeof(err));
-	if (svc == NULL) {
-		msg_errorx("check: %s", err);
-		printf("REDISFO UNKNOWN - usage: check [SERVICE]\n");
-		return 3;
-	}
-	if (state_load(&st, conf, svc, 1) == -1) {
-		printf("REDISFO UNKNOWN - %s\n", st.dns_err);
-		state_free(&st);
-		return 3;
-	}
-	switch (st.verdict) {
-	case VERDICT_DNS_UNKNOWN:
-		rc = 3;
-		break;
-	case VERDICT_RECORD_NO_NODE:
-	case VERDICT_SERVED_DOWN:
-	case VERDICT_SERVED_NOT_MASTER:
-	case VERDICT_SPLIT_BRAIN:
-	case VERDICT_FENCED_MASTER:
-		rc = 2;
-		break;
-	case VERDICT_WRONG_MASTER:
-		rc = 1;
-		break;
-	case VERDICT_CONSISTENT:
-		break;
-	}
-	snprintf(msg, sizeof(msg), "%s: %s", svc->name, st.verdict_text);
-	for (i = 0; st.served >= 0 && i < svc->n_nodes; i++) {
-		const struct node_info *ni = &st.nodes[i];
-		size_t o = strlen(msg);
-
-		if ((int)i == st.served)
-			continue;
-		if (!ni->reachable) {
-			if (rc < 1)
-				rc = 1;
-			snprintf(msg + o, sizeof(msg) - o, "; %s unreachable", svc->nodes[i].name);
-			continue;
-		}
-		if (!state_follows(ni, &svc->nodes[st.served]))
-			continue;
-		replicas++;
-		if (ni->lag_bytes > maxlag)
-			maxlag = ni->lag_bytes;
-		if (!ni->link_up) {
-			if (rc < 1)
-				rc = 1;
-			snprintf(msg + o, sizeof(msg) - o, "; %s link down", svc->nodes[i].name);
-		} else if (ni->lag_bytes > conf->failover.max_lag_bytes) {
-			if (rc < 1)
-				rc = 1;
-			snprintf(msg + o, sizeof(msg) - o, "; %s lags %lld bytes (max %lld)",
-			    svc->nodes[i].name, ni->lag_bytes, conf->failover.max_lag_bytes);
-		}
-	}
-	if (rc == 0) {
-		size_t o = strlen(msg);
-		snprintf(msg + o, sizeof(msg) - o, ", %d replica(s) following", replicas);
-	}
-	if (st.dns == DNSCLIENT_OK)
-		printf("REDISFO %s - %s | lag=%lldB;%lld;;0 serial=%u\n", names[rc], msg,
-		    maxlag, conf->failover.max_lag_bytes, st.serial);
-	else
-		printf("REDISFO %s - %s | lag=%lldB;%lld;;0\n", names[rc], msg, maxlag,
-		    conf->failover.max_lag_bytes);
-	state_free(&st);
 	return rc;
 }
