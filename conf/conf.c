@@ -154,7 +154,7 @@ static const struct conf_key conf_keys[] = {
 	K_INT("dns", "ttl", conf_dns, ttl, 5, 1, 86400,
 	    "TTL of the service records, seconds; default 5, 1..86400"),
 	K_INT("dns", "workers", conf_dns, workers, 1, 0, 64,
-	    "UDP worker threads, 0 = one per CPU; default 1, 0..64"),
+	    "UDP worker threads per listen address, 0 = one per CPU; default 1, 0..64"),
 	K_TEXT("dns", "user", CK_STR, CF_EMPTY_OK, conf_dns, user, "",
 	    "user serve runs as once its sockets are open; default \"\" = the one that started it"),
 	K_GROUP("dns", "update_key", conf_dns, update_key, 0,

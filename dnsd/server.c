@@ -687,8 +687,9 @@ server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
 	for (i = 0; i < conf->dns.n_listen; i++)
 		log_info("listening on %s udp+tcp",
 		    addr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
-	log_info("%zu udp workers, tcp: at most %d connections, idle timeout %d s",
-	    srv.nworkers, TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
+	log_info("udp workers per listen address: %zu; tcp: at most %d connections, "
+	    "idle timeout %d s", server_workers_per_address(&conf->dns),
+	    TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
 	if (srv.metrics != NULL)
 		log_info("metrics on http://%s/metrics", conf->dns.metrics_listen.text);
 	server_notifier_create(&srv);

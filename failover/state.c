@@ -29,6 +29,16 @@ state_verdict_str(enum state_verdict v)
 	return "?";
 }
 
+const char *
+state_master_text(const struct node_info *ni, char *buf, size_t len)
+{
+	if (ni->master_host[0] == '\0' || ni->master_port == 0)
+		snprintf(buf, len, "no master yet");
+	else
+		snprintf(buf, len, "%s:%d", ni->master_host, ni->master_port);
+	return buf;
+}
+
 const struct conf_service *
 state_service_arg(const struct conf *conf, int argc, char **argv, int *used,
     char *err, size_t errlen)
@@ -299,11 +309,13 @@ state_judge(struct svc_state *st)
 		    "split brain: %s claims master while %s is served",
 		    svc->nodes[other].name, svc->nodes[st->served].name);
 	} else if (wrong >= 0) {
+		char master[300];
+
 		st->verdict = VERDICT_WRONG_MASTER;
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
-		    "%s is a replica of %s:%d, not of the served %s",
-		    svc->nodes[wrong].name, st->nodes[wrong].master_host,
-		    st->nodes[wrong].master_port, svc->nodes[st->served].name);
+		    "%s is a replica of %s, not of the served %s", svc->nodes[wrong].name,
+		    state_master_text(&st->nodes[wrong], master, sizeof(master)),
+		    svc->nodes[st->served].name);
 	} else {
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
 		    "%s is served and master", svc->nodes[st->served].name);

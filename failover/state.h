@@ -78,5 +78,11 @@ int	state_node_index(const struct conf_service *svc, const char *name);
 /* "addr1,addr2" of a node, for messages. */
 void	state_node_addresses(const struct conf_node *node, char *buf, size_t len);
 const char	*state_verdict_str(enum state_verdict v);
+/*
+ * The master a replica follows, "host:port", or "no master yet" while a
+ * replica has been told to follow one and has not said which (Redis
+ * reports port 0 then). Returns buf.
+ */
+const char	*state_master_text(const struct node_info *ni, char *buf, size_t len);
 
 #endif

@@ -169,11 +169,29 @@ status_json_fields(const struct svc_state *st, const struct secondary_view *sec)
 	json_str_write(stdout, st->verdict_text);
 }
 
+/*
+ * The verdict's name and its text, without saying the name twice when
+ * the text starts with it ("split brain: r2 claims master ...").
+ */
+static const char *
+status_verdict_line(const struct svc_state *st, char *buf, size_t len)
+{
+	const char	*name = state_verdict_str(st->verdict);
+	size_t		 n = strlen(name);
+
+	if (strncmp(st->verdict_text, name, n) == 0 && st->verdict_text[n] == ':')
+		snprintf(buf, len, "%s", st->verdict_text);
+	else
+		snprintf(buf, len, "%s: %s", name, st->verdict_text);
+	return buf;
+}
+
 static void
 status_table(const struct svc_state *st, const struct secondary_view *sec)
 {
 	const struct conf_service	*svc = st->svc;
 	char				 hp[300], master[300], off[32], lag[32];
+	char				 line[1100];
 	size_t				 i;
 
 	printf("service %s\n", svc->name);
@@ -200,7 +218,7 @@ status_table(const struct svc_state *st, const struct secondary_view *sec)
 			continue;
 		}
 		if (ni->role == NODE_ROLE_REPLICA)
-			snprintf(master, sizeof(master), "%s:%d", ni->master_host, ni->master_port);
+			state_master_text(ni, master, sizeof(master));
 		else
 			snprintf(master, sizeof(master), "-");
 		snprintf(off, sizeof(off), "%lld", ni->role == NODE_ROLE_REPLICA ?
@@ -224,7 +242,7 @@ status_table(const struct svc_state *st, const struct secondary_view *sec)
 		else
 			printf("  secondary %s: serial %u\n", sec[i].addr->text, sec[i].serial);
 	}
-	printf("  verdict %s: %s\n", state_verdict_str(st->verdict), st->verdict_text);
+	printf("  verdict %s\n", status_verdict_line(st, line, sizeof(line)));
 }
 
 /*

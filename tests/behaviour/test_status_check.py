@@ -113,6 +113,9 @@ def test_check_critical_split_brain(cluster):
     assert "split brain: r3 claims master while r1 is served" in out
     code, st = status(c)
     assert code == 1 and st["verdict"] == "split brain"
+    table = c.rf.run("status").stdout
+    assert "verdict split brain: r3 claims master while r1 is served" in table, table
+    assert "split brain: split brain" not in table
 
 
 def test_check_critical_when_served_node_is_not_master(cluster):

@@ -244,6 +244,23 @@ test_command_args(void **state)
 	assert_string_equal(err, "no such service");
 }
 
+/* A replica that has not said which master it follows is never ":0". */
+static void
+test_master_text(void **state)
+{
+	struct node_info	ni;
+	char			buf[300];
+
+	(void)state;
+	memset(&ni, 0, sizeof(ni));
+	ni.role = NODE_ROLE_REPLICA;
+	assert_string_equal(state_master_text(&ni, buf, sizeof(buf)), "no master yet");
+	snprintf(ni.master_host, sizeof(ni.master_host), "127.0.0.2");
+	assert_string_equal(state_master_text(&ni, buf, sizeof(buf)), "no master yet");
+	ni.master_port = 6379;
+	assert_string_equal(state_master_text(&ni, buf, sizeof(buf)), "127.0.0.2:6379");
+}
+
 int
 main(void)
 {
@@ -251,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_match_record),
 		cmocka_unit_test(test_follows),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_master_text),
 		cmocka_unit_test(test_service_arg),
 		cmocka_unit_test(test_command_args),
 	};
