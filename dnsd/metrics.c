@@ -150,12 +150,12 @@ metrics_block(struct metrics *m, size_t i)
 }
 
 void
-metrics_query(struct metrics_block *b, int transport, const struct query *q,
+metrics_count_reply(struct metrics_block *b, int transport, const struct query *q,
     const uint8_t *reply, size_t len)
 {
 	int rcode;
 
-	if (b == NULL || len < DNS_HEADER_LEN)
+	if (len < DNS_HEADER_LEN)
 		return;
 	rcode = reply[3] & 0x0f;
 	if (rcode == 0 && q->edns && q->edns_version > 0)
