@@ -40,10 +40,8 @@ struct command {
 	int		 nagios;	/* speaks plugin conventions: a bad config is UNKNOWN */
 };
 
-static int	cmd_serve_main(const struct conf *conf, int argc, char **argv);
-
 static const struct command commands[] = {
-	{ "serve",	cmd_serve_main,	"",
+	{ "serve",	cmd_serve,	"",
 	    "run the DNS server in the foreground", 0 },
 	{ "switch",	cmd_switch,	"[SERVICE] [--to NODE] [--force] [--dry-run] [-y]",
 	    "move the primary to a replica, and the record with it", 0 },
@@ -60,12 +58,6 @@ static const struct command commands[] = {
 };
 
 /* serve reads the config again on SIGHUP: from the file conf_load read. */
-static int
-cmd_serve_main(const struct conf *conf, int argc, char **argv)
-{
-	return cmd_serve(conf, conf->path, argc, argv);
-}
-
 /*
  * The config file to read: the -c file (opt, NULL when not given), else
  * $REDISFO_CONF when set and not empty, else ./redisfo.conf when there is

@@ -22,7 +22,7 @@
 #include "dnsd/zone.h"
 
 int
-cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
+cmd_serve(const struct conf *conf, int argc, char **argv)
 {
 	char		 err[1024];
 	ldns_zone	*z;
@@ -45,7 +45,7 @@ cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv)
 		log_errorx("%s", err);
 		return 2;
 	}
-	return server_run(conf, conf_path, z);
+	return server_run(conf, z);
 }
 
 int

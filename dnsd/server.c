@@ -399,13 +399,13 @@ server_reload(struct server *srv)
 	ldns_zone	*z = NULL;
 	char		 err[1024];
 
-	log_info("reloading %s", srv->conf_path);
+	log_info("reloading %s", srv->conf->path);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)mono_us());
 	if (nc == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto refused;
 	}
-	if (conf_load(srv->conf_path, nc, err, sizeof(err)) == -1) {
+	if (conf_load(srv->conf->path, nc, err, sizeof(err)) == -1) {
 		free(nc);
 		goto refused;
 	}
@@ -617,7 +617,7 @@ server_stop(struct server *srv)
 }
 
 int
-server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
+server_run(const struct conf *conf, ldns_zone *z)
 {
 	struct server	 srv;
 	char		 err[1024], where[128];
@@ -626,7 +626,6 @@ server_run(const struct conf *conf, const char *conf_path, ldns_zone *z)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
-	srv.conf_path = conf_path;
 	srv.notify_ev.kind = EV_NOTIFY;
 	srv.notify_ev.fd = -1;
 	if (conf->dns.metrics_listen.text[0] != '\0' &&

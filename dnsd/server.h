@@ -11,7 +11,7 @@
 struct conf;
 
 /* Exit codes as the CLI contract says: 0 done, 1 failed, 2 usage or config. */
-int	cmd_serve(const struct conf *conf, const char *conf_path, int argc, char **argv);
+int	cmd_serve(const struct conf *conf, int argc, char **argv);
 int	cmd_checkconf(const struct conf *conf, int argc, char **argv);
 
 #endif

@@ -72,7 +72,6 @@ struct replies {
 struct server {
 	const struct conf	*conf;		/* the one in force */
 	struct conf		*conf_owned;	/* a reloaded one we must free */
-	const char		*conf_path;
 	ldns_zone		*zone;
 	struct xfr_journal	 journal;	/* its last changes, for IXFR */
 	struct update_replay	 replay;	/* answers to the last signed UPDATEs */
@@ -94,7 +93,7 @@ struct server {
 extern struct snapshot	*server_snapshot;
 
 /* server.c: run the server on zone z (now its own) until a signal stops it; an exit code. */
-int	server_run(const struct conf *conf, const char *conf_path, ldns_zone *z);
+int	server_run(const struct conf *conf, ldns_zone *z);
 /* server.c: sockets and the event loop, for the workers and connections. */
 int	server_socket_open(const struct conf_sockaddr *a, int type, char *err, size_t errlen);
 int	server_addr_is_wildcard(const struct sockaddr_storage *ss);
