@@ -68,6 +68,61 @@ fuzz_key(struct conf_tsig_key *k, const char *algorithm)
 }
 
 /*
+ * How many records of type TSIG the message holds, in any section, as far
+ * as it can be walked. ldns 1.8.3's ldns_wire2pkt() keeps only the last
+ * TSIG it reads and leaks the ones before it, so a message with two of
+ * them leaks whoever parses it.
+ */
+static inline unsigned
+fuzz_tsig_walk(const uint8_t *wire, size_t len, int *whole)
+{
+	size_t		off = 12;
+	unsigned	n = 0, i, qd, rrs;
+
+	*whole = 0;
+	if (len < 12)
+		return 0;
+	qd = (unsigned)wire[4] << 8 | wire[5];
+	rrs = ((unsigned)wire[6] << 8 | wire[7]) + ((unsigned)wire[8] << 8 | wire[9]) +
+	    ((unsigned)wire[10] << 8 | wire[11]);
+	for (i = 0; i < qd + rrs; i++) {
+		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) == 0)
+			off += (size_t)wire[off] + 1;
+		if (off >= len)
+			break;
+		off += (wire[off] & 0xc0) ? 2 : 1;
+		if (i < qd) {
+			off += 4;
+			continue;
+		}
+		if (off + 10 > len)
+			break;
+		if (((unsigned)wire[off] << 8 | wire[off + 1]) == 250)
+			n++;
+		off += 10 + ((size_t)wire[off + 8] << 8 | wire[off + 9]);
+	}
+	*whole = i == qd + rrs && off == len;
+	return n;
+}
+
+static inline unsigned
+fuzz_tsig_count(const uint8_t *wire, size_t len)
+{
+	int whole;
+
+	return fuzz_tsig_walk(wire, len, &whole);
+}
+
+/* Is the message exactly its header's records, with one TSIG among them? */
+static inline int
+fuzz_one_tsig(const uint8_t *wire, size_t len)
+{
+	int whole;
+
+	return fuzz_tsig_walk(wire, len, &whole) == 1 && whole;
+}
+
+/*
  * The message wire, parsed by ldns and signed now with key: a malloc'd
  * message in *out, or -1 when ldns cannot parse or sign it.
  */
@@ -79,8 +134,14 @@ fuzz_sign(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	char		 alg[64];
 	int		 rc = -1;
 
+	/* ldns leaks the algorithm name when it cannot sign with a nameless key. */
+	if (key->name[0] == '\0' || fuzz_tsig_count(wire, len) > 1)
+		return -1;
 	if (ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
 		return -1;
+	/* ldns_pkt_tsig_sign() replaces a TSIG the message had without freeing it. */
+	ldns_rr_free(ldns_pkt_tsig(p));
+	ldns_pkt_set_tsig(p, NULL);
 	snprintf(alg, sizeof(alg), "%s.", key->algorithm);
 	if (ldns_pkt_tsig_sign(p, key->name, key->secret, 300, alg, NULL) == LDNS_STATUS_OK &&
 	    ldns_pkt2wire(out, p, outlen) == LDNS_STATUS_OK)
