@@ -81,8 +81,8 @@ compare(const ldns_zone *z1, const ldns_zone *z2)
  *    A, AAAA, CNAME, NS, PTR, TXT and SOA) is written with the quote
  *    bare, as ldns does not escape it in names: the file does not load;
  *  - a name of raw bytes outside ASCII loads, is written with \DDD
- *    escapes, and when that text passes 255 characters ldns refuses to
- *    read it back (its owner token is at most 255 characters).
+ *    escapes, and when that text is 254 characters or more ldns refuses to
+ *    read it back (its tokens are shorter than LDNS_MAX_DOMAINLEN).
  */
 static int
 name_unwritable(const ldns_rdf *rdf)
@@ -100,7 +100,7 @@ name_unwritable(const ldns_rdf *rdf)
 		text++;
 		pos += 1 + (size_t)d[pos];
 	}
-	return text > 255;
+	return text >= 254;
 }
 
 static int

@@ -144,7 +144,7 @@ r.svc.test. IN TXT "semi;colon" "back\\\\slash" "\\065\\066"
 CONF = b"""dns = {
   listen = [ "127.0.0.1:5353", "[::1]:5353" ];
   zone = "svc.test.";
-  zone_file = "zones/svc.test.zone";
+  zone_file = "svc.test.zone";
   ttl = 5;
   workers = 1;
   update_key = {
