@@ -120,7 +120,8 @@ FUZZ_LDLIBS	= $(LDLIBS)
 FUZZ_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
 FUZZ_BINS	= $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 # clang warns where gcc, the project's compiler, does not: not fatal here.
-FUZZ_SRC_WARN	= $(filter-out -Werror,$(WARN))
+FUZZ_SRC_WARN	= $(filter-out -Werror,$(WARN)) -Wno-unknown-warning-option \
+	-Wno-gnu-variable-sized-type-not-at-end
 FUZZ_ARGS	:= -timeout=10 -rss_limit_mb=2048
 FUZZ_ENV	:= ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -135,19 +136,22 @@ $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SRC_WARN) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+$(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(WARN) -MMD -MP -o $@ $< \
 		$(FUZZ_OBJS) $(FUZZ_LDLIBS)
 
 fuzz: $(FUZZ_BINS)
-	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; for t in $(FUZZ_TARGETS); do \
+	@failed=""; mkdir -p $(BUILD)/fuzz/artifacts; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 		mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 		$(FUZZ_ENV) $(BUILD)/fuzz/fuzz_$$t $(FUZZ_ARGS) -max_total_time=$(FUZZ_SECONDS) \
 			-artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- -print_final_stats=1 \
-			$(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
-	done
+			$(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz: failed:$$failed; the inputs are in $(BUILD)/fuzz/artifacts/"; exit 1; \
+	fi
 
 fuzz-check: $(FUZZ_BINS)
 	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; tmp=$$(mktemp -d); \
