@@ -84,7 +84,7 @@ demo: deps
 
 test: deps
 	$(MAKE) redisfo-dns redisfo-dns-asan $(UNIT_BINS)
-	$(MAKE) test-unit test-behaviour
+	$(MAKE) test-unit test-behaviour fuzz-check
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(BUILD)/tests/$$t; done
@@ -196,3 +196,5 @@ uninstall:
 # beside each other, so that each finds the other one it names.
 man-lint:
 	cd conf && mandoc -T lint redisfo-dns.8 redisfo.conf.5
+# Coverage-guided fuzzing: make fuzz, make fuzz-check (see the fragment).
+include tests/fuzz/fuzz.mk
