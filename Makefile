@@ -5,8 +5,10 @@
 #   make run        deps + build + serve the shipped redisfo.conf and zones/
 #   make demo       deps + build + three Redis nodes, the server and a writer,
 #                   a switch there and back, and "acked N, lost 0"
-#   make test       deps + build + every unit and behaviour test, and the
-#                   bad-input stress under AddressSanitizer
+#   make test       deps + build + every unit and behaviour test, the
+#                   bad-input stress under AddressSanitizer, and a few
+#                   seconds of each fuzz target after replaying its corpus
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      side-by-side figures against NSD and Knot
 #   make install    the binary, config, zone, man pages, systemd unit and
 #                   user (PREFIX, SYSCONFDIR, LOCALSTATEDIR, DESTDIR; see the end)
