@@ -349,7 +349,7 @@ replay_fsync_dir(const char *path)
 
 int
 update_replay_save(struct update_replay *r, const char *path, const char *origin,
-    uint64_t now, unsigned fudge_max, char *err, size_t errlen)
+    uint64_t now, unsigned fudge_max, int sync_folder, char *err, size_t errlen)
 {
 	char	 tmp[PATH_MAX];
 	FILE	*fp = NULL;
@@ -393,7 +393,7 @@ update_replay_save(struct update_replay *r, const char *path, const char *origin
 	fp = NULL;
 	if (rename(tmp, path) == -1)
 		goto fail;
-	if (replay_fsync_dir(path) == -1) {
+	if (sync_folder && replay_fsync_dir(path) == -1) {
 		snprintf(err, errlen, "%s: fsync of its folder: %s", path, strerror(errno));
 		return -1;
 	}

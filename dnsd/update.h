@@ -75,12 +75,14 @@ int			 update_replay_check(const char *zone_file, const char *origin,
 			    char *err, size_t errlen);
 /*
  * Drop the entries older than fudge_max seconds before now, and write r
- * to path atomically and durably (temp file, fsync, rename, fsync of the
- * folder). 0, or -1 with err and the file as it was.
+ * to path atomically and durably (temp file, fsync, rename, and with
+ * sync_folder an fsync of the folder; without, the caller's next fsync of
+ * that same folder makes the rename durable). 0, or -1 with err and the
+ * file as it was.
  */
 int			 update_replay_save(struct update_replay *r, const char *path,
 			    const char *origin, uint64_t now, unsigned fudge_max,
-			    char *err, size_t errlen);
+			    int sync_folder, char *err, size_t errlen);
 
 /*
  * Parse the message; NULL (and err) when it cannot even be answered. Its

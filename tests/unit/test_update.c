@@ -932,7 +932,7 @@ test_replay_badtime(void **state)
 	assert_null(nz);
 
 	/* A restart: what was saved refuses the same. */
-	assert_int_equal(update_replay_save(r, path, ORIGIN, now, FUDGE_MAX, err,
+	assert_int_equal(update_replay_save(r, path, ORIGIN, now, FUDGE_MAX, 1, err,
 	    sizeof(err)), 0);
 	assert_false(r->dirty);
 	assert_int_equal(update_replay_load(r2, path, ORIGIN, err, sizeof(err)), 0);
@@ -948,7 +948,7 @@ test_replay_badtime(void **state)
 	 * is no newer than them is refused all the same, so a wider window
 	 * later cannot bring it back.
 	 */
-	assert_int_equal(update_replay_save(r2, path, ORIGIN, now + 10, 1, err,
+	assert_int_equal(update_replay_save(r2, path, ORIGIN, now + 10, 1, 1, err,
 	    sizeof(err)), 0);
 	assert_int_equal(r2->n, 0);
 	assert_int_equal(r2->forgotten, now - 5);
