@@ -2,7 +2,9 @@
  * test_update.c - RFC 2136 UPDATE against a zone built here: TSIG policy,
  * zone section, each prerequisite kind passing and failing, the update
  * operations, CNAME conflicts, apex protection, serial arithmetic, NOTZONE,
- * and that a failed or empty update never yields a new zone.
+ * that a failed or empty update never yields a new zone, and the replay
+ * cache: BADTIME for a replay, its file written, read back and refused
+ * when damaged.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -970,6 +972,39 @@ test_replay_badtime(void **state)
 	free(r2);
 }
 
+/*
+ * When the server cannot keep or apply a change it answers SERVFAIL, and
+ * the message sent again gets SERVFAIL too, with nothing applied.
+ */
+static void
+test_replay_amend(void **state)
+{
+	struct update_replay *r = calloc(1, sizeof(*r));
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	uint8_t a[512];
+	size_t an = wire_switch(a, 9, "\x7f\0\0\x02", "\x7f\0\0\x03", (uint64_t)time(NULL));
+	char err[256];
+	struct update_ctx *u;
+	int te;
+
+	(void)state;
+	assert_non_null(r);
+	u = update_begin(a, an, &key, FUDGE_MAX, r, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	r->dirty = 0;
+	update_replay_amend(u, LDNS_RCODE_SERVFAIL);
+	assert_true(r->dirty);
+	update_end(u);
+	assert_int_equal(run_replay(r, a, an, z, &nz, &te), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(te, 0);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+	free(r);
+}
+
 /* Write text to path. */
 static void
 file_put(const char *path, const char *text)
@@ -1277,6 +1312,7 @@ main(void)
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_badtime),
+		cmocka_unit_test(test_replay_amend),
 		cmocka_unit_test(test_replay_file_errors),
 		cmocka_unit_test(test_huge_updates),
 	};
