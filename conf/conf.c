@@ -159,6 +159,8 @@ static const struct conf_key conf_keys[] = {
 	    "user serve runs as once its sockets are open; default \"\" = the one that started it"),
 	K_GROUP("dns", "update_key", conf_dns, update_key, 0,
 	    "TSIG key that signs UPDATEs (and may transfer); optional"),
+	K_INT("dns", "tsig_fudge_max", conf_dns, tsig_fudge_max, 300, 1, 3600,
+	    "the most a signed request's time may be off ours, seconds, whatever fudge it asks; default 300, 1..3600"),
 	K_ADDRS("dns", "allow_transfer", CK_IPS, conf_dns, allow_transfer,
 	    n_allow_transfer, 0, 0, CONF_LIST_MAX, NULL,
 	    "IP addresses that may AXFR/IXFR without TSIG; default []"),

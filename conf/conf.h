@@ -55,6 +55,7 @@ struct conf_dns {
 	int			 workers;		/* 0 = one per CPU, else 1 .. 64 */
 	char			 user[64];		/* run as this user once listening; "" = stay */
 	struct conf_tsig_key	 update_key;
+	int			 tsig_fudge_max;	/* seconds a signed request's time may be off */
 	struct conf_ip		*allow_transfer;
 	size_t			 n_allow_transfer;
 	struct conf_sockaddr	*notify;		/* port defaults to 53 */

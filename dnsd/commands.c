@@ -19,6 +19,7 @@
 #include "dnsd/server.h"
 #include "dnsd/server_int.h"
 #include "dnsd/snapshot.h"
+#include "dnsd/update.h"
 #include "dnsd/zone.h"
 
 int
@@ -58,6 +59,11 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 	(void)argv;
 	if (argc > 0) {
 		fprintf(stderr, "usage: redisfo-dns [-c FILE] checkconf\n");
+		return 2;
+	}
+	/* What the zone's replay cache holds is state too: serve refuses a bad one. */
+	if (update_replay_check(conf->dns.zone_file, conf->dns.zone, err, sizeof(err)) == -1) {
+		fprintf(stderr, "redisfo-dns: %s\n", err);
 		return 2;
 	}
 	if (access(conf->dns.zone_file, F_OK) == -1 && errno == ENOENT) {

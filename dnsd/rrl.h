@@ -1,6 +1,8 @@
 /*
  * rrl.h - response rate limiting per client network (/24 for IPv4, /56
- * for IPv6), for UDP answers. Each UDP worker owns one table: no locks.
+ * for IPv6), for UDP answers, and for the UDP messages handed to the
+ * control thread (UPDATE, signed queries) before it verifies them. Each
+ * UDP worker owns one table: no locks.
  * A limited answer is dropped, except every slip-th, which goes out
  * truncated so a real client retries over TCP.
  */

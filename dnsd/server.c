@@ -31,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -159,6 +160,52 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_l
 
 /* ---- the slow path: UPDATE, transfers, signed queries ---- */
 
+/*
+ * The UPDATE replay cache lives beside the zone file, written when it
+ * changed, so that a signed UPDATE is never applied twice, even across a
+ * restart. 0, or -1 with err naming the file and the problem.
+ */
+static int
+server_replay_path(const struct server *srv, char *path, size_t len, char *err,
+    size_t errlen)
+{
+	if (update_replay_path(srv->conf->dns.zone_file, path, len) == -1) {
+		snprintf(err, errlen, "%.400s: path too long for its replay cache",
+		    srv->conf->dns.zone_file);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+server_replay_load(struct server *srv, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if (server_replay_path(srv, path, sizeof(path), err, errlen) == -1)
+		return -1;
+	return update_replay_load(srv->replay, path, srv->conf->dns.zone, err, errlen);
+}
+
+/*
+ * zone_is_next: the zone file is written next, in the same folder, and its
+ * fsync of the folder makes our rename durable too: one flush fewer on
+ * the way to the reply. Should that write fail, save again with 0.
+ */
+static int
+server_replay_save(struct server *srv, int zone_is_next, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if (!srv->replay->dirty)
+		return 0;
+	if (server_replay_path(srv, path, sizeof(path), err, errlen) == -1)
+		return -1;
+	return update_replay_save(srv->replay, path, srv->conf->dns.zone,
+	    (uint64_t)time(NULL), (unsigned)srv->conf->dns.tsig_fudge_max, !zone_is_next,
+	    err, errlen);
+}
+
 static void
 slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *out)
 {
@@ -168,12 +215,21 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	int			 rcode;
 	uint32_t		 serial = 0;
 
-	if ((u = update_begin(msg, len, &srv->conf->dns.update_key, &srv->replay,
-	    err, sizeof(err))) == NULL) {
+	if ((u = update_begin(msg, len, &srv->conf->dns.update_key,
+	    (unsigned)srv->conf->dns.tsig_fudge_max, srv->replay, err, sizeof(err))) == NULL) {
 		log_debug("update dropped: %s", err);
 		return;
 	}
 	rcode = update_run(u, srv->zone, srv->conf->dns.zone, &nz);
+	/* The message is on record before it changes anything. */
+	if (server_replay_save(srv, nz != NULL, err, sizeof(err)) == -1) {
+		log_errorx("update not applied: %s", err);
+		if (nz != NULL)
+			ldns_zone_deep_free(nz);
+		nz = NULL;
+		rcode = DNS_RCODE_SERVFAIL;
+		update_replay_amend(u, rcode);
+	}
 	if (nz != NULL) {
 		serial = zone_serial(nz);
 		if (server_adopt_zone(srv, nz, 1, update_section(u), err, sizeof(err)) == -1) {
@@ -181,6 +237,9 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 			ldns_zone_deep_free(nz);
 			rcode = DNS_RCODE_SERVFAIL;
 			serial = 0;
+			update_replay_amend(u, rcode);
+			if (server_replay_save(srv, 0, err, sizeof(err)) == -1)
+				log_errorx("%s", err);
 		}
 	}
 	if (rcode != DNS_RCODE_NOERROR)
@@ -210,7 +269,8 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 	ssize_t			 n;
 
 	memset(&st, 0, sizeof(st));
-	v = tsig_verify_request(q.wire, q.len, &srv->conf->dns.update_key, &st);
+	v = tsig_verify_request(q.wire, q.len, &srv->conf->dns.update_key,
+	    (unsigned)srv->conf->dns.tsig_fudge_max, &st);
 	if ((buf = malloc(TCP_MSG_MAX)) == NULL)
 		return;
 	q.has_tsig = 0;
@@ -612,6 +672,7 @@ server_stop(struct server *srv)
 		free(srv->conf_owned);
 	}
 	metrics_free(srv->metrics);
+	free(srv->replay);
 	free(srv->listeners);
 	free(srv->workers);
 }
@@ -635,9 +696,19 @@ server_run(const struct conf *conf, ldns_zone *z)
 		ldns_zone_deep_free(z);
 		return 1;
 	}
+	/* Without what it remembers, a captured UPDATE could be applied again. */
+	if ((srv.replay = malloc(sizeof(*srv.replay))) == NULL ||
+	    server_replay_load(&srv, err, sizeof(err)) == -1) {
+		log_errorx("%s", srv.replay == NULL ? "out of memory" : err);
+		free(srv.replay);
+		ldns_zone_deep_free(z);
+		metrics_free(srv.metrics);
+		return 2;
+	}
 	if (server_adopt_zone(&srv, z, 0, NULL, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s", conf->dns.zone_file, err);
 		ldns_zone_deep_free(z);
+		free(srv.replay);
 		metrics_free(srv.metrics);
 		return 2;
 	}

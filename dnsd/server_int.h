@@ -74,7 +74,7 @@ struct server {
 	struct conf		*conf_owned;	/* a reloaded one we must free */
 	ldns_zone		*zone;
 	struct xfr_journal	 journal;	/* its last changes, for IXFR */
-	struct update_replay	 replay;	/* answers to the last signed UPDATEs */
+	struct update_replay	*replay;	/* the last signed UPDATEs, kept beside the zone file */
 	int			 epfd;
 	struct ev		 sig_ev, slowq_ev, notify_ev;
 	int			 slowq[2];

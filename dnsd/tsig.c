@@ -23,7 +23,7 @@
 #include "dnsd/tsig.h"
 #include "dnsd/wire.h"
 
-#define TSIG_FUDGE	300
+#define TSIG_FUDGE	300	/* the fudge our replies carry */
 
 /* The algorithms we know: config name, wire name (presentation), digest. */
 static const struct tsig_alg {
@@ -125,7 +125,7 @@ tsig_vars_put(uint8_t *d, const uint8_t *key_name, size_t key_len,
 
 enum tsig_verdict
 tsig_verify_request(const uint8_t *wire, size_t len,
-    const struct conf_tsig_key *key, struct tsig_state *st)
+    const struct conf_tsig_key *key, unsigned fudge_max, struct tsig_state *st)
 {
 	struct tsig_key_ready k;
 	size_t off = DNS_HEADER_LEN, tsig_start, rdend, skipped_len;
@@ -229,9 +229,12 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	}
 	memcpy(st->mac, mac, mac_size);
 	st->mac_len = mac_size;
-	/* RFC 8945 5.2.3, then 5.2.4: the time before the truncation policy. */
+	/*
+	 * RFC 8945 5.2.3, then 5.2.4: the time before the truncation policy.
+	 * The window is the client's fudge, but never wider than ours.
+	 */
 	now = (uint64_t)time(NULL);
-	if ((now > t ? now - t : t - now) > fudge) {
+	if ((now > t ? now - t : t - now) > (fudge < fudge_max ? fudge : fudge_max)) {
 		st->error = TSIG_BADTIME;
 		return TSIG_BADTIME;
 	}

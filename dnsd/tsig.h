@@ -47,10 +47,14 @@ struct tsig_state {
  * Verify the TSIG of request wire (must be the last additional record)
  * against key. Returns TSIG_NONE, TSIG_OK, a TSIG error (BADKEY, BADSIG,
  * BADTIME, BADTRUNC: NOTAUTH) or TSIG_MALFORMED (FORMERR), and fills st
- * for tsig_sign_reply.
+ * for tsig_sign_reply. The request's time must be within its fudge of
+ * ours, and its fudge counts for at most fudge_max seconds
+ * (dns.tsig_fudge_max): a client cannot stretch how long a captured
+ * message stays good.
  */
 enum tsig_verdict	tsig_verify_request(const uint8_t *wire, size_t len,
-			    const struct conf_tsig_key *key, struct tsig_state *st);
+			    const struct conf_tsig_key *key, unsigned fudge_max,
+			    struct tsig_state *st);
 
 /*
  * Append a TSIG record to reply (in place; ARCOUNT updated): signed with

@@ -5,9 +5,9 @@
  * socket, receiving and sending in batches (recvmmsg and sendmmsg) and
  * answering from the current snapshot through the fast path in query.c,
  * with response rate limiting when dns.rrl asks for it. A message the
- * fast path cannot answer (UPDATE, a TSIG-signed query) is copied onto the
- * slow queue, a pipe the control thread in server.c reads, a bounded
- * number a second.
+ * fast path cannot answer (UPDATE, a TSIG-signed query) is counted by the
+ * rate limit like any answer, then copied onto the slow queue, a pipe the
+ * control thread in server.c reads, a bounded number a second.
  *
  * A worker never blocks on anything but its socket, never takes a lock,
  * and never allocates, except to hand on such a rare message. It reads the
@@ -136,6 +136,19 @@ worker_slip(const struct query *q, uint8_t *out)
 	return n;
 }
 
+/*
+ * The slip of a message the control thread would have answered: empty,
+ * truncated, unsigned, so that a real client asks again over TCP.
+ */
+static size_t
+worker_slip_slow(const struct query *q, uint8_t *out)
+{
+	size_t n = query_error(q, DNS_RCODE_NOERROR, out, EDNS_OUR_SIZE);
+
+	out[DNS_OFF_FLAGS1] |= DNS_FLAG_TC;
+	return n;
+}
+
 /* Answer one batch; returns how many replies are ready in out_msgs. */
 static unsigned
 worker_batch(struct worker *w, const struct snapshot *snap, int n)
@@ -157,12 +170,25 @@ worker_batch(struct worker *w, const struct snapshot *snap, int n)
 			continue;
 		v = query_answer(snap, &q, QUERY_TRANSPORT_UDP, out, EDNS_OUR_SIZE, &olen);
 		if (v == QUERY_SLOW) {
-			worker_forward(w, w->in_buf[i], len, h);
+			/*
+			 * Counted here, before anything is verified: a flood of
+			 * signed messages, good MAC or not, is limited as any
+			 * other answer is. The switch sends its UPDATEs over
+			 * TCP, which is never limited.
+			 */
+			enum rrl_verdict r = w->rrl != NULL ?
+			    rrl_check(w->rrl, &w->peers[i], now) : RRL_PASS;
+
+			if (r == RRL_PASS) {
+				worker_forward(w, w->in_buf[i], len, h);
+				continue;
+			}
+			metrics_rrl(w->mb, r == RRL_DROP);
+			if (r == RRL_DROP || (olen = worker_slip_slow(&q, out)) == 0)
+				continue;
+		} else if (v != QUERY_REPLY || olen == 0) {
 			continue;
-		}
-		if (v != QUERY_REPLY || olen == 0)
-			continue;
-		if (w->rrl != NULL) {
+		} else if (w->rrl != NULL) {
 			enum rrl_verdict r = rrl_check(w->rrl, &w->peers[i], now);
 
 			if (r == RRL_DROP) {

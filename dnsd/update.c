@@ -22,13 +22,24 @@
  * work grows with the zone plus the update, not their product (a name's
  * records are found by hash), so the largest message costs a fraction of a
  * second on a 10,000-service zone; a record that would not read back from
- * the zone file is FORMERR; a signed message seen again gets its first
- * answer and changes nothing (the answers are kept in the caller's
- * struct update_replay: this file holds no state between messages).
+ * the zone file is FORMERR.
+ *
+ * Replays (RFC 8945 5.2.3): a signed message older than the latest one
+ * run gets BADTIME; one seen again while none newer has run gets its
+ * first answer and changes nothing. What that takes is kept in the
+ * caller's struct update_replay, which this file also reads from and
+ * writes to its file beside the zone: it holds no state between messages.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
@@ -45,7 +56,7 @@
 
 struct update_ctx {
 	uint8_t				 hdr[DNS_HEADER_LEN];
-	int				 remember;	/* a signed request run: keep its answer */
+	int				 learned;	/* run the first time: in the replay cache */
 	uint8_t				*zone_sec;	/* raw zone section, for the reply */
 	size_t				 zone_sec_len;
 	ldns_pkt			*pkt;		/* NULL if it did not parse */
@@ -74,25 +85,366 @@ struct update_work {
 	int		 soa_set;	/* the update itself raised the serial */
 };
 
-static const struct update_replay_entry *
-update_replay_find(const struct update_replay *r, const struct tsig_state *st)
+/* ---- the replay cache ---- */
+
+#define REPLAY_MAGIC	"redisfo-dns-replay"
+#define REPLAY_VERSION	1
+#define REPLAY_TIME_MAX	0xffffffffffffull	/* Time Signed is 48 bits */
+
+static struct update_replay_entry *
+update_replay_find(struct update_replay *r, const struct tsig_state *st)
 {
-	for (size_t i = 0; i < UPDATE_REPLAY_MAX; i++)
+	for (size_t i = 0; i < r->n; i++)
 		if (r->seen[i].mac_len == st->mac_len && st->mac_len > 0 &&
 		    memcmp(r->seen[i].mac, st->mac, st->mac_len) == 0)
 			return &r->seen[i];
 	return NULL;
 }
 
+/* Let entry i go; a request it covered is now refused through r->forgotten. */
 static void
-update_replay_add(struct update_replay *r, const struct tsig_state *st, int rcode)
+update_replay_forget(struct update_replay *r, size_t i)
 {
-	struct update_replay_entry *e = &r->seen[r->next];
+	if (r->seen[i].time_signed > r->forgotten)
+		r->forgotten = r->seen[i].time_signed;
+	r->seen[i] = r->seen[--r->n];
+	r->dirty = 1;
+}
 
+static void
+update_replay_learn(struct update_replay *r, const struct tsig_state *st, int rcode)
+{
+	struct update_replay_entry *e;
+
+	if (r->n == UPDATE_REPLAY_MAX) {
+		size_t oldest = 0;
+
+		for (size_t i = 1; i < r->n; i++)
+			if (r->seen[i].time_signed < r->seen[oldest].time_signed)
+				oldest = i;
+		update_replay_forget(r, oldest);
+	}
+	e = &r->seen[r->n++];
+	e->time_signed = st->time_signed;
 	memcpy(e->mac, st->mac, st->mac_len);
 	e->mac_len = st->mac_len;
 	e->rcode = rcode;
-	r->next = (r->next + 1) % UPDATE_REPLAY_MAX;
+	if (st->time_signed > r->latest)
+		r->latest = st->time_signed;
+	r->dirty = 1;
+}
+
+int
+update_replay_path(const char *zone_file, char *path, size_t len)
+{
+	int n = snprintf(path, len, "%s.replay", zone_file);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* A decimal number of at most max, digits only. */
+static int
+replay_number(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' || *v > max ? -1 : 0;
+}
+
+static int
+replay_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "<time signed> <rcode> <MAC in hex>" into e; -1 if it is not that. */
+static int
+replay_entry_parse(char *line, struct update_replay_entry *e)
+{
+	char *save = NULL, *t = strtok_r(line, " ", &save), *rc = strtok_r(NULL, " ", &save);
+	char *mac = strtok_r(NULL, " ", &save);
+	uint64_t v;
+	size_t hl;
+
+	if (replay_number(t, REPLAY_TIME_MAX, &e->time_signed) == -1 ||
+	    replay_number(rc, DNS_RCODE_MASK, &v) == -1 || mac == NULL ||
+	    strtok_r(NULL, " ", &save) != NULL)
+		return -1;
+	e->rcode = (int)v;
+	hl = strlen(mac);
+	if (hl == 0 || hl % 2 != 0 || hl / 2 > sizeof(e->mac))
+		return -1;
+	for (size_t i = 0; i < hl / 2; i++) {
+		int hi = replay_hex(mac[2 * i]), lo = replay_hex(mac[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		e->mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	e->mac_len = hl / 2;
+	return 0;
+}
+
+/*
+ * The header line, "redisfo-dns-replay 1 zone <zone> latest <time>
+ * forgotten <time> entries <n>"; -1 with why when it is not one of ours,
+ * or not for origin.
+ */
+static int
+replay_header_parse(char *line, const char *origin, struct update_replay *r,
+    uint64_t *count, char *why, size_t whylen)
+{
+	static const char *const word[] = { REPLAY_MAGIC, NULL, "zone", NULL, "latest",
+	    NULL, "forgotten", NULL, "entries", NULL };
+	char *tok[10], *save = NULL;
+	uint64_t version;
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		tok[i] = strtok_r(i == 0 ? line : NULL, " ", &save);
+	if (tok[0] == NULL || strcmp(tok[0], REPLAY_MAGIC) != 0) {
+		snprintf(why, whylen, "not a replay cache written by redisfo-dns "
+		    "(its first line is not \"%s ...\")", REPLAY_MAGIC);
+		return -1;
+	}
+	if (replay_number(tok[1], UINT32_MAX, &version) == -1 || version != REPLAY_VERSION) {
+		snprintf(why, whylen, "version %.20s: this redisfo-dns reads version %d",
+		    tok[1] ? tok[1] : "(none)", REPLAY_VERSION);
+		return -1;
+	}
+	for (i = 0; i < 10; i++)
+		if (tok[i] == NULL || (word[i] != NULL && strcmp(tok[i], word[i]) != 0))
+			break;
+	if (i < 10 || strtok_r(NULL, " ", &save) != NULL) {
+		snprintf(why, whylen, "bad header (expected \"%s %d zone <zone> latest "
+		    "<time> forgotten <time> entries <n>\")", REPLAY_MAGIC, REPLAY_VERSION);
+		return -1;
+	}
+	if (strcasecmp(tok[3], origin) != 0) {
+		snprintf(why, whylen, "written for zone %.255s, not %s", tok[3], origin);
+		return -1;
+	}
+	if (replay_number(tok[5], REPLAY_TIME_MAX, &r->latest) == -1 ||
+	    replay_number(tok[7], REPLAY_TIME_MAX, &r->forgotten) == -1 ||
+	    replay_number(tok[9], UPDATE_REPLAY_MAX, count) == -1) {
+		snprintf(why, whylen, "bad latest, forgotten or entries (times of at most "
+		    "48 bits, at most %d entries)", UPDATE_REPLAY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+update_replay_load(struct update_replay *r, const char *path, const char *origin,
+    char *err, size_t errlen)
+{
+	FILE		*fp;
+	char		 line[512], why[512] = "";
+	uint64_t	 count = 0;
+	int		 lineno = 0, header = 0, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;	/* the first start: nothing signed yet */
+		snprintf(err, errlen, "%s: cannot read the replay cache: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t l = strlen(line);
+
+		lineno++;
+		if (l == 0 || line[l - 1] != '\n') {
+			snprintf(why, sizeof(why), "%s", feof(fp) ? "the last line is cut short" :
+			    "line too long");
+			goto out;
+		}
+		line[l - 1] = '\0';
+		if (line[0] == '#')
+			continue;
+		if (!header) {
+			if (replay_header_parse(line, origin, r, &count, why, sizeof(why)) == -1)
+				goto out;
+			header = 1;
+		} else if (r->n == count) {
+			snprintf(why, sizeof(why), "more entries than the %" PRIu64 " announced",
+			    count);
+			goto out;
+		} else if (replay_entry_parse(line, &r->seen[r->n]) == -1) {
+			snprintf(why, sizeof(why), "not an entry (expected \"<time signed> "
+			    "<rcode> <MAC in lower-case hex>\")");
+			goto out;
+		} else if (r->seen[r->n++].time_signed > r->latest) {
+			snprintf(why, sizeof(why), "an entry signed after latest");
+			goto out;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(why, sizeof(why), "read error: %s", strerror(errno));
+		goto out;
+	}
+	lineno = 0;
+	if (!header)
+		snprintf(why, sizeof(why), "no header: not a replay cache written by redisfo-dns");
+	else if (r->n != count)
+		snprintf(why, sizeof(why), "%zu entries where %" PRIu64 " were announced "
+		    "(cut short?)", r->n, count);
+	else
+		rc = 0;
+out:
+	fclose(fp);
+	if (rc == -1) {
+		if (lineno > 0)
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+		else
+			snprintf(err, errlen, "%s: %s", path, why);
+		memset(r, 0, sizeof(*r));
+	}
+	return rc;
+}
+
+int
+update_replay_check(const char *zone_file, const char *origin, char *err, size_t errlen)
+{
+	struct update_replay	*r = malloc(sizeof(*r));
+	char			 path[PATH_MAX];
+	int			 rc;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (update_replay_path(zone_file, path, sizeof(path)) == -1) {
+		snprintf(err, errlen, "%.400s: path too long for its replay cache", zone_file);
+		rc = -1;
+	} else
+		rc = update_replay_load(r, path, origin, err, errlen);
+	free(r);
+	return rc;
+}
+
+/* fsync the folder that holds path, so that a rename in it is durable. */
+static int
+replay_fsync_dir(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+update_replay_save(struct update_replay *r, const char *path, const char *origin,
+    uint64_t now, unsigned fudge_max, int sync_folder, char *err, size_t errlen)
+{
+	char	 tmp[PATH_MAX];
+	FILE	*fp = NULL;
+	int	 fd;
+
+	/* Outside the window TSIG refuses them; forgotten then refuses them too. */
+	for (size_t i = 0; i < r->n; )
+		if (r->seen[i].time_signed + fudge_max < now)
+			update_replay_forget(r, i);
+		else
+			i++;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		snprintf(err, errlen, "%s: cannot create a temp file: %s", tmp, strerror(errno));
+		return -1;
+	}
+	(void)fchmod(fd, 0644);
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	fprintf(fp, "# The signed UPDATEs of the last dns.tsig_fudge_max seconds, so that\n"
+	    "# none is applied twice, even after a restart. Written by redisfo-dns.\n");
+	fprintf(fp, "%s %d zone %s latest %" PRIu64 " forgotten %" PRIu64 " entries %zu\n",
+	    REPLAY_MAGIC, REPLAY_VERSION, origin, r->latest, r->forgotten, r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		fprintf(fp, "%" PRIu64 " %d ", r->seen[i].time_signed, r->seen[i].rcode);
+		for (size_t k = 0; k < r->seen[i].mac_len; k++)
+			fprintf(fp, "%02x", r->seen[i].mac[k]);
+		fputc('\n', fp);
+	}
+	if (fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0)
+		goto fail;
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		goto fail;
+	}
+	fp = NULL;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	if (sync_folder && replay_fsync_dir(path) == -1) {
+		snprintf(err, errlen, "%s: fsync of its folder: %s", path, strerror(errno));
+		return -1;
+	}
+	r->dirty = 0;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+	if (fp != NULL)
+		fclose(fp);
+	unlink(tmp);
+	return -1;
+}
+
+void
+update_replay_amend(struct update_ctx *u, int rcode)
+{
+	struct update_replay_entry *e;
+
+	if (u->learned && (e = update_replay_find(u->replay, &u->st)) != NULL &&
+	    e->rcode != rcode) {
+		e->rcode = rcode;
+		u->replay->dirty = 1;
+	}
+}
+
+/*
+ * RFC 8945 5.2.3: is this request, signed and on time, a replay? A
+ * request signed before the latest one run is (or is out of order, which
+ * no client of ours does); so is one not found that is no newer than an
+ * entry let go. Then it gets BADTIME, signed, with our time.
+ */
+static int
+update_replay_refused(struct update_ctx *u, const struct update_replay_entry *seen)
+{
+	const struct update_replay *r = u->replay;
+	unsigned long long t = u->st.time_signed;
+
+	if (t < r->latest && seen != NULL)
+		snprintf(u->why, sizeof(u->why), "TSIG BADTIME (a replay: this UPDATE "
+		    "ran already, and one signed later since)");
+	else if (t < r->latest)
+		snprintf(u->why, sizeof(u->why), "TSIG BADTIME (signed at %llu, before "
+		    "the latest UPDATE run, signed at %llu: a replay or out of order)", t,
+		    (unsigned long long)r->latest);
+	else if (seen == NULL && t <= r->forgotten)
+		snprintf(u->why, sizeof(u->why), "TSIG BADTIME (signed at %llu, no later "
+		    "than UPDATEs the replay cache let go: it may have run)", t);
+	else
+		return 0;
+	u->st.error = TSIG_BADTIME;
+	return 1;
 }
 
 /* Records in the prerequisite and update sections, from the header. */
@@ -104,7 +456,7 @@ update_rr_count(const struct update_ctx *u)
 
 struct update_ctx *
 update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
-    struct update_replay *replay, char *err, size_t errlen)
+    unsigned fudge_max, struct update_replay *replay, char *err, size_t errlen)
 {
 	struct update_ctx *u;
 	size_t off = DNS_HEADER_LEN;
@@ -135,7 +487,7 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 			}
 		}
 	}
-	u->tsig_rc = tsig_verify_request(wire, len, key, &u->st);
+	u->tsig_rc = tsig_verify_request(wire, len, key, fudge_max, &u->st);
 	if (u->tsig_rc == TSIG_MALFORMED)
 		u->st.present = 0;
 	/* Only an authenticated message of a bounded size reaches ldns. */
@@ -174,11 +526,6 @@ update_reply(struct update_ctx *u, int rcode, uint8_t **wire, size_t *len)
 	size_t max = DNS_HEADER_LEN + u->zone_sec_len + 1200, n;
 	uint8_t *b;
 	ssize_t r;
-
-	if (u->remember) {
-		update_replay_add(u->replay, &u->st, rcode);
-		u->remember = 0;
-	}
 
 	if ((b = calloc(1, max)) == NULL)
 		return -1;
@@ -712,44 +1059,16 @@ work_to_zone(struct update_work *w)
 	return z;
 }
 
-int
-update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
+/* A signed request on time, run for the first time: its answer. */
+static int
+update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *origin,
     ldns_zone **new_zone)
 {
-	const struct update_replay_entry *seen;
 	struct update_work w;
 	ldns_rdf *apex = NULL;
 	ldns_rr *zrr;
 	int rc;
 
-	*new_zone = NULL;
-	if (u->tsig_rc == TSIG_MALFORMED) {
-		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
-		return DNS_RCODE_FORMERR;
-	}
-	if (u->key == NULL || u->key->name[0] == '\0') {
-		snprintf(u->why, sizeof(u->why), "no dns.update_key configured");
-		return DNS_RCODE_REFUSED;
-	}
-	if (u->tsig_rc == TSIG_NONE) {
-		snprintf(u->why, sizeof(u->why), "not signed");
-		return DNS_RCODE_REFUSED;
-	}
-	if (u->tsig_rc != TSIG_OK) {
-		snprintf(u->why, sizeof(u->why), "TSIG %s",
-		    u->tsig_rc == TSIG_BADKEY ? "BADKEY (unknown key or algorithm)" :
-		    u->tsig_rc == TSIG_BADSIG ? "BADSIG (wrong MAC)" :
-		    u->tsig_rc == TSIG_BADTIME ? "BADTIME (clock off by more than the fudge)" :
-		    u->tsig_rc == TSIG_BADTRUNC ? "BADTRUNC (truncated MAC)" :
-		    "error");
-		return DNS_RCODE_NOTAUTH;
-	}
-	if ((seen = update_replay_find(u->replay, &u->st)) != NULL) {
-		snprintf(u->why, sizeof(u->why), "the same signed UPDATE again, "
-		    "answered as the first time and not applied twice");
-		return seen->rcode;
-	}
-	u->remember = 1;
 	if (update_rr_count(u) > UPDATE_MAX_RRS) {
 		snprintf(u->why, sizeof(u->why), "%u records, more than the %d allowed",
 		    update_rr_count(u), UPDATE_MAX_RRS);
@@ -808,5 +1127,49 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	}
 	work_free(&w);
 	ldns_rdf_deep_free(apex);
+	return rc;
+}
+
+int
+update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
+    ldns_zone **new_zone)
+{
+	const struct update_replay_entry *seen;
+	int rc;
+
+	*new_zone = NULL;
+	if (u->tsig_rc == TSIG_MALFORMED) {
+		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
+		return DNS_RCODE_FORMERR;
+	}
+	if (u->key == NULL || u->key->name[0] == '\0') {
+		snprintf(u->why, sizeof(u->why), "no dns.update_key configured");
+		return DNS_RCODE_REFUSED;
+	}
+	if (u->tsig_rc == TSIG_NONE) {
+		snprintf(u->why, sizeof(u->why), "not signed");
+		return DNS_RCODE_REFUSED;
+	}
+	if (u->tsig_rc != TSIG_OK) {
+		snprintf(u->why, sizeof(u->why), "TSIG %s",
+		    u->tsig_rc == TSIG_BADKEY ? "BADKEY (unknown key or algorithm)" :
+		    u->tsig_rc == TSIG_BADSIG ? "BADSIG (wrong MAC)" :
+		    u->tsig_rc == TSIG_BADTIME ? "BADTIME (clock off by more than the fudge or "
+		    "dns.tsig_fudge_max)" :
+		    u->tsig_rc == TSIG_BADTRUNC ? "BADTRUNC (truncated MAC)" :
+		    "error");
+		return DNS_RCODE_NOTAUTH;
+	}
+	seen = update_replay_find(u->replay, &u->st);
+	if (update_replay_refused(u, seen))
+		return DNS_RCODE_NOTAUTH;
+	if (seen != NULL) {
+		snprintf(u->why, sizeof(u->why), "the same signed UPDATE again, "
+		    "answered as the first time and not applied twice");
+		return seen->rcode;
+	}
+	rc = update_apply_message(u, zone, origin, new_zone);
+	update_replay_learn(u->replay, &u->st, rc);
+	u->learned = 1;
 	return rc;
 }

@@ -323,7 +323,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	memset(out, 0, sizeof(*out));
 	if (len < DNS_HEADER_LEN || (wire[DNS_OFF_FLAGS1] & DNS_FLAG_QR))
 		return -1;
-	trc = tsig_verify_request(wire, len, &dns->update_key, &st);
+	trc = tsig_verify_request(wire, len, &dns->update_key, (unsigned)dns->tsig_fudge_max, &st);
 	if (trc == TSIG_MALFORMED)
 		st.present = 0;
 	if (ldns_wire2pkt(&q, wire, len) != LDNS_STATUS_OK) {

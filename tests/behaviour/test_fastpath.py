@@ -135,6 +135,68 @@ def test_rrl_limits_one_network_not_another(tmp_path, procs):
     assert r.answer[0][0].to_text() == "127.0.0.2"
 
 
+def test_rrl_counts_signed_queries_before_verifying(tmp_path, procs):
+    """A flood of TSIG-signed queries with a bad MAC from one source, at
+    rrl rate 10: the full (NOTAUTH) answers stay within the rate each
+    second, the rest are dropped or slip out empty and truncated; the same
+    source still gets a signed UPDATE through over TCP."""
+    rate = 10
+    srv = procs.add(Redisfo(tmp_path, zone_text=ZONE,
+                            dns={"rrl": {"rate": rate, "slip": 2}}))
+    srv.start()
+    bad_key = srv.tsig_key(secret="b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=")
+    q = dns.message.make_query("redis.svc.test.", "A")
+    q.use_tsig(bad_key)
+    wire = q.to_wire()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    full, tc, sent = {}, 0, 0
+
+    def drain():
+        nonlocal tc
+        while True:
+            try:
+                data = sock.recv(2048)
+            except BlockingIOError:
+                return
+            if data[2] & 0x02:
+                tc += 1
+                assert data[6:8] == b"\0\0" and len(data) < 100    # empty
+            else:
+                assert data[3] & 0x0f == dns.rcode.NOTAUTH
+                second = int(time.time())
+                full[second] = full.get(second, 0) + 1
+    try:
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:               # a few seconds of flood
+            for _ in range(50):
+                try:
+                    sock.sendto(wire, ("127.0.0.1", srv.port))
+                    sent += 1
+                except BlockingIOError:
+                    break
+            drain()
+        end = time.monotonic() + 0.5                # the last replies in flight
+        while time.monotonic() < end:
+            drain()
+            time.sleep(0.01)
+    finally:
+        sock.close()
+    print("\nsigned flood: %d sent in 3 s, full answers per second %s, %d truncated"
+          % (sent, sorted(full.values()), tc))
+    assert sent > 3000, sent
+    assert full, "no answer at all: the control thread never saw one"
+    # Each second the rate; a reply late across a second boundary may
+    # count in the next one.
+    assert max(full.values()) <= 2 * rate, full
+    assert sum(full.values()) <= rate * (len(full) + 1), full
+    assert tc > 100, tc
+    # TCP is never limited: the switch's UPDATE from the same source works.
+    assert _update(srv, "127.0.0.7") == dns.rcode.NOERROR
+    assert srv.query("redis.svc.test.", "A").answer[0][0].to_text() == "127.0.0.7"
+
+
 def test_rrl_off_answers_everything(tmp_path, procs):
     srv = procs.add(Redisfo(tmp_path, zone_text=ZONE))
     srv.start()

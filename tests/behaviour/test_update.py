@@ -14,6 +14,8 @@ sending an UPDATE to its reply and to the new answer being served:
 import base64
 import os
 import shutil
+import signal
+import struct
 import statistics
 import subprocess
 import threading
@@ -30,7 +32,7 @@ import pytest
 import latency
 from confgen import TEST_ZONE_LOW_SOA_TTL
 from dnstools import need_tool
-from servers import Redisfo
+from servers import Redisfo, wait_until
 
 # The small zone (serial 7, redis A 127.0.0.2) and the record's TXT.
 ZONE = TEST_ZONE_LOW_SOA_TTL + '_redisfo.redis 5 IN TXT "primary=r1 epoch=1"\n'
@@ -248,26 +250,140 @@ def test_wrongly_signed_update_notauth(srv, what, exc):
     assert state(srv) == before
 
 
-def test_replayed_update_not_applied_again(srv):
-    """A captured switch sent again after a switch back changes nothing."""
+def replay_path(srv):
+    return srv.zone_path.with_name(srv.zone_path.name + ".replay")
+
+
+def tsig_time_error(reply):
+    """(TSIG error, server time in Other Data) of a BADTIME reply, read from
+    its last bytes: error, other length 6, then the 48-bit time."""
+    assert struct.unpack("!H", reply[-8:-6])[0] == 6, reply
+    return struct.unpack("!H", reply[-10:-8])[0], int.from_bytes(reply[-6:], "big")
+
+
+def assert_badtime(reply, u):
+    """NOTAUTH, TSIG error BADTIME, our time, signed with the key over the
+    request's MAC (dnspython checks that before it reports BADTIME)."""
+    assert reply is not None
+    assert reply[3] & 0x0f == dns.rcode.NOTAUTH
+    error, server_time = tsig_time_error(reply)
+    assert error == 18                                  # BADTIME
+    assert abs(server_time - time.time()) < 10
+    with pytest.raises(dns.tsig.PeerBadTime):
+        dns.message.from_wire(reply, keyring=u.keyring, request_mac=u.mac)
+
+
+def next_second(t):
+    """Wait until the clock has left second t (a bounded poll)."""
+    wait_until(lambda: time.time() >= t + 1, timeout=3, interval=0.01,
+               what="the next second")
+
+
+def test_replayed_update_refused_after_restart(srv):
+    """A captured switch, sent again after a switch back and a restart of
+    the server, is refused with BADTIME and changes nothing."""
     u = update(srv)
     u.present("redis", "A", "127.0.0.2")
     u.replace("redis", 5, "A", "127.0.0.3")
     wire = u.to_wire()
+    signed_at = time.time()
     reply = srv.raw(wire, timeout=2)
     assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
     assert served(srv) == ["127.0.0.3"]
+    next_second(signed_at)
     back = update(srv)
     back.present("redis", "A", "127.0.0.3")
     back.replace("redis", 5, "A", "127.0.0.2")
     assert send(srv, back).rcode() == dns.rcode.NOERROR
+    assert served(srv) == ["127.0.0.2"]
+    assert len(replay_path(srv).read_text().splitlines()) == 3 + 2
+    assert srv.stop() == 0
+    srv.start()
     before = state(srv)
-    # The same bytes again, over UDP and TCP: the first answer, no change.
+    # Byte for byte, over UDP and TCP: refused, the record stays .2.
+    assert_badtime(srv.raw(wire, timeout=2), u)
+    assert_badtime(srv.raw(wire, tcp=True, timeout=2), u)
+    assert state(srv) == before
+    assert "a replay" in srv.log()
+
+
+def test_same_update_again_gets_first_answer(srv):
+    """The same signed bytes again while no later UPDATE has run (a
+    retransmission, or two requests made byte-identical in the same second)
+    get the first answer, and the change is applied once, even across a
+    restart."""
+    u = update(srv)
+    u.present("redis", "A", "127.0.0.2")
+    u.replace("redis", 5, "A", "127.0.0.3")
+    wire = u.to_wire()
+    serial = srv.serial()
     reply = srv.raw(wire, timeout=2)
     assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
-    reply = srv.raw(wire, tcp=True, timeout=2)
-    assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+    assert srv.serial() == serial + 1
+    # The record moves back outside UPDATE: the prerequisite holds again.
+    srv.write_zone(ZONE.replace(" 7 ", " %d " % (serial + 5), 1))
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: srv.serial() == serial + 5, timeout=5, what="the reload")
+    assert served(srv) == ["127.0.0.2"]
+    for restart in (False, True):
+        if restart:
+            assert srv.stop() == 0
+            srv.start()
+        reply = srv.raw(wire, tcp=restart, timeout=2)
+        assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+        dns.message.from_wire(reply, keyring=u.keyring, request_mac=u.mac)
+        assert served(srv) == ["127.0.0.2"]
+        assert srv.serial() == serial + 5
+
+
+def test_update_signed_long_ago_with_large_fudge_badtime(srv):
+    """The client's fudge counts up to dns.tsig_fudge_max (300 s): signed
+    3000 s ago with fudge 3600 is refused BADTIME."""
+    before = state(srv)
+    u = update(srv)
+    u.use_tsig(u.keyring, fudge=3600)
+    u.replace("redis", 5, "A", "127.0.0.5")
+    reply = srv.raw(_signed_wire(u, skew=-3000), timeout=2)
+    assert_badtime(reply, u)
     assert state(srv) == before
+    assert "BADTIME" in srv.log()
+
+
+def test_tsig_fudge_max_is_configurable(tmp_path, procs):
+    """dns.tsig_fudge_max = 3600 lets the same request through."""
+    s = procs.add(Redisfo(tmp_path, zone_text=ZONE, dns={"tsig_fudge_max": 3600}))
+    s.start()
+    u = update(s)
+    u.use_tsig(u.keyring, fudge=3600)
+    u.replace("redis", 5, "A", "127.0.0.5")
+    reply = s.raw(_signed_wire(u, skew=-3000), timeout=2)
+    assert reply is not None and reply[3] & 0x0f == dns.rcode.NOERROR
+    assert served(s) == ["127.0.0.5"]
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"garbage\n", "not a replay cache written by redisfo-dns"),
+    (b"redisfo-dns-replay 1 zone other.test. latest 5 forgotten 0 entries 0\n",
+     "written for zone other.test., not svc.test."),
+    (b"redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 2\n"
+     b"5 0 00112233445566778899aabbccddeeff\n", "1 entries where 2 were announced"),
+])
+def test_bad_replay_file_serve_and_checkconf_exit_2(srv, content, why):
+    """A damaged or foreign replay cache stops serve and checkconf (exit 2,
+    naming the file and the problem); it is left as it was."""
+    assert srv.stop() == 0
+    path = replay_path(srv)
+    path.write_bytes(content)
+    r = srv.run("serve", timeout=20)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert str(path) in r.stderr and why in r.stderr, r.stderr
+    r = srv.run("checkconf", timeout=20)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert str(path) in r.stderr and why in r.stderr, r.stderr
+    assert path.read_bytes() == content
+    path.unlink()
+    assert srv.run("checkconf", timeout=20).returncode == 0
+    srv.start()
 
 
 def test_update_with_too_many_records_refused(srv):

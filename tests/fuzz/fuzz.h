@@ -212,4 +212,7 @@ fuzz_write_file(const char *path, const uint8_t *data, size_t len)
 	}
 }
 
+/* The server's default cap on a request's fudge (dns.tsig_fudge_max). */
+#define FUZZ_FUDGE_MAX	300
+
 #endif

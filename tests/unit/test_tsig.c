@@ -20,6 +20,7 @@
 
 #define KEY_NAME	UNIT_KEY_NAME
 #define KEY_SECRET	UNIT_KEY_SECRET
+#define FUDGE_MAX	300	/* dns.tsig_fudge_max */
 #define OTHER_SECRET	"b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE="
 
 static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
@@ -35,9 +36,9 @@ signed_query(const char *key_name, const char *secret, size_t *len, ldns_rdf **m
 	return w;
 }
 
-/* The same query, id 77, signed by hand at time t (ldns always signs "now"). */
+/* The same query, id 77, signed by hand at time t with fudge (ldns signs "now"). */
 static uint8_t *
-signed_query_at(uint64_t t, size_t *len)
+signed_query_fudge(uint64_t t, uint16_t fudge, size_t *len)
 {
 	ldns_pkt *p = unit_msg_query("redis.svc.test.", LDNS_RR_TYPE_A, 77);
 	uint8_t *w, *out;
@@ -49,8 +50,14 @@ signed_query_at(uint64_t t, size_t *len)
 	assert_non_null(out);
 	memcpy(out, w, n);
 	free(w);
-	*len = unit_msg_sign_at(out, n, t);
+	*len = unit_msg_sign_at_fudge(out, n, t, fudge);
 	return out;
+}
+
+static uint8_t *
+signed_query_at(uint64_t t, size_t *len)
+{
+	return signed_query_fudge(t, UNIT_KEY_FUDGE, len);
 }
 
 /* A reply to the query in wire: header + question, QR set. */
@@ -81,7 +88,7 @@ test_verify_ok_and_sign_roundtrip(void **state)
 	ssize_t n;
 
 	(void)state;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_OK);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_OK);
 	assert_true(st.present);
 	assert_int_equal(st.mac_len, 32);
 	rlen = reply_from(q, qlen, r, 0);
@@ -115,9 +122,9 @@ test_unpadded_secret(void **state)
 
 	(void)state;
 	snprintf(k.secret, sizeof(k.secret), "%.*s", (int)strlen(KEY_SECRET) - 1, KEY_SECRET);
-	assert_int_equal(tsig_verify_request(q, qlen, &k, &st), TSIG_OK);
+	assert_int_equal(tsig_verify_request(q, qlen, &k, FUDGE_MAX, &st), TSIG_OK);
 	snprintf(k.secret, sizeof(k.secret), "not base64!");
-	assert_int_equal(tsig_verify_request(q, qlen, &k, &st), TSIG_BADKEY);
+	assert_int_equal(tsig_verify_request(q, qlen, &k, FUDGE_MAX, &st), TSIG_BADKEY);
 	free(q);
 }
 
@@ -132,7 +139,7 @@ test_unsigned_is_none(void **state)
 	(void)state;
 	p = unit_msg_query("redis.svc.test.", LDNS_RR_TYPE_A, 0);
 	w = unit_msg_wire(p, NULL, NULL, &n, NULL);
-	assert_int_equal(tsig_verify_request(w, n, &key, &st), TSIG_NONE);
+	assert_int_equal(tsig_verify_request(w, n, &key, FUDGE_MAX, &st), TSIG_NONE);
 	assert_false(st.present);
 	size_t rl = reply_from(w, n, r, 0);
 	assert_int_equal(tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1), (ssize_t)rl);
@@ -168,15 +175,15 @@ test_badkey(void **state)
 	struct conf_tsig_key nokey = { "", "", "" };
 
 	(void)state;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADKEY);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADKEY);
 	assert_int_equal(st.error, TSIG_BADKEY);
 	check_unsigned_error_reply(&st, q, qlen, TSIG_BADKEY);
-	assert_int_equal(tsig_verify_request(q, qlen, &nokey, &st), TSIG_BADKEY);
+	assert_int_equal(tsig_verify_request(q, qlen, &nokey, FUDGE_MAX, &st), TSIG_BADKEY);
 	free(q);
 	/* Right name, other algorithm configured: BADKEY too. */
 	struct conf_tsig_key k512 = { KEY_NAME, "hmac-sha512", KEY_SECRET };
 	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
-	assert_int_equal(tsig_verify_request(q, qlen, &k512, &st), TSIG_BADKEY);
+	assert_int_equal(tsig_verify_request(q, qlen, &k512, FUDGE_MAX, &st), TSIG_BADKEY);
 	free(q);
 }
 
@@ -188,13 +195,13 @@ test_badsig(void **state)
 	uint8_t *q = signed_query(KEY_NAME, OTHER_SECRET, &qlen, NULL);
 
 	(void)state;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADSIG);
 	check_unsigned_error_reply(&st, q, qlen, TSIG_BADSIG);
 	free(q);
 	/* A message changed after signing. */
 	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
 	q[2] ^= 0x01;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADSIG);
 	free(q);
 }
 
@@ -210,11 +217,11 @@ test_badtime(void **state)
 
 	(void)state;
 	/* The hand-made signer agrees with ours when the time is right... */
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_OK);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_OK);
 	free(q);
 	/* ...and 1000 s off is outside the 300 s fudge. */
 	q = signed_query_at(now - 1000, &qlen);
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADTIME);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADTIME);
 	assert_int_equal(st.time_signed, now - 1000);
 	size_t rl = reply_from(q, qlen, r, 9);
 	ssize_t n = tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1);
@@ -231,6 +238,33 @@ test_badtime(void **state)
 	ldns_rdf_deep_free(reqmac);
 	free(q);
 	ldns_pkt_free(rp);
+}
+
+/*
+ * The window is the client's fudge, never more than ours: signed 3000 s
+ * ago with fudge 3600 is BADTIME under dns.tsig_fudge_max 300, and a
+ * client's smaller fudge still counts.
+ */
+static void
+test_fudge_capped(void **state)
+{
+	struct tsig_state st;
+	uint64_t now = (uint64_t)time(NULL);
+	size_t qlen;
+	uint8_t *q;
+
+	(void)state;
+	q = signed_query_fudge(now - 3000, 3600, &qlen);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADTIME);
+	assert_int_equal(st.error, TSIG_BADTIME);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, 3600, &st), TSIG_OK);
+	free(q);
+	q = signed_query_fudge(now - 200, 3600, &qlen);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_OK);
+	free(q);
+	q = signed_query_fudge(now + 200, 100, &qlen);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADTIME);
+	free(q);
 }
 
 /* Every algorithm we accept signs and verifies like ldns does. */
@@ -263,7 +297,7 @@ test_algorithms(void **state)
 		}
 		tested++;
 		assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
-		assert_int_equal(tsig_verify_request(w, n, &k, &st), TSIG_OK);
+		assert_int_equal(tsig_verify_request(w, n, &k, FUDGE_MAX, &st), TSIG_OK);
 		rn = tsig_sign_reply(r, reply_from(w, n, r, 0), sizeof(r), &k, &st, 1);
 		assert_true(rn > 0);
 		assert_int_equal(ldns_wire2pkt(&rp, r, (size_t)rn), LDNS_STATUS_OK);
@@ -301,7 +335,7 @@ test_truncated_mac(void **state)
 
 	(void)state;
 	truncate_mac(q, &qlen, 16);
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADTRUNC);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADTRUNC);
 	size_t rl = reply_from(q, qlen, r, 9);
 	ssize_t n = tsig_sign_reply(r, rl, sizeof(r), &key, &st, 1);
 	assert_true(n > 0);
@@ -314,16 +348,16 @@ test_truncated_mac(void **state)
 	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
 	truncate_mac(q, &qlen, 16);
 	q[qlen - 7] ^= 1;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADSIG);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADSIG);
 	free(q);
 	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
 	truncate_mac(q, &qlen, 8);
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
 	free(q);
 	/* RFC 8945 5.2: the time is checked before the truncation policy. */
 	q = signed_query_at((uint64_t)time(NULL) - 1000, &qlen);
 	truncate_mac(q, &qlen, 16);
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_BADTIME);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_BADTIME);
 	free(q);
 }
 
@@ -336,20 +370,20 @@ test_malformed(void **state)
 
 	(void)state;
 	/* Truncated TSIG rdata. */
-	assert_int_equal(tsig_verify_request(q, qlen - 3, &key, &st), TSIG_MALFORMED);
-	assert_int_equal(tsig_verify_request(q, 5, &key, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, qlen - 3, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, 5, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
 	/* Compression pointers in the TSIG owner: a loop, and past the end. */
 	size_t at = qlen - 61 - 10 - 13;	/* the owner, \013redisfo-key\000 */
 	assert_int_equal(q[at], 11);
 	q[at] = (uint8_t)(0xc0 | at >> 8);
 	q[at + 1] = (uint8_t)at;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
 	q[at] = 0xff;
 	q[at + 1] = 0xff;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
 	/* A label type that is not a length nor a pointer. */
 	q[at] = 0x41;
-	assert_int_equal(tsig_verify_request(q, qlen, &key, &st), TSIG_MALFORMED);
+	assert_int_equal(tsig_verify_request(q, qlen, &key, FUDGE_MAX, &st), TSIG_MALFORMED);
 	free(q);
 	/* Every truncation of a signed query is malformed, never read past. */
 	q = signed_query(KEY_NAME, KEY_SECRET, &qlen, NULL);
@@ -357,7 +391,7 @@ test_malformed(void **state)
 		uint8_t *c = malloc(n);	/* exact size, so a sanitizer sees overreads */
 
 		memcpy(c, q, n);
-		assert_true(tsig_verify_request(c, n, &key, &st) < 0);
+		assert_true(tsig_verify_request(c, n, &key, FUDGE_MAX, &st) < 0);
 		free(c);
 	}
 	free(q);
@@ -373,6 +407,7 @@ main(void)
 		cmocka_unit_test(test_badkey),
 		cmocka_unit_test(test_badsig),
 		cmocka_unit_test(test_badtime),
+		cmocka_unit_test(test_fudge_capped),
 		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_truncated_mac),
 		cmocka_unit_test(test_malformed),

@@ -2,7 +2,9 @@
  * test_update.c - RFC 2136 UPDATE against a zone built here: TSIG policy,
  * zone section, each prerequisite kind passing and failing, the update
  * operations, CNAME conflicts, apex protection, serial arithmetic, NOTZONE,
- * and that a failed or empty update never yields a new zone.
+ * that a failed or empty update never yields a new zone, and the replay
+ * cache: BADTIME for a replay, its file written, read back and refused
+ * when damaged.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +31,7 @@
 #define ORIGIN		"svc.test."
 #define KEY_NAME	UNIT_KEY_NAME
 #define KEY_SECRET	UNIT_KEY_SECRET
+#define FUDGE_MAX	300	/* dns.tsig_fudge_max */
 
 static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
 /* The answers remembered across the messages of every test, as a server's are. */
@@ -102,7 +105,7 @@ run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_k
 
 	w = unit_msg_wire(p, m->sign == 0 ? NULL : m->sign == 2 ? "nobody." : KEY_NAME,
 	    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET, &n, NULL);
-	u = update_begin(w, n, k, &replay, err, sizeof(err));
+	u = update_begin(w, n, k, FUDGE_MAX, &replay, err, sizeof(err));
 	assert_non_null(u);
 	rc = update_run(u, z, ORIGIN, out);
 	/* The reply always builds; signed replies verify with ldns. */
@@ -139,7 +142,7 @@ static int
 run_wire(const uint8_t *w, size_t n, const ldns_zone *z, ldns_zone **out)
 {
 	char err[256];
-	struct update_ctx *u = update_begin(w, n, &key, &replay, err, sizeof(err));
+	struct update_ctx *u = update_begin(w, n, &key, FUDGE_MAX, &replay, err, sizeof(err));
 	uint8_t *rw = NULL;
 	size_t rn;
 	int rc;
@@ -834,6 +837,251 @@ test_replay(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/*
+ * Run w with the replay cache r; returns the rcode, *out the new zone,
+ * *tsig_err the TSIG error of the reply (which must verify, signed over
+ * the request's MAC, as every reply to a request signed right must).
+ */
+static int
+run_replay(struct update_replay *r, const uint8_t *w, size_t n, const ldns_zone *z,
+    ldns_zone **out, int *tsig_err)
+{
+	char err[256];
+	struct update_ctx *u = update_begin(w, n, &key, FUDGE_MAX, r, err, sizeof(err));
+	uint8_t *rw = NULL;
+	size_t rn;
+	ldns_pkt *rp = NULL;
+	ldns_rdf *reqmac = ldns_native2rdf_int16_data(32, (uint8_t *)(uintptr_t)(w + n - 6 - 32));
+	int rc;
+
+	assert_non_null(u);
+	rc = update_run(u, z, ORIGIN, out);
+	assert_int_equal(update_reply(u, rc, &rw, &rn), 0);
+	assert_int_equal(ldns_wire2pkt(&rp, rw, rn), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_get_rcode(rp), rc);
+	assert_non_null(ldns_pkt_tsig(rp));
+	assert_true(ldns_pkt_tsig_verify(rp, rw, rn, KEY_NAME, KEY_SECRET, reqmac));
+	*tsig_err = ldns_rdf2native_int16(ldns_rr_rdf(ldns_pkt_tsig(rp), 5));
+	if (*tsig_err == TSIG_BADTIME)	/* our time goes back with it */
+		assert_int_equal(ldns_rdf_size(ldns_rr_rdf(ldns_pkt_tsig(rp), 6)), 2 + 6);
+	ldns_rdf_deep_free(reqmac);
+	ldns_pkt_free(rp);
+	free(rw);
+	update_end(u);
+	return rc;
+}
+
+/* "prereq: redis A from; update: redis A := to", id, signed at t. */
+static size_t
+wire_switch(uint8_t *w, uint16_t id, const char *from, const char *to, uint64_t t)
+{
+	size_t n = wire_update_head(w, 1, 2);
+
+	w[0] = (uint8_t)(id >> 8);
+	w[1] = (uint8_t)id;
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0,
+	    (const uint8_t *)from, 4);
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, 0, NULL, 0);
+	n = wire_rr(w, n, "redis.svc.test.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 5,
+	    (const uint8_t *)to, 4);
+	return unit_msg_sign_at(w, n, t);
+}
+
+/*
+ * RFC 8945 5.2.3: a captured switch sent again once a later-signed one
+ * has run is refused with BADTIME (signed, with our time), and so is any
+ * request signed before the latest one run; nothing changes. The cache
+ * written to its file and read back (a restart) refuses the same.
+ */
+static void
+test_replay_badtime(void **state)
+{
+	struct update_replay *r = calloc(1, sizeof(*r)), *r2 = calloc(1, sizeof(*r2));
+	ldns_zone *z = zone_make(zone_text), *nz = NULL, *nz2 = NULL;
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t a[512], b[512], c[512];
+	size_t an = wire_switch(a, 1, "\x7f\0\0\x02", "\x7f\0\0\x03", now - 10);
+	size_t bn = wire_switch(b, 2, "\x7f\0\0\x03", "\x7f\0\0\x02", now - 5);
+	size_t cn = wire_switch(c, 3, "\x7f\0\0\x02", "\x7f\0\0\x04", now - 8);
+	char dir[] = "/tmp/test_update.XXXXXX", path[128], err[512];
+	int te;
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(r2);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/zone.replay", dir);
+	assert_int_equal(run_replay(r, a, an, z, &nz, &te), LDNS_RCODE_NOERROR);
+	assert_int_equal(te, 0);
+	assert_non_null(nz);
+	assert_true(r->dirty);
+	assert_int_equal(run_replay(r, b, bn, nz, &nz2, &te), LDNS_RCODE_NOERROR);
+	assert_non_null(nz2);
+	assert_int_equal(r->latest, now - 5);
+	/* Back at .2 (z), a's prerequisite holds: still refused. */
+	r->dirty = 0;
+	ldns_zone_deep_free(nz);
+	assert_int_equal(run_replay(r, a, an, z, &nz, &te), LDNS_RCODE_NOTAUTH);
+	assert_int_equal(te, TSIG_BADTIME);
+	assert_null(nz);
+	assert_int_equal(run_replay(r, c, cn, z, &nz, &te), LDNS_RCODE_NOTAUTH);
+	assert_int_equal(te, TSIG_BADTIME);
+	assert_null(nz);
+	assert_false(r->dirty);		/* refusals teach it nothing */
+	/* b is the latest: sent again, its first answer, no change. */
+	assert_int_equal(run_replay(r, b, bn, nz2, &nz, &te), LDNS_RCODE_NOERROR);
+	assert_int_equal(te, 0);
+	assert_null(nz);
+
+	/* A restart: what was saved refuses the same. */
+	assert_int_equal(update_replay_save(r, path, ORIGIN, now, FUDGE_MAX, 1, err,
+	    sizeof(err)), 0);
+	assert_false(r->dirty);
+	assert_int_equal(update_replay_load(r2, path, ORIGIN, err, sizeof(err)), 0);
+	assert_int_equal(r2->n, 2);
+	assert_int_equal(r2->latest, now - 5);
+	assert_int_equal(run_replay(r2, a, an, z, &nz, &te), LDNS_RCODE_NOTAUTH);
+	assert_int_equal(te, TSIG_BADTIME);
+	assert_int_equal(run_replay(r2, b, bn, nz2, &nz, &te), LDNS_RCODE_NOERROR);
+	assert_null(nz);
+
+	/*
+	 * Entries outside the window are let go when saved; one not found that
+	 * is no newer than them is refused all the same, so a wider window
+	 * later cannot bring it back.
+	 */
+	assert_int_equal(update_replay_save(r2, path, ORIGIN, now + 10, 1, 1, err,
+	    sizeof(err)), 0);
+	assert_int_equal(r2->n, 0);
+	assert_int_equal(r2->forgotten, now - 5);
+	assert_int_equal(update_replay_load(r, path, ORIGIN, err, sizeof(err)), 0);
+	assert_int_equal(r->n, 0);
+	assert_int_equal(r->forgotten, now - 5);
+	assert_int_equal(run_replay(r, b, bn, nz2, &nz, &te), LDNS_RCODE_NOTAUTH);
+	assert_int_equal(te, TSIG_BADTIME);
+	/* A new request, signed later, goes through. */
+	cn = wire_switch(c, 4, "\x7f\0\0\x02", "\x7f\0\0\x04", now);
+	assert_int_equal(run_replay(r, c, cn, nz2, &nz, &te), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	ldns_zone_deep_free(nz2);
+	ldns_zone_deep_free(z);
+	unlink(path);
+	rmdir(dir);
+	free(r);
+	free(r2);
+}
+
+/*
+ * When the server cannot keep or apply a change it answers SERVFAIL, and
+ * the message sent again gets SERVFAIL too, with nothing applied.
+ */
+static void
+test_replay_amend(void **state)
+{
+	struct update_replay *r = calloc(1, sizeof(*r));
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	uint8_t a[512];
+	size_t an = wire_switch(a, 9, "\x7f\0\0\x02", "\x7f\0\0\x03", (uint64_t)time(NULL));
+	char err[256];
+	struct update_ctx *u;
+	int te;
+
+	(void)state;
+	assert_non_null(r);
+	u = update_begin(a, an, &key, FUDGE_MAX, r, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	r->dirty = 0;
+	update_replay_amend(u, LDNS_RCODE_SERVFAIL);
+	assert_true(r->dirty);
+	update_end(u);
+	assert_int_equal(run_replay(r, a, an, z, &nz, &te), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(te, 0);
+	assert_null(nz);
+	ldns_zone_deep_free(z);
+	free(r);
+}
+
+/* Write text to path. */
+static void
+file_put(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * A missing replay cache is an empty one (the first start); a file that
+ * is not ours, is for another zone, or is cut or damaged is an error that
+ * names the file and the problem, and never an empty cache.
+ */
+static void
+test_replay_file_errors(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "", "no header" },
+		{ "$ORIGIN svc.test.\n", ":1: not a replay cache written by redisfo-dns" },
+		{ "redisfo-dns-replay 2 zone svc.test. latest 5 forgotten 0 entries 0\n",
+		  ":1: version 2" },
+		{ "redisfo-dns-replay 1 zone other.test. latest 5 forgotten 0 entries 0\n",
+		  ":1: written for zone other.test., not svc.test." },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 entries 0\n", ":1: bad header" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 1\n",
+		  "0 entries where 1 were announced" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 1\n"
+		  "5 0 0a0b0c0d0e0f", ":2: the last line is cut short" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 1\n"
+		  "5 0 0a0b0c0d0e0g\n", ":2: not an entry" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 1\n"
+		  "5 0 0a0b0c0d0e0\n", ":2: not an entry" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 1\n"
+		  "6 0 0a0b0c0d0e0f\n", ":2: an entry signed after latest" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 0\n"
+		  "5 0 0a0b0c0d0e0f\n", ":2: more entries than the 0 announced" },
+		{ "redisfo-dns-replay 1 zone svc.test. latest 5 forgotten 0 entries 2000\n",
+		  ":1: bad latest, forgotten or entries" },
+	};
+	struct update_replay *r = calloc(1, sizeof(*r));
+	char dir[] = "/tmp/test_update.XXXXXX", path[128], err[512];
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/zone.replay", dir);
+	r->n = 3;
+	assert_int_equal(update_replay_load(r, path, ORIGIN, err, sizeof(err)), 0);
+	assert_int_equal(r->n, 0);
+	file_put(path, "# a comment\n"
+	    "redisfo-dns-replay 1 zone SVC.test. latest 5 forgotten 2 entries 1\n"
+	    "5 3 0a0b0c0d0e0f\n");
+	assert_int_equal(update_replay_load(r, path, ORIGIN, err, sizeof(err)), 0);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->seen[0].rcode, 3);
+	assert_int_equal(r->seen[0].mac_len, 6);
+	assert_int_equal(r->forgotten, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		file_put(path, bad[i].text);
+		err[0] = '\0';
+		assert_int_equal(update_replay_load(r, path, ORIGIN, err, sizeof(err)), -1);
+		assert_int_equal(r->n, 0);
+		if (strncmp(err, path, strlen(path)) != 0 || strstr(err, bad[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s and \"%s\"", i, err, path,
+			    bad[i].why);
+	}
+	assert_int_equal(update_replay_check(path, ORIGIN, err, sizeof(err)), 0);	/* "<path>.replay": none */
+	unlink(path);
+	rmdir(dir);
+	free(r);
+}
+
 /* xorshift64: the mutations are the same on every run. */
 static uint64_t
 fuzz_rand(uint64_t *s)
@@ -976,7 +1224,7 @@ test_fuzz(void **state)
 			n = sign_wire(w, n);
 			fuzz_mutate(w, &n, &s);
 		}
-		(void)tsig_verify_request(w, n, &key, &st);
+		(void)tsig_verify_request(w, n, &key, FUDGE_MAX, &st);
 		(void)run_wire(w, n, z, &nz);
 		if (nz == NULL)
 			continue;
@@ -1007,8 +1255,8 @@ test_garbage(void **state)
 	size_t rn;
 
 	(void)state;
-	assert_null(update_begin(w, 5, &key, &replay, err, sizeof(err)));
-	u = update_begin(w, 15, &key, &replay, err, sizeof(err));
+	assert_null(update_begin(w, 5, &key, FUDGE_MAX, &replay, err, sizeof(err)));
+	u = update_begin(w, 15, &key, FUDGE_MAX, &replay, err, sizeof(err));
 	assert_non_null(u);
 	/* Unsigned and unparseable: refused before anything else. */
 	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_REFUSED);
@@ -1033,7 +1281,7 @@ test_garbage(void **state)
 		big[n++] = 0;
 		memcpy(big + n, "\0\6\0\1", 4);
 		n += 4;
-		assert_non_null(u = update_begin(big, n, &key, &replay, err, sizeof(err)));
+		assert_non_null(u = update_begin(big, n, &key, FUDGE_MAX, &replay, err, sizeof(err)));
 		assert_int_equal(update_reply(u, LDNS_RCODE_FORMERR, &r, &rn), 0);
 		assert_int_equal(ldns_wire2pkt(&p, r, rn), LDNS_STATUS_OK);
 		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_FORMERR);
@@ -1063,6 +1311,9 @@ main(void)
 		cmocka_unit_test(test_add_unprintable),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_replay_badtime),
+		cmocka_unit_test(test_replay_amend),
+		cmocka_unit_test(test_replay_file_errors),
 		cmocka_unit_test(test_huge_updates),
 	};
 

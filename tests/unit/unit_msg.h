@@ -76,11 +76,11 @@ unit_msg_wire(ldns_pkt *p, const char *key_name, const char *secret, size_t *len
 /*
  * Sign any message body by hand, as signed at time t (ldns can only sign
  * what it can parse, and only "now"): append a TSIG with the test key,
- * hmac-sha256, fudge 300, the message's own ID as original ID, and bump
+ * hmac-sha256, the given fudge, the message's own ID as original ID, and bump
  * ARCOUNT. w must have room for 100 more bytes. Returns the new length.
  */
 static inline size_t
-unit_msg_sign_at(uint8_t *w, size_t n, uint64_t t)
+unit_msg_sign_at_fudge(uint8_t *w, size_t n, uint64_t t, uint16_t fudge)
 {
 	static const uint8_t kn[] = "\013redisfo-key";
 	static const uint8_t an[] = "\013hmac-sha256";
@@ -95,7 +95,9 @@ unit_msg_sign_at(uint8_t *w, size_t n, uint64_t t)
 	memcpy(vars + v, an, sizeof(an)); v += sizeof(an);
 	for (int i = 5; i >= 0; i--)
 		vars[v++] = (uint8_t)(t >> (8 * i));
-	memcpy(vars + v, "\x01\x2c\x00\x00\x00\x00", 6); v += 6;	/* fudge 300, err, olen */
+	vars[v++] = (uint8_t)(fudge >> 8);
+	vars[v++] = (uint8_t)fudge;
+	memcpy(vars + v, "\x00\x00\x00\x00", 4); v += 4;	/* error, other length */
 	memcpy(dig, w, n);
 	d = n;
 	memcpy(dig + d, vars, v);
@@ -110,13 +112,22 @@ unit_msg_sign_at(uint8_t *w, size_t n, uint64_t t)
 	w[o++] = (uint8_t)(sizeof(an) + 10 + 32 + 6);
 	memcpy(w + o, an, sizeof(an)); o += sizeof(an);
 	memcpy(w + o, vars + v - 12, 6); o += 6;		/* time signed */
-	memcpy(w + o, "\x01\x2c\x00\x20", 4); o += 4;		/* fudge, MAC size */
+	w[o++] = (uint8_t)(fudge >> 8);
+	w[o++] = (uint8_t)fudge;
+	memcpy(w + o, "\x00\x20", 2); o += 2;			/* MAC size */
 	memcpy(w + o, mac, 32); o += 32;
 	w[o++] = w[0];						/* original ID */
 	w[o++] = w[1];
 	memcpy(w + o, "\x00\x00\x00\x00", 4); o += 4;
 	w[11]++;
 	return o;
+}
+
+/* unit_msg_sign_at_fudge with fudge 300. */
+static inline size_t
+unit_msg_sign_at(uint8_t *w, size_t n, uint64_t t)
+{
+	return unit_msg_sign_at_fudge(w, n, t, UNIT_KEY_FUDGE);
 }
 
 /* A message written byte by byte. */
