@@ -45,7 +45,7 @@ def test_dnsclient_against_knot(tmp_path, procs):
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout + r.stderr
-    assert "[  PASSED  ] 6 test(s)" in out, out
+    assert "[  PASSED  ] 7 test(s)" in out, out
     assert "[       OK ] test_live_swap" in out and "SKIPPED" not in out
     log = knot.logtext()
     assert "prerequisites not met" in log          # the stale swap reached knotd
