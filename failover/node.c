@@ -537,7 +537,7 @@ node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t e
 }
 
 enum node_cmd_check
-node_command_check(struct node_conn *conn, int argc, const char **argv, char *why,
+node_command_check(struct node_conn *conn, int argc, const char *const *argv, char *why,
     size_t whylen)
 {
 	const char	*info_argv[] = { "COMMAND", "INFO", argv[0] };

@@ -95,7 +95,7 @@ enum node_cmd_check {
  * gets the reason for anything but NODE_CMD_OK.
  */
 enum node_cmd_check	node_command_check(struct node_conn *conn, int argc,
-			    const char **argv, char *why, size_t whylen);
+			    const char *const *argv, char *why, size_t whylen);
 
 /* 1 when the last command on conn was answered with an error reply (so
  * the node did not run it), 0 when it ran or its fate is unknown. */
