@@ -198,7 +198,8 @@ print_rolled_back(const struct sw *sw)
 		    "answer now", sw->tn->name, sw->pn->name);
 	else if (a->t_follows_p)
 		snprintf(t, sizeof(t), "%s is a replica of %s again%s", sw->tn->name,
-		    sw->pn->name, a->t_link_up ? "" : " (link down)");
+		    sw->pn->name, a->t_link_up ? "" : a->p_answers ?
+		    " (its link not up yet)" : " (link down)");
 	else
 		snprintf(t, sizeof(t), "%s answers as a %s, not a replica of %s",
 		    sw->tn->name, node_role_str(a->t_role), sw->pn->name);

@@ -190,6 +190,7 @@ class DnsFaultProxy:
       it on (a late UPDATE, applied after the switch gave up on it);
     - "slow_reply": the UPDATE is applied at once and its reply sent
       `delay` seconds later (a slow link or a busy server);
+    - "pass": nothing is done to it;
     - "unsigned_refused": the UPDATE never reaches the server and is
       answered REFUSED without a TSIG (PowerDNS's answer to a key it
       does not like).
@@ -268,14 +269,12 @@ class DnsFaultProxy:
     @staticmethod
     def refused(msg):
         """REFUSED to msg, its zone section copied, no TSIG."""
-        import dns.message
-        import dns.rcode
-        import dns.update
-        q = dns.message.from_wire(msg, ignore_trailing=True, keyring=False)
-        r = dns.update.UpdateMessage(q.zone[0].name, id=q.id)
-        r.flags |= 0x8000
-        r.set_rcode(dns.rcode.REFUSED)
-        return r.to_wire()
+        end = 12
+        while msg[end] != 0:                    # the zone's name, uncompressed
+            end += 1 + msg[end]
+        end += 1 + 4                            # root label, type, class
+        flags = bytes([0x80 | (msg[2] & 0x78), 5])
+        return msg[:2] + flags + b"\x00\x01" + b"\x00" * 6 + msg[12:end]
 
     @staticmethod
     def _read_msg(sock):
@@ -310,7 +309,7 @@ class DnsFaultProxy:
             if self.tcp_mode == "close":
                 return
             is_update = self._is_update(msg) and self._changes(msg)
-            if is_update and self.updates == 0:
+            if is_update and self.updates == 0 and self.mode != "pass":
                 self.updates += 1
                 if self.mode == "unsigned_refused":
                     reply = self.refused(msg)
