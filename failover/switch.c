@@ -537,7 +537,7 @@ preflight_node_commands(struct sw *sw, const struct conf_node *nd, struct node_c
 	}
 	if (o > 0)
 		verdict(sw, 1, "%s lets the switch run %s%s", nd->name, names,
-		    unchecked ? " (present; permissions not checked)" : "");
+		    unchecked ? " as far as it can tell (see the warning)" : "");
 	return 1;
 }
 
