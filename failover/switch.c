@@ -970,6 +970,7 @@ swap_send(struct sw *sw, char *e, size_t elen)
 	rec.epoch = sw->new_epoch;
 	snprintf(rec.fenced, sizeof(rec.fenced), "%s", sw->fenced);
 	txt_stamp(&rec);
+	sw->new_rec = rec;
 	if (txt_format(&rec, sw->new_txt, sizeof(sw->new_txt)) == -1) {
 		snprintf(e, elen, "the TXT does not fit (not sent)");
 		memset(&sw->swap_info, 0, sizeof(sw->swap_info));
@@ -1000,8 +1001,9 @@ swap_read_back(struct sw *sw, char *what, size_t whatlen)
 	const struct conf		*conf = sw->conf;
 	struct dnsclient_readback	*rb;
 	enum switch_readback		 v;
+	struct txt_record		 seen;
 	char				 e[512];
-	int				 now;
+	int				 now, ours;
 
 	if (pause_refresh(sw) == -1) {
 		snprintf(what, whatlen, "not read back: %.500s", sw->err);
@@ -1020,6 +1022,10 @@ swap_read_back(struct sw *sw, char *what, size_t whatlen)
 		return READBACK_FAILED;
 	}
 	now = state_match_record(sw->svc, &rb->a, &rb->aaaa);
+	if (rb->txt.n == 1)
+		txt_parse(rb->txt.value[0], &seen);
+	ours = rb->txt.n == 1 && strcmp(seen.primary, sw->new_rec.primary) == 0 &&
+	    seen.epoch == sw->new_rec.epoch && strcmp(seen.at, sw->new_rec.at) == 0;
 	if (now == sw->t)
 		v = READBACK_APPLIED;
 	else if (now == sw->p && rb->serial == sw->st.serial)
@@ -1031,8 +1037,7 @@ swap_read_back(struct sw *sw, char *what, size_t whatlen)
 	    now >= 0 ? sw->svc->nodes[now].name : (rb->a.n ? rb->a.value[0] : "nothing"),
 	    now >= 0 || !rb->a.n ? "" : " (no node)", rb->serial,
 	    rb->serial == sw->st.serial ? " (unchanged)" : "",
-	    rb->txt.n && strcmp(rb->txt.value[0], sw->new_txt) == 0 ?
-	    ", and the TXT is this switch's" : "");
+	    ours ? ", and the TXT is this switch's" : "");
 	free(rb);
 	return v;
 }

@@ -16,6 +16,7 @@
 #include "failover/hook.h"
 #include "failover/node.h"
 #include "failover/state.h"
+#include "failover/txt.h"
 
 enum switch_step {
 	STEP_LOCK,
@@ -110,6 +111,7 @@ struct sw {
 	uint32_t			 new_serial;
 	long long			 new_epoch;
 	char				 new_txt[512];
+	struct txt_record		 new_rec;	/* what new_txt says */
 	char				 fenced[CONF_NAME_MAX];
 	char				 warnings[2048];
 	char				 err[1024];

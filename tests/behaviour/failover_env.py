@@ -196,8 +196,10 @@ class DnsFaultProxy:
       does not like).
 
     tcp="refuse" leaves TCP unbound (connections refused), tcp="close"
-    reads each message and closes the connection without an answer:
-    UPDATEs then go over UDP, and udp_updates counts those seen there.
+    reads each message and closes the connection without an answer,
+    tcp="apply_close" does the same to an UPDATE that changes something
+    after sending it on (applied, then the connection lost): UPDATEs then
+    go over UDP, and udp_updates counts those seen there.
     """
 
     def __init__(self, upstream_port, mode, drop_after=0, delay=0.0, tcp="pass"):
@@ -309,6 +311,9 @@ class DnsFaultProxy:
             if self.tcp_mode == "close":
                 return
             is_update = self._is_update(msg) and self._changes(msg)
+            if is_update and self.tcp_mode == "apply_close":
+                self._exchange(msg)             # applied; the connection drops
+                return
             if is_update and self.updates == 0 and self.mode != "pass":
                 self.updates += 1
                 if self.mode == "unsigned_refused":

@@ -22,8 +22,8 @@ import dns.rcode
 import dns.update
 import pytest
 
-from failover_env import Cluster, DnsFaultProxy
-from servers import wait_until
+from failover_env import Cluster, DnsFaultProxy, knot_cluster
+from servers import have_knotd, wait_until
 
 
 def pause_calls(c, name):
@@ -225,6 +225,37 @@ def test_update_over_udp_when_tcp_is_refused_or_closed(tmp_path, procs, tcp):
     assert "(over UDP: TCP refused)" in r.stdout
     assert "(over UDP: TCP refused or closed)" in r.stdout
     assert c.served() == "r2" and c.serial() == serial + 1
+    assert c.role("r2") == "master"
+    wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
+
+
+@pytest.mark.parametrize("server", ["redisfo", "knot"])
+def test_update_applied_then_tcp_lost_is_retried_over_udp(tmp_path, procs, server):
+    """The UPDATE reaches the server over TCP and is applied, then the
+    connection drops: the same message goes again over UDP. Our server
+    answers a signed message it has seen as the first time; knotd fails
+    the retry's prerequisite, and the switch reads the record back to
+    tell "already applied" from "someone else changed it"."""
+    if server == "knot":
+        if not have_knotd():
+            pytest.skip("knotd not installed")
+        c, knot = knot_cluster(tmp_path, procs)
+        upstream, serial_of = knot.port, knot.serial
+    else:
+        c = Cluster(tmp_path, procs)
+        upstream, serial_of = c.rf.port, c.serial
+    proxy = procs(DnsFaultProxy(upstream, "pass", tcp="apply_close"))
+    proxied(c, proxy)
+    serial = serial_of()
+    r = c.switch("-y", "--to", "r2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert proxy.udp_updates == 1
+    if server == "knot":
+        assert "an earlier copy of the UPDATE was applied" in r.stdout
+        assert "prerequisite failed (NXRRSET)" in r.stdout
+        assert "read back over TCP: the record names r2" in r.stdout
+        assert "and the TXT is this switch's" in r.stdout
+    assert serial_of() == serial + 1
     assert c.role("r2") == "master"
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
 
