@@ -687,7 +687,7 @@ dnsclient_send_update(const struct sockaddr_storage *server, socklen_t server_le
 		rc = udp_update_exchange(server, server_len, wire, wlen, deadline, timeout_ms,
 		    sent_before, udpbuf, &rlen, &info->sends, e2, sizeof(e2));
 		info->retry_answered = rc == XCHG_OK && (sent_before || info->sends > 1);
-		snprintf(how, sizeof(how), " (TCP: %s; then over UDP, %d cop%s sent)", e,
+		snprintf(how, sizeof(how), " (TCP: %.100s; then over UDP, %d cop%s sent)", e,
 		    info->sends, info->sends == 1 ? "y" : "ies");
 		snprintf(e, sizeof(e), "%s", e2);
 		if (rc == XCHG_OK) {
