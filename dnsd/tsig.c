@@ -334,3 +334,160 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 	}
 	return (ssize_t)o;
 }
+
+/* ---------------------------------------------------------------------
+ * The client side, for the failover's UPDATEs: sign a request, verify
+ * its reply (RFC 8945 4.3.1, 5.3.1). Kept apart from the server's code
+ * above; it shares only the key preparation and the variables' layout,
+ * so every algorithm the config accepts signs the same on both sides.
+ */
+
+ssize_t
+tsig_sign_request(uint8_t *msg, size_t len, size_t max,
+    const struct conf_tsig_key *key, uint64_t now, struct tsig_state *st)
+{
+	struct tsig_key_ready k;
+	uint8_t *digest;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	size_t dl, o, rdlen_at;
+
+	memset(st, 0, sizeof(*st));
+	if (len < DNS_HEADER_LEN || len > 65535 || tsig_key_prepare(key, &k) < 0)
+		return -1;
+	st->present = 1;
+	st->orig_id = dns_rd16(msg + DNS_OFF_ID);
+	st->time_signed = now;
+	memcpy(st->key_name, k.name, k.name_len);
+	st->key_name_len = k.name_len;
+	memcpy(st->alg_name, k.alg, k.alg_len);
+	st->alg_name_len = k.alg_len;
+	if ((digest = malloc(len + 1024)) == NULL)
+		return -1;
+	memcpy(digest, msg, len);
+	dl = len + tsig_vars_put(digest + len, k.name, k.name_len, k.alg, k.alg_len,
+	    now, TSIG_FUDGE, 0, NULL, 0);
+	if (HMAC(k.md, k.secret, k.secret_len, digest, dl, mac, &mac_len) == NULL ||
+	    mac_len > sizeof(st->mac)) {
+		free(digest);
+		return -1;
+	}
+	free(digest);
+	if (len + k.name_len + 10 + k.alg_len + 16 + mac_len > max)
+		return -1;
+	o = len;
+	memcpy(msg + o, k.name, k.name_len);
+	o += k.name_len;
+	dns_wr16(msg + o, DNS_TYPE_TSIG);
+	dns_wr16(msg + o + 2, DNS_CLASS_ANY);
+	memset(msg + o + 4, 0, 4);
+	rdlen_at = o + 8;
+	o += 10;
+	memcpy(msg + o, k.alg, k.alg_len);
+	o += k.alg_len;
+	dns_wr48(msg + o, now);
+	dns_wr16(msg + o + 6, TSIG_FUDGE);
+	dns_wr16(msg + o + 8, (uint16_t)mac_len);
+	o += 10;
+	memcpy(msg + o, mac, mac_len);
+	o += mac_len;
+	dns_wr16(msg + o, st->orig_id);
+	dns_wr16(msg + o + 2, 0);
+	dns_wr16(msg + o + 4, 0);
+	o += 6;
+	dns_wr16(msg + rdlen_at, (uint16_t)(o - rdlen_at - 2));
+	dns_wr16(msg + DNS_OFF_ARCOUNT, (uint16_t)(dns_rd16(msg + DNS_OFF_ARCOUNT) + 1));
+	memcpy(st->mac, mac, mac_len);
+	st->mac_len = mac_len;
+	return (ssize_t)o;
+}
+
+enum tsig_verdict
+tsig_verify_reply(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
+    const struct tsig_state *req, uint64_t now, int *error)
+{
+	struct tsig_key_ready k;
+	uint8_t name[DNS_NAME_MAX], alg[DNS_NAME_MAX], *digest;
+	size_t off = DNS_HEADER_LEN, tsig_start, rdend, name_len, alg_len, dl, full;
+	uint16_t qd, an, ns, ar, fudge, mac_size, orig_id, other_len;
+	const uint8_t *mac, *other;
+	unsigned char out[EVP_MAX_MD_SIZE];
+	unsigned int out_len = 0;
+	uint64_t t;
+	int bad;
+
+	*error = 0;
+	if (len < DNS_HEADER_LEN)
+		return TSIG_MALFORMED;
+	qd = dns_rd16(wire + DNS_OFF_QDCOUNT);
+	an = dns_rd16(wire + DNS_OFF_ANCOUNT);
+	ns = dns_rd16(wire + DNS_OFF_NSCOUNT);
+	ar = dns_rd16(wire + DNS_OFF_ARCOUNT);
+	if (ar == 0)
+		return TSIG_NONE;
+	for (unsigned i = 0; i < qd; i++) {
+		if ((off = dns_name_skip(wire, len, off)) == 0 || off + 4 > len)
+			return TSIG_MALFORMED;
+		off += 4;
+	}
+	for (unsigned i = 0; i < (unsigned)an + ns + ar - 1u; i++) {
+		if ((off = dns_name_skip(wire, len, off)) == 0 || off + 10 > len)
+			return TSIG_MALFORMED;
+		off += 10 + (size_t)dns_rd16(wire + off + 8);
+		if (off > len)
+			return TSIG_MALFORMED;
+	}
+	tsig_start = off;
+	if (dns_name_read(wire, len, &off, name, &name_len) < 0 || off + 10 > len)
+		return TSIG_MALFORMED;
+	if (dns_rd16(wire + off) != DNS_TYPE_TSIG)
+		return TSIG_NONE;
+	rdend = off + 10 + dns_rd16(wire + off + 8);
+	off += 10;
+	if (rdend != len ||
+	    dns_name_read(wire, len, &off, alg, &alg_len) < 0 || off + 10 > rdend)
+		return TSIG_MALFORMED;
+	t = dns_rd48(wire + off);
+	fudge = dns_rd16(wire + off + 6);
+	mac_size = dns_rd16(wire + off + 8);
+	off += 10;
+	if (off + mac_size + 6 > rdend)
+		return TSIG_MALFORMED;
+	mac = wire + off;
+	off += mac_size;
+	orig_id = dns_rd16(wire + off);
+	*error = dns_rd16(wire + off + 2);
+	other_len = dns_rd16(wire + off + 4);
+	off += 6;
+	if (off + other_len != rdend)
+		return TSIG_MALFORMED;
+	other = wire + off;
+	if (tsig_key_prepare(key, &k) < 0 ||
+	    !dns_name_equal(name, name_len, k.name, k.name_len) ||
+	    !dns_name_equal(alg, alg_len, k.alg, k.alg_len))
+		return TSIG_BADKEY;
+	full = (size_t)EVP_MD_get_size(k.md);
+	if (mac_size == 0)
+		return TSIG_BADSIG;		/* an unsigned error answer */
+	if (mac_size != full)
+		return TSIG_BADTRUNC;		/* we sent full MACs: expect one back */
+	if ((digest = malloc(2 + req->mac_len + tsig_start + 1024 + other_len)) == NULL)
+		return TSIG_MALFORMED;
+	dns_wr16(digest, (uint16_t)req->mac_len);
+	memcpy(digest + 2, req->mac, req->mac_len);
+	dl = 2 + req->mac_len;
+	memcpy(digest + dl, wire, tsig_start);
+	dns_wr16(digest + dl + DNS_OFF_ID, orig_id);
+	dns_wr16(digest + dl + DNS_OFF_ARCOUNT, (uint16_t)(ar - 1));
+	dl += tsig_start;
+	dl += tsig_vars_put(digest + dl, name, name_len, alg, alg_len, t, fudge,
+	    (uint16_t)*error, other, other_len);
+	bad = HMAC(k.md, k.secret, k.secret_len, digest, dl, out, &out_len) == NULL ||
+	    out_len != full || CRYPTO_memcmp(out, mac, mac_size) != 0;
+	free(digest);
+	if (bad)
+		return TSIG_BADSIG;
+	if ((now > t ? now - t : t - now) > fudge)
+		return TSIG_BADTIME;
+	return TSIG_OK;
+}

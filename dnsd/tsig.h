@@ -66,4 +66,28 @@ enum tsig_verdict	tsig_verify_request(const uint8_t *wire, size_t len,
 ssize_t			tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 			    const struct conf_tsig_key *key, struct tsig_state *st, int first);
 
+/*
+ * The client side (the failover's UPDATEs). tsig_sign_request appends a
+ * TSIG signed with key, at time now, to the request msg (in place, ARCOUNT
+ * updated) and keeps in st what the reply is checked against. Returns the
+ * new length, or -1 when key cannot sign (no name, an algorithm we do not
+ * know, a secret that is not base64) or the record does not fit in max.
+ */
+ssize_t			tsig_sign_request(uint8_t *msg, size_t len, size_t max,
+			    const struct conf_tsig_key *key, uint64_t now,
+			    struct tsig_state *st);
+
+/*
+ * Check the TSIG of a reply to the request signed into req. Returns
+ * TSIG_OK when it is signed with key over req's MAC within its fudge;
+ * TSIG_NONE when the reply carries no TSIG; TSIG_BADKEY when it names
+ * another key or algorithm; TSIG_BADSIG for a wrong or empty MAC (an
+ * unsigned error answer); TSIG_BADTRUNC for a truncated one; TSIG_BADTIME
+ * outside the fudge; TSIG_MALFORMED when it does not parse. *error gets
+ * the TSIG error the server put in it (0 when none, or no TSIG).
+ */
+enum tsig_verdict	tsig_verify_reply(const uint8_t *wire, size_t len,
+			    const struct conf_tsig_key *key, const struct tsig_state *req,
+			    uint64_t now, int *error);
+
 #endif

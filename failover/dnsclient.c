@@ -1,12 +1,19 @@
 /*
  * dnsclient.c - queries and TSIG-signed RFC 2136 UPDATEs for the failover.
  *
- * ldns builds, signs and parses the messages; the socket work (UDP with TCP
- * fallback for queries, TCP for UPDATE) is done here with poll() and one
- * deadline per call, so a dead server costs at most timeout_ms. The switch
- * relies on the result codes to tell "nothing changed" (REFUSED, NOTAUTH,
- * prerequisite failed) from "unknown" (timeout, bad reply): this file must
- * never report DNSCLIENT_OK for a reply whose TSIG does not verify.
+ * ldns builds and parses the messages; the TSIG of an UPDATE and of its
+ * reply is the project's own (dnsd/tsig.c), so every algorithm the config
+ * accepts signs the same way on the server and here. The socket work is
+ * done here with poll() and one deadline per call, so a dead server costs
+ * at most timeout_ms: queries go over UDP with TCP when truncated (or over
+ * TCP alone, for a read-back that must not trust UDP); an UPDATE goes over
+ * TCP, and over UDP (RFC 2136 allows both) when TCP is refused or closed,
+ * the same message (same ID, same signature) sent again while no answer
+ * comes. The switch relies on the result codes to tell "nothing changed"
+ * (REFUSED, NOTAUTH, prerequisite failed) from "unknown" (timeout, a reply
+ * that cannot be trusted): this file must never report anything but
+ * DNSCLIENT_ERROR for a reply to a signed UPDATE whose TSIG does not
+ * verify, and says in struct dnsclient_update_info what such a reply said.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,10 +30,8 @@
 
 #include "conf/conf.h"
 #include "conf/util.h"
+#include "dnsd/tsig.h"
 #include "failover/dnsclient.h"
-
-#define DNSCLIENT_FUDGE	300
-
 
 
 const char *
@@ -100,7 +105,10 @@ enum exchange {
 	XCHG_OK = 0,
 	XCHG_ERROR = -1,	/* err says why; the outcome is unknown */
 	XCHG_TIMEOUT = -2,	/* no reply by the deadline */
-	XCHG_NOT_SENT = -3,	/* TCP only: no connection, nothing was sent */
+	XCHG_NOT_SENT = -3,	/* no connection (TCP) or no listener (UDP, ICMP port
+				   unreachable): nothing was received */
+	XCHG_CLOSED = -4,	/* TCP only: the server closed the connection
+				   before its reply; the message may have reached it */
 };
 
 /*
@@ -160,6 +168,8 @@ io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
 		    : recv(fd, buf + done, len - done, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		if (n == 0 || (n == -1 && (errno == ECONNRESET || errno == EPIPE)))
+			return XCHG_CLOSED;
 		if (n <= 0)
 			return XCHG_ERROR;
 		done += (size_t)n;
@@ -228,7 +238,9 @@ tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 	if (rc != XCHG_OK) {
 		free(buf);
 		if (rc == XCHG_ERROR)
-			snprintf(err, errlen, "TCP exchange failed (connection closed)");
+			snprintf(err, errlen, "TCP exchange failed: %s", strerror(errno));
+		else if (rc == XCHG_CLOSED)
+			snprintf(err, errlen, "TCP connection closed before the reply");
 		return rc;
 	}
 	if (blen < 12) {
@@ -323,10 +335,11 @@ reply_parse(const uint8_t *wire, const uint8_t *reply, size_t rlen, const char *
 	return r;
 }
 
-enum dnsclient_result
-dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
-    const char *name, int type, int timeout_ms, struct dnsclient_rrset *out,
-    char *err, size_t errlen)
+/* A query over UDP (TCP when truncated), or over TCP alone when tcp_only. */
+static enum dnsclient_result
+query_run(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *name, int type, int tcp_only, int timeout_ms,
+    struct dnsclient_rrset *out, char *err, size_t errlen)
 {
 	enum dnsclient_result	 res = DNSCLIENT_ERROR;
 	ldns_pkt		*q = NULL, *r = NULL;
@@ -338,7 +351,7 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 	size_t			 wlen, rlen = sizeof(udpbuf), i;
 	long long		 deadline = mono_ms() + timeout_ms;
 	char			 where[128], e[256] = "";
-	enum exchange		 rc;
+	enum exchange		 rc = XCHG_ERROR;
 
 	memset(out, 0, sizeof(*out));
 	addr_text(server, where, sizeof(where));
@@ -359,9 +372,10 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 		snprintf(err, errlen, "query %s: %s", where, ldns_get_errorstr_by_id(st));
 		goto out;
 	}
-	rc = udp_exchange(server, server_len, wire, wlen, deadline, udpbuf, &rlen,
-	    e, sizeof(e));
-	if (rc == XCHG_OK && (udpbuf[2] & 0x02)) {	/* TC: again over TCP */
+	if (!tcp_only)
+		rc = udp_exchange(server, server_len, wire, wlen, deadline, udpbuf, &rlen,
+		    e, sizeof(e));
+	if (tcp_only || (rc == XCHG_OK && (udpbuf[2] & 0x02))) {	/* TC: again over TCP */
 		rc = tcp_exchange(server, server_len, wire, wlen, deadline,
 		    &tcpbuf, &rlen, e, sizeof(e));
 		reply = tcpbuf;
@@ -372,7 +386,7 @@ dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == XCHG_ERROR || rc == XCHG_NOT_SENT) {
+	if (rc == XCHG_ERROR || rc == XCHG_NOT_SENT || rc == XCHG_CLOSED) {
 		snprintf(err, errlen, "DNS server %s: %s", where, e);
 		res = rc == XCHG_NOT_SENT ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
@@ -407,6 +421,22 @@ out:
 	free(wire);
 	free(tcpbuf);
 	return res;
+}
+
+enum dnsclient_result
+dnsclient_query(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *name, int type, int timeout_ms, struct dnsclient_rrset *out,
+    char *err, size_t errlen)
+{
+	return query_run(server, server_len, name, type, 0, timeout_ms, out, err, errlen);
+}
+
+enum dnsclient_result
+dnsclient_query_tcp(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *name, int type, int timeout_ms, struct dnsclient_rrset *out,
+    char *err, size_t errlen)
+{
+	return query_run(server, server_len, name, type, 1, timeout_ms, out, err, errlen);
 }
 
 enum dnsclient_result
@@ -502,84 +532,184 @@ is_prereq(enum dnsclient_op op)
 	    op == DNSCLIENT_PREREQ_ABSENT;
 }
 
+/*
+ * Send the UPDATE wire over UDP, the same datagram again (same ID, same
+ * signature) each time no answer came within an interval that doubles,
+ * until deadline. *sends counts the copies. XCHG_NOT_SENT when the first
+ * copy met no listener (ICMP port unreachable) and nothing else had gone.
+ */
+static enum exchange
+udp_update_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
+    const uint8_t *wire, size_t len, long long deadline, int timeout_ms,
+    int sent_before, uint8_t *reply, size_t *replylen, int *sends,
+    char *err, size_t errlen)
+{
+	long long	interval = timeout_ms / 4 > 100 ? timeout_ms / 4 : 100, next;
+	ssize_t		n;
+	int		fd;
+
+	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return sent_before ? XCHG_ERROR : XCHG_NOT_SENT;
+	}
+	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1) {
+		snprintf(err, errlen, "UDP connect: %s", strerror(errno));
+		close(fd);
+		return sent_before ? XCHG_ERROR : XCHG_NOT_SENT;
+	}
+	for (;;) {
+		if (send(fd, wire, len, 0) != (ssize_t)len) {
+			snprintf(err, errlen, "UDP send: %s", strerror(errno));
+			close(fd);
+			return sent_before || *sends ? XCHG_ERROR : XCHG_NOT_SENT;
+		}
+		(*sends)++;
+		next = mono_ms() + interval;
+		if (next > deadline)
+			next = deadline;
+		interval *= 2;
+		for (;;) {
+			if (wait_fd(fd, POLLIN, next) == -1)
+				break;
+			n = recv(fd, reply, *replylen, 0);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n == -1) {
+				int nolistener = errno == ECONNREFUSED;
+
+				snprintf(err, errlen, "UDP: %s%s", strerror(errno),
+				    nolistener ? " (nothing listens there)" : "");
+				close(fd);
+				return nolistener && *sends == 1 && !sent_before ?
+				    XCHG_NOT_SENT : XCHG_ERROR;
+			}
+			if (n >= 12 && reply[0] == wire[0] && reply[1] == wire[1]) {
+				close(fd);
+				*replylen = (size_t)n;
+				return XCHG_OK;
+			}
+		}
+		if (mono_ms() >= deadline) {
+			close(fd);
+			return XCHG_TIMEOUT;
+		}
+	}
+}
+
 enum dnsclient_result
-dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
+dnsclient_send_update(const struct sockaddr_storage *server, socklen_t server_len,
     const char *zone, const struct conf_tsig_key *key,
     const struct dnsclient_change *changes, size_t n_changes, int timeout_ms,
-    int *rcode, char *err, size_t errlen)
+    struct dnsclient_update_info *info, char *err, size_t errlen)
 {
 	enum dnsclient_result	 res = DNSCLIENT_ERROR;
 	ldns_rr_list		*pr = NULL, *up = NULL;
 	ldns_pkt		*q = NULL, *r = NULL;
-	ldns_rdf		*zname, *mac = NULL;
-	ldns_rr			*rr, *tsig;
+	ldns_rdf		*zname;
+	ldns_rr			*rr;
 	ldns_status		 st;
-	uint8_t			*wire = NULL, *reply = NULL;
-	size_t			 wlen, rlen = 0, i;
+	struct tsig_state	 ts;
+	uint8_t			*body = NULL, *wire = NULL, *reply = NULL, udpbuf[65535];
+	size_t			 blen, wlen, rlen = 0, i;
+	ssize_t			 slen;
 	long long		 deadline = mono_ms() + timeout_ms;
-	char			 where[128], e[512] = "", alg[64];
+	char			 where[128], e[512] = "", e2[256] = "", how[160] = "";
 	enum exchange		 rc;
-	int			 rcd, terr;
+	enum tsig_verdict	 tv = TSIG_NONE;
+	int			 rcd, signed_req = key != NULL && key->name[0] != '\0';
 
-	if (rcode != NULL)
-		*rcode = -1;
+	memset(info, 0, sizeof(*info));
+	info->rcode = -1;
 	addr_text(server, where, sizeof(where));
 	pr = ldns_rr_list_new();
 	up = ldns_rr_list_new();
 	if (pr == NULL || up == NULL) {
-		snprintf(err, errlen, "update %s: out of memory", where);
+		snprintf(err, errlen, "update %s: out of memory (not sent)", where);
+		res = DNSCLIENT_UNREACHABLE;
 		goto out;
 	}
 	for (i = 0; i < n_changes; i++) {
 		rr = change_rr(&changes[i], e, sizeof(e));
 		if (rr == NULL) {
-			snprintf(err, errlen, "update %s: %s", where, e);
+			snprintf(err, errlen, "update %s: %s (not sent)", where, e);
 			goto out;
 		}
 		ldns_rr_list_push_rr(is_prereq(changes[i].op) ? pr : up, rr);
 	}
 	zname = ldns_dname_new_frm_str(zone);
 	if (zname == NULL) {
-		snprintf(err, errlen, "update %s: bad zone '%s'", where, zone);
+		snprintf(err, errlen, "update %s: bad zone '%s' (not sent)", where, zone);
 		goto out;
 	}
 	q = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, pr, up, NULL);
 	if (q == NULL) {
 		ldns_rdf_deep_free(zname);
-		snprintf(err, errlen, "update %s: cannot build the message", where);
+		snprintf(err, errlen, "update %s: cannot build the message (not sent)", where);
+		res = DNSCLIENT_UNREACHABLE;
 		goto out;
 	}
 	ldns_pkt_set_rd(q, false);
 	ldns_pkt_set_random_id(q);
-	if (key != NULL && key->name[0] != '\0') {
-		snprintf(alg, sizeof(alg), "%s%s", key->algorithm,
-		    key->algorithm[0] && key->algorithm[strlen(key->algorithm) - 1] == '.' ? "" : ".");
-		st = ldns_pkt_tsig_sign(q, key->name, key->secret, DNSCLIENT_FUDGE,
-		    alg, NULL);
-		if (st != LDNS_STATUS_OK) {
-			snprintf(err, errlen, "update %s: TSIG signing with %s (%s): %s",
-			    where, key->name, key->algorithm, ldns_get_errorstr_by_id(st));
+	st = ldns_pkt2wire(&body, q, &blen);
+	if (st != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "update %s: %s (not sent)", where,
+		    ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	wire = malloc(blen + 1024);
+	if (wire == NULL) {
+		snprintf(err, errlen, "update %s: out of memory (not sent)", where);
+		res = DNSCLIENT_UNREACHABLE;
+		goto out;
+	}
+	memcpy(wire, body, blen);
+	wlen = blen;
+	if (signed_req) {
+		slen = tsig_sign_request(wire, blen, blen + 1024, key, (uint64_t)time(NULL), &ts);
+		if (slen < 0) {
+			snprintf(err, errlen, "update %s: cannot sign with key %s (%s): unknown "
+			    "algorithm or a secret that is not base64 (not sent)", where,
+			    key->name, key->algorithm);
+			res = DNSCLIENT_UNREACHABLE;
 			goto out;
 		}
-		tsig = ldns_pkt_tsig(q);
-		mac = tsig ? ldns_rr_rdf(tsig, 3) : NULL;
-	}
-	st = ldns_pkt2wire(&wire, q, &wlen);
-	if (st != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "update %s: %s", where, ldns_get_errorstr_by_id(st));
-		goto out;
+		wlen = (size_t)slen;
 	}
 	rc = tcp_exchange(server, server_len, wire, wlen, deadline, &reply, &rlen,
 	    e, sizeof(e));
+	if (rc == XCHG_NOT_SENT || rc == XCHG_CLOSED) {
+		/* RFC 2136 allows UDP: same message, retried while unanswered. */
+		int sent_before = rc == XCHG_CLOSED;
+
+		info->udp = 1;
+		rlen = sizeof(udpbuf);
+		rc = udp_update_exchange(server, server_len, wire, wlen, deadline, timeout_ms,
+		    sent_before, udpbuf, &rlen, &info->sends, e2, sizeof(e2));
+		info->retry_answered = rc == XCHG_OK && (sent_before || info->sends > 1);
+		snprintf(how, sizeof(how), " (TCP: %.100s; then over UDP, %d cop%s sent)", e,
+		    info->sends, info->sends == 1 ? "y" : "ies");
+		snprintf(e, sizeof(e), "%s", e2);
+		if (rc == XCHG_OK) {
+			free(reply);
+			reply = malloc(rlen);
+			if (reply == NULL) {
+				snprintf(err, errlen, "update %s: out of memory", where);
+				goto out;
+			}
+			memcpy(reply, udpbuf, rlen);
+		}
+	} else
+		info->sends = rc == XCHG_OK || rc == XCHG_TIMEOUT ? 1 : 0;
 	if (rc == XCHG_TIMEOUT) {
 		snprintf(err, errlen, "DNS server %s did not answer the UPDATE of %s "
-		    "within %d ms", where, zone, timeout_ms);
+		    "within %d ms%s", where, zone, timeout_ms, how);
 		res = DNSCLIENT_TIMEOUT;
 		goto out;
 	}
-	if (rc == XCHG_ERROR || rc == XCHG_NOT_SENT) {
-		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s%s", where, zone, e,
-		    rc == XCHG_NOT_SENT ? " (not sent)" : "");
+	if (rc != XCHG_OK) {
+		snprintf(err, errlen, "DNS server %s: UPDATE of %s: %s%s%s", where, zone, e,
+		    how, rc == XCHG_NOT_SENT ? " (not sent)" : "");
 		res = rc == XCHG_NOT_SENT ? DNSCLIENT_UNREACHABLE : DNSCLIENT_ERROR;
 		goto out;
 	}
@@ -587,34 +717,38 @@ dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
 	if (r == NULL)
 		goto out;
 	rcd = ldns_pkt_get_rcode(r);
-	if (rcode != NULL)
-		*rcode = rcd;
-	tsig = ldns_pkt_tsig(r);
-	if (rcd == LDNS_RCODE_NOTAUTH) {
-		terr = tsig && ldns_rr_rdf(tsig, 5) ?
-		    ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5)) : 0;
-		snprintf(err, errlen, "DNS server %s refused the UPDATE of %s: NOTAUTH "
-		    "(%s) with key %s", where, zone, tsig_error_str(terr),
-		    key && key->name[0] ? key->name : "(none)");
-		res = DNSCLIENT_NOTAUTH;
-		goto out;
-	}
-	if (mac != NULL) {
-		if (tsig == NULL) {
-			snprintf(err, errlen, "DNS server %s: reply (%s) to the UPDATE "
-			    "is not signed", where, rcode_str(rcd));
-			goto out;
-		}
-		if (!ldns_pkt_tsig_verify(r, reply, rlen, key->name, key->secret, mac)) {
-			snprintf(err, errlen, "DNS server %s: the TSIG of the reply (%s) "
-			    "does not verify", where, rcode_str(rcd));
+	info->rcode = rcd;
+	if (signed_req) {
+		tv = tsig_verify_reply(reply, rlen, key, &ts, (uint64_t)time(NULL),
+		    &info->tsig_error);
+		if (tv != TSIG_OK) {
+			/* Anyone on the path could have sent it: say what it says,
+			 * but its word is not the server's. */
+			info->untrusted = 1;
+			snprintf(err, errlen, "DNS server %s answered the UPDATE of %s with "
+			    "%s%s%s%s, %s: the reply cannot be trusted", where, zone,
+			    rcode_str(rcd), info->tsig_error ? " (TSIG error " : "",
+			    info->tsig_error ? tsig_error_str(info->tsig_error) : "",
+			    info->tsig_error ? ")" : "",
+			    tv == TSIG_NONE ? "unsigned" : tv == TSIG_BADSIG ?
+			    "its TSIG does not verify (wrong key, or unsigned)" :
+			    tv == TSIG_BADKEY ? "signed with another key or algorithm" :
+			    tv == TSIG_BADTIME ? "signed at a time outside the fudge" :
+			    tv == TSIG_BADTRUNC ? "with a truncated TSIG" : "with a malformed TSIG");
+			res = DNSCLIENT_ERROR;
 			goto out;
 		}
 	}
 	res = rcode_result(rcd);
 	if (res == DNSCLIENT_PREREQ)
 		snprintf(err, errlen, "DNS server %s: prerequisite failed (%s): the "
-		    "record changed since it was read", where, rcode_str(rcd));
+		    "record changed since it was read%s", where, rcode_str(rcd),
+		    info->retry_answered ? ", or an earlier copy of this UPDATE was "
+		    "applied" : "");
+	else if (res == DNSCLIENT_NOTAUTH)
+		snprintf(err, errlen, "DNS server %s refused the UPDATE of %s: NOTAUTH "
+		    "(%s) with key %s", where, zone, tsig_error_str(info->tsig_error),
+		    signed_req ? key->name : "(none)");
 	else if (res != DNSCLIENT_OK)
 		snprintf(err, errlen, "DNS server %s refused the UPDATE of %s: %s",
 		    where, zone, rcode_str(rcd));
@@ -623,7 +757,72 @@ out:
 	ldns_rr_list_deep_free(up);
 	ldns_pkt_free(q);
 	ldns_pkt_free(r);
+	free(body);
 	free(wire);
 	free(reply);
+	return res;
+}
+
+enum dnsclient_result
+dnsclient_update(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *zone, const struct conf_tsig_key *key,
+    const struct dnsclient_change *changes, size_t n_changes, int timeout_ms,
+    int *rcode, char *err, size_t errlen)
+{
+	struct dnsclient_update_info	info;
+	enum dnsclient_result		res;
+
+	res = dnsclient_send_update(server, server_len, zone, key, changes, n_changes,
+	    timeout_ms, &info, err, errlen);
+	if (rcode != NULL)
+		*rcode = info.rcode;
+	return res;
+}
+
+enum dnsclient_result
+dnsclient_readback(const struct sockaddr_storage *server, socklen_t server_len,
+    const char *zone, const char *owner, const char *txt_owner, int timeout_ms,
+    struct dnsclient_readback *rb, char *err, size_t errlen)
+{
+	enum dnsclient_result (*ask)(const struct sockaddr_storage *, socklen_t,
+	    const char *, int, int, struct dnsclient_rrset *, char *, size_t);
+	struct dnsclient_rrset	*soa;
+	enum dnsclient_result	 res;
+
+	memset(rb, 0, sizeof(*rb));
+	ask = dnsclient_query_tcp;
+	res = ask(server, server_len, owner, DNSCLIENT_TYPE_A, timeout_ms, &rb->a,
+	    err, errlen);
+	if (res == DNSCLIENT_UNREACHABLE) {
+		/* No TCP there (the UPDATE went over UDP): UDP is what there is. */
+		rb->udp = 1;
+		ask = dnsclient_query;
+		res = ask(server, server_len, owner, DNSCLIENT_TYPE_A, timeout_ms, &rb->a,
+		    err, errlen);
+	}
+	if (res == DNSCLIENT_OK)
+		res = ask(server, server_len, owner, DNSCLIENT_TYPE_AAAA, timeout_ms,
+		    &rb->aaaa, err, errlen);
+	if (res == DNSCLIENT_OK && txt_owner != NULL)
+		res = ask(server, server_len, txt_owner, DNSCLIENT_TYPE_TXT, timeout_ms,
+		    &rb->txt, err, errlen);
+	if (res != DNSCLIENT_OK)
+		return res;
+	soa = malloc(sizeof(*soa));
+	if (soa == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return DNSCLIENT_ERROR;
+	}
+	res = ask(server, server_len, zone, DNSCLIENT_TYPE_SOA, timeout_ms, soa, err, errlen);
+	if (res == DNSCLIENT_OK && soa->n == 0) {
+		char where[128];
+
+		addr_text(server, where, sizeof(where));
+		snprintf(err, errlen, "DNS server %s has no SOA for %s", where, zone);
+		res = DNSCLIENT_RCODE;
+	}
+	if (res == DNSCLIENT_OK)
+		rb->serial = (uint32_t)strtoul(soa->value[0], NULL, 10);
+	free(soa);
 	return res;
 }

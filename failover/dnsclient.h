@@ -5,7 +5,8 @@
  * that speaks the protocol (BIND, Knot, PowerDNS).
  *
  * Every call has a timeout and fills an err buffer that names the server.
- * Nothing here prints or exits.
+ * Nothing here prints or exits. An UPDATE goes over TCP, and over UDP
+ * when TCP is refused or closed; its TSIG (and its reply's) is dnsd/tsig.c's.
  */
 #ifndef REDISFO_FAILOVER_DNSCLIENT_H
 #define REDISFO_FAILOVER_DNSCLIENT_H
@@ -28,13 +29,17 @@ struct conf_tsig_key;
 enum dnsclient_result {
 	DNSCLIENT_OK = 0,
 	DNSCLIENT_TIMEOUT,	/* no answer in time: the outcome is unknown */
-	DNSCLIENT_UNREACHABLE,	/* could not connect: nothing was sent */
+	DNSCLIENT_UNREACHABLE,	/* nothing reached the server: no connection,
+				   no listener, or the message could not be
+				   built or signed */
 	DNSCLIENT_REFUSED,	/* REFUSED (or NOTIMP, NOTZONE): nothing changed */
 	DNSCLIENT_NOTAUTH,	/* NOTAUTH: key not accepted; err has the TSIG error */
 	DNSCLIENT_PREREQ,	/* YXDOMAIN, YXRRSET, NXRRSET, NXDOMAIN on UPDATE */
 	DNSCLIENT_RCODE,	/* any other error rcode */
-	DNSCLIENT_ERROR,	/* local or transport error, or a reply that fails
-				   its checks (bad TSIG): the outcome is unknown */
+	DNSCLIENT_ERROR,	/* transport error, or a reply that fails its
+				   checks (unsigned, bad TSIG): the outcome is
+				   unknown (struct dnsclient_update_info says
+				   what such a reply said) */
 };
 
 /* What a query found. NXDOMAIN and NODATA are DNSCLIENT_OK with n == 0. */
@@ -76,22 +81,68 @@ enum dnsclient_result	dnsclient_query(const struct sockaddr_storage *server,
 			    int timeout_ms, struct dnsclient_rrset *out,
 			    char *err, size_t errlen);
 
+/* The same over TCP only (a read-back that must not trust UDP). */
+enum dnsclient_result	dnsclient_query_tcp(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *name, int type,
+			    int timeout_ms, struct dnsclient_rrset *out,
+			    char *err, size_t errlen);
+
 /* The zone's SOA serial into *serial. */
 enum dnsclient_result	dnsclient_serial(const struct sockaddr_storage *server,
 			    socklen_t server_len, const char *zone, int timeout_ms,
 			    uint32_t *serial, char *err, size_t errlen);
 
+/* How an UPDATE went, beyond its result. */
+struct dnsclient_update_info {
+	int	rcode;		/* of the reply; -1 when none came */
+	int	udp;		/* TCP was refused or closed: it went over UDP */
+	int	sends;		/* copies sent (a UDP copy is sent again, same ID
+				   and signature, while no answer comes) */
+	int	retry_answered;	/* the reply may answer a copy sent after another
+				   that reached the server: a failed prerequisite
+				   may mean that the earlier copy was applied */
+	int	untrusted;	/* a reply came, but it is unsigned or its TSIG
+				   does not verify: DNSCLIENT_ERROR, and rcode is
+				   what it claims */
+	int	tsig_error;	/* the TSIG error in the reply (0: none) */
+};
+
 /*
  * Send one UPDATE for zone made of changes (prerequisites and updates in
- * any order), signed with key when key->name is not empty, over TCP.
- * The reply's TSIG is verified. Returns DNSCLIENT_OK when the server
- * applied it; *rcode (when not NULL) gets the reply's rcode.
+ * any order; none but prerequisites is a check that changes nothing),
+ * signed with key when key->name is not empty, over TCP, or over UDP when
+ * TCP is refused or closed. The reply's TSIG is verified. Returns
+ * DNSCLIENT_OK when the server applied it; info says how it went.
  */
+enum dnsclient_result	dnsclient_send_update(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *zone,
+			    const struct conf_tsig_key *key,
+			    const struct dnsclient_change *changes, size_t n_changes,
+			    int timeout_ms, struct dnsclient_update_info *info,
+			    char *err, size_t errlen);
+
+/* dnsclient_send_update with only the rcode (when not NULL; -1: none). */
 enum dnsclient_result	dnsclient_update(const struct sockaddr_storage *server,
 			    socklen_t server_len, const char *zone,
 			    const struct conf_tsig_key *key,
 			    const struct dnsclient_change *changes, size_t n_changes,
 			    int timeout_ms, int *rcode, char *err, size_t errlen);
+
+/* What a read-back after an UPDATE found. */
+struct dnsclient_readback {
+	struct dnsclient_rrset	a, aaaa, txt;
+	uint32_t		serial;
+	int			udp;	/* TCP was refused: read over UDP */
+};
+
+/*
+ * Read owner's A and AAAA, txt_owner's TXT (when not NULL) and the zone's
+ * serial over TCP from server (over UDP only when TCP is refused there).
+ */
+enum dnsclient_result	dnsclient_readback(const struct sockaddr_storage *server,
+			    socklen_t server_len, const char *zone, const char *owner,
+			    const char *txt_owner, int timeout_ms,
+			    struct dnsclient_readback *rb, char *err, size_t errlen);
 
 const char	*dnsclient_result_str(enum dnsclient_result r);
 

@@ -535,3 +535,64 @@ node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t e
 	freeReplyObject(r);
 	return 0;
 }
+
+enum node_cmd_check
+node_command_check(struct node_conn *conn, int argc, const char *const *argv, char *why,
+    size_t whylen)
+{
+	const char	*info_argv[] = { "COMMAND", "INFO", argv[0] };
+	const char	*dry[2 + 3 + 8];
+	redisReply	*r;
+	const char	*user = conn->svc->user[0] ? conn->svc->user : "default";
+	char		 e[256];
+	int		 i, n = 0;
+
+	why[0] = '\0';
+	/* Renamed (rename-command) or disabled: not in the command table. */
+	r = conn_command(conn, why, whylen, 3, info_argv);
+	if (r == NULL)
+		return NODE_CMD_FAILED;
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, whylen, "COMMAND INFO %s: %s", argv[0], r->str);
+		freeReplyObject(r);
+		return NODE_CMD_UNCHECKED;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY) {
+		snprintf(why, whylen, "%s is renamed or disabled (COMMAND INFO does not "
+		    "know it)", argv[0]);
+		freeReplyObject(r);
+		return NODE_CMD_MISSING;
+	}
+	freeReplyObject(r);
+	/* Allowed to this user (Redis 7: ACL DRYRUN, with the arguments). */
+	if (argc > 8)
+		argc = 8;
+	dry[n++] = "ACL";
+	dry[n++] = "DRYRUN";
+	dry[n++] = user;
+	for (i = 0; i < argc; i++)
+		dry[n++] = argv[i];
+	r = conn_command(conn, why, whylen, n, dry);
+	if (r == NULL)
+		return NODE_CMD_FAILED;
+	if (r->type == REDIS_REPLY_STATUS) {
+		freeReplyObject(r);
+		return NODE_CMD_OK;
+	}
+	if (r->type == REDIS_REPLY_STRING) {
+		snprintf(why, whylen, "user %s may not run it: %s", user, r->str);
+		freeReplyObject(r);
+		return NODE_CMD_DENIED;
+	}
+	if (r->type == REDIS_REPLY_ERROR && strcasestr(r->str, "unknown subcommand"))
+		snprintf(e, sizeof(e), "ACL DRYRUN is not there (Redis before 7)");
+	else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0)
+		snprintf(e, sizeof(e), "user %s may not run ACL DRYRUN", user);
+	else
+		snprintf(e, sizeof(e), "ACL DRYRUN: %s", r->type == REDIS_REPLY_ERROR ?
+		    r->str : "unexpected reply type");
+	snprintf(why, whylen, "%s: permissions not checked", e);
+	freeReplyObject(r);
+	return NODE_CMD_UNCHECKED;
+}

@@ -77,6 +77,26 @@ int	node_config_rewrite(struct node_conn *conn, char *err, size_t errlen);
 /* CLIENT KILL TYPE normal (not this connection); *killed gets the count. */
 int	node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t errlen);
 
+/* Can the switch run a command on a node? */
+enum node_cmd_check {
+	NODE_CMD_FAILED = -1,	/* no answer: why says */
+	NODE_CMD_OK = 0,	/* there, and allowed to the user */
+	NODE_CMD_MISSING,	/* renamed or disabled: COMMAND INFO knows no such name */
+	NODE_CMD_DENIED,	/* ACL DRYRUN: the user may not run it */
+	NODE_CMD_UNCHECKED,	/* there, but the node cannot say whether it is
+				   allowed (no ACL DRYRUN before Redis 7, or no
+				   permission to ask): why says */
+};
+
+/*
+ * Is argv (the command as the switch will send it) there on the node
+ * (COMMAND INFO argv[0]: renamed or disabled commands are not), and may
+ * the service's user (or "default") run it (ACL DRYRUN, Redis 7)? why
+ * gets the reason for anything but NODE_CMD_OK.
+ */
+enum node_cmd_check	node_command_check(struct node_conn *conn, int argc,
+			    const char *const *argv, char *why, size_t whylen);
+
 /* 1 when the last command on conn was answered with an error reply (so
  * the node did not run it), 0 when it ran or its fate is unknown. */
 int	node_last_refused(const struct node_conn *conn);

@@ -78,6 +78,7 @@ static enum step_run	switch_step_repoint(struct sw *);
 static enum step_run	switch_step_post_hook(struct sw *);
 static enum step_run	switch_rollback_pause(struct sw *);
 static enum step_run	switch_rollback_promote(struct sw *);
+static size_t		swap_prereqs(const struct sw *, struct dnsclient_change *);
 
 const struct step switch_steps[STEP_MAX] = {
 	[STEP_LOCK]	 = { "lock", "take the switch lock",
@@ -493,6 +494,155 @@ preflight_target(struct sw *sw)
 	return RUN_OK;
 }
 
+/* One command the switch will send a node, as it will send it. */
+struct needed_cmd {
+	const char	*name;		/* for messages */
+	const char	*argv[8];
+	int		 argc;
+	const char	*what;		/* why the switch needs it */
+	int		 optional;	/* a failure is a warning (CONFIG REWRITE) */
+};
+
+/*
+ * Can node nd (connection c) run every command in cmds? One verdict per
+ * node; a missing or forbidden command refuses (0), naming it and the
+ * node; what cannot be checked, or an optional command, is a warning.
+ */
+static int
+preflight_node_commands(struct sw *sw, const struct conf_node *nd, struct node_conn *c,
+    const struct needed_cmd *cmds, size_t n)
+{
+	char		 why[512], names[256] = "", name[64];
+	size_t		 i, o = 0;
+	int		 unchecked = 0;
+
+	for (i = 0; i < n; i++) {
+		enum node_cmd_check v = node_command_check(c, cmds[i].argc, cmds[i].argv,
+		    why, sizeof(why));
+
+		snprintf(name, sizeof(name), "%s", cmds[i].name);
+		if (v == NODE_CMD_OK || (v == NODE_CMD_UNCHECKED && !unchecked)) {
+			if (strstr(names, name) == NULL)
+				o += (size_t)snprintf(names + o, o < sizeof(names) ?
+				    sizeof(names) - o : 0, "%s%s", o ? ", " : "", name);
+		}
+		if (v == NODE_CMD_OK)
+			continue;
+		if (v == NODE_CMD_UNCHECKED) {
+			if (!unchecked)
+				sw_warn(sw, "%s: %s", nd->name, why);
+			unchecked = 1;
+			continue;
+		}
+		if (cmds[i].optional && v != NODE_CMD_FAILED) {
+			sw_warn(sw, "%s: %s: %s (%s)", nd->name, name, why, cmds[i].what);
+			continue;
+		}
+		verdict(sw, 0, "%s (%s:%d) lets the switch run %s: %s", nd->name, nd->host,
+		    nd->port, name, why);
+		sw_fail(sw, "%s is not available on %s (%s:%d): %s; the switch needs it to "
+		    "%s", name, nd->name, nd->host, nd->port, why, cmds[i].what);
+		return 0;
+	}
+	if (o > 0)
+		verdict(sw, 1, "%s lets the switch run %s%s", nd->name, names,
+		    unchecked ? " as far as it can tell (see the warning)" : "");
+	return 1;
+}
+
+/*
+ * Before anything changes: every command the switch will send is there
+ * (not renamed or disabled) and allowed to its user, on each node it will
+ * send it to, so that a demote cannot fail for want of REPLICAOF after
+ * the record moved.
+ */
+static enum step_run
+preflight_commands(struct sw *sw)
+{
+	char		 pp[16], tp[16], pause[16], e[512];
+	struct needed_cmd p_cmds[] = {
+		{ "CLIENT PAUSE", { "CLIENT", "PAUSE", pause, "WRITE" }, 4, "pause its writes", 0 },
+		{ "CLIENT UNPAUSE", { "CLIENT", "UNPAUSE" }, 2, "unpause it", 0 },
+		{ "REPLICAOF", { "REPLICAOF", sw->tn->host, tp }, 3, "demote it", 0 },
+		{ "CLIENT KILL", { "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes" }, 6,
+		  "send its clients to the new primary", 0 },
+		{ "CONFIG REWRITE", { "CONFIG", "REWRITE" }, 2, "its new role will not survive a restart", 1 },
+	};
+	struct needed_cmd t_cmds[] = {
+		{ "REPLICAOF", { "REPLICAOF", "NO", "ONE" }, 3, "promote it", 0 },
+		{ "REPLICAOF", { "REPLICAOF", sw->pn->host, pp }, 3, "make it a replica again on a rollback", 0 },
+		{ "CONFIG REWRITE", { "CONFIG", "REWRITE" }, 2, "its new role will not survive a restart", 1 },
+	};
+	struct needed_cmd o_cmds[] = {
+		{ "REPLICAOF", { "REPLICAOF", sw->tn->host, tp }, 3, "point it at the new primary", 0 },
+		{ "CONFIG REWRITE", { "CONFIG", "REWRITE" }, 2, "its new role will not survive a restart", 1 },
+	};
+	struct node_conn *c;
+	size_t		 i;
+	int		 ok;
+
+	snprintf(pp, sizeof(pp), "%d", sw->pn->port);
+	snprintf(tp, sizeof(tp), "%d", sw->tn->port);
+	snprintf(pause, sizeof(pause), "%d", sw->conf->failover.pause_timeout_ms);
+	if (sw->mode == MODE_PLANNED && !preflight_node_commands(sw, sw->pn, sw->pc,
+	    p_cmds, sizeof(p_cmds) / sizeof(p_cmds[0])))
+		return RUN_FAILED;
+	if (!preflight_node_commands(sw, sw->tn, sw->tc, sw->mode == MODE_REPAIR ?
+	    t_cmds + 2 : t_cmds, sw->mode == MODE_REPAIR ? 1 : 3))
+		return RUN_FAILED;
+	for (i = 0; i < sw->svc->n_nodes; i++) {
+		const struct conf_node *nd = &sw->svc->nodes[i];
+
+		if ((int)i == sw->p || (int)i == sw->t || !sw->st.nodes[i].reachable ||
+		    (sw->st.redisfo.fenced[0] && strcmp(sw->st.redisfo.fenced, nd->name) == 0))
+			continue;
+		c = node_connect(sw->svc, nd, sw->conf->failover.probe_timeout_ms, e, sizeof(e));
+		if (c == NULL) {
+			sw_warn(sw, "%s: %s", nd->name, e);
+			continue;
+		}
+		ok = preflight_node_commands(sw, nd, c, o_cmds,
+		    sizeof(o_cmds) / sizeof(o_cmds[0]));
+		node_close(c);
+		if (!ok)
+			return RUN_FAILED;
+	}
+	return RUN_OK;
+}
+
+/*
+ * Before anything changes: the DNS server takes an UPDATE signed with
+ * our key that holds only the swap's prerequisite and no change. It
+ * checks the key, the algorithm, the permission and the prerequisite,
+ * and changes nothing; any other answer refuses the switch.
+ */
+static enum step_run
+preflight_update_key(struct sw *sw)
+{
+	const struct conf		*conf = sw->conf;
+	const struct conf_tsig_key	*key = &conf->dns.update_key;
+	struct dnsclient_change		 ch[2 * CONF_ADDR_MAX + 2];
+	struct dnsclient_update_info	 info;
+	enum dnsclient_result		 res;
+	char				 e[512];
+	size_t				 n;
+
+	n = swap_prereqs(sw, ch);
+	res = dnsclient_send_update(&conf->failover.server.ss, conf->failover.server.len,
+	    conf->dns.zone, key, ch, n, conf->failover.pause_timeout_ms * 3 / 4, &info,
+	    e, sizeof(e));
+	if (!verdict(sw, res == DNSCLIENT_OK, "DNS server %s takes an UPDATE signed with "
+	    "%s (%s) whose prerequisite (the record names %s) holds%s%s",
+	    conf->failover.server.text, key->name[0] ? key->name : "no key",
+	    key->algorithm, sw->pn->name, info.udp ? " (over UDP: TCP refused)" : "",
+	    res == DNSCLIENT_OK ? "" : ": no")) {
+		sw_fail(sw, "the DNS server does not take the swap's UPDATE (checked with its "
+		    "prerequisite alone, which changes nothing): %s", e);
+		return RUN_FAILED;
+	}
+	return RUN_OK;
+}
+
 /* What the swap will write: the next epoch, and who stays fenced. */
 static void
 preflight_plan(struct sw *sw)
@@ -524,19 +674,7 @@ switch_step_preflight(struct sw *sw)
 	switch_print_checks(sw);
 	if (rc != RUN_OK)
 		return rc;
-	if (sw->mode == MODE_FAILOVER)
-		switch_print_loss(sw);
-	for (i = 0; sw->mode != MODE_REPAIR && i < sw->svc->n_nodes; i++)
-		if ((int)i != sw->p && sw->st.nodes[i].reachable &&
-		    sw->st.nodes[i].role == NODE_ROLE_MASTER)
-			sw_warn(sw, "%s also claims to be master (split brain?)",
-			    sw->svc->nodes[i].name);
-	preflight_plan(sw);
-	switch_print_plan(sw);
-
-	if (sw->dry_run)
-		return RUN_OK;
-	/* Keep connections to P and T for the steps that follow. */
+	/* Connections to P and T, kept for the steps that follow. */
 	sw->tc = node_connect(sw->svc, sw->tn, conf->failover.probe_timeout_ms, e, sizeof(e));
 	if (sw->tc == NULL) {
 		sw_fail(sw, "%s", e);
@@ -549,6 +687,22 @@ switch_step_preflight(struct sw *sw)
 			return RUN_FAILED;
 		}
 	}
+	rc = preflight_commands(sw);
+	if (rc == RUN_OK)
+		rc = preflight_update_key(sw);
+	switch_print_checks(sw);
+	if (rc != RUN_OK)
+		return rc;
+	if (sw->mode == MODE_FAILOVER)
+		switch_print_loss(sw);
+	for (i = 0; sw->mode != MODE_REPAIR && i < sw->svc->n_nodes; i++)
+		if ((int)i != sw->p && sw->st.nodes[i].reachable &&
+		    sw->st.nodes[i].role == NODE_ROLE_MASTER)
+			sw_warn(sw, "%s also claims to be master (split brain?)",
+			    sw->svc->nodes[i].name);
+	preflight_plan(sw);
+	switch_print_plan(sw);
+
 	return RUN_OK;
 }
 
@@ -772,17 +926,13 @@ switch_rollback_promote(struct sw *sw)
 	return RUN_OK;
 }
 
-/* The UPDATE of the swap: prerequisite = P's addresses, then the change. */
-static enum dnsclient_result
-swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
+/* The swap's prerequisite (the record = P's addresses) into ch; the count. */
+static size_t
+swap_prereqs(const struct sw *sw, struct dnsclient_change *ch)
 {
-	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
-	const struct conf	*conf = sw->conf;
-	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
-	struct txt_record	 rec;
-	char			 rd[2 * CONF_ADDR_MAX][80];
-	size_t			 n = 0, i, r = 0;
-	int			 has4 = 0, has6 = 0, timeout;
+	const char	*owner = sw->st.owner;
+	size_t		 n = 0, i;
+	int		 has4 = 0, has6 = 0;
 
 	for (i = 0; i < sw->pn->n_address; i++) {
 		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
@@ -799,6 +949,22 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	if (!has6)
 		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
 		    DNSCLIENT_TYPE_AAAA, 0, NULL };
+	return n;
+}
+
+/* The UPDATE of the swap: prerequisite = P's addresses, then the change. */
+static enum dnsclient_result
+swap_send(struct sw *sw, char *e, size_t elen)
+{
+	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
+	const struct conf	*conf = sw->conf;
+	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
+	struct txt_record	 rec;
+	char			 rd[2 * CONF_ADDR_MAX][80];
+	size_t			 n, i, r = 0;
+	int			 timeout;
+
+	n = swap_prereqs(sw, ch);
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_A, 0, NULL };
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_AAAA, 0, NULL };
 	for (i = 0; i < sw->tn->n_address; i++) {
@@ -813,8 +979,11 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	rec.epoch = sw->new_epoch;
 	snprintf(rec.fenced, sizeof(rec.fenced), "%s", sw->fenced);
 	txt_stamp(&rec);
+	sw->new_rec = rec;
 	if (txt_format(&rec, sw->new_txt, sizeof(sw->new_txt)) == -1) {
 		snprintf(e, elen, "the TXT does not fit (not sent)");
+		memset(&sw->swap_info, 0, sizeof(sw->swap_info));
+		sw->swap_info.rcode = -1;
 		return DNSCLIENT_UNREACHABLE;
 	}
 	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, txt, DNSCLIENT_TYPE_TXT, 0, NULL };
@@ -826,28 +995,115 @@ swap_send(struct sw *sw, char *e, size_t elen, int *rcode)
 	 * comes. A reply that does not come in time is looked for in the
 	 * record itself. */
 	timeout = conf->failover.pause_timeout_ms * 3 / 4;
-	return dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
-	    conf->dns.zone, &conf->dns.update_key, ch, n, timeout, rcode, e, elen);
+	return dnsclient_send_update(&conf->failover.server.ss, conf->failover.server.len,
+	    conf->dns.zone, &conf->dns.update_key, ch, n, timeout, &sw->swap_info, e, elen);
+}
+
+/*
+ * Read the record, the TXT and the serial back over TCP from the server
+ * the UPDATE went to (the pause renewed first): what the swap's UPDATE
+ * did, when its reply cannot say. *what gets it in words.
+ */
+static enum switch_readback
+swap_read_back(struct sw *sw, char *what, size_t whatlen)
+{
+	const struct conf		*conf = sw->conf;
+	struct dnsclient_readback	*rb;
+	enum switch_readback		 v;
+	struct txt_record		 seen;
+	char				 e[512];
+	int				 now, ours;
+
+	if (pause_refresh(sw) == -1) {
+		snprintf(what, whatlen, "not read back: %.500s", sw->err);
+		return READBACK_FAILED;
+	}
+	rb = malloc(sizeof(*rb));
+	if (rb == NULL) {
+		snprintf(what, whatlen, "not read back: out of memory");
+		return READBACK_FAILED;
+	}
+	if (dnsclient_readback(&conf->failover.server.ss, conf->failover.server.len,
+	    conf->dns.zone, sw->st.owner, sw->st.txt_owner, conf->failover.probe_timeout_ms,
+	    rb, e, sizeof(e)) != DNSCLIENT_OK) {
+		snprintf(what, whatlen, "the record could not be read back: %.500s", e);
+		free(rb);
+		return READBACK_FAILED;
+	}
+	now = state_match_record(sw->svc, &rb->a, &rb->aaaa);
+	if (rb->txt.n == 1)
+		txt_parse(rb->txt.value[0], &seen);
+	ours = rb->txt.n == 1 && strcmp(seen.primary, sw->new_rec.primary) == 0 &&
+	    seen.epoch == sw->new_rec.epoch && strcmp(seen.at, sw->new_rec.at) == 0;
+	if (now == sw->t)
+		v = READBACK_APPLIED;
+	else if (now == sw->p && rb->serial == sw->st.serial)
+		v = READBACK_UNCHANGED;
+	else
+		v = READBACK_OTHER;
+	snprintf(what, whatlen, "read back over %s: the record names %s%s, serial %u%s%s",
+	    rb->udp ? "UDP (TCP refused)" : "TCP",
+	    now >= 0 ? sw->svc->nodes[now].name : (rb->a.n ? rb->a.value[0] : "nothing"),
+	    now >= 0 || !rb->a.n ? "" : " (no node)", rb->serial,
+	    rb->serial == sw->st.serial ? " (unchanged)" : "",
+	    ours ? ", and the TXT is this switch's" : "");
+	free(rb);
+	return v;
 }
 
 static enum step_run
 switch_step_swap(struct sw *sw)
 {
+	const struct dnsclient_update_info *info = &sw->swap_info;
 	enum dnsclient_result	res, q = DNSCLIENT_ERROR;
-	char			e[512];
-	int			rcode, now, tries;
+	char			e[512], what[1024];
+	int			now, tries;
 
 	if (pause_refresh(sw) == -1)
 		return RUN_FAILED;
-	res = swap_send(sw, e, sizeof(e), &rcode);
-	if (res == DNSCLIENT_OK) {
+	res = swap_send(sw, e, sizeof(e));
+	if (res == DNSCLIENT_PREREQ && info->retry_answered) {
+		/* A retry's prerequisite fails once an earlier copy applied:
+		 * "already applied" or "someone else changed it"? */
+		sw->readback = swap_read_back(sw, what, sizeof(what));
+		if (sw->readback == READBACK_APPLIED) {
+			sw->committed = 1;
+			sw_warn(sw, "an earlier copy of the UPDATE was applied (%s; %s)", e, what);
+		} else if (sw->readback == READBACK_FAILED) {
+			sw->dns_unknown = 1;
+			sw_fail(sw, "record swap failed: %s; %s", e, what);
+			return RUN_FAILED;
+		} else {
+			sw_fail(sw, "record swap failed: %s; %s", e, what);
+			return RUN_FAILED;
+		}
+	} else if (res == DNSCLIENT_OK) {
 		sw->committed = 1;
 	} else if (res == DNSCLIENT_REFUSED || res == DNSCLIENT_NOTAUTH ||
 	    res == DNSCLIENT_PREREQ || res == DNSCLIENT_RCODE || res == DNSCLIENT_UNREACHABLE) {
 		sw_fail(sw, "record swap failed: %s", e);
 		return RUN_FAILED;
+	} else if (info->untrusted) {
+		/* A reply came that cannot be trusted (unsigned, bad TSIG):
+		 * find out from the record instead of guessing. */
+		sw->dns_unknown = 1;
+		sw->dns_error_reply = info->rcode != 0;
+		sw->readback = swap_read_back(sw, what, sizeof(what));
+		if (sw->readback == READBACK_APPLIED) {
+			sw->dns_unknown = 0;
+			sw->committed = 1;
+			sw_warn(sw, "%s; %s", e, what);
+		} else if (sw->readback == READBACK_UNCHANGED && sw->dns_error_reply) {
+			sw_fail(sw, "record swap failed: %s; %s: the UPDATE was not applied",
+			    e, what);
+			return RUN_FAILED;
+		} else {
+			sw_fail(sw, "record swap failed: %s; %s; the UPDATE may yet be applied",
+			    e, what);
+			return RUN_FAILED;
+		}
 	} else {
-		/* Timeout or a reply we cannot trust: look at the record itself
+		/* Timeout or a broken exchange: look at the record itself
 		 * (a slow server gets a few chances to answer). The UPDATE took
 		 * most of the pause and each look may take a probe timeout per
 		 * query: renew the pause before each, so P cannot take writes
@@ -882,10 +1138,11 @@ switch_step_swap(struct sw *sw)
 	    sw->conf->dns.zone, sw->conf->failover.probe_timeout_ms, &sw->new_serial,
 	    e, sizeof(e)) == DNSCLIENT_OK)
 		snprintf(sw->note[STEP_SWAP], sizeof(sw->note[0]), "record names %s, serial "
-		    "%u -> %u", sw->tn->name, sw->st.serial, sw->new_serial);
+		    "%u -> %u%s", sw->tn->name, sw->st.serial, sw->new_serial,
+		    info->udp ? " (over UDP: TCP refused or closed)" : "");
 	else
-		snprintf(sw->note[STEP_SWAP], sizeof(sw->note[0]), "record names %s",
-		    sw->tn->name);
+		snprintf(sw->note[STEP_SWAP], sizeof(sw->note[0]), "record names %s%s",
+		    sw->tn->name, info->udp ? " (over UDP: TCP refused or closed)" : "");
 	return RUN_OK;
 }
 
@@ -905,10 +1162,25 @@ switch_step_demote(struct sw *sw)
 		return RUN_FAILED;
 	}
 	if (node_replicaof(sw->pc, sw->tn->host, sw->tn->port, e, sizeof(e)) == -1) {
-		sw_fail(sw, "could not make %s a replica of %s: %s; it stays paused for "
-		    "writes until the pause times out, then it is a second master: fence it "
-		    "by hand (REPLICAOF %s %d)", sw->pn->name, sw->tn->name, e,
-		    sw->tn->host, sw->tn->port);
+		char f[256] = "";
+
+		/* The record names T: hold P for writes, for long, and drop
+		 * its clients, so nothing acknowledged can land there. */
+		if (node_pause_writes(sw->pc, SWITCH_FENCE_PAUSE_MS, f, sizeof(f)) == 0 &&
+		    node_kill_clients(sw->pc, &killed, f, sizeof(f)) == 0) {
+			sw->p_fenced = 1;
+			sw_fail(sw, "could not make %s a replica of %s: %s; %s stays paused "
+			    "for writes (CLIENT PAUSE WRITE for %d hours, until CLIENT UNPAUSE) "
+			    "and its %lld clients were killed, so nothing acknowledged can land "
+			    "there; make it a replica by hand (REPLICAOF %s %d), then CLIENT "
+			    "UNPAUSE it", sw->pn->name, sw->tn->name, e, sw->pn->name,
+			    SWITCH_FENCE_PAUSE_MS / 3600000, killed, sw->tn->host, sw->tn->port);
+		} else
+			sw_fail(sw, "could not make %s a replica of %s: %s; and it could not "
+			    "be held paused with its clients killed (%s): it takes writes again "
+			    "when its pause times out, a second master: fence it by hand "
+			    "(REPLICAOF %s %d)", sw->pn->name, sw->tn->name, e, f,
+			    sw->tn->host, sw->tn->port);
 		return RUN_FAILED;
 	}
 	sw->p_demoted = 1;
@@ -988,6 +1260,9 @@ enum switch_outcome
 switch_outcome(const struct switch_facts *f)
 {
 	int refused = f->failed <= STEP_PRE_HOOK || f->how == RUN_USAGE;
+	/* A reply it could not trust said no, and the record read back over
+	 * TCP shows nothing moved: the UPDATE was not applied. */
+	int settled = f->dns_error_reply && f->readback == READBACK_UNCHANGED;
 
 	if (f->dry_run && f->failed >= STEP_MAX)
 		return SWITCH_DRY_RUN_OK;
@@ -998,11 +1273,11 @@ switch_outcome(const struct switch_facts *f)
 	if (refused && !f->changed)
 		return f->how == RUN_USAGE ? SWITCH_USAGE : SWITCH_REFUSED;
 	if (f->committed)
-		return SWITCH_PART_WAY;
+		return f->p_fenced ? SWITCH_PART_WAY_FENCED : SWITCH_PART_WAY;
+	if (f->dns_unknown && !settled)
+		return SWITCH_DNS_UNKNOWN;
 	if (!f->changed)
 		return SWITCH_FAILED;
-	if (f->dns_unknown)
-		return SWITCH_DNS_UNKNOWN;
 	if (f->rollback_failed)
 		return SWITCH_ROLLBACK_FAILED;
 	return SWITCH_ROLLED_BACK;
@@ -1029,6 +1304,7 @@ switch_outcome_exit(enum switch_outcome o)
 	case SWITCH_ROLLED_BACK:
 		return 1;
 	case SWITCH_PART_WAY:
+	case SWITCH_PART_WAY_FENCED:
 	case SWITCH_DNS_UNKNOWN:
 	case SWITCH_ROLLBACK_FAILED:
 		break;
@@ -1058,6 +1334,42 @@ switch_rollback(struct sw *sw, int failed)
 			rb_failed = 1;
 	}
 	return rb_failed;
+}
+
+/*
+ * After the rollbacks: one fresh look at P, T and the record, so that the
+ * last words say only what was seen (P may be down, T taken away).
+ */
+static void
+switch_look_after(struct sw *sw)
+{
+	struct switch_after	*a = &sw->after;
+	struct svc_state	 now;
+	const struct node_info	*pi, *ti;
+
+	memset(a, 0, sizeof(*a));
+	a->record = -2;
+	if (sw->pn == NULL || sw->tn == NULL)
+		return;
+	if (state_load(&now, sw->conf, sw->svc, 1) == -1) {
+		snprintf(a->record_err, sizeof(a->record_err), "%.250s", now.dns_err);
+		state_free(&now);
+		return;
+	}
+	a->looked = 1;
+	if (now.dns == DNSCLIENT_OK)
+		a->record = now.served;
+	else
+		snprintf(a->record_err, sizeof(a->record_err), "%.250s", now.dns_err);
+	pi = &now.nodes[sw->p];
+	ti = &now.nodes[sw->t];
+	a->p_answers = pi->reachable;
+	a->p_role = pi->role;
+	a->t_answers = ti->reachable;
+	a->t_role = ti->role;
+	a->t_follows_p = ti->reachable && state_follows(ti, sw->pn);
+	a->t_link_up = ti->link_up;
+	state_free(&now);
 }
 
 static enum switch_outcome
@@ -1099,6 +1411,9 @@ switch_run(struct sw *sw)
 	f.changed = sw->changed;
 	f.committed = sw->committed;
 	f.dns_unknown = sw->dns_unknown;
+	f.dns_error_reply = sw->dns_error_reply;
+	f.readback = sw->readback;
+	f.p_fenced = sw->p_fenced;
 	o = switch_outcome(&f);
 	if (o != SWITCH_DONE && o != SWITCH_DRY_RUN_OK && o != SWITCH_REFUSED &&
 	    o != SWITCH_USAGE)
@@ -1106,6 +1421,7 @@ switch_run(struct sw *sw)
 	if (switch_outcome_rolls_back(o)) {
 		f.rollback_failed = switch_rollback(sw, f.failed);
 		o = switch_outcome(&f);
+		switch_look_after(sw);
 	}
 	switch_print_outcome(sw, o, &f);
 	if (!sw->dry_run && (o == SWITCH_REFUSED || o == SWITCH_USAGE))

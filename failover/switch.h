@@ -12,9 +12,11 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "failover/dnsclient.h"
 #include "failover/hook.h"
 #include "failover/node.h"
 #include "failover/state.h"
+#include "failover/txt.h"
 
 enum switch_step {
 	STEP_LOCK,
@@ -32,6 +34,25 @@ enum switch_step {
 };
 
 enum switch_mode { MODE_PLANNED, MODE_FAILOVER, MODE_REPAIR };
+
+/* What the record read back (over TCP) after an UPDATE said. */
+enum switch_readback {
+	READBACK_NONE = 0,	/* not read back */
+	READBACK_UNCHANGED,	/* names the old primary, serial as before */
+	READBACK_APPLIED,	/* names the target */
+	READBACK_OTHER,		/* anything else (another writer, another serial) */
+	READBACK_FAILED,	/* could not be read */
+};
+
+/* What a fresh look after the rollbacks found (switch_print says only that). */
+struct switch_after {
+	int		looked;		/* the look was taken */
+	int		record;		/* node the record names; -1 none, -2 unreadable */
+	char		record_err[256];
+	int		p_answers, t_answers;
+	enum node_role	p_role, t_role;
+	int		t_follows_p, t_link_up;
+};
 
 /* What a step's run or rollback returns. */
 enum step_run {
@@ -51,7 +72,7 @@ struct switch_check {
 	char		text[1024];	/* an error text and a record fit whole */
 };
 
-#define SWITCH_CHECKS_MAX	16
+#define SWITCH_CHECKS_MAX	40
 
 struct sw {
 	const struct conf		*conf;
@@ -75,6 +96,13 @@ struct sw {
 	int				 committed;	/* the record moved */
 	int				 dns_unknown;	/* the UPDATE's outcome is unknown */
 	int				 p_demoted;
+	int				 p_fenced;	/* the demote failed after the swap: P
+							   paused for long, clients killed */
+	struct dnsclient_update_info	 swap_info;	/* how the swap's UPDATE went */
+	int				 dns_error_reply;	/* it got an error reply it
+								   cannot trust */
+	enum switch_readback		 readback;
+	struct switch_after		 after;
 	int				 t_promote_refused;	/* T answered REPLICAOF NO ONE
 							   with an error */
 	long long			 p_offset, t_offset;
@@ -83,6 +111,7 @@ struct sw {
 	uint32_t			 new_serial;
 	long long			 new_epoch;
 	char				 new_txt[512];
+	struct txt_record		 new_rec;	/* what new_txt says */
 	char				 fenced[CONF_NAME_MAX];
 	char				 warnings[2048];
 	char				 err[1024];
@@ -122,6 +151,9 @@ enum switch_outcome {
 	SWITCH_FAILED,		/* a step failed, nothing had changed: 1 */
 	SWITCH_ROLLED_BACK,	/* a step failed, every change undone: 1 */
 	SWITCH_PART_WAY,	/* the record moved, a later step failed: 3 */
+	SWITCH_PART_WAY_FENCED,	/* the record moved, the old primary could not
+				   be demoted but is held paused with its
+				   clients killed: 3 */
 	SWITCH_DNS_UNKNOWN,	/* rolled back, but the UPDATE may land late: 3 */
 	SWITCH_ROLLBACK_FAILED,	/* a rollback failed: 3 */
 };
@@ -132,7 +164,11 @@ struct switch_facts {
 	enum step_run	how;		/* RUN_FAILED or RUN_USAGE, when one failed */
 	int		changed;	/* a node was (or may have been) changed */
 	int		committed;	/* the record moved */
-	int		dns_unknown;	/* the UPDATE's outcome is unknown */
+	int		dns_unknown;	/* no answer to the UPDATE that can be trusted */
+	int		dns_error_reply;	/* ... but an error reply came */
+	enum switch_readback readback;	/* what a read-back found, after one */
+	int		p_fenced;	/* the old primary, not demoted, is held
+					   paused with its clients killed */
 	int		rollback_failed;	/* a rollback ran and failed */
 };
 
@@ -141,6 +177,9 @@ enum switch_outcome	switch_outcome(const struct switch_facts *f);
 int			switch_outcome_rolls_back(enum switch_outcome o);
 /* 0 done, 1 refused or nothing changed, 2 usage, 3 part-way. */
 int			switch_outcome_exit(enum switch_outcome o);
+
+/* How long a failed demote keeps the old primary paused for writes. */
+#define SWITCH_FENCE_PAUSE_MS	(24 * 3600 * 1000)
 
 /* switch_print.c: everything the switch shows the operator. */
 void	switch_print_checks(struct sw *sw);

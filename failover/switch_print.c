@@ -95,7 +95,11 @@ switch_print_timeline(const struct sw *sw)
 			total += sw->step_us[i];
 	}
 	if (sw->pause_start) {
-		if (sw->pause_end)
+		if (sw->p_fenced)
+			printf("write pause window: held on %s (CLIENT PAUSE WRITE for %d "
+			    "hours, until CLIENT UNPAUSE): it could not be demoted\n",
+			    sw->pn->name, SWITCH_FENCE_PAUSE_MS / 3600000);
+		else if (sw->pause_end)
 			printf("write pause window: %.3f ms\n",
 			    (sw->pause_end - sw->pause_start) / 1000.0);
 		else
@@ -153,10 +157,73 @@ switch_print_failed_at(const struct sw *sw, int failed)
 	msg_errorx("switch failed at %s: %s", switch_steps[failed].name, sw->err);
 }
 
+/*
+ * What a rollback left, from switch_look_after's fresh look only: P, T
+ * and the record as seen, never as hoped.
+ */
+static void
+p_seen(const struct sw *sw, int say_unpaused, char *p, size_t plen)
+{
+	const struct switch_after	*a = &sw->after;
+	int				 unpaused = say_unpaused &&
+					     sw->status[STEP_PAUSE] == ST_ROLLED_BACK;
+
+	if (!a->looked)
+		snprintf(p, plen, "%s was not looked at again", sw->pn->name);
+	else if (!a->p_answers)
+		snprintf(p, plen, "%s did not answer", sw->pn->name);
+	else if (a->p_role == NODE_ROLE_MASTER)
+		snprintf(p, plen, "%s is the primary again%s", sw->pn->name,
+		    unpaused ? " (unpaused)" : "");
+	else
+		snprintf(p, plen, "%s answers as a %s", sw->pn->name,
+		    node_role_str(a->p_role));
+}
+
+static void
+print_rolled_back(const struct sw *sw)
+{
+	const struct switch_after	*a = &sw->after;
+	char				 p[256], t[256], rec[384];
+
+	p_seen(sw, 1, p, sizeof(p));
+	/* T: what this switch did to it, and what it is now. */
+	if (sw->status[STEP_PROMOTE] != ST_ROLLED_BACK || sw->t_promote_refused)
+		snprintf(t, sizeof(t), "%s was not promoted", sw->tn->name);
+	else if (!a->looked)
+		snprintf(t, sizeof(t), "%s was told to follow %s again", sw->tn->name,
+		    sw->pn->name);
+	else if (!a->t_answers)
+		snprintf(t, sizeof(t), "%s was told to follow %s again but does not "
+		    "answer now", sw->tn->name, sw->pn->name);
+	else if (a->t_follows_p)
+		snprintf(t, sizeof(t), "%s is a replica of %s again%s", sw->tn->name,
+		    sw->pn->name, a->t_link_up ? "" : a->p_answers ?
+		    " (its link not up yet)" : " (link down)");
+	else
+		snprintf(t, sizeof(t), "%s answers as a %s, not a replica of %s",
+		    sw->tn->name, node_role_str(a->t_role), sw->pn->name);
+	if (a->record == -2)
+		snprintf(rec, sizeof(rec), "the record could not be read (%s)", a->record_err);
+	else if (a->record == sw->p)
+		snprintf(rec, sizeof(rec), "the record still names %s",
+		    a->looked && !a->p_answers ? "it" : sw->pn->name);
+	else if (a->record >= 0)
+		snprintf(rec, sizeof(rec), "the record names %s", sw->svc->nodes[a->record].name);
+	else
+		snprintf(rec, sizeof(rec), "the record names no node");
+	if (a->looked && !a->p_answers)
+		msg_errorx("rolled back: %s: %s; %s; nothing changed", p, rec, t);
+	else
+		msg_errorx("rolled back: %s, %s, %s; nothing changed", p, t, rec);
+}
+
 void
 switch_print_outcome(const struct sw *sw, enum switch_outcome o,
     const struct switch_facts *f)
 {
+	char p[256];
+
 	if (o == SWITCH_DRY_RUN_OK) {
 		printf("dry run: every check passed; nothing was changed\n");
 		return;
@@ -186,25 +253,26 @@ switch_print_outcome(const struct sw *sw, enum switch_outcome o,
 		msg_errorx("failed part-way: the record names %s, which is master; see "
 		    "above for %s", sw->tn->name, sw->pn->name);
 		break;
+	case SWITCH_PART_WAY_FENCED:
+		print_state_now(sw);
+		msg_errorx("failed part-way: the record names %s, which is master; %s could "
+		    "not be demoted, but it stays paused for writes and its clients were "
+		    "killed, so nothing acknowledged can land there: make it a replica of "
+		    "%s (REPLICAOF %s %d), then CLIENT UNPAUSE it", sw->tn->name,
+		    sw->pn->name, sw->tn->name, sw->tn->host, sw->tn->port);
+		break;
 	case SWITCH_ROLLED_BACK:
-		/* Say only what this switch undid: T may have been taken away
-		 * by someone else (killed, detached) and is not claimed here. */
-		if (sw->status[STEP_PROMOTE] == ST_ROLLED_BACK)
-			msg_errorx("rolled back: %s is the primary again, %s its replica, the "
-			    "record untouched by this switch; nothing changed", sw->pn->name,
-			    sw->tn->name);
-		else
-			msg_errorx("rolled back: %s is the primary again (unpaused), %s was "
-			    "not promoted, the record untouched by this switch; nothing "
-			    "changed", sw->pn->name, sw->tn->name);
+		/* Say only what was seen after the rollback: P may be down,
+		 * T may have been taken away by someone else. */
+		print_rolled_back(sw);
 		break;
 	case SWITCH_DNS_UNKNOWN:
 		print_state_now(sw);
-		msg_errorx("failed part-way: %s is the primary again%s, but the UPDATE's "
-		    "outcome is unknown: if %s applies it late, the record names %s, %s; "
-		    "check with `status`, and if so run `switch --to %s` to point the "
-		    "record back", sw->pn->name, f->rollback_failed ?
-		    " (and a rollback failed: see the state above)" : "",
+		p_seen(sw, 0, p, sizeof(p));
+		msg_errorx("failed part-way: %s%s, but the UPDATE's outcome is unknown: if "
+		    "%s applies it late, the record names %s, %s; check with `status`, and "
+		    "if so run `switch --to %s` to point the record back", p,
+		    f->rollback_failed ? " (and a rollback failed: see the state above)" : "",
 		    sw->conf->failover.server.text, sw->tn->name,
 		    sw->status[STEP_PROMOTE] == ST_ROLLED_BACK ? "now a replica" :
 		    "not put back as a replica", sw->pn->name);

@@ -179,7 +179,9 @@ def elapsed(t0):
 class DnsFaultProxy:
     """A DNS man-in-the-middle on 127.0.0.1 in front of the redisfo-dns
     server, for faults no signal can time: UDP queries and TCP messages
-    are passed through, except that the first UPDATE is handled by mode:
+    are passed through, except that the first UPDATE that changes
+    something (a check UPDATE, prerequisites only, passes) is handled by
+    mode:
 
     - "lose_reply": the UPDATE reaches the server (it is applied) but the
       reply never comes back, and the next `drop_after` UDP queries are
@@ -187,10 +189,20 @@ class DnsFaultProxy:
     - "hold": the UPDATE is kept back, unanswered, until release() sends
       it on (a late UPDATE, applied after the switch gave up on it);
     - "slow_reply": the UPDATE is applied at once and its reply sent
-      `delay` seconds later (a slow link or a busy server).
+      `delay` seconds later (a slow link or a busy server);
+    - "pass": nothing is done to it;
+    - "unsigned_refused": the UPDATE never reaches the server and is
+      answered REFUSED without a TSIG (PowerDNS's answer to a key it
+      does not like).
+
+    tcp="refuse" leaves TCP unbound (connections refused), tcp="close"
+    reads each message and closes the connection without an answer,
+    tcp="apply_close" does the same to an UPDATE that changes something
+    after sending it on (applied, then the connection lost): UPDATEs then
+    go over UDP, and udp_updates counts those seen there.
     """
 
-    def __init__(self, upstream_port, mode, drop_after=0, delay=0.0):
+    def __init__(self, upstream_port, mode, drop_after=0, delay=0.0, tcp="pass"):
         import socket
         import threading
         self.upstream = ("127.0.0.1", upstream_port)
@@ -201,18 +213,23 @@ class DnsFaultProxy:
         self.dropped = 0
         self.held = None
         self.updates = 0
+        self.udp_updates = 0
+        self.tcp_mode = tcp
         self.port = free_port("127.0.0.1")
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", self.port))
         self.udp.settimeout(0.1)
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen(16)
-        self.tcp.settimeout(0.1)
+        self.tcp = None
+        if tcp != "refuse":
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tcp.bind(("127.0.0.1", self.port))
+            self.tcp.listen(16)
+            self.tcp.settimeout(0.1)
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=f, daemon=True)
-                         for f in (self._udp_loop, self._tcp_loop)]
+                         for f in (self._udp_loop, self._tcp_loop) if
+                         f != self._tcp_loop or self.tcp is not None]
         for t in self._threads:
             t.start()
 
@@ -227,6 +244,13 @@ class DnsFaultProxy:
                 self.drop_left -= 1
                 self.dropped += 1
                 continue
+            if self._is_update(data):
+                self.udp_updates += 1
+                if self._changes(data) and self.updates == 0 \
+                        and self.mode == "unsigned_refused":
+                    self.updates += 1
+                    self.udp.sendto(self.refused(data), peer)
+                    continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
                 up.settimeout(2)
                 up.sendto(data, self.upstream)
@@ -234,6 +258,25 @@ class DnsFaultProxy:
                     self.udp.sendto(up.recv(65535), peer)
                 except socket.timeout:
                     pass
+
+    @staticmethod
+    def _is_update(msg):
+        return len(msg) >= 12 and ((msg[2] >> 3) & 0xF) == 5
+
+    @staticmethod
+    def _changes(msg):
+        """An UPDATE whose update section is not empty."""
+        return int.from_bytes(msg[8:10], "big") > 0
+
+    @staticmethod
+    def refused(msg):
+        """REFUSED to msg, its zone section copied, no TSIG."""
+        end = 12
+        while msg[end] != 0:                    # the zone's name, uncompressed
+            end += 1 + msg[end]
+        end += 1 + 4                            # root label, type, class
+        flags = bytes([0x80 | (msg[2] & 0x78), 5])
+        return msg[:2] + flags + b"\x00\x01" + b"\x00" * 6 + msg[12:end]
 
     @staticmethod
     def _read_msg(sock):
@@ -265,9 +308,18 @@ class DnsFaultProxy:
                 return
             if msg is None:
                 return
-            is_update = ((msg[2] >> 3) & 0xF) == 5
-            if is_update and self.updates == 0:
+            if self.tcp_mode == "close":
+                return
+            is_update = self._is_update(msg) and self._changes(msg)
+            if is_update and self.tcp_mode == "apply_close":
+                self._exchange(msg)             # applied; the connection drops
+                return
+            if is_update and self.updates == 0 and self.mode != "pass":
                 self.updates += 1
+                if self.mode == "unsigned_refused":
+                    reply = self.refused(msg)
+                    conn.sendall(len(reply).to_bytes(2, "big") + reply)
+                    return
                 if self.mode == "slow_reply":
                     reply = self._exchange(msg)
                     time.sleep(self.delay)
@@ -301,4 +353,5 @@ class DnsFaultProxy:
         for t in self._threads:
             t.join(timeout=2)
         self.udp.close()
-        self.tcp.close()
+        if self.tcp is not None:
+            self.tcp.close()

@@ -137,6 +137,12 @@ def test_hooks_get_the_switch_in_their_environment(tmp_path, procs):
     assert "socket:" not in fds and "redisfo.lock" not in fds, fds
 
 
+def pause_calls(c, name):
+    """How many CLIENT PAUSE the node has run (INFO commandstats)."""
+    stats = c.nodes[name].client().info("commandstats")
+    return stats.get("cmdstat_client|pause", {}).get("calls", 0)
+
+
 def test_acl_user_and_password(tmp_path, procs):
     """The service's user + password (Redis ACL), not the default user's."""
     c = Cluster(tmp_path, procs, password="default-pass",
@@ -154,28 +160,31 @@ def test_acl_user_and_password(tmp_path, procs):
     assert "the primary r2 answers but cannot be probed" in r.stderr
     assert "AUTH" in r.stderr and "UNPLANNED" not in r.stdout
     assert c.role("r2") == "master" and c.served() == "r2"
-    # a user without CLIENT PAUSE: the pause is refused, so nothing was
-    # paused and nothing needs undoing (CLIENT UNPAUSE is not allowed either)
+    # a user without CLIENT PAUSE: refused at the preflight (ACL DRYRUN),
+    # naming the command and the node; nothing was paused
     c.rf.services[0]["password"] = "fo-pass"
     c.rf.write_conf()
     c.nodes["r2"].client().execute_command(
         "ACL", "SETUSER", "failover", "-client|pause", "-client|unpause")
+    pauses = pause_calls(c, "r2")
     r = c.switch("-y", "--to", "r1")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "CLIENT PAUSE on r2 failed" in r.stderr and "NOPERM" in r.stderr
-    assert "nothing was changed" in r.stderr
+    assert "switch refused: CLIENT PAUSE is not available on r2" in r.stderr
+    assert "user failover may not run it" in r.stderr
+    assert pause_calls(c, "r2") == pauses
     assert c.role("r2") == "master" and c.served() == "r2"
     assert c.role("r1") == "replica of r2"
-    # a target that refuses REPLICAOF NO ONE was never promoted: exit 1,
-    # not a failed rollback (it refuses REPLICAOF <primary> too)
+    # a target whose user may not run REPLICAOF: refused before anything
+    # changed, naming REPLICAOF and the target
     c.nodes["r2"].client().execute_command(
         "ACL", "SETUSER", "failover", "+client|pause", "+client|unpause")
     c.nodes["r1"].client().execute_command(
         "ACL", "SETUSER", "failover", "-replicaof", "-slaveof")
     r = c.switch("-y", "--to", "r1")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "REPLICAOF NO ONE on r1 failed" in r.stderr and "NOPERM" in r.stderr
-    assert "rolled back: r2 is the primary again" in r.stderr
+    assert "switch refused: REPLICAOF is not available on r1" in r.stderr
+    assert "[FAIL] r1 (127.0.0.2:%d) lets the switch run REPLICAOF" % c.port in r.stdout
+    assert pause_calls(c, "r2") == pauses
     assert c.role("r2") == "master" and c.served() == "r2"
     assert c.role("r1") == "replica of r2"
     assert c.nodes["r2"].client(socket_timeout=0.5).set("k", "1")

@@ -104,15 +104,50 @@ test_update_connection_refused(void **state)
 	struct sockaddr_storage	ss;
 	struct dnsclient_change	c = { DNSCLIENT_ADD, "x.svc.test.", DNSCLIENT_TYPE_A, 5, "127.0.0.9" };
 	socklen_t		len;
-	char			err[256];
+	char			err[512];
 	int			fd;
 
 	(void)state;
-	fd = silent_socket(SOCK_DGRAM, &ss, &len);	/* nothing on TCP there */
+	/* a port nothing listens on, TCP or UDP: refused both ways */
+	fd = silent_socket(SOCK_DGRAM, &ss, &len);
+	close(fd);
 	assert_int_equal(dnsclient_update(&ss, len, "svc.test.", NULL, &c, 1, 500,
 	    NULL, err, sizeof(err)), DNSCLIENT_UNREACHABLE);
 	assert_non_null(strstr(err, "not sent"));
 	assert_non_null(strstr(err, "connect"));
+}
+
+/* TCP refused, UDP silent: the same datagram again until the deadline. */
+static void
+test_update_udp_fallback_retries(void **state)
+{
+	struct sockaddr_storage	ss;
+	struct dnsclient_change	c = { DNSCLIENT_ADD, "x.svc.test.", DNSCLIENT_TYPE_A, 5, "127.0.0.9" };
+	struct conf_tsig_key	key = { "k.", "hmac-sha384", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" };
+	struct dnsclient_update_info info;
+	uint8_t			first[1024], buf[1024];
+	socklen_t		len;
+	ssize_t			n1, n;
+	char			err[512];
+	int			fd, copies = 1;
+
+	(void)state;
+	fd = silent_socket(SOCK_DGRAM, &ss, &len);	/* nothing on TCP there */
+	assert_int_equal(dnsclient_send_update(&ss, len, "svc.test.", &key, &c, 1, 600,
+	    &info, err, sizeof(err)), DNSCLIENT_TIMEOUT);
+	assert_int_equal(info.udp, 1);
+	assert_true(info.sends >= 2);
+	assert_int_equal(info.rcode, -1);
+	assert_non_null(strstr(err, "over UDP"));
+	n1 = recv(fd, first, sizeof(first), MSG_DONTWAIT);
+	assert_true(n1 > 12);
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		/* every copy is the first one, byte for byte: same ID, same MAC */
+		assert_int_equal(n, n1);
+		assert_memory_equal(buf, first, (size_t)n1);
+		copies++;
+	}
+	assert_int_equal(copies, info.sends);
 	close(fd);
 }
 
@@ -208,13 +243,16 @@ test_live_swap(void **state)
 	    1000, set, err, sizeof(err)), DNSCLIENT_OK);
 	assert_string_equal(set->value[0], "127.0.0.3");
 
-	/* A wrong secret: NOTAUTH with the TSIG error, nothing changed. */
+	/* A wrong secret: NOTAUTH with the TSIG error, unsigned as RFC 8945
+	 * says, so it cannot be trusted; nothing changed. */
 	struct conf_tsig_key bad = live_key;
 	snprintf(bad.secret, sizeof(bad.secret), "%s", "d3JvbmdzZWNyZXR3cm9uZ3NlY3JldA==");
 	swap[0].rdata = "127.0.0.3";
 	assert_int_equal(dnsclient_update(&live_ss, live_len, live_zone, &bad,
-	    swap, 6, 2000, &rcode, err, sizeof(err)), DNSCLIENT_NOTAUTH);
+	    swap, 6, 2000, &rcode, err, sizeof(err)), DNSCLIENT_ERROR);
+	assert_int_equal(rcode, 9);	/* NOTAUTH */
 	assert_non_null(strstr(err, "BADSIG"));
+	assert_non_null(strstr(err, "cannot be trusted"));
 	/* No key at all: refused one way or another, never OK. */
 	assert_int_not_equal(dnsclient_update(&live_ss, live_len, live_zone, NULL,
 	    swap, 6, 2000, &rcode, err, sizeof(err)), DNSCLIENT_OK);
@@ -258,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_query_timeout_udp),
 		cmocka_unit_test(test_update_timeout_tcp),
 		cmocka_unit_test(test_update_connection_refused),
+		cmocka_unit_test(test_update_udp_fallback_retries),
 		cmocka_unit_test(test_bad_record_is_local_error),
 		cmocka_unit_test(test_addr_text),
 		cmocka_unit_test(test_live_swap),

@@ -1,9 +1,10 @@
 /*
  * test_switch.c - how a switch ends: switch_outcome() from what happened
  * (which step failed and how, whether a node changed, the record moved,
- * the UPDATE's fate is unknown, a rollback failed), the exit code each
- * outcome gives (0 done, 1 nothing changed, 2 usage, 3 part-way), and
- * which outcomes call for the rollbacks.
+ * the UPDATE's fate is unknown, what a read-back of the record found, a
+ * rollback failed, the old primary was held paused after a failed
+ * demote), the exit code each outcome gives (0 done, 1 nothing changed,
+ * 2 usage, 3 part-way), and which outcomes call for the rollbacks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +111,67 @@ test_failures(void **state)
 	assert_int_equal(switch_outcome_exit(SWITCH_PART_WAY), 3);
 }
 
+static void
+test_untrusted_replies(void **state)
+{
+	struct switch_facts f;
+
+	(void)state;
+	/* an unsigned REFUSED, and the record read back over TCP shows
+	 * nothing moved: the server did say no. Rolled back, exit 1 */
+	f = facts(STEP_SWAP, RUN_FAILED);
+	f.changed = 1;
+	f.dns_unknown = 1;
+	f.dns_error_reply = 1;
+	f.readback = READBACK_UNCHANGED;
+	assert_int_equal(switch_outcome(&f), SWITCH_ROLLED_BACK);
+	assert_int_equal(switch_outcome_exit(switch_outcome(&f)), 1);
+	f.rollback_failed = 1;
+	assert_int_equal(switch_outcome(&f), SWITCH_ROLLBACK_FAILED);
+	f.rollback_failed = 0;
+	/* the same reply, but the serial moved, or the record could not be
+	 * read: what it means cannot be known. Exit 3 */
+	f.readback = READBACK_OTHER;
+	assert_int_equal(switch_outcome(&f), SWITCH_DNS_UNKNOWN);
+	f.readback = READBACK_FAILED;
+	assert_int_equal(switch_outcome(&f), SWITCH_DNS_UNKNOWN);
+	f.readback = READBACK_NONE;
+	assert_int_equal(switch_outcome(&f), SWITCH_DNS_UNKNOWN);
+	/* an untrusted NOERROR with the record unchanged: it may land yet */
+	f.dns_error_reply = 0;
+	f.readback = READBACK_UNCHANGED;
+	assert_int_equal(switch_outcome(&f), SWITCH_DNS_UNKNOWN);
+	assert_int_equal(switch_outcome_exit(SWITCH_DNS_UNKNOWN), 3);
+
+	/* a record repair changes no node: an UPDATE of unknown fate is
+	 * still no "nothing was changed" */
+	f = facts(STEP_SWAP, RUN_FAILED);
+	f.dns_unknown = 1;
+	assert_int_equal(switch_outcome(&f), SWITCH_DNS_UNKNOWN);
+	f.dns_error_reply = 1;
+	f.readback = READBACK_UNCHANGED;
+	assert_int_equal(switch_outcome(&f), SWITCH_FAILED);
+}
+
+static void
+test_demote_fenced(void **state)
+{
+	struct switch_facts f;
+
+	(void)state;
+	/* the record moved, the demote failed, the old primary is held
+	 * paused with its clients killed: still part-way, said apart */
+	f = facts(STEP_DEMOTE, RUN_FAILED);
+	f.changed = 1;
+	f.committed = 1;
+	f.p_fenced = 1;
+	assert_int_equal(switch_outcome(&f), SWITCH_PART_WAY_FENCED);
+	assert_false(switch_outcome_rolls_back(SWITCH_PART_WAY_FENCED));
+	assert_int_equal(switch_outcome_exit(SWITCH_PART_WAY_FENCED), 3);
+	f.p_fenced = 0;
+	assert_int_equal(switch_outcome(&f), SWITCH_PART_WAY);
+}
+
 int
 main(void)
 {
@@ -117,6 +179,8 @@ main(void)
 		cmocka_unit_test(test_done_and_dry_run),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_untrusted_replies),
+		cmocka_unit_test(test_demote_fenced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

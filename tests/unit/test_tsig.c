@@ -1,7 +1,10 @@
 /*
  * test_tsig.c - RFC 8945 TSIG: requests signed by ldns verify, replies we
  * sign verify with ldns (first and chained messages), and each error
- * (BADKEY, BADSIG, BADTIME) is found and answered as the RFC says.
+ * (BADKEY, BADSIG, BADTIME) is found and answered as the RFC says. The
+ * client side (the failover's UPDATEs): a request we sign verifies on
+ * the server side and its reply verifies here, with every algorithm;
+ * an unsigned or altered reply does not.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,6 +400,60 @@ test_malformed(void **state)
 	free(q);
 }
 
+/* Client side: sign, verify as the server, sign the reply, verify it back. */
+static void
+test_client_roundtrip(void **state)
+{
+	static const char *algs[] = { "hmac-md5", "hmac-sha1", "hmac-sha224",
+	    "hmac-sha256", "hmac-sha384", "hmac-sha512" };
+	struct conf_tsig_key	 k = key;
+	struct tsig_state	 req, srv;
+	uint8_t			 msg[1024], reply[1024];
+	size_t			 qlen, rlen;
+	ssize_t			 n;
+	uint64_t		 now = (uint64_t)time(NULL);
+	uint8_t			*w;
+	int			 error;
+
+	(void)state;
+	w = signed_query(NULL, NULL, &qlen, NULL);	/* unsigned */
+	assert_true(qlen < 512);
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		snprintf(k.algorithm, sizeof(k.algorithm), "%s", algs[i]);
+		memcpy(msg, w, qlen);
+		n = tsig_sign_request(msg, qlen, sizeof(msg), &k, now, &req);
+		assert_true(n > (ssize_t)qlen);
+		assert_int_equal(tsig_verify_request(msg, (size_t)n, &k, &srv), TSIG_OK);
+		/* the server's reply: the request with QR set, signed */
+		memcpy(reply, w, qlen);
+		reply[2] |= 0x80;
+		n = tsig_sign_reply(reply, qlen, sizeof(reply), &k, &srv, 1);
+		assert_true(n > (ssize_t)qlen);
+		rlen = (size_t)n;
+		assert_int_equal(tsig_verify_reply(reply, rlen, &k, &req, now, &error), TSIG_OK);
+		assert_int_equal(error, 0);
+		/* an altered reply, the wrong secret, an unsigned one */
+		reply[3] ^= 0x05;
+		assert_int_equal(tsig_verify_reply(reply, rlen, &k, &req, now, &error),
+		    TSIG_BADSIG);
+		reply[3] ^= 0x05;
+		snprintf(k.secret, sizeof(k.secret), "%s", OTHER_SECRET);
+		assert_int_equal(tsig_verify_reply(reply, rlen, &k, &req, now, &error),
+		    TSIG_BADSIG);
+		snprintf(k.secret, sizeof(k.secret), "%s", KEY_SECRET);
+		assert_int_equal(tsig_verify_reply(w, qlen, &k, &req, now, &error),
+		    TSIG_NONE);
+		/* too late for the fudge */
+		assert_int_equal(tsig_verify_reply(reply, rlen, &k, &req, now + 1000, &error),
+		    TSIG_BADTIME);
+	}
+	/* an algorithm nobody knows cannot sign */
+	snprintf(k.algorithm, sizeof(k.algorithm), "%s", "hmac-sha999");
+	memcpy(msg, w, qlen);
+	assert_int_equal(tsig_sign_request(msg, qlen, sizeof(msg), &k, now, &req), -1);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -411,6 +468,7 @@ main(void)
 		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_truncated_mac),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_client_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
