@@ -123,39 +123,47 @@ tsig_vars_put(uint8_t *d, const uint8_t *key_name, size_t key_len,
 	return o + other_len;
 }
 
-enum tsig_verdict
-tsig_verify_request(const uint8_t *wire, size_t len,
-    const struct conf_tsig_key *key, unsigned fudge_max, struct tsig_state *st)
-{
-	struct tsig_key_ready k;
-	size_t off = DNS_HEADER_LEN, tsig_start, rdend, skipped_len;
-	uint8_t skipped[DNS_NAME_MAX];
-	uint16_t qd, an, ns, ar, fudge, mac_size, error, other_len;
-	const uint8_t *mac, *other;
-	uint64_t t, now;
-	size_t full;
-	uint8_t *digest;
-	size_t dl;
-	unsigned char out[EVP_MAX_MD_SIZE];
-	unsigned int out_len = 0;
-	int bad;
+/* The TSIG record that ends a message, as read from the wire. */
+struct tsig_rr {
+	size_t		 start;		/* offset of the record: what is signed ends here */
+	uint16_t	 arcount;
+	uint8_t		 name[DNS_NAME_MAX];	/* the key's, wire form */
+	size_t		 name_len;
+	uint8_t		 alg[DNS_NAME_MAX];
+	size_t		 alg_len;
+	uint64_t	 time;
+	uint16_t	 fudge, mac_size, orig_id, error, other_len;
+	const uint8_t	*mac, *other;
+};
 
-	memset(st, 0, sizeof(*st));
-	st->error = TSIG_OK;
+/*
+ * Find the TSIG of wire, which must be its last record, and read it into
+ * r. TSIG_NONE when the message has none, TSIG_MALFORMED when the message
+ * or the record does not parse (or a TSIG stands elsewhere), else TSIG_OK.
+ */
+static enum tsig_verdict
+tsig_rr_read(const uint8_t *wire, size_t len, struct tsig_rr *r)
+{
+	size_t		off = DNS_HEADER_LEN, rdend, skipped_len;
+	uint8_t		skipped[DNS_NAME_MAX];
+	uint16_t	qd, an, ns;
+
+	memset(r, 0, sizeof(*r));
 	if (len < DNS_HEADER_LEN)
 		return TSIG_MALFORMED;
 	qd = dns_rd16(wire + DNS_OFF_QDCOUNT);
 	an = dns_rd16(wire + DNS_OFF_ANCOUNT);
 	ns = dns_rd16(wire + DNS_OFF_NSCOUNT);
-	ar = dns_rd16(wire + DNS_OFF_ARCOUNT);
-	if (ar == 0)
+	r->arcount = dns_rd16(wire + DNS_OFF_ARCOUNT);
+	if (r->arcount == 0)
 		return TSIG_NONE;
+	/* Every name is read, pointers followed: a bad one is FORMERR here. */
 	for (unsigned i = 0; i < qd; i++) {
 		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 4 > len)
 			return TSIG_MALFORMED;
 		off += 4;
 	}
-	for (unsigned i = 0; i < (unsigned)an + ns + ar - 1u; i++) {
+	for (unsigned i = 0; i < (unsigned)an + ns + r->arcount - 1u; i++) {
 		if (dns_name_read(wire, len, &off, skipped, &skipped_len) < 0 || off + 10 > len)
 			return TSIG_MALFORMED;
 		if (dns_rd16(wire + off) == DNS_TYPE_TSIG)
@@ -164,9 +172,8 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 		if (off > len)
 			return TSIG_MALFORMED;
 	}
-	tsig_start = off;
-	if (dns_name_read(wire, len, &off, st->key_name, &st->key_name_len) < 0 ||
-	    off + 10 > len)
+	r->start = off;
+	if (dns_name_read(wire, len, &off, r->name, &r->name_len) < 0 || off + 10 > len)
 		return TSIG_MALFORMED;
 	if (dns_rd16(wire + off) != DNS_TYPE_TSIG)
 		return TSIG_NONE;
@@ -178,27 +185,80 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	if (rdend != len)
 		return TSIG_MALFORMED;
 	/* The algorithm name must not be compressed, but accept it if it is. */
-	if (dns_name_read(wire, len, &off, st->alg_name, &st->alg_name_len) < 0 ||
-	    off + 10 > rdend)
+	if (dns_name_read(wire, len, &off, r->alg, &r->alg_len) < 0 || off + 10 > rdend)
 		return TSIG_MALFORMED;
-	t = dns_rd48(wire + off);
-	fudge = dns_rd16(wire + off + 6);
-	mac_size = dns_rd16(wire + off + 8);
+	r->time = dns_rd48(wire + off);
+	r->fudge = dns_rd16(wire + off + 6);
+	r->mac_size = dns_rd16(wire + off + 8);
 	off += 10;
-	if (off + mac_size + 6 > rdend)
+	if (off + r->mac_size + 6 > rdend)
 		return TSIG_MALFORMED;
-	mac = wire + off;
-	off += mac_size;
-	st->orig_id = dns_rd16(wire + off);
-	error = dns_rd16(wire + off + 2);
-	other_len = dns_rd16(wire + off + 4);
+	r->mac = wire + off;
+	off += r->mac_size;
+	r->orig_id = dns_rd16(wire + off);
+	r->error = dns_rd16(wire + off + 2);
+	r->other_len = dns_rd16(wire + off + 4);
 	off += 6;
-	if (off + other_len != rdend)
+	if (off + r->other_len != rdend)
 		return TSIG_MALFORMED;
-	other = wire + off;
+	r->other = wire + off;
+	return TSIG_OK;
+}
+
+/*
+ * Is r's MAC the one key k gives wire? A reply's digest starts with the
+ * request's MAC (prior); a request has none (prior NULL).
+ */
+static int
+tsig_mac_ok(const struct tsig_key_ready *k, const uint8_t *prior, size_t prior_len,
+    const uint8_t *wire, const struct tsig_rr *r)
+{
+	uint8_t		*digest;
+	size_t		 dl = 0, full = (size_t)EVP_MD_get_size(k->md);
+	unsigned char	 out[EVP_MAX_MD_SIZE];
+	unsigned int	 out_len = 0;
+	int		 ok;
+
+	if ((digest = malloc(2 + prior_len + r->start + 1024 + r->other_len)) == NULL)
+		return 0;
+	if (prior != NULL) {
+		dns_wr16(digest, (uint16_t)prior_len);
+		memcpy(digest + 2, prior, prior_len);
+		dl = 2 + prior_len;
+	}
+	memcpy(digest + dl, wire, r->start);
+	dns_wr16(digest + dl + DNS_OFF_ID, r->orig_id);
+	dns_wr16(digest + dl + DNS_OFF_ARCOUNT, (uint16_t)(r->arcount - 1));
+	dl += r->start;
+	dl += tsig_vars_put(digest + dl, r->name, r->name_len, r->alg, r->alg_len, r->time,
+	    r->fudge, r->error, r->other, r->other_len);
+	ok = HMAC(k->md, k->secret, k->secret_len, digest, dl, out, &out_len) != NULL &&
+	    out_len == full && CRYPTO_memcmp(out, r->mac, r->mac_size) == 0;
+	free(digest);
+	return ok;
+}
+
+enum tsig_verdict
+tsig_verify_request(const uint8_t *wire, size_t len,
+    const struct conf_tsig_key *key, unsigned fudge_max, struct tsig_state *st)
+{
+	struct tsig_key_ready	k;
+	struct tsig_rr		r;
+	enum tsig_verdict	v;
+	uint64_t		now;
+	size_t			full;
+
+	memset(st, 0, sizeof(*st));
+	st->error = TSIG_OK;
+	if ((v = tsig_rr_read(wire, len, &r)) != TSIG_OK)
+		return v;
+	memcpy(st->key_name, r.name, r.name_len);
+	st->key_name_len = r.name_len;
+	memcpy(st->alg_name, r.alg, r.alg_len);
+	st->alg_name_len = r.alg_len;
+	st->orig_id = r.orig_id;
 	st->present = 1;
-	st->time_signed = t;
-	(void)error;
+	st->time_signed = r.time;
 
 	/* RFC 8945 5.2: key, then MAC, then time. */
 	if (tsig_key_prepare(key, &k) < 0 ||
@@ -209,41 +269,72 @@ tsig_verify_request(const uint8_t *wire, size_t len,
 	}
 	full = (size_t)EVP_MD_get_size(k.md);
 	/* RFC 8945 5.2.2.1: longer than the digest, or below half of it. */
-	if (mac_size > full || mac_size > sizeof(st->mac) ||
-	    mac_size < (full / 2 > 10 ? full / 2 : 10))
+	if (r.mac_size > full || r.mac_size > sizeof(st->mac) ||
+	    r.mac_size < (full / 2 > 10 ? full / 2 : 10))
 		return TSIG_MALFORMED;
-	if ((digest = malloc(tsig_start + 1024 + other_len)) == NULL)
-		return TSIG_MALFORMED;
-	memcpy(digest, wire, tsig_start);
-	dns_wr16(digest, st->orig_id);
-	dns_wr16(digest + DNS_OFF_ARCOUNT, (uint16_t)(ar - 1));
-	dl = tsig_start;
-	dl += tsig_vars_put(digest + dl, st->key_name, st->key_name_len,
-	    st->alg_name, st->alg_name_len, t, fudge, error, other, other_len);
-	bad = HMAC(k.md, k.secret, k.secret_len, digest, dl, out, &out_len) == NULL ||
-	    out_len != full || CRYPTO_memcmp(out, mac, mac_size) != 0;
-	free(digest);
-	if (bad) {
+	if (!tsig_mac_ok(&k, NULL, 0, wire, &r)) {
 		st->error = TSIG_BADSIG;
 		return TSIG_BADSIG;
 	}
-	memcpy(st->mac, mac, mac_size);
-	st->mac_len = mac_size;
+	memcpy(st->mac, r.mac, r.mac_size);
+	st->mac_len = r.mac_size;
 	/*
 	 * RFC 8945 5.2.3, then 5.2.4: the time before the truncation policy.
 	 * The window is the client's fudge, but never wider than ours.
 	 */
 	now = (uint64_t)time(NULL);
-	if ((now > t ? now - t : t - now) > (fudge < fudge_max ? fudge : fudge_max)) {
+	if ((now > r.time ? now - r.time : r.time - now) >
+	    (r.fudge < fudge_max ? r.fudge : fudge_max)) {
 		st->error = TSIG_BADTIME;
 		return TSIG_BADTIME;
 	}
 	/* A truncated MAC is valid but below our policy (full MACs only). */
-	if (mac_size < full) {
+	if (r.mac_size < full) {
 		st->error = TSIG_BADTRUNC;
 		return TSIG_BADTRUNC;
 	}
 	return TSIG_OK;
+}
+
+/*
+ * Append the TSIG record of st (its key and algorithm names, original ID
+ * and error) with time t, the MAC and other data to the len octets of
+ * msg, which has room for max; ARCOUNT grows by one. Returns the new
+ * length, or -1 when it does not fit.
+ */
+static ssize_t
+tsig_rr_append(uint8_t *msg, size_t len, size_t max, const struct tsig_state *st,
+    uint64_t t, const uint8_t *mac, size_t mac_len, const uint8_t *other, uint16_t other_len)
+{
+	size_t o = len, rdlen_at;
+
+	if (len + st->key_name_len + 10 + st->alg_name_len + 16 + mac_len + other_len > max)
+		return -1;
+	memcpy(msg + o, st->key_name, st->key_name_len);
+	o += st->key_name_len;
+	dns_wr16(msg + o, DNS_TYPE_TSIG);
+	dns_wr16(msg + o + 2, DNS_CLASS_ANY);
+	memset(msg + o + 4, 0, 4);
+	rdlen_at = o + 8;
+	o += 10;
+	memcpy(msg + o, st->alg_name, st->alg_name_len);
+	o += st->alg_name_len;
+	dns_wr48(msg + o, t);
+	dns_wr16(msg + o + 6, TSIG_FUDGE);
+	dns_wr16(msg + o + 8, (uint16_t)mac_len);
+	o += 10;
+	memcpy(msg + o, mac, mac_len);
+	o += mac_len;
+	dns_wr16(msg + o, st->orig_id);
+	dns_wr16(msg + o + 2, (uint16_t)st->error);
+	dns_wr16(msg + o + 4, other_len);
+	o += 6;
+	if (other_len > 0)
+		memcpy(msg + o, other, other_len);
+	o += other_len;
+	dns_wr16(msg + rdlen_at, (uint16_t)(o - rdlen_at - 2));
+	dns_wr16(msg + DNS_OFF_ARCOUNT, (uint16_t)(dns_rd16(msg + DNS_OFF_ARCOUNT) + 1));
+	return (ssize_t)o;
 }
 
 ssize_t
@@ -258,7 +349,8 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 	uint16_t other_len = 0;
 	uint64_t now = (uint64_t)time(NULL), t = now;
 	int sign;
-	size_t dl = 0, o, rdlen_at;
+	size_t dl = 0;
+	ssize_t n;
 
 	if (!st->present)
 		return (ssize_t)len;
@@ -299,40 +391,14 @@ tsig_sign_reply(uint8_t *reply, size_t len, size_t max,
 		free(digest);
 	}
 	/* The record: owner, type, class, TTL, rdlength, rdata. */
-	if (len + st->key_name_len + 10 + st->alg_name_len + 16 + mac_len +
-	    other_len > max)
+	if ((n = tsig_rr_append(reply, len, max, st, t, mac, mac_len, other, other_len)) < 0)
 		return -1;
-	o = len;
-	memcpy(reply + o, st->key_name, st->key_name_len);
-	o += st->key_name_len;
-	dns_wr16(reply + o, DNS_TYPE_TSIG);
-	dns_wr16(reply + o + 2, DNS_CLASS_ANY);
-	memset(reply + o + 4, 0, 4);
-	rdlen_at = o + 8;
-	o += 10;
-	memcpy(reply + o, st->alg_name, st->alg_name_len);
-	o += st->alg_name_len;
-	dns_wr48(reply + o, t);
-	dns_wr16(reply + o + 6, TSIG_FUDGE);
-	dns_wr16(reply + o + 8, (uint16_t)mac_len);
-	o += 10;
-	memcpy(reply + o, mac, mac_len);
-	o += mac_len;
-	dns_wr16(reply + o, st->orig_id);
-	dns_wr16(reply + o + 2, (uint16_t)st->error);
-	dns_wr16(reply + o + 4, other_len);
-	o += 6;
-	memcpy(reply + o, other, other_len);
-	o += other_len;
-	dns_wr16(reply + rdlen_at, (uint16_t)(o - rdlen_at - 2));
-	dns_wr16(reply + DNS_OFF_ARCOUNT,
-	    (uint16_t)(dns_rd16(reply + DNS_OFF_ARCOUNT) + 1));
 	/* Chain: the next message of a transfer is signed over this MAC. */
 	if (sign) {
 		memcpy(st->mac, mac, mac_len);
 		st->mac_len = mac_len;
 	}
-	return (ssize_t)o;
+	return n;
 }
 
 /* ---------------------------------------------------------------------
@@ -350,7 +416,8 @@ tsig_sign_request(uint8_t *msg, size_t len, size_t max,
 	uint8_t *digest;
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
-	size_t dl, o, rdlen_at;
+	size_t dl;
+	ssize_t n;
 
 	memset(st, 0, sizeof(*st));
 	if (len < DNS_HEADER_LEN || len > 65535 || tsig_key_prepare(key, &k) < 0)
@@ -373,121 +440,38 @@ tsig_sign_request(uint8_t *msg, size_t len, size_t max,
 		return -1;
 	}
 	free(digest);
-	if (len + k.name_len + 10 + k.alg_len + 16 + mac_len > max)
+	if ((n = tsig_rr_append(msg, len, max, st, now, mac, mac_len, NULL, 0)) < 0)
 		return -1;
-	o = len;
-	memcpy(msg + o, k.name, k.name_len);
-	o += k.name_len;
-	dns_wr16(msg + o, DNS_TYPE_TSIG);
-	dns_wr16(msg + o + 2, DNS_CLASS_ANY);
-	memset(msg + o + 4, 0, 4);
-	rdlen_at = o + 8;
-	o += 10;
-	memcpy(msg + o, k.alg, k.alg_len);
-	o += k.alg_len;
-	dns_wr48(msg + o, now);
-	dns_wr16(msg + o + 6, TSIG_FUDGE);
-	dns_wr16(msg + o + 8, (uint16_t)mac_len);
-	o += 10;
-	memcpy(msg + o, mac, mac_len);
-	o += mac_len;
-	dns_wr16(msg + o, st->orig_id);
-	dns_wr16(msg + o + 2, 0);
-	dns_wr16(msg + o + 4, 0);
-	o += 6;
-	dns_wr16(msg + rdlen_at, (uint16_t)(o - rdlen_at - 2));
-	dns_wr16(msg + DNS_OFF_ARCOUNT, (uint16_t)(dns_rd16(msg + DNS_OFF_ARCOUNT) + 1));
 	memcpy(st->mac, mac, mac_len);
 	st->mac_len = mac_len;
-	return (ssize_t)o;
+	return n;
 }
 
 enum tsig_verdict
 tsig_verify_reply(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
     const struct tsig_state *req, uint64_t now, int *error)
 {
-	struct tsig_key_ready k;
-	uint8_t name[DNS_NAME_MAX], alg[DNS_NAME_MAX], *digest;
-	size_t off = DNS_HEADER_LEN, tsig_start, rdend, name_len, alg_len, dl, full;
-	uint16_t qd, an, ns, ar, fudge, mac_size, orig_id, other_len;
-	const uint8_t *mac, *other;
-	unsigned char out[EVP_MAX_MD_SIZE];
-	unsigned int out_len = 0;
-	uint64_t t;
-	int bad;
+	struct tsig_key_ready	k;
+	struct tsig_rr		r;
+	enum tsig_verdict	v;
+	size_t			full;
 
 	*error = 0;
-	if (len < DNS_HEADER_LEN)
-		return TSIG_MALFORMED;
-	qd = dns_rd16(wire + DNS_OFF_QDCOUNT);
-	an = dns_rd16(wire + DNS_OFF_ANCOUNT);
-	ns = dns_rd16(wire + DNS_OFF_NSCOUNT);
-	ar = dns_rd16(wire + DNS_OFF_ARCOUNT);
-	if (ar == 0)
-		return TSIG_NONE;
-	for (unsigned i = 0; i < qd; i++) {
-		if ((off = dns_name_skip(wire, len, off)) == 0 || off + 4 > len)
-			return TSIG_MALFORMED;
-		off += 4;
-	}
-	for (unsigned i = 0; i < (unsigned)an + ns + ar - 1u; i++) {
-		if ((off = dns_name_skip(wire, len, off)) == 0 || off + 10 > len)
-			return TSIG_MALFORMED;
-		off += 10 + (size_t)dns_rd16(wire + off + 8);
-		if (off > len)
-			return TSIG_MALFORMED;
-	}
-	tsig_start = off;
-	if (dns_name_read(wire, len, &off, name, &name_len) < 0 || off + 10 > len)
-		return TSIG_MALFORMED;
-	if (dns_rd16(wire + off) != DNS_TYPE_TSIG)
-		return TSIG_NONE;
-	rdend = off + 10 + dns_rd16(wire + off + 8);
-	off += 10;
-	if (rdend != len ||
-	    dns_name_read(wire, len, &off, alg, &alg_len) < 0 || off + 10 > rdend)
-		return TSIG_MALFORMED;
-	t = dns_rd48(wire + off);
-	fudge = dns_rd16(wire + off + 6);
-	mac_size = dns_rd16(wire + off + 8);
-	off += 10;
-	if (off + mac_size + 6 > rdend)
-		return TSIG_MALFORMED;
-	mac = wire + off;
-	off += mac_size;
-	orig_id = dns_rd16(wire + off);
-	*error = dns_rd16(wire + off + 2);
-	other_len = dns_rd16(wire + off + 4);
-	off += 6;
-	if (off + other_len != rdend)
-		return TSIG_MALFORMED;
-	other = wire + off;
+	if ((v = tsig_rr_read(wire, len, &r)) != TSIG_OK)
+		return v;
+	*error = r.error;
 	if (tsig_key_prepare(key, &k) < 0 ||
-	    !dns_name_equal(name, name_len, k.name, k.name_len) ||
-	    !dns_name_equal(alg, alg_len, k.alg, k.alg_len))
+	    !dns_name_equal(r.name, r.name_len, k.name, k.name_len) ||
+	    !dns_name_equal(r.alg, r.alg_len, k.alg, k.alg_len))
 		return TSIG_BADKEY;
 	full = (size_t)EVP_MD_get_size(k.md);
-	if (mac_size == 0)
+	if (r.mac_size == 0)
 		return TSIG_BADSIG;		/* an unsigned error answer */
-	if (mac_size != full)
+	if (r.mac_size != full)
 		return TSIG_BADTRUNC;		/* we sent full MACs: expect one back */
-	if ((digest = malloc(2 + req->mac_len + tsig_start + 1024 + other_len)) == NULL)
-		return TSIG_MALFORMED;
-	dns_wr16(digest, (uint16_t)req->mac_len);
-	memcpy(digest + 2, req->mac, req->mac_len);
-	dl = 2 + req->mac_len;
-	memcpy(digest + dl, wire, tsig_start);
-	dns_wr16(digest + dl + DNS_OFF_ID, orig_id);
-	dns_wr16(digest + dl + DNS_OFF_ARCOUNT, (uint16_t)(ar - 1));
-	dl += tsig_start;
-	dl += tsig_vars_put(digest + dl, name, name_len, alg, alg_len, t, fudge,
-	    (uint16_t)*error, other, other_len);
-	bad = HMAC(k.md, k.secret, k.secret_len, digest, dl, out, &out_len) == NULL ||
-	    out_len != full || CRYPTO_memcmp(out, mac, mac_size) != 0;
-	free(digest);
-	if (bad)
+	if (!tsig_mac_ok(&k, req->mac, req->mac_len, wire, &r))
 		return TSIG_BADSIG;
-	if ((now > t ? now - t : t - now) > fudge)
+	if ((now > r.time ? now - r.time : r.time - now) > r.fudge)
 		return TSIG_BADTIME;
 	return TSIG_OK;
 }
