@@ -520,31 +520,12 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 	return DNS_RCODE_NOERROR;
 }
 
-/*
- * Will rr read back the same from the zone file? ldns parses RDATA from the
- * wire that it cannot print (a CAA tag with a space) or cannot read again;
- * such a record would make the zone fail to persist or to load.
- */
-static int
-rr_roundtrips(const ldns_rr *rr)
-{
-	char *text = ldns_rr2str(rr);
-	ldns_rr *back = NULL;
-	int ok;
-
-	if (text == NULL)
-		return 0;
-	ok = ldns_rr_new_frm_str(&back, text, 0, NULL, NULL) == LDNS_STATUS_OK &&
-	    ldns_rr_compare(rr, back) == 0;
-	ldns_rr_free(back);
-	free(text);
-	return ok;
-}
-
 /* RFC 2136 3.4.1: check the whole update section before changing anything. */
 static int
 update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t whylen)
 {
+	char detail[160];
+
 	for (size_t i = 0; up && i < ldns_rr_list_rr_count(up); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(up, i);
 		ldns_rr_class c = ldns_rr_get_class(rr);
@@ -564,10 +545,12 @@ update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t w
 			 */
 			if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
 				return DNS_RCODE_FORMERR;
-			if (!rr_roundtrips(rr)) {
-				snprintf(why, whylen, "a record that cannot be written "
-				    "to the zone file and read back");
-				return DNS_RCODE_FORMERR;
+			/* What is served must load again from the file it is written to. */
+			if (zone_rr_roundtrip(rr, detail, sizeof(detail)) == -1) {
+				snprintf(why, whylen, "a %.16s record that cannot be written "
+				    "to the zone file and read back the same: %.160s", d != NULL &&
+				    d->_name != NULL ? d->_name : "TYPE", detail);
+				return DNS_RCODE_REFUSED;
 			}
 		} else if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
