@@ -125,6 +125,52 @@ test_load_errors(void **state)
 	    "sub IN NS ns.other.\n", "delegations");
 	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
 	    "@ IN CNAME other\n", "CNAME");
+	/* A '(' never closed would swallow the lines after it. */
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h ( 1 2 3 4 5\n@ IN NS ns1\n"
+	    "redis IN A 127.0.0.2\n", ":2: a parenthesis is never closed");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h ( 1 2 3 4 5\n@ IN NS ns1\n"
+	    "redis IN TXT ( \"a\" )\n", ":4: a parenthesis opened inside the one opened on line 2");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5 )\n@ IN NS ns1\n",
+	    ":2: a ')' without");
+	/* CNAME loops: a name at itself, two names, and a longer chain. */
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "self IN CNAME self\n", ":4: self.svc.test. CNAME: a CNAME loop");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "a IN CNAME B\nb IN CNAME a\n", "a CNAME loop");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "start IN CNAME c1\nc1 IN CNAME c2\nc2 IN CNAME c3\nc3 IN CNAME c4\n"
+	    "c4 IN CNAME c2\n",
+	    "c2.svc.test. -> c3.svc.test. -> c4.svc.test. -> c2.svc.test.");
+}
+
+static void
+test_load_parens_and_chains_ok(void **state)
+{
+	ldns_zone *z;
+
+	(void)state;
+	/* Closed parentheses, escaped and quoted ones, and chains that end. */
+	z = load_text("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h (\n 1 ; serial (\n 2 3 4 5 )\n"
+	    "@ IN NS ns1\np\\(x IN TXT \"(\" \")\"\n"
+	    "a IN CNAME b\nb IN CNAME c\nc IN CNAME outside.example.\nd IN CNAME a\n");
+	if (z == NULL)
+		fail_msg("%s", err);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_folder_check(void **state)
+{
+	char p2[200];
+
+	(void)state;
+	assert_int_equal(zone_file_folder_check(path, err, sizeof(err)), 0);
+	assert_int_equal(zone_file_folder_check("/nonexistent/dir/z.zone", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/dir does not exist"));
+	write_file("x");
+	snprintf(p2, sizeof(p2), "%s/z.zone", path);
+	assert_int_equal(zone_file_folder_check(p2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not a folder"));
 }
 
 static void
@@ -585,6 +631,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_parens_and_chains_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_awkward_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip_refuses_unreadable, setup, teardown),
