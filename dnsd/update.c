@@ -765,7 +765,11 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 	    sizeof(u->why))) == DNS_RCODE_NOERROR)
 		rc = update_apply(ldns_pkt_authority(u->pkt), &w);
 	if (rc == DNS_RCODE_NOERROR && w.changed) {
-		/* RFC 2136 3.6: the serial moves forward with every change. */
+		/*
+		 * RFC 2136 3.6: the serial moves forward with every change, in
+		 * RFC 1982 arithmetic: 4294967295 + 1 is 0, a serial like any
+		 * other (secondaries compare serials, they do not test them).
+		 */
 		if (!w.soa_set) {
 			uint32_t s = ldns_rdf2native_int32(ldns_rr_rdf(w.soa, 2)) + 1;
 			ldns_rdf *r = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, s);
