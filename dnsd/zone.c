@@ -30,6 +30,7 @@ struct ztext {
 	char	*p;
 	size_t	 len, cap;
 	int	 oom;
+	int	 origin_moved;	/* a "$ORIGIN" line was written for a long owner */
 };
 
 static int
@@ -275,7 +276,7 @@ zone_cname_loop(const ldns_rr_list *rrs, char *chain, size_t chainlen)
 		}
 		if (at >= 0 && state[at] == 1) {
 			/* Back on this walk: at is on the loop; spell it out from there. */
-			struct ztext	t = { NULL, 0, 0, 0 };
+			struct ztext	t = { NULL, 0, 0, 0, 0 };
 			ssize_t		j = at;
 
 			found = (ssize_t)cn[at];
@@ -736,6 +737,7 @@ zt_record(struct ztext *t, const ldns_rr *rr, enum zt_form form)
 		memcpy(t->p + start, "$ORIGIN ", 8);
 		t->len += 8;
 		zt_puts(t, "\n@");
+		t->origin_moved = 1;
 	}
 	if (desc != NULL && desc->_name != NULL && ldns_rr_get_type(rr) != 0)
 		snprintf(b, sizeof(b), "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
@@ -879,7 +881,7 @@ out:
 int
 zone_rr_roundtrip(const ldns_rr *rr, char *why, size_t whylen)
 {
-	struct ztext	 t = { NULL, 0, 0, 0 };
+	struct ztext	 t = { NULL, 0, 0, 0, 0 };
 	char		 detail[256];
 	int		 rc;
 
@@ -905,7 +907,7 @@ zone_rr_roundtrip(const ldns_rr *rr, char *why, size_t whylen)
 static void
 rr_describe(const ldns_rr *rr, char *buf, size_t len)
 {
-	struct ztext	 t = { NULL, 0, 0, 0 };
+	struct ztext	 t = { NULL, 0, 0, 0, 0 };
 	const ldns_rdf	*owner = ldns_rr_owner(rr);
 	char		*type = ldns_rr_type2str(ldns_rr_get_type(rr));
 
@@ -920,7 +922,7 @@ zone_check_writable(const ldns_zone *z, const char *path, const int *lines, char
     size_t errlen)
 {
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
-	struct ztext		 t = { NULL, 0, 0, 0 };
+	struct ztext		 t = { NULL, 0, 0, 0, 0 };
 	char			 what[512], at[PATH_MAX + 32];
 	size_t			 i;
 
@@ -982,7 +984,7 @@ int
 zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen)
 {
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
-	struct ztext		 t = { NULL, 0, 0, 0 };
+	struct ztext		 t = { NULL, 0, 0, 0, 0 };
 	const ldns_rr		*rr = NULL;
 	char			 tmp[PATH_MAX], what[512];
 	FILE			*fp;
@@ -1016,6 +1018,20 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 			if (errno == 0 || t.oom)
 				goto unwritable;
 			goto fail;
+		}
+		if (t.origin_moved) {
+			/* Back to the apex, for whoever adds a relative name by hand. */
+			const ldns_rdf *apex = ldns_rr_owner(ldns_zone_soa(z));
+
+			t.len = 0;
+			t.origin_moved = 0;
+			zt_puts(&t, "$ORIGIN ");
+			zt_name(&t, ldns_rdf_data(apex), ldns_rdf_size(apex));
+			zt_put(&t, "\n", 1);
+			if (t.oom)
+				goto unwritable;
+			if (fwrite(t.p, 1, t.len, fp) != t.len)
+				goto fail;
 		}
 	}
 	free(t.p);

@@ -329,6 +329,19 @@ test_write_awkward_roundtrip(void **state)
 	}
 	assert_int_equal(zone_rr_roundtrip(ldns_zone_soa(z), why, sizeof(why)), 0);
 	assert_int_equal(zone_write_atomic(z, path, err, sizeof(err)), 0);
+	{
+		/* The long owner is said as $ORIGIN and @, then the origin is the apex again. */
+		char	 text[16384];
+		FILE	*fp = fopen(path, "r");
+		size_t	 n;
+
+		assert_non_null(fp);
+		n = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+		text[n] = '\0';
+		assert_non_null(strstr(text, "\n$ORIGIN \\195\\195"));
+		assert_non_null(strstr(text, ".svc.test.\n@\t60\tIN\tA\t192.0.2.10\n$ORIGIN svc.test.\n"));
+	}
 	z2 = zone_load(path, "svc.test.", 3600, err, sizeof(err));
 	if (z2 == NULL)
 		fail_msg("the written zone does not load: %s", err);
