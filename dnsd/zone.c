@@ -7,6 +7,12 @@
  * at any moment leaves either the old file or the new one. It never
  * writes the file in place and never touches the served snapshot: the
  * server decides when a zone read or written here is published.
+ *
+ * What is written must load back as the same records, so names and
+ * character-strings are spelled here (ldns's printer leaves some octets
+ * bare) and anything ldns would print wrongly goes in RFC 3597 generic
+ * form; zone_rr_roundtrip() is the check that whatever the server takes
+ * in (a loaded zone, an UPDATE) passes through that text unchanged.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,10 @@
  *
  * The zone file is the state of the service (which node is primary is what
  * the zone says). It is read with ldns, checked (SOA and NS at the apex,
- * every name inside the zone, CNAME alone at its name), and written back
- * atomically: temp file, fsync, rename, fsync of the folder.
+ * every name inside the zone, CNAME alone at its name, no CNAME loop, no
+ * parenthesis or quote left open), and written back atomically: temp
+ * file, fsync, rename, fsync of the folder, in a text that loads back to
+ * the same records.
  */
 #ifndef REDISFO_ZONE_H
 #define REDISFO_ZONE_H
