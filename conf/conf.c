@@ -1230,12 +1230,80 @@ conf_dir_set(struct conf_ctx *ctx, const char *path)
 	return 0;
 }
 
+/*
+ * libconfig 1.5 loses the buffer of a string token it meets where a
+ * setting name belongs (what an unclosed quote usually leads to: the
+ * rest of the file shifts by one quote) and reports only "syntax error".
+ * Found here first, with a better word, so libconfig never takes that
+ * path: a string that runs past the end of its line (libconfig joins
+ * adjacent strings, so a value is never written across lines), and a
+ * string where a group expects a name. Returns the line, or 0.
+ */
+static int
+conf_text_strings_check(const char *p, size_t len, const char **what)
+{
+	const char	*end = p + len;
+	char		 stack[64];	/* '{', '(' or '[' of each open bracket */
+	int		 depth = 0, line = 1, want_name = 1, open_line;
+
+	while (p < end) {
+		char c = *p;
+
+		if (c == '\n') {
+			line++;
+			p++;
+		} else if (c == '#' || (c == '/' && p + 1 < end && p[1] == '/')) {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (c == '/' && p + 1 < end && p[1] == '*') {
+			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++)
+				line += *p == '\n';
+			p += p < end ? 2 : 0;
+		} else if (c == '"') {
+			if (want_name && (depth == 0 || stack[depth - 1] == '{')) {
+				*what = "a string where a setting name belongs (is a quote "
+				    "missing before it?)";
+				return line;
+			}
+			for (open_line = line, p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end && p[1] != '\n')
+					p++;
+				else if (*p == '\n') {
+					*what = "a string is never closed on its line";
+					return open_line;
+				}
+			}
+			if (p >= end) {
+				*what = "a string is never closed";
+				return open_line;
+			}
+			p++;
+		} else {
+			if (c == '{' || c == '(' || c == '[') {
+				if (depth < (int)sizeof(stack))
+					stack[depth] = c;
+				depth++;
+			} else if ((c == '}' || c == ')' || c == ']') && depth > 0)
+				depth--;
+			if (c == '{' || c == ';' || c == ',')
+				want_name = 1;
+			else if (!isspace((unsigned char)c))
+				want_name = 0;
+			if (depth > (int)sizeof(stack))
+				return 0;	/* too deep to follow: leave it to libconfig */
+			p++;
+		}
+	}
+	return 0;
+}
+
 int
 conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 {
 	struct conf_ctx	 ctx = { path, err, errlen, conf };
 	config_t	 cfg;
 	char		*text, lit[64], key[CONF_KEY_MAX];
+	const char	*what = NULL;
 	size_t		 len;
 	int		 rc = -1, line;
 
@@ -1245,6 +1313,12 @@ conf_load(const char *path, struct conf *conf, char *err, size_t errlen)
 	if ((text = conf_file_read(&ctx, path, &len)) == NULL)
 		return -1;
 	if (conf_dir_set(&ctx, path) == -1) {
+		free(text);
+		memset(conf, 0, sizeof(*conf));
+		return -1;
+	}
+	if ((line = conf_text_strings_check(text, len, &what)) > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line, what);
 		free(text);
 		memset(conf, 0, sizeof(*conf));
 		return -1;

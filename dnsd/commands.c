@@ -34,6 +34,11 @@ cmd_serve(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "usage: redisfo-dns [-c FILE] serve\n");
 		return 2;
 	}
+	/* A zone_file that can never be written is a configuration error. */
+	if (zone_file_folder_check(conf->dns.zone_file, err, sizeof(err)) == -1) {
+		log_errorx("dns.zone_file %s", err);
+		return 2;
+	}
 	if ((created = zone_create_if_missing(conf, err, sizeof(err))) == -1) {
 		log_errorx("%s", err);
 		return 1;
@@ -59,6 +64,10 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 	(void)argv;
 	if (argc > 0) {
 		fprintf(stderr, "usage: redisfo-dns [-c FILE] checkconf\n");
+		return 2;
+	}
+	if (zone_file_folder_check(conf->dns.zone_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "redisfo-dns: dns.zone_file %s\n", err);
 		return 2;
 	}
 	/* What the zone's replay cache holds is state too: serve refuses a bad one. */

@@ -214,6 +214,7 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	char			 err[512];
 	int			 rcode;
 	uint32_t		 serial = 0;
+	int			 applied = 0;	/* serial 0 is a serial like any other */
 
 	if ((u = update_begin(msg, len, &srv->conf->dns.update_key,
 	    (unsigned)srv->conf->dns.tsig_fudge_max, srv->replay, err, sizeof(err))) == NULL) {
@@ -232,11 +233,12 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	}
 	if (nz != NULL) {
 		serial = zone_serial(nz);
+		applied = 1;
 		if (server_adopt_zone(srv, nz, 1, update_section(u), err, sizeof(err)) == -1) {
 			log_errorx("update not applied: %s", err);
 			ldns_zone_deep_free(nz);
 			rcode = DNS_RCODE_SERVFAIL;
-			serial = 0;
+			applied = 0;
 			update_replay_amend(u, rcode);
 			if (server_replay_save(srv, 0, err, sizeof(err)) == -1)
 				log_errorx("%s", err);
@@ -250,7 +252,7 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	else
 		metrics_update(srv->metrics, rcode);
 	update_end(u);
-	if (serial != 0) {
+	if (applied) {
 		log_info("update applied, serial %u", serial);
 		if (srv->notifier != NULL)
 			notifier_start(srv->notifier, srv->conf->dns.zone, ldns_zone_soa(srv->zone));

@@ -867,31 +867,12 @@ update_prereq(const ldns_rr_list *pre, const struct update_work *w)
 	return DNS_RCODE_NOERROR;
 }
 
-/*
- * Will rr read back the same from the zone file? ldns parses RDATA from the
- * wire that it cannot print (a CAA tag with a space) or cannot read again;
- * such a record would make the zone fail to persist or to load.
- */
-static int
-rr_roundtrips(const ldns_rr *rr)
-{
-	char *text = ldns_rr2str(rr);
-	ldns_rr *back = NULL;
-	int ok;
-
-	if (text == NULL)
-		return 0;
-	ok = ldns_rr_new_frm_str(&back, text, 0, NULL, NULL) == LDNS_STATUS_OK &&
-	    ldns_rr_compare(rr, back) == 0;
-	ldns_rr_free(back);
-	free(text);
-	return ok;
-}
-
 /* RFC 2136 3.4.1: check the whole update section before changing anything. */
 static int
 update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t whylen)
 {
+	char detail[160];
+
 	for (size_t i = 0; up && i < ldns_rr_list_rr_count(up); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(up, i);
 		ldns_rr_class c = ldns_rr_get_class(rr);
@@ -911,10 +892,12 @@ update_prescan(const ldns_rr_list *up, const ldns_rdf *apex, char *why, size_t w
 			 */
 			if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d))
 				return DNS_RCODE_FORMERR;
-			if (!rr_roundtrips(rr)) {
-				snprintf(why, whylen, "a record that cannot be written "
-				    "to the zone file and read back");
-				return DNS_RCODE_FORMERR;
+			/* What is served must load again from the file it is written to. */
+			if (zone_rr_roundtrip(rr, detail, sizeof(detail)) == -1) {
+				snprintf(why, whylen, "a %.16s record that cannot be written "
+				    "to the zone file and read back the same: %.160s", d != NULL &&
+				    d->_name != NULL ? d->_name : "TYPE", detail);
+				return DNS_RCODE_REFUSED;
 			}
 		} else if (c == LDNS_RR_CLASS_ANY) {
 			if (ldns_rr_ttl(rr) != 0 || ldns_rr_rd_count(rr) != 0 ||
@@ -1101,7 +1084,11 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 	    sizeof(u->why))) == DNS_RCODE_NOERROR)
 		rc = update_apply(ldns_pkt_authority(u->pkt), &w);
 	if (rc == DNS_RCODE_NOERROR && w.changed) {
-		/* RFC 2136 3.6: the serial moves forward with every change. */
+		/*
+		 * RFC 2136 3.6: the serial moves forward with every change, in
+		 * RFC 1982 arithmetic: 4294967295 + 1 is 0, a serial like any
+		 * other (secondaries compare serials, they do not test them).
+		 */
 		if (!w.soa_set) {
 			uint32_t s = ldns_rdf2native_int32(ldns_rr_rdf(w.soa, 2)) + 1;
 			ldns_rdf *r = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, s);

@@ -7,6 +7,12 @@
  * at any moment leaves either the old file or the new one. It never
  * writes the file in place and never touches the served snapshot: the
  * server decides when a zone read or written here is published.
+ *
+ * What is written must load back as the same records, so names and
+ * character-strings are spelled here (ldns's printer leaves some octets
+ * bare) and anything ldns would print wrongly goes in RFC 3597 generic
+ * form; zone_rr_roundtrip() is the check that whatever the server takes
+ * in (a loaded zone, an UPDATE) passes through that text unchanged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +28,122 @@
 #include "conf/conf.h"
 #include "dnsd/wire.h"
 #include "dnsd/zone.h"
+
+/* ---- presentation text of names and strings ---- */
+
+/* A growing text buffer; oom is sticky, so callers check once at the end. */
+struct ztext {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+	int	 origin_moved;	/* a "$ORIGIN" line was written for a long owner */
+};
+
+static int
+zt_reserve(struct ztext *t, size_t more)
+{
+	char	*np;
+	size_t	 ncap;
+
+	if (t->oom)
+		return -1;
+	if (t->len + more + 1 <= t->cap)
+		return 0;
+	for (ncap = t->cap ? t->cap : 1024; ncap < t->len + more + 1; ncap *= 2)
+		;
+	if ((np = realloc(t->p, ncap)) == NULL) {
+		t->oom = 1;
+		return -1;
+	}
+	t->p = np;
+	t->cap = ncap;
+	return 0;
+}
+
+static void
+zt_put(struct ztext *t, const char *s, size_t n)
+{
+	if (zt_reserve(t, n) == -1)
+		return;
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void
+zt_puts(struct ztext *t, const char *s)
+{
+	zt_put(t, s, strlen(s));
+}
+
+static void
+zt_octet(struct ztext *t, uint8_t c)
+{
+	char b[5];
+
+	snprintf(b, sizeof(b), "\\%03u", c);
+	zt_put(t, b, 4);
+}
+
+/*
+ * A name in wire form as absolute presentation text. Every octet that
+ * means something to a master-file reader is escaped: the label separator,
+ * the quote, the backslash, parentheses, the comment sign, @ and $ (an
+ * owner starting with them is the origin or a directive); space, control
+ * and non-ASCII octets as \DDD.
+ */
+static void
+zt_name(struct ztext *t, const uint8_t *name, size_t len)
+{
+	size_t pos = 0, i;
+
+	if (len == 0 || name[0] == 0) {
+		zt_put(t, ".", 1);
+		return;
+	}
+	while (pos < len && name[pos] != 0) {
+		size_t lab = name[pos];
+
+		for (i = 0; i < lab && pos + 1 + i < len; i++) {
+			uint8_t c = name[pos + 1 + i];
+
+			if (c <= ' ' || c >= 0x7f)
+				zt_octet(t, c);
+			else {
+				char e[2] = { '\\', (char)c };
+
+				if (strchr(".\\\"();@$", c) != NULL)
+					zt_put(t, e, 2);
+				else
+					zt_put(t, e + 1, 1);
+			}
+		}
+		zt_put(t, ".", 1);
+		pos += 1 + lab;
+	}
+}
+
+/* A character-string (length octet first), quoted; only " and \ need a backslash inside quotes. */
+static void
+zt_string(struct ztext *t, const uint8_t *d, size_t n)
+{
+	size_t i;
+
+	zt_put(t, "\"", 1);
+	for (i = 1; i < n; i++) {
+		if (d[i] < ' ' || d[i] >= 0x7f)
+			zt_octet(t, d[i]);
+		else {
+			char e[2] = { '\\', (char)d[i] };
+
+			if (d[i] == '"' || d[i] == '\\')
+				zt_put(t, e, 2);
+			else
+				zt_put(t, e + 1, 1);
+		}
+	}
+	zt_put(t, "\"", 1);
+}
 
 /*
  * Is name the apex or below it? Compares the wire forms in place: ldns's
@@ -41,16 +163,11 @@ rdf_is_below(const ldns_rdf *name, const ldns_rdf *apex)
 	return dns_name_equal(n + pos, nlen - pos, a, alen);
 }
 
-static void
-rr_describe(const ldns_rr *rr, char *buf, size_t len)
-{
-	char *owner = ldns_rdf2str(ldns_rr_owner(rr));
-	char *type = ldns_rr_type2str(ldns_rr_get_type(rr));
-
-	snprintf(buf, len, "%s %s", owner ? owner : "?", type ? type : "?");
-	free(owner);
-	free(type);
-}
+/* "owner TYPE" for messages, the owner escaped as the zone file has it. */
+static void	rr_describe(const ldns_rr *rr, char *buf, size_t len);
+/* Can every record of z be written back (as zone_write_atomic does)? 0 or -1 with err. */
+static int	zone_check_writable(const ldns_zone *z, const char *path, const int *lines,
+		    char *err, size_t errlen);
 
 static const ldns_rr_list *sort_rrs;	/* for zone_owner_cmp; control thread only */
 
@@ -103,6 +220,96 @@ zone_cname_alone(const ldns_rr_list *rrs, const size_t *byname, const ldns_rr *r
 			return -1;
 	}
 	return 0;
+}
+
+static int
+zone_cname_cmp(const void *a, const void *b)
+{
+	return zone_owner_cmp(a, b);
+}
+
+/* The CNAME in cn (indexes of rrs, sorted by owner) owned by name; -1 if none. */
+static ssize_t
+zone_cname_find(const ldns_rr_list *rrs, const size_t *cn, size_t n, const ldns_rdf *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t	mid = (lo + hi) / 2;
+		int	c = ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(rrs, cn[mid])), name);
+
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/*
+ * A chain of CNAMEs that comes back to a name on it (a name pointing at
+ * itself included) answers no query. Returns the index in rrs of a CNAME
+ * on such a loop and writes the loop into chain, or -1 when there is none
+ * (-2: out of memory). Each CNAME is walked once.
+ */
+static ssize_t
+zone_cname_loop(const ldns_rr_list *rrs, char *chain, size_t chainlen)
+{
+	size_t		 n = ldns_rr_list_rr_count(rrs), i, ncn = 0, k;
+	size_t		*cn = malloc((n ? n : 1) * sizeof(*cn));
+	uint8_t		*state = NULL;	/* 0 not seen, 1 on the walk now, 2 done */
+	ssize_t		 at, found = -1;
+
+	if (cn == NULL || (state = calloc(n ? n : 1, 1)) == NULL) {
+		free(cn);
+		return -2;
+	}
+	for (i = 0; i < n; i++)
+		if (ldns_rr_get_type(ldns_rr_list_rr(rrs, i)) == LDNS_RR_TYPE_CNAME &&
+		    ldns_rr_rd_count(ldns_rr_list_rr(rrs, i)) == 1)
+			cn[ncn++] = i;
+	sort_rrs = rrs;
+	qsort(cn, ncn, sizeof(*cn), zone_cname_cmp);
+	for (k = 0; k < ncn && found < 0; k++) {
+		if (state[k] != 0)
+			continue;
+		for (at = (ssize_t)k; at >= 0 && state[at] == 0; ) {
+			state[at] = 1;
+			at = zone_cname_find(rrs, cn, ncn,
+			    ldns_rr_rdf(ldns_rr_list_rr(rrs, cn[at]), 0));
+		}
+		if (at >= 0 && state[at] == 1) {
+			/* Back on this walk: at is on the loop; spell it out from there. */
+			struct ztext	t = { NULL, 0, 0, 0, 0 };
+			ssize_t		j = at;
+
+			found = (ssize_t)cn[at];
+			do {
+				const ldns_rdf *o = ldns_rr_owner(ldns_rr_list_rr(rrs, cn[j]));
+
+				zt_name(&t, ldns_rdf_data(o), ldns_rdf_size(o));
+				zt_puts(&t, " -> ");
+				j = zone_cname_find(rrs, cn, ncn,
+				    ldns_rr_rdf(ldns_rr_list_rr(rrs, cn[j]), 0));
+			} while (j != at && j >= 0);
+			{
+				const ldns_rdf *o = ldns_rr_owner(ldns_rr_list_rr(rrs, cn[at]));
+
+				zt_name(&t, ldns_rdf_data(o), ldns_rdf_size(o));
+			}
+			snprintf(chain, chainlen, "%s", t.oom || t.p == NULL ? "?" : t.p);
+			free(t.p);
+		}
+		/* Everything walked is settled: on a loop (reported) or leading out. */
+		for (i = 0; i < ncn; i++)
+			if (state[i] == 1)
+				state[i] = 2;
+	}
+	free(cn);
+	free(state);
+	return found;
 }
 
 /* Where a mistake is: "path:line: ", "path: " or nothing, as known. */
@@ -186,6 +393,22 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 			goto out;
 		}
 	}
+	{
+		char	chain[512];
+		ssize_t	loop = zone_cname_loop(rrs, chain, sizeof(chain));
+
+		if (loop == -2) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (loop >= 0) {
+			rr_describe(ldns_rr_list_rr(rrs, (size_t)loop), what, sizeof(what));
+			where_rr(path, lines, loop, at, sizeof(at));
+			snprintf(err, errlen, "%s%s: a CNAME loop, no name on it has an answer: "
+			    "%s (zone %s)", at, what, chain, origin);
+			goto out;
+		}
+	}
 	if (apex_ns == 0) {
 		where_rr(path, lines, -1, at, sizeof(at));
 		snprintf(err, errlen, "%sno NS record at the zone apex %s", at, origin);
@@ -206,12 +429,15 @@ zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
 
 /*
  * ldns reads a quoted string that is never closed up to the end of the
- * file and calls it valid: find that first, and the line it opened on.
+ * file and calls it valid, and an opening parenthesis that is never
+ * closed swallows every line after it into one record. Find those first,
+ * with the line each opened on: 0, or -1 with err.
  */
 static int
-zone_quotes_check(FILE *fp, int *open_line)
+zone_brackets_check(FILE *fp, const char *path, char *err, size_t errlen)
 {
 	int c, line = 1, in_quote = 0, in_comment = 0, escaped = 0;
+	int quote_line = 0, paren_line = 0;
 
 	while ((c = getc(fp)) != EOF) {
 		if (escaped)
@@ -223,14 +449,42 @@ zone_quotes_check(FILE *fp, int *open_line)
 		else if (c == '"') {
 			in_quote = !in_quote;
 			if (in_quote)
-				*open_line = line;
+				quote_line = line;
 		} else if (c == ';' && !in_quote)
 			in_comment = 1;
+		else if (c == '(' && !in_quote) {
+			if (paren_line > 0) {
+				snprintf(err, errlen, "%s:%d: a parenthesis opened inside the "
+				    "one opened on line %d (is a ')' missing there?)", path, line,
+				    paren_line);
+				goto fail;
+			}
+			paren_line = line;
+		} else if (c == ')' && !in_quote) {
+			if (paren_line == 0) {
+				snprintf(err, errlen, "%s:%d: a ')' without a '(' before it",
+				    path, line);
+				goto fail;
+			}
+			paren_line = 0;
+		}
 		if (c == '\n')
 			line++;
 	}
+	if (in_quote) {
+		snprintf(err, errlen, "%s:%d: a quoted string is never closed", path, quote_line);
+		goto fail;
+	}
+	if (paren_line > 0) {
+		snprintf(err, errlen, "%s:%d: a parenthesis is never closed (every line after "
+		    "it would be read as part of that record)", path, paren_line);
+		goto fail;
+	}
 	rewind(fp);
-	return in_quote ? -1 : 0;
+	return 0;
+fail:
+	rewind(fp);
+	return -1;
 }
 
 /*
@@ -312,14 +566,13 @@ zone_load(const char *path, const char *origin, uint32_t default_ttl, char *err,
 {
 	ldns_zone	*z;
 	FILE		*fp;
-	int		*lines = NULL, open_line = 0;
+	int		*lines = NULL;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (zone_quotes_check(fp, &open_line) == -1) {
-		snprintf(err, errlen, "%s:%d: a quoted string is never closed", path, open_line);
+	if (zone_brackets_check(fp, path, err, errlen) == -1) {
 		fclose(fp);
 		return NULL;
 	}
@@ -327,7 +580,8 @@ zone_load(const char *path, const char *origin, uint32_t default_ttl, char *err,
 	fclose(fp);
 	if (z == NULL)
 		return NULL;
-	if (zone_check_lines(z, origin, path, lines, err, errlen) == -1) {
+	if (zone_check_lines(z, origin, path, lines, err, errlen) == -1 ||
+	    zone_check_writable(z, path, lines, err, errlen) == -1) {
 		ldns_zone_deep_free(z);
 		free(lines);
 		return NULL;
@@ -368,154 +622,377 @@ fsync_dir_of(const char *path)
 	return rc;
 }
 
-/* ---- writing records fast ---- */
+/* ---- writing records: presentation text that reads back the same ---- */
 
-/* Append a wire-format name as presentation text; -1 if it does not fit. */
+/*
+ * ldns reads an owner of at most 254 characters of text, whatever the name
+ * it stands for; a name of 255 octets escaped as \DDD takes about 1000.
+ * Such an owner is written as "$ORIGIN <name>" and "@", which ldns reads
+ * with its name parser (4 characters per octet allowed). The record's
+ * presentation data, all fields together, is read into 65535 characters.
+ */
+#define ZT_OWNER_MAX	254
+#define ZT_RDATA_MAX	65535
+
+/*
+ * One field written here, or -1 for a field type left to ldns. Numbers and
+ * addresses have one spelling; names and strings are escaped above.
+ */
 static int
-fmt_dname(char **p, char *end, const uint8_t *name, size_t len)
+zt_rdf(struct ztext *t, const ldns_rdf *rdf)
 {
-	size_t pos = 0, i;
+	const uint8_t	*d = ldns_rdf_data(rdf);
+	size_t		 n = ldns_rdf_size(rdf);
+	char		 b[INET6_ADDRSTRLEN];
 
-	if (len == 1 && name[0] == 0) {
-		if (*p + 1 >= end)
-			return -1;
-		*(*p)++ = '.';
+	switch (ldns_rdf_get_type(rdf)) {
+	case LDNS_RDF_TYPE_DNAME:
+		zt_name(t, d, n);
 		return 0;
-	}
-	while (pos < len && name[pos] != 0) {
-		size_t lab = name[pos];
-
-		if (pos + 1 + lab > len)
+	case LDNS_RDF_TYPE_INT8:
+		if (n != 1)
 			return -1;
-		for (i = 0; i < lab; i++) {
-			uint8_t c = name[pos + 1 + i];
+		snprintf(b, sizeof(b), "%u", d[0]);
+		break;
+	case LDNS_RDF_TYPE_INT16:
+		if (n != 2)
+			return -1;
+		snprintf(b, sizeof(b), "%u", ldns_rdf2native_int16(rdf));
+		break;
+	case LDNS_RDF_TYPE_INT32:
+	case LDNS_RDF_TYPE_PERIOD:
+		if (n != 4)
+			return -1;
+		snprintf(b, sizeof(b), "%u", ldns_rdf2native_int32(rdf));
+		break;
+	case LDNS_RDF_TYPE_A:
+	case LDNS_RDF_TYPE_AAAA:
+		if (n != (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_A ? 4u : 16u) ||
+		    inet_ntop(n == 4 ? AF_INET : AF_INET6, d, b, sizeof(b)) == NULL)
+			return -1;
+		break;
+	case LDNS_RDF_TYPE_STR:
+		if (n == 0 || (size_t)d[0] + 1 != n)
+			return -1;
+		zt_string(t, d, n);
+		return 0;
+	default:
+		return -1;
+	}
+	zt_puts(t, b);
+	return 0;
+}
 
-			if (*p + 5 >= end)
-				return -1;
-			if (c <= ' ' || c >= 0x7f)
-				*p += sprintf(*p, "\\%03u", c);
-			else {
-				if (strchr(".\\\"();@$", c) != NULL)
-					*(*p)++ = '\\';
-				*(*p)++ = (char)c;
-			}
+/* RFC 3597: "\# <length> <hex>", the one form every reader takes for any type. */
+static int
+zt_generic(struct ztext *t, const ldns_rr *rr)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	 b[32];
+	size_t	 k, i, total = 0;
+
+	for (k = 0; k < ldns_rr_rd_count(rr); k++)
+		total += ldns_rdf_size(ldns_rr_rdf(rr, k));
+	if (total > 65535)
+		return -1;
+	snprintf(b, sizeof(b), "\\# %zu", total);
+	zt_puts(t, b);
+	if (total > 0)
+		zt_put(t, " ", 1);
+	for (k = 0; k < ldns_rr_rd_count(rr); k++) {
+		const uint8_t	*d = ldns_rdf_data(ldns_rr_rdf(rr, k));
+		size_t		 n = ldns_rdf_size(ldns_rr_rdf(rr, k));
+
+		if (zt_reserve(t, 2 * n) == -1)
+			return -1;
+		for (i = 0; i < n; i++) {
+			t->p[t->len++] = hex[d[i] >> 4];
+			t->p[t->len++] = hex[d[i] & 15];
 		}
-		*(*p)++ = '.';
-		pos += 1 + lab;
+		t->p[t->len] = '\0';
 	}
 	return 0;
 }
 
-/* A TXT rdata: its character-strings, quoted and escaped. */
+/* The data of rr read back from text, and rr, the same to the octet? */
+static int zone_rr_text_same(const ldns_rr *rr, const char *text, size_t len,
+    char *why, size_t whylen);
+
+enum zt_form { ZT_OWN, ZT_LDNS, ZT_GENERIC };
+
+/*
+ * The owner, TTL, class and type of rr; then its data in the form asked.
+ * ZT_LDNS writes the fields ldns knows how to print with ldns (names
+ * and strings always here).
+ */
 static int
-fmt_txt(char **p, char *end, const ldns_rr *rr)
+zt_record(struct ztext *t, const ldns_rr *rr, enum zt_form form)
 {
-	size_t k, i;
+	const ldns_rdf			*owner = ldns_rr_owner(rr);
+	const ldns_rr_descriptor	*desc = ldns_rr_descript(ldns_rr_get_type(rr));
+	size_t				 start = t->len, mark, k;
+	char				 b[64];
+
+	zt_name(t, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	if (t->len - start > ZT_OWNER_MAX) {
+		/* Too long for ldns's owner field: say it as the origin. */
+		mark = t->len;
+		if (zt_reserve(t, 9) == -1)
+			return -1;
+		memmove(t->p + start + 8, t->p + start, mark - start);
+		memcpy(t->p + start, "$ORIGIN ", 8);
+		t->len += 8;
+		zt_puts(t, "\n@");
+		t->origin_moved = 1;
+	}
+	if (desc != NULL && desc->_name != NULL && ldns_rr_get_type(rr) != 0)
+		snprintf(b, sizeof(b), "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
+	else
+		snprintf(b, sizeof(b), "\t%u\tIN\tTYPE%u\t", ldns_rr_ttl(rr),
+		    (unsigned)ldns_rr_get_type(rr));
+	zt_puts(t, b);
+	mark = t->len;
+	if (form == ZT_GENERIC || desc == NULL || ldns_rr_rd_count(rr) == 0) {
+		if (zt_generic(t, rr) == -1)
+			return -1;
+	} else {
+		for (k = 0; k < ldns_rr_rd_count(rr); k++) {
+			const ldns_rdf	*rdf = ldns_rr_rdf(rr, k);
+			char		*s;
+
+			if (k > 0)
+				zt_put(t, " ", 1);
+			if (zt_rdf(t, rdf) == 0)
+				continue;
+			if (form == ZT_OWN || (s = ldns_rdf2str(rdf)) == NULL)
+				return -1;
+			zt_puts(t, s);
+			free(s);
+		}
+	}
+	if (t->len - mark > ZT_RDATA_MAX)
+		return -1;
+	zt_put(t, "\n", 1);
+	return t->oom ? -1 : 0;
+}
+
+/*
+ * Fields whose ldns text ldns cannot read without leaking: a CERT type of
+ * 0 prints as "0", and ldns's reader allocates it, finds it invalid and
+ * drops the allocation. Such records go straight to the generic form.
+ */
+static int
+zt_ldns_text_leaks(const ldns_rr *rr)
+{
+	size_t k;
 
 	for (k = 0; k < ldns_rr_rd_count(rr); k++) {
-		const ldns_rdf	*rdf = ldns_rr_rdf(rr, k);
-		const uint8_t	*d = ldns_rdf_data(rdf);
-		size_t		 n = ldns_rdf_size(rdf);
+		const ldns_rdf *rdf = ldns_rr_rdf(rr, k);
 
-		if (n == 0 || (size_t)d[0] + 1 != n || *p + 4 >= end)
-			return -1;
-		if (k > 0)
-			*(*p)++ = ' ';
-		*(*p)++ = '"';
-		for (i = 1; i < n; i++) {
-			if (*p + 6 >= end)
-				return -1;
-			if (d[i] < ' ' || d[i] >= 0x7f)
-				*p += sprintf(*p, "\\%03u", d[i]);
-			else {
-				if (d[i] == '"' || d[i] == '\\')
-					*(*p)++ = '\\';
-				*(*p)++ = (char)d[i];
-			}
-		}
-		*(*p)++ = '"';
+		if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_CERT_ALG &&
+		    (ldns_rdf_size(rdf) != 2 || ldns_rdf2native_int16(rdf) == 0))
+			return 1;
 	}
 	return 0;
 }
 
 /*
- * One record as a master-file line. The types a service zone is made of
- * are written here directly (ldns formats through printf, far too slowly
- * for a zone rewritten on every change); any other type goes to ldns.
- * Returns the line's length, or 0 when ldns must do it.
+ * The form rr is written in: the fields this file spells itself when it
+ * spells them all; else ldns's text for the fields it does not, when that
+ * reads back the same; else RFC 3597's generic form.
  */
-static size_t
-zone_rr_format(const ldns_rr *rr, char *buf, size_t len)
+static int
+zt_record_any(struct ztext *t, const ldns_rr *rr)
 {
-	char			*p = buf, *end = buf + len;
-	const ldns_rdf		*owner = ldns_rr_owner(rr), *rd0 = ldns_rr_rdf(rr, 0);
-	ldns_rr_type		 type = ldns_rr_get_type(rr);
-	const ldns_rr_descriptor *desc = ldns_rr_descript(type);
-	char			 addr[INET6_ADDRSTRLEN];
-	int			 n;
+	size_t start = t->len;
 
-	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || desc == NULL || rd0 == NULL ||
-	    fmt_dname(&p, end, ldns_rdf_data(owner), ldns_rdf_size(owner)) == -1)
+	if (zt_record(t, rr, ZT_OWN) == 0)
 		return 0;
-	n = snprintf(p, (size_t)(end - p), "\t%u\tIN\t%s\t", ldns_rr_ttl(rr), desc->_name);
-	if (n < 0 || n >= end - p || p + n + 64 >= end)
+	t->len = start;
+	t->oom = 0;
+	if (!zt_ldns_text_leaks(rr) && zt_record(t, rr, ZT_LDNS) == 0 &&
+	    zone_rr_text_same(rr, t->p + start, t->len - start, NULL, 0) == 0)
 		return 0;
-	p += n;
-	switch (type) {
-	case LDNS_RR_TYPE_A:
-	case LDNS_RR_TYPE_AAAA:
-		if (ldns_rdf_size(rd0) != (type == LDNS_RR_TYPE_A ? 4u : 16u) ||
-		    inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, ldns_rdf_data(rd0),
-		    addr, sizeof(addr)) == NULL)
-			return 0;
-		n = snprintf(p, (size_t)(end - p), "%s", addr);
-		if (n < 0 || n >= end - p)
-			return 0;
-		p += n;
-		break;
-	case LDNS_RR_TYPE_CNAME:
-	case LDNS_RR_TYPE_NS:
-	case LDNS_RR_TYPE_PTR:
-		if (ldns_rdf_get_type(rd0) != LDNS_RDF_TYPE_DNAME ||
-		    fmt_dname(&p, end, ldns_rdf_data(rd0), ldns_rdf_size(rd0)) == -1)
-			return 0;
-		break;
-	case LDNS_RR_TYPE_TXT:
-		if (fmt_txt(&p, end, rr) == -1)
-			return 0;
-		break;
-	default:
-		return 0;
+	t->len = start;
+	t->oom = 0;
+	return zt_record(t, rr, ZT_GENERIC);
+}
+
+/* rr's wire form (uncompressed, names as they are); caller frees. */
+static uint8_t *
+rr_wire(const ldns_rr *rr, size_t *len)
+{
+	uint8_t *w = NULL;
+
+	if (ldns_rr2wire(&w, rr, LDNS_SECTION_ANSWER, len) != LDNS_STATUS_OK) {
+		free(w);
+		return NULL;
 	}
-	if (p + 2 >= end)
-		return 0;
-	*p++ = '\n';
-	*p = '\0';
-	return (size_t)(p - buf);
+	return w;
 }
 
 static int
-rr_print_checked(FILE *fp, const ldns_rr *rr)
+zone_rr_text_same(const ldns_rr *rr, const char *text, size_t len, char *why, size_t whylen)
 {
-	char	 line[4096];
-	size_t	 n = zone_rr_format(rr, line, sizeof(line));
-	char	*s;
-	int	 rc;
+	FILE		*fp;
+	ldns_rr		*back = NULL;
+	ldns_rdf	*origin = NULL, *prev = NULL;
+	uint32_t	 ttl = 0;
+	ldns_status	 st;
+	uint8_t		*a = NULL, *b = NULL;
+	size_t		 alen = 0, blen = 0;
+	int		 line = 0, rc = -1;
 
-	if (n > 0)
-		return fwrite(line, 1, n, fp) == n ? 0 : -1;
-	if ((s = ldns_rr2str(rr)) == NULL)
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if ((fp = fmemopen((void *)text, len, "r")) == NULL) {
+		if (why != NULL)
+			snprintf(why, whylen, "out of memory");
 		return -1;
-	rc = fputs(s, fp) < 0 ? -1 : 0;
-	free(s);
+	}
+	/* Read as zone_read does: directives first, then the record. */
+	origin = ldns_dname_new_frm_str(".");
+	do {
+		st = ldns_rr_new_frm_fp_l(&back, fp, &ttl, &origin, &prev, &line);
+	} while (st == LDNS_STATUS_SYNTAX_ORIGIN || st == LDNS_STATUS_SYNTAX_TTL ||
+	    (st == LDNS_STATUS_SYNTAX_EMPTY && !feof(fp)));
+	fclose(fp);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	if (st != LDNS_STATUS_OK) {
+		if (why != NULL)
+			snprintf(why, whylen, "its text does not read back: %s",
+			    ldns_get_errorstr_by_id(st));
+		return -1;
+	}
+	if ((a = rr_wire(rr, &alen)) == NULL || (b = rr_wire(back, &blen)) == NULL) {
+		if (why != NULL)
+			snprintf(why, whylen, "cannot be put in wire form");
+		goto out;
+	}
+	if (alen != blen || memcmp(a, b, alen) != 0 || ldns_rr_ttl(rr) != ldns_rr_ttl(back) ||
+	    ldns_rr_get_class(rr) != ldns_rr_get_class(back)) {
+		if (why != NULL)
+			snprintf(why, whylen, "its text reads back as a different record");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(a);
+	free(b);
+	ldns_rr_free(back);
 	return rc;
+}
+
+int
+zone_rr_roundtrip(const ldns_rr *rr, char *why, size_t whylen)
+{
+	struct ztext	 t = { NULL, 0, 0, 0, 0 };
+	char		 detail[256];
+	int		 rc;
+
+	if (zt_record_any(&t, rr) == -1) {
+		snprintf(why, whylen, "its presentation text is longer than a zone file "
+		    "reader takes (%d characters of data)", ZT_RDATA_MAX);
+		free(t.p);
+		return -1;
+	}
+	rc = zone_rr_text_same(rr, t.p, t.len, detail, sizeof(detail));
+	if (rc == -1)
+		snprintf(why, whylen, "%s", detail);
+	free(t.p);
+	return rc;
+}
+
+/*
+ * One record as master-file text, appended to t (a "$ORIGIN" line first
+ * when the owner is too long for the owner field); the text is fresh in
+ * t->p + the old t->len. -1 when it cannot be written (out of memory, or
+ * longer than a reader takes).
+ */
+static void
+rr_describe(const ldns_rr *rr, char *buf, size_t len)
+{
+	struct ztext	 t = { NULL, 0, 0, 0, 0 };
+	const ldns_rdf	*owner = ldns_rr_owner(rr);
+	char		*type = ldns_rr_type2str(ldns_rr_get_type(rr));
+
+	zt_name(&t, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	snprintf(buf, len, "%s %s", t.oom || t.p == NULL ? "?" : t.p, type ? type : "?");
+	free(t.p);
+	free(type);
+}
+
+static int
+zone_check_writable(const ldns_zone *z, const char *path, const int *lines, char *err,
+    size_t errlen)
+{
+	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
+	struct ztext		 t = { NULL, 0, 0, 0, 0 };
+	char			 what[512], at[PATH_MAX + 32];
+	size_t			 i;
+
+	for (i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		t.len = 0;
+		if (zt_record_any(&t, ldns_rr_list_rr(rrs, i)) == 0)
+			continue;
+		rr_describe(ldns_rr_list_rr(rrs, i), what, sizeof(what));
+		where_rr(path, lines, (ssize_t)i, at, sizeof(at));
+		snprintf(err, errlen, "%s%s: %s", at, what, t.oom ? "out of memory" :
+		    "could not be written back to the zone file: its text would be longer "
+		    "than a zone file reader takes");
+		free(t.p);
+		return -1;
+	}
+	free(t.p);
+	return 0;
+}
+
+static int
+rr_print_checked(FILE *fp, struct ztext *t, const ldns_rr *rr)
+{
+	t->len = 0;
+	if (zt_record_any(t, rr) == -1)
+		return -1;
+	return fwrite(t->p, 1, t->len, fp) == t->len ? 0 : -1;
+}
+/*
+ * The folder a zone file goes in must exist: a clear word for the
+ * operator rather than mkstemp's "No such file or directory" later.
+ */
+int
+zone_file_folder_check(const char *path, char *err, size_t errlen)
+{
+	char		 dir[PATH_MAX];
+	char		*slash;
+	struct stat	 sb;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &sb) == -1) {
+		snprintf(err, errlen, "%s: its folder %s %s", path, dir,
+		    errno == ENOENT ? "does not exist" : strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a folder", path, dir);
+		return -1;
+	}
+	return 0;
 }
 
 int
 zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen)
 {
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
-	char			 tmp[PATH_MAX];
+	struct ztext		 t = { NULL, 0, 0, 0, 0 };
+	const ldns_rr		*rr = NULL;
+	char			 tmp[PATH_MAX], what[512];
 	FILE			*fp;
 	int			 fd;
 	size_t			 i;
@@ -524,6 +1001,8 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
+	if (zone_file_folder_check(path, err, errlen) == -1)
+		return -1;
 	if ((fd = mkstemp(tmp)) == -1) {
 		snprintf(err, errlen, "%s: cannot create a temp file: %s", tmp, strerror(errno));
 		return -1;
@@ -538,11 +1017,31 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 	(void)setvbuf(fp, NULL, _IOFBF, 1 << 16);
 	fprintf(fp, "; the state of the service: written by redisfo-dns, serial %u\n",
 	    zone_serial(z));
-	if (rr_print_checked(fp, ldns_zone_soa(z)) == -1)
-		goto fail;
-	for (i = 0; i < ldns_rr_list_rr_count(rrs); i++)
-		if (rr_print_checked(fp, ldns_rr_list_rr(rrs, i)) == -1)
+	for (i = 0; i <= ldns_rr_list_rr_count(rrs); i++) {
+		rr = i == 0 ? ldns_zone_soa(z) : ldns_rr_list_rr(rrs, i - 1);
+		errno = 0;
+		if (rr_print_checked(fp, &t, rr) == -1) {
+			if (errno == 0 || t.oom)
+				goto unwritable;
 			goto fail;
+		}
+		if (t.origin_moved) {
+			/* Back to the apex, for whoever adds a relative name by hand. */
+			const ldns_rdf *apex = ldns_rr_owner(ldns_zone_soa(z));
+
+			t.len = 0;
+			t.origin_moved = 0;
+			zt_puts(&t, "$ORIGIN ");
+			zt_name(&t, ldns_rdf_data(apex), ldns_rdf_size(apex));
+			zt_put(&t, "\n", 1);
+			if (t.oom)
+				goto unwritable;
+			if (fwrite(t.p, 1, t.len, fp) != t.len)
+				goto fail;
+		}
+	}
+	free(t.p);
+	t.p = NULL;
 	if (fflush(fp) != 0 || fsync(fd) != 0)
 		goto fail;
 	if (fclose(fp) != 0) {
@@ -557,8 +1056,15 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 		return -1;
 	}
 	return 0;
+unwritable:
+	rr_describe(rr, what, sizeof(what));
+	snprintf(err, errlen, "%s: %s cannot be written: %s", path, what, t.oom ?
+	    "out of memory" : "its text is longer than a zone file reader takes");
+	goto cleanup;
 fail:
 	snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+cleanup:
+	free(t.p);
 	if (fp != NULL)
 		fclose(fp);
 	unlink(tmp);

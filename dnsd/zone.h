@@ -3,8 +3,10 @@
  *
  * The zone file is the state of the service (which node is primary is what
  * the zone says). It is read with ldns, checked (SOA and NS at the apex,
- * every name inside the zone, CNAME alone at its name), and written back
- * atomically: temp file, fsync, rename, fsync of the folder.
+ * every name inside the zone, CNAME alone at its name, no CNAME loop, no
+ * parenthesis or quote left open), and written back atomically: temp
+ * file, fsync, rename, fsync of the folder, in a text that loads back to
+ * the same records.
  */
 #ifndef REDISFO_ZONE_H
 #define REDISFO_ZONE_H
@@ -29,6 +31,15 @@ int		 zone_check(const ldns_zone *z, const char *origin, char *err, size_t errle
 int		 zone_create_if_missing(const struct conf *conf, char *err, size_t errlen);
 /* Write z to path atomically and durably; 0 or -1 with err. */
 int		 zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen);
+/*
+ * Does rr, written to a zone file as zone_write_atomic writes it, read
+ * back as the same record (owner, type, class, TTL, data to the octet)?
+ * 0, or -1 with why. Whatever the server takes in (a loaded zone, an
+ * UPDATE) must pass, so that what it writes always loads again.
+ */
+int		 zone_rr_roundtrip(const ldns_rr *rr, char *why, size_t whylen);
+/* 0 when the folder path is to go in exists; -1 with err naming it. */
+int		 zone_file_folder_check(const char *path, char *err, size_t errlen);
 uint32_t	 zone_serial(const ldns_zone *z);
 /* Two names in wire form, equal ignoring ASCII case (a cheap ldns_dname_compare() == 0). */
 int		 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b);

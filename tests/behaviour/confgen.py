@@ -208,7 +208,8 @@ def txt_rrset(owner, count, size):
 # A zone with the records the answer tests need: SOA TTL 3600 with
 # MINIMUM 60 (negative TTL 60), CNAME chains in and out of the zone, an
 # empty non-terminal (ent, a.ent), TXT RRsets below and above 512 and 1232
-# bytes, and a CNAME loop that must not hang the server.
+# bytes, and a CNAME chain longer than the server follows (a loop is
+# refused at load, so the longest chain is what bounds an answer).
 TEST_ZONE = """$ORIGIN svc.test.
 $TTL 300
 @        3600 IN SOA ns1.svc.test. hostmaster.svc.test. 2024010101 3600 600 86400 60
@@ -226,8 +227,18 @@ alias         IN CNAME redis.svc.test.
 chain         IN CNAME alias.svc.test.
 outside       IN CNAME www.example.org.
 dangling      IN CNAME missing.svc.test.
-loop1         IN CNAME loop2.svc.test.
-loop2         IN CNAME loop1.svc.test.
+long1        IN CNAME long2.svc.test.
+long2        IN CNAME long3.svc.test.
+long3        IN CNAME long4.svc.test.
+long4        IN CNAME long5.svc.test.
+long5        IN CNAME long6.svc.test.
+long6        IN CNAME long7.svc.test.
+long7        IN CNAME long8.svc.test.
+long8        IN CNAME long9.svc.test.
+long9        IN CNAME long10.svc.test.
+long10        IN CNAME long11.svc.test.
+long11        IN CNAME long12.svc.test.
+long12        IN CNAME redis.svc.test.
 deep.a.ent    IN A   192.0.2.9
 MiXeD         IN A   192.0.2.5
 esc\\.dot      IN A   192.0.2.6

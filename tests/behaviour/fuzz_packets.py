@@ -16,7 +16,7 @@ import dnswire as w
 
 NAMES = [
     "redis.svc.test", "ReDiS.SvC.TeSt", "_redisfo.redis.svc.test", "svc.test", "nope.svc.test",
-    "alias.svc.test", "chain.svc.test", "loop1.svc.test", "outside.svc.test",
+    "alias.svc.test", "chain.svc.test", "long1.svc.test", "outside.svc.test",
     "dangling.svc.test", "a.ent.svc.test", "ent.svc.test", "big.svc.test", "huge.svc.test",
     "medium.svc.test", "multi.svc.test", "www.example.org", "", "test", "x.y.z.svc.test",
 ]

@@ -330,9 +330,9 @@ def test_cname_out_of_zone_exact(zserver, tcp):
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
-def test_cname_loop_answered(zserver, tcp):
-    """A CNAME loop in the zone gets a bounded answer, not a hang."""
-    r = zserver.query("loop1.svc.test.", "A", tcp=tcp, timeout=2)
+def test_long_cname_chain_answered(zserver, tcp):
+    """A CNAME chain longer than the server follows gets a bounded answer."""
+    r = zserver.query("long1.svc.test.", "A", tcp=tcp, timeout=2)
     assert r.rcode() in (dns.rcode.NOERROR, dns.rcode.SERVFAIL), r
     assert not r.flags & dns.flags.RA
     assert sum(len(s) for s in r.answer) <= 16, r

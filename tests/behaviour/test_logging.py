@@ -288,6 +288,7 @@ def built_in_conf():
 
 def test_redisfo_conf_env_comes_after_c_and_before_cwd(tmp_path):
     srv = Redisfo(tmp_path / "conf", dns={"zone_file": "zones/svc.test.zone"})
+    srv.zone_path.parent.mkdir()    # a zone file's folder must exist, the file need not
     here = tmp_path / "here"
     here.mkdir()
     (here / "redisfo.conf").write_text("this is not a config\n")

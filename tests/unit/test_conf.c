@@ -455,6 +455,20 @@ test_syntax_error(void **state)
 	snprintf(want, sizeof(want), "%s:3: ", conf_path);
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "zone: duplicate setting name"));
+	/* An unclosed quote: named at its line, before libconfig loses a string. */
+	assert_int_equal(load_text("dns = {\n zone = \"svc.test;\n ttl = 5;\n};\n", &conf), -1);
+	snprintf(want, sizeof(want), "%s:2: a string is never closed on its line", conf_path);
+	assert_string_equal(err, want);
+	assert_conf_empty(&conf);
+	assert_int_equal(load_text("dns = {\n zone = \"svc.test\";\n \"ttl\" = 5;\n};\n",
+	    &conf), -1);
+	snprintf(want, sizeof(want), "%s:3: a string where a setting name belongs", conf_path);
+	assert_non_null(strstr(err, want));
+	/* Strings with escapes, comments with quotes, and adjacent strings still load. */
+	assert_int_equal(load_text("# a \"quote\n/* \"\n */ dns = { zone = \"svc.\" // \"\n"
+	    " \"te\\\"st\"; };\n" SVC_LINE, &conf), -1);
+	assert_null(strstr(err, "string"));
+	conf_free(&conf);
 }
 
 static void

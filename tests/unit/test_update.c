@@ -632,25 +632,72 @@ test_add_empty_rdata(void **state)
 
 
 
-/* A record ldns reads from the wire but cannot print: refused, not persisted. */
+/*
+ * Records ldns's own printer gets wrong are written so that they load
+ * back: a CAA tag with a space (generic form), a quote in an MX target.
+ */
 static void
 test_add_unprintable(void **state)
 {
+	static const struct {
+		const char	*rdata;
+		size_t		 len;
+		uint16_t	 type;
+	} cases[] = {
+		{ "\x00\x03" "a bca", 7, LDNS_RR_TYPE_CAA },
+		{ "\x00\x0a\x03" "a\"b" "\003svc\004test", 16, LDNS_RR_TYPE_MX },
+	};
 	ldns_zone *z = zone_make(zone_text), *nz = NULL;
 	uint8_t w[512];
-	size_t n = wire_update_head(w, 0, 1);
 
 	(void)state;
-	memcpy(w + n, "\001x\003svc\004test", 12); n += 12;
-	/* CAA 0 "a b" "ca": a tag with a space in it. */
-	memcpy(w + n, "\x01\x01\x00\x01\x00\x00\x00\x05\x00\x07\x00\x03" "a bca", 17);
-	n += 17;
-	n = sign_wire(w, n);
-	assert_int_equal(run_wire(w, n, z, &nz), LDNS_RCODE_FORMERR);
-	assert_null(nz);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = wire_update_head(w, 0, 1);
+
+		memcpy(w + n, "\001x\003svc\004test", 12); n += 12;
+		w[n++] = (uint8_t)(cases[i].type >> 8); w[n++] = (uint8_t)cases[i].type;
+		memcpy(w + n, "\x00\x01\x00\x00\x00\x05", 6); n += 6;
+		w[n++] = 0; w[n++] = (uint8_t)cases[i].len;
+		memcpy(w + n, cases[i].rdata, cases[i].len); n += cases[i].len;
+		n = sign_wire(w, n);
+		assert_int_equal(run_wire(w, n, z, &nz), LDNS_RCODE_NOERROR);
+		assert_non_null(nz);
+		assert_true(zone_reloads(nz));
+		ldns_zone_deep_free(nz);
+	}
 	ldns_zone_deep_free(z);
 }
 
+/* A record too long for any text a zone file reader takes: refused, with why. */
+static void
+test_add_unwritable_refused(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *nz = NULL;
+	uint8_t *w = malloc(65535);
+	size_t n = wire_update_head(w, 0, 1), rdlen = 160 * 256, k;
+	char err[256];
+	struct update_ctx *u;
+
+	(void)state;
+	assert_non_null(w);
+	memcpy(w + n, "\001x\003svc\004test", 12); n += 12;
+	memcpy(w + n, "\x00\x10\x00\x01\x00\x00\x00\x05", 8); n += 8;
+	w[n++] = (uint8_t)(rdlen >> 8); w[n++] = (uint8_t)rdlen;
+	for (k = 0; k < 160; k++) {
+		w[n++] = 255;
+		memset(w + n, 0xff, 255);
+		n += 255;
+	}
+	n = sign_wire(w, n);
+	u = update_begin(w, n, &key, FUDGE_MAX, &replay, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(update_run(u, z, ORIGIN, &nz), LDNS_RCODE_REFUSED);
+	assert_null(nz);
+	assert_non_null(strstr(update_why(u), "cannot be written to the zone file"));
+	update_end(u);
+	free(w);
+	ldns_zone_deep_free(z);
+}
 
 static double
 now_s(void)
@@ -1309,6 +1356,7 @@ main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_add_empty_rdata),
 		cmocka_unit_test(test_add_unprintable),
+		cmocka_unit_test(test_add_unwritable_refused),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_badtime),

@@ -125,6 +125,52 @@ test_load_errors(void **state)
 	    "sub IN NS ns.other.\n", "delegations");
 	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
 	    "@ IN CNAME other\n", "CNAME");
+	/* A '(' never closed would swallow the lines after it. */
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h ( 1 2 3 4 5\n@ IN NS ns1\n"
+	    "redis IN A 127.0.0.2\n", ":2: a parenthesis is never closed");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h ( 1 2 3 4 5\n@ IN NS ns1\n"
+	    "redis IN TXT ( \"a\" )\n", ":4: a parenthesis opened inside the one opened on line 2");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5 )\n@ IN NS ns1\n",
+	    ":2: a ')' without");
+	/* CNAME loops: a name at itself, two names, and a longer chain. */
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "self IN CNAME self\n", ":4: self.svc.test. CNAME: a CNAME loop");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "a IN CNAME B\nb IN CNAME a\n", "a CNAME loop");
+	expect_error("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+	    "start IN CNAME c1\nc1 IN CNAME c2\nc2 IN CNAME c3\nc3 IN CNAME c4\n"
+	    "c4 IN CNAME c2\n",
+	    "c2.svc.test. -> c3.svc.test. -> c4.svc.test. -> c2.svc.test.");
+}
+
+static void
+test_load_parens_and_chains_ok(void **state)
+{
+	ldns_zone *z;
+
+	(void)state;
+	/* Closed parentheses, escaped and quoted ones, and chains that end. */
+	z = load_text("$ORIGIN svc.test.\n@ 3600 IN SOA ns1 h (\n 1 ; serial (\n 2 3 4 5 )\n"
+	    "@ IN NS ns1\np\\(x IN TXT \"(\" \")\"\n"
+	    "a IN CNAME b\nb IN CNAME c\nc IN CNAME outside.example.\nd IN CNAME a\n");
+	if (z == NULL)
+		fail_msg("%s", err);
+	ldns_zone_deep_free(z);
+}
+
+static void
+test_folder_check(void **state)
+{
+	char p2[200];
+
+	(void)state;
+	assert_int_equal(zone_file_folder_check(path, err, sizeof(err)), 0);
+	assert_int_equal(zone_file_folder_check("/nonexistent/dir/z.zone", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/dir does not exist"));
+	write_file("x");
+	snprintf(p2, sizeof(p2), "%s/z.zone", path);
+	assert_int_equal(zone_file_folder_check(p2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not a folder"));
 }
 
 static void
@@ -169,6 +215,184 @@ test_write_atomic_roundtrip(void **state)
 	assert_non_null(strstr(err, "/nonexistent/dir/z.zone"));
 	ldns_zone_deep_free(z);
 	ldns_zone_deep_free(z2);
+}
+
+/*
+ * Records whose names and strings hold every octet a master file gives a
+ * meaning to. Each must read back from what zone_write_atomic writes
+ * exactly as it was, to the octet and the letter case.
+ */
+static const char *awkward_rrs[] = {
+	"mx.svc.test. 60 IN MX 10 a\\\"b.svc.test.",
+	"q\\\"uote.svc.test. 60 IN A 192.0.2.1",
+	"back\\\\slash.svc.test. 60 IN A 192.0.2.2",
+	"pa\\(re\\)n.svc.test. 60 IN TXT \"x\"",
+	"semi\\;colon.svc.test. 60 IN AAAA 2001:db8::1",
+	"sp\\032ace\\009tab.svc.test. 60 IN A 192.0.2.3",
+	"dot\\.inside.svc.test. 60 IN A 192.0.2.4",
+	"\\@at.svc.test. 60 IN A 192.0.2.5",
+	"\\$dollar.svc.test. 60 IN A 192.0.2.6",
+	"mid@dle$.svc.test. 60 IN A 192.0.2.7",
+	"\\000nul\\255.svc.test. 60 IN A 192.0.2.8",
+	"caf\\195\\169.svc.test. 60 IN A 192.0.2.9",
+	"MiXeD.svc.test. 60 IN CNAME TaRgEt\\\".svc.test.",
+	"_redis._tcp.svc.test. 60 IN SRV 0 0 6379 r\\(1\\)\\;.svc.test.",
+	"txt.svc.test. 60 IN TXT \"\" \"\\\"\" \"\\\\\" \";(\" \")\" \"\\010\\013\" \"\\000\\255\" "
+	    "\"caf\\195\\169\" \"a\\\\\"",
+	"empty.svc.test. 60 IN TXT \"\"",
+	"hinfo.svc.test. 60 IN HINFO \"a b\" \"c\\\"d\"",
+	"naptr.svc.test. 60 IN NAPTR 100 10 \"S\" \"SIP+D2U\" \"!^.*$!sip:x@y!\" _sip._udp.svc.test.",
+	"caa.svc.test. 60 IN CAA 0 issue \"ca;\\\"x\"",
+	"cert.svc.test. 60 IN CERT 1 0 0 AAECAw==",
+	"cert0.svc.test. 60 IN CERT \\# 7 00000000000102",
+	"unknown.svc.test. 60 IN TYPE65400 \\# 3 010203",
+	"unknown0.svc.test. 60 IN TYPE65401 \\# 0",
+	"ptr.svc.test. 60 IN PTR \\\"\\(\\)\\;\\@\\$\\\\.example.",
+	"rp.svc.test. 60 IN RP a\\.b\\\"c.svc.test. t\\032xt.svc.test.",
+};
+
+static uint8_t *
+rr_wire_of(const ldns_rr *rr, size_t *len)
+{
+	uint8_t *w = NULL;
+
+	assert_int_equal(ldns_rr2wire(&w, rr, LDNS_SECTION_ANSWER, len), LDNS_STATUS_OK);
+	return w;
+}
+
+/* Is the same record, to the octet (ldns's own compare ignores case), in list? */
+static int
+list_has_exact(const ldns_rr_list *list, const ldns_rr *rr)
+{
+	size_t	 alen, blen, i;
+	uint8_t	*a = rr_wire_of(rr, &alen), *b;
+	int	 found = 0;
+
+	for (i = 0; i < ldns_rr_list_rr_count(list) && !found; i++) {
+		b = rr_wire_of(ldns_rr_list_rr(list, i), &blen);
+		found = alen == blen && memcmp(a, b, alen) == 0 &&
+		    ldns_rr_ttl(rr) == ldns_rr_ttl(ldns_rr_list_rr(list, i));
+		free(b);
+	}
+	free(a);
+	return found;
+}
+
+/* An owner of 3 labels of 63 non-ASCII octets: about 760 characters escaped. */
+static ldns_rr *
+long_owner_rr(void)
+{
+	uint8_t		 wire[255];
+	size_t		 pos = 0, l;
+	ldns_rr		*rr = NULL;
+	ldns_rdf	*owner;
+
+	for (l = 0; l < 3; l++) {
+		wire[pos++] = 63;
+		memset(wire + pos, l == 1 ? '"' : 0xc3, 63);
+		pos += 63;
+	}
+	memcpy(wire + pos, "\003svc\004test\000", 10);
+	pos += 10;
+	assert_int_equal(ldns_rr_new_frm_str(&rr, "x.svc.test. 60 IN A 192.0.2.10", 0, NULL,
+	    NULL), LDNS_STATUS_OK);
+	owner = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, pos, wire);
+	assert_non_null(owner);
+	ldns_rdf_deep_free(ldns_rr_owner(rr));
+	ldns_rr_set_owner(rr, owner);
+	return rr;
+}
+
+static void
+test_write_awkward_roundtrip(void **state)
+{
+	ldns_zone	*z, *z2;
+	ldns_rr		*rr;
+	char		 why[256];
+	size_t		 i;
+
+	(void)state;
+	z = load_text("$ORIGIN svc.test.\n"
+	    "@ 3600 IN SOA ns\\;1 host\\\"master\\.x\\255 7 3600 600 1209600 60\n"
+	    "@ IN NS ns\\;1\n");
+	assert_non_null(z);
+	for (i = 0; i <= sizeof(awkward_rrs) / sizeof(awkward_rrs[0]); i++) {
+		rr = NULL;
+		if (i == sizeof(awkward_rrs) / sizeof(awkward_rrs[0]))
+			rr = long_owner_rr();
+		else if (ldns_rr_new_frm_str(&rr, awkward_rrs[i], 0, NULL, NULL) != LDNS_STATUS_OK)
+			fail_msg("test record does not parse: %s", awkward_rrs[i]);
+		if (zone_rr_roundtrip(rr, why, sizeof(why)) != 0)
+			fail_msg("%s: %s", i < sizeof(awkward_rrs) / sizeof(awkward_rrs[0]) ?
+			    awkward_rrs[i] : "long owner", why);
+		assert_true(ldns_zone_push_rr(z, rr));
+	}
+	assert_int_equal(zone_rr_roundtrip(ldns_zone_soa(z), why, sizeof(why)), 0);
+	assert_int_equal(zone_write_atomic(z, path, err, sizeof(err)), 0);
+	{
+		/* The long owner is said as $ORIGIN and @, then the origin is the apex again. */
+		char	 text[16384];
+		FILE	*fp = fopen(path, "r");
+		size_t	 n;
+
+		assert_non_null(fp);
+		n = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+		text[n] = '\0';
+		assert_non_null(strstr(text, "\n$ORIGIN \\195\\195"));
+		assert_non_null(strstr(text, ".svc.test.\n@\t60\tIN\tA\t192.0.2.10\n$ORIGIN svc.test.\n"));
+	}
+	z2 = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	if (z2 == NULL)
+		fail_msg("the written zone does not load: %s", err);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z2)),
+	    ldns_rr_list_rr_count(ldns_zone_rrs(z)));
+	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++)
+		assert_true(list_has_exact(ldns_zone_rrs(z2), ldns_rr_list_rr(ldns_zone_rrs(z), i)));
+	{
+		ldns_rr_list *soa1 = ldns_rr_list_new(), *soa2;
+
+		ldns_rr_list_push_rr(soa1, ldns_zone_soa(z));
+		soa2 = soa1;
+		assert_true(list_has_exact(soa2, ldns_zone_soa(z2)));
+		ldns_rr_list_free(soa1);
+	}
+	/* Written a second time, the text is the same: nothing drifts. */
+	{
+		char	 path2[160], cmd[1024];
+
+		snprintf(path2, sizeof(path2), "%s/again.zone", tmpdir);
+		assert_int_equal(zone_write_atomic(z2, path2, err, sizeof(err)), 0);
+		snprintf(cmd, sizeof(cmd), "sort %s > %s.a; sort %s > %s.b; cmp -s %s.a %s.b",
+		    path, path, path2, path2, path, path2);
+		assert_int_equal(system(cmd), 0);
+	}
+	ldns_zone_deep_free(z);
+	ldns_zone_deep_free(z2);
+}
+
+/* A record whose text is longer than ldns reads is named as such, not written half. */
+static void
+test_roundtrip_refuses_unreadable(void **state)
+{
+	ldns_rr		*rr = NULL;
+	ldns_rdf	*s;
+	uint8_t		 str[256];
+	char		 why[256];
+	int		 i;
+
+	(void)state;
+	assert_int_equal(ldns_rr_new_frm_str(&rr, "big.svc.test. 60 IN TXT \"x\"", 0, NULL,
+	    NULL), LDNS_STATUS_OK);
+	str[0] = 255;
+	memset(str + 1, 0xff, 255);
+	for (i = 0; i < 200; i++) {
+		s = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, sizeof(str), str);
+		assert_true(ldns_rr_push_rdf(rr, s));
+	}
+	assert_int_equal(zone_rr_roundtrip(rr, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "longer than"));
+	ldns_rr_free(rr);
 }
 
 static void
@@ -420,7 +644,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_parens_and_chains_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_awkward_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip_refuses_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_if_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_negative_with_outside_soa_names,
