@@ -328,6 +328,20 @@ cmd_check(const struct conf *conf, int argc, char **argv)
 			    svc->nodes[i].name, ni->lag_bytes, conf->failover.max_lag_bytes);
 		}
 	}
+	/* A secondary that stays behind never got the change: warn. */
+	for (i = 0; st.dns == DNSCLIENT_OK && i < conf->dns.n_notify; i++) {
+		uint32_t	seen;
+		size_t		o = strlen(msg);
+
+		if (state_secondary_wait(&st, &conf->dns.notify[i], STATE_SECONDARY_BEHIND_MS,
+		    &seen, err, sizeof(err)) != SECONDARY_BEHIND)
+			continue;
+		if (rc < 1)
+			rc = 1;
+		snprintf(msg + o, sizeof(msg) - o, "; secondary %s behind (serial %u, not %u, "
+		    "after %d s)", conf->dns.notify[i].text, seen, st.serial,
+		    STATE_SECONDARY_BEHIND_MS / 1000);
+	}
 	if (rc == 0) {
 		size_t o = strlen(msg);
 		snprintf(msg + o, sizeof(msg) - o, ", %d replica(s) following", replicas);
