@@ -198,3 +198,91 @@ def test_switch_failover_rejoin_with_an_external_primary(tmp_path, procs, primar
     assert txt_strings(primary) == [["primary=r3 epoch=3"]]
     assert c.role("r2") == "replica of r3"
     wait_until(lambda: c.rf.run("check").returncode == 0, timeout=10, what="check OK")
+
+
+# ------------------------------------------------------------ figures
+
+FIGURE_ROUNDS = 10
+
+
+def timed_switch(c, to):
+    """One planned switch: (total ms, write-pause ms) from its timeline."""
+    r = c.switch("-y", "--to", to)
+    assert r.returncode == 0, r.stdout + r.stderr
+    total = float(re.search(r"^total: ([0-9.]+) ms", r.stdout, re.M).group(1))
+    pause = float(re.search(r"^write pause window: ([0-9.]+) ms", r.stdout, re.M).group(1))
+    return total, pause
+
+
+def print_figure(title, name, vals, unit="ms"):
+    print("  %-44s %8.1f %s   (min %.1f, max %.1f)   %s" % (
+        name, median(vals), unit, min(vals), max(vals), title))
+
+
+@pytest.mark.parametrize("primary_class", PRIMARIES)
+def test_figures_switch_with_an_external_primary(tmp_path, procs, primary_class):
+    c, primary = external_cluster(tmp_path, procs, primary_class)
+    rows, cur = [], "r1"
+    for _ in range(FIGURE_ROUNDS):
+        to = "r2" if cur == "r1" else "r1"
+        rows.append(timed_switch(c, to))
+        assert c.record() == [c.nodes[to].host]
+        cur = to
+    title = "%s as the external primary, median of %d" % (primary.name, FIGURE_ROUNDS)
+    print()
+    print_figure(title, "planned switch total (timeline)", [r[0] for r in rows])
+    print_figure(title, "write-pause window", [r[1] for r in rows])
+    assert median([r[1] for r in rows]) < 1000
+
+
+@needs_named
+def test_figures_switch_to_secondaries_serving(tmp_path, procs):
+    """From a switch's start until a BIND and an NSD secondary of the server
+    (on 127.0.0.3) serve the new address, median of 10 switches."""
+    c = Cluster(tmp_path, procs, start_server=False)
+    port = free_port("127.0.0.3")
+    bind = procs(BindSecondary(tmp_path))
+    nsd = procs(NsdSecondary(tmp_path))
+    for sec in (bind, nsd):
+        sec.configure(port, primary="127.0.0.3")
+    rehome(c.rf, "127.0.0.3", port,
+           notify=["127.0.0.1:%d" % bind.port, "127.0.0.1:%d" % nsd.port])
+    c.rf.start()
+    bind.start()
+    nsd.start()
+    for sec in (bind, nsd):
+        wait_until(lambda: sec_a(sec) == ["127.0.0.2"], timeout=20,
+                   what="%s's first transfer" % sec.name)
+    times = {"named": [], "nsd": []}
+    cur = "r1"
+    for _ in range(FIGURE_ROUNDS):
+        to = "r2" if cur == "r1" else "r1"
+        want = [c.nodes[to].host]
+        t0 = time.monotonic()
+        proc = subprocess.Popen([str(c.rf.binary), "-c", str(c.rf.conf_path), "switch",
+                                 "-y", "--to", to], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                text=True, cwd=str(c.rf.dir), env=c.rf.env)
+        try:
+            seen = {}
+            deadline = t0 + 10
+            while len(seen) < 2 and time.monotonic() < deadline:
+                for sec in (bind, nsd):
+                    if sec.name not in seen and sec_a(sec) == want:
+                        seen[sec.name] = (time.monotonic() - t0) * 1000
+                time.sleep(0.002)
+            out = proc.communicate(timeout=30)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, out
+        assert set(seen) == {"named", "nsd"}, (seen, bind.log()[-2000:])
+        for k, v in seen.items():
+            times[k].append(v)
+        cur = to
+    title = "switch start -> secondary serving, median of %d" % FIGURE_ROUNDS
+    print()
+    print_figure(title, "BIND 9 secondary (NOTIFY + IXFR)", times["named"])
+    print_figure(title, "NSD secondary (NOTIFY + IXFR)", times["nsd"])
+    assert "refused notify" not in bind.log()
