@@ -317,7 +317,7 @@ class Redisfo(DnsClient):
         if env:
             self.env.update(env)
         self.v6 = HAVE_IPV6
-        self.host = "127.0.0.1"  # where IPv4 queries go: the first listen address
+        self.host = "127.0.0.1"  # IPv4 queries go to the first listen address, if not a wildcard
         self.start_v6 = False   # start() asks over IPv4 unless listen starts with v6
         self.port = free_port("127.0.0.1", also=("::1",) if self.v6 else ())
         self.key_name = "redisfo-key."
@@ -342,7 +342,7 @@ class Redisfo(DnsClient):
                 first = dns["listen"][0]
                 if first.rsplit(":", 1)[-1].isdigit() and not first.endswith("]"):
                     self.port = int(first.rsplit(":", 1)[-1])
-                if not first.startswith("["):
+                if not first.startswith(("[", "0.0.0.0")):
                     self.host = first.rsplit(":", 1)[0]
                 self.v6 = any(a.startswith(("[::1]", "[::]")) for a in dns["listen"])
                 self.start_v6 = first.startswith("[")
