@@ -219,16 +219,23 @@ def print_figure(title, name, vals, unit="ms"):
         name, median(vals), unit, min(vals), max(vals), title))
 
 
-@pytest.mark.parametrize("primary_class", PRIMARIES)
+@pytest.mark.parametrize("primary_class", [pytest.param(None, id="serve")] + PRIMARIES)
 def test_figures_switch_with_an_external_primary(tmp_path, procs, primary_class):
-    c, primary = external_cluster(tmp_path, procs, primary_class)
+    """The same rounds against `serve` itself too, for a baseline measured
+    on the same machine at the same time."""
+    if primary_class is None:
+        c = Cluster(tmp_path, procs)
+        name = "redisfo-dns serve"
+    else:
+        c, primary = external_cluster(tmp_path, procs, primary_class)
+        name = primary.name
     rows, cur = [], "r1"
     for _ in range(FIGURE_ROUNDS):
         to = "r2" if cur == "r1" else "r1"
         rows.append(timed_switch(c, to))
         assert c.record() == [c.nodes[to].host]
         cur = to
-    title = "%s as the external primary, median of %d" % (primary.name, FIGURE_ROUNDS)
+    title = "%s as the DNS server, median of %d" % (name, FIGURE_ROUNDS)
     print()
     print_figure(title, "planned switch total (timeline)", [r[0] for r in rows])
     print_figure(title, "write-pause window", [r[1] for r in rows])
