@@ -167,6 +167,9 @@ static const struct conf_key conf_keys[] = {
 	K_ADDRS("dns", "notify", CK_SOCKADDRS, conf_dns, notify, n_notify,
 	    53, 0, CONF_LIST_MAX, NULL,
 	    "secondaries sent a NOTIFY on each change, \"ip[:port]\", port 53 if left out; default []"),
+	K_ADDRS("dns", "notify_source", CK_IPS, conf_dns, notify_source,
+	    n_notify_source, 0, 0, 2, NULL,
+	    "address NOTIFY is sent from, at most one per family; default [] = the first dns.listen address of the family that is not a wildcard, else the kernel's choice"),
 	K_GROUP("dns", "rrl", conf_dns, rrl, 0,
 	    "response rate limiting; optional"),
 	K_SOCKADDR("dns", "metrics_listen", CF_EMPTY_OK, conf_dns, metrics_listen, 9153,
@@ -1097,6 +1100,12 @@ conf_root_check(struct conf_ctx *ctx, const config_t *cfg)
 		    "dns.update_key.secret", "missing (required when "
 		    "dns.update_key.name is set)");
 
+	if (dns->n_notify_source == 2 &&
+	    dns->notify_source[0].family == dns->notify_source[1].family)
+		return conf_fail(ctx, config_lookup(cfg, "dns.notify_source"), NULL,
+		    "dns.notify_source", "two addresses of the same family (at "
+		    "most one IPv4 and one IPv6)");
+
 	if (fo->server.len == 0 &&
 	    conf_server_default(&dns->listen[0], &fo->server) == -1)
 		return conf_fail(ctx, NULL, NULL, "failover.server",
@@ -1381,6 +1390,7 @@ conf_free(struct conf *conf)
 	free(conf->dns.listen);
 	free(conf->dns.allow_transfer);
 	free(conf->dns.notify);
+	free(conf->dns.notify_source);
 	for (i = 0; i < conf->n_services; i++)
 		free(conf->services[i].nodes);
 	free(conf->services);

@@ -60,6 +60,8 @@ struct conf_dns {
 	size_t			 n_allow_transfer;
 	struct conf_sockaddr	*notify;		/* port defaults to 53 */
 	size_t			 n_notify;
+	struct conf_ip		*notify_source;		/* at most one per family */
+	size_t			 n_notify_source;
 	struct conf_rrl		 rrl;
 	struct conf_sockaddr	 metrics_listen;	/* text "" = no metrics */
 };

@@ -12,9 +12,16 @@
  * polls a single fd. Nothing here ever blocks or waits; the server loop
  * owns time. A target that never answers is logged and given up on.
  *
+ * A secondary accepts a NOTIFY only from an address it lists as its
+ * primary (BIND: "refused notify from non-primary"), so each socket is
+ * bound to the address the secondaries know us by: dns.notify_source of
+ * its family, else the first dns.listen address of its family that is not
+ * a wildcard; only with neither does the kernel pick the source.
+ *
  * notifier_create() always returns a notifier when it succeeds; with no
  * targets it holds no socket and notifier_fd() is -1.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -77,15 +84,87 @@ notify_random_id(void)
 	return id;
 }
 
-static int
-notify_socket(int family, int epfd, char *err, size_t errlen)
+/*
+ * Where NOTIFY of family leaves from: dns.notify_source of that family,
+ * else the first dns.listen address of it that is not a wildcard. 0 and
+ * *len 0 when there is none (the kernel picks); the port is always 0.
+ */
+static void
+notify_source_pick(const struct conf_dns *dns, int family,
+    struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct epoll_event ev;
-	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	size_t i;
+
+	memset(ss, 0, sizeof(*ss));
+	*len = 0;
+	for (i = 0; i < dns->n_notify_source; i++) {
+		const struct conf_ip *ip = &dns->notify_source[i];
+
+		if (ip->family != family)
+			continue;
+		ss->ss_family = (sa_family_t)family;
+		if (family == AF_INET) {
+			memcpy(&((struct sockaddr_in *)ss)->sin_addr, ip->bytes, 4);
+			*len = sizeof(struct sockaddr_in);
+		} else {
+			memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, ip->bytes, 16);
+			*len = sizeof(struct sockaddr_in6);
+		}
+		return;
+	}
+	for (i = 0; i < dns->n_listen; i++) {
+		const struct sockaddr_storage *l = &dns->listen[i].ss;
+
+		if (l->ss_family != family)
+			continue;
+		if (family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+			if (((const struct sockaddr_in *)l)->sin_addr.s_addr == htonl(INADDR_ANY))
+				continue;
+			memcpy(a, l, sizeof(*a));
+			a->sin_port = 0;
+			*len = sizeof(*a);
+		} else {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+			if (IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)l)->sin6_addr))
+				continue;
+			memcpy(a, l, sizeof(*a));
+			a->sin6_port = 0;
+			*len = sizeof(*a);
+		}
+		return;
+	}
+}
+
+static int
+notify_socket(const struct conf_dns *dns, int family, int epfd, char *err, size_t errlen)
+{
+	struct epoll_event	ev;
+	struct sockaddr_storage	src;
+	socklen_t		srclen;
+	char			text[INET6_ADDRSTRLEN + 8];
+	int			fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
 		snprintf(err, errlen, "notify: socket: %s", strerror(errno));
 		return -1;
+	}
+	notify_source_pick(dns, family, &src, &srclen);
+	if (srclen != 0) {
+		inet_ntop(family, family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)&src)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)&src)->sin6_addr, text,
+		    sizeof(text));
+		if (bind(fd, (struct sockaddr *)&src, srclen) < 0) {
+			snprintf(err, errlen, "cannot send NOTIFY from %s (%s): %s; no "
+			    "NOTIFY will be sent", text, dns->n_notify_source ?
+			    "dns.notify_source" : "dns.listen", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		log_info("notify: sending from %s", text);
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
@@ -123,8 +202,8 @@ notifier_create(const struct conf_dns *dns, char *err, size_t errlen)
 		struct notify_target *t = &n->t[n->n++];
 		int *fd = a->ss.ss_family == AF_INET6 ? &n->fd6 : &n->fd4;
 
-		if (*fd < 0 && (*fd = notify_socket(a->ss.ss_family, n->epfd, err,
-		    errlen)) < 0)
+		if (*fd < 0 && (*fd = notify_socket(dns, a->ss.ss_family, n->epfd,
+		    err, errlen)) < 0)
 			goto fail;
 		memcpy(&t->ss, &a->ss, sizeof(t->ss));
 		t->len = a->len;
@@ -242,6 +321,24 @@ notify_same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage
 	return 0;
 }
 
+/*
+ * A NOTIFY refused: say so by name, with the usual cause (a secondary
+ * takes a NOTIFY only from an address it lists as its primary).
+ */
+static void
+notify_log_rcode(const struct notify_target *t, unsigned rcode)
+{
+	const ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+
+	if (rcode == DNS_RCODE_REFUSED || rcode == DNS_RCODE_NOTAUTH)
+		log_warnx("notify %s: answered %s: it does not take a NOTIFY from this "
+		    "server's address (list dns.listen or dns.notify_source among its "
+		    "primaries); it learns of the change only at its SOA refresh",
+		    t->text, lt ? lt->name : "?");
+	else
+		log_warnx("notify %s: answered %s", t->text, lt ? lt->name : "?");
+}
+
 static void
 notify_drain(struct notifier *n, int fd)
 {
@@ -276,8 +373,7 @@ notify_drain(struct notifier *n, int fd)
 				metrics_notify(n->metrics, dns_rcode(buf) == DNS_RCODE_NOERROR ?
 				    MNOTIFY_ANSWERED : MNOTIFY_ERROR);
 				if (dns_rcode(buf) != DNS_RCODE_NOERROR)
-					log_warnx("notify %s: answered rcode %u",
-					    t->text, dns_rcode(buf));
+					notify_log_rcode(t, dns_rcode(buf));
 			}
 		}
 	}

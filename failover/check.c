@@ -240,7 +240,7 @@ text_add(char *buf, size_t len, const char *fmt, ...)
 
 void
 check_service_judge(const struct svc_state *st, const struct check_limits *l,
-    struct check_service *out)
+    const char *behind, struct check_service *out)
 {
 	const struct conf_service	*svc = st->svc;
 	enum check_state		 s = check_verdict_state(st->verdict), ls;
@@ -281,9 +281,35 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 			text_add(out->text, sizeof(out->text), "; %s lags %lld bytes (max %lld)",
 			    name, ni->lag_bytes, l->warn);
 	}
+	if (behind != NULL && behind[0] != '\0') {
+		s = check_worst(s, CHECK_STATE_WARNING);
+		text_add(out->text, sizeof(out->text), "%s", behind);
+	}
 	if (s == CHECK_STATE_OK)
 		text_add(out->text, sizeof(out->text), ", %d replica(s) following", replicas);
 	out->state = s;
+}
+
+/*
+ * The secondaries of dns.notify still behind the record's serial once
+ * STATE_SECONDARY_BEHIND_MS has passed, as text for the check's line
+ * ("" when none is): they never got the change. One that does not answer
+ * is status's to show, not a warning.
+ */
+static void
+check_secondaries(const struct conf *conf, const struct svc_state *st, char *buf, size_t len)
+{
+	char		err[256];
+	uint32_t	seen;
+	size_t		i;
+
+	buf[0] = '\0';
+	for (i = 0; st->dns == DNSCLIENT_OK && i < conf->dns.n_notify; i++)
+		if (state_secondary_wait(st, &conf->dns.notify[i], STATE_SECONDARY_BEHIND_MS,
+		    &seen, err, sizeof(err)) == SECONDARY_BEHIND)
+			text_add(buf, len, "; secondary %s behind (serial %u, not %u, after %d s)",
+			    conf->dns.notify[i].text, seen, st->serial,
+			    STATE_SECONDARY_BEHIND_MS / 1000);
 }
 
 /* ";<warn>;<crit>;0" of a lag item: crit is empty when there is none. */
@@ -410,13 +436,15 @@ check_one(const struct conf *conf, const struct check_opts *o, FILE *out)
 {
 	struct svc_state	st;
 	struct check_service	r;
+	char			behind[512];
 
 	if (state_load(&st, conf, o->svc, 1) == -1) {
 		fprintf(out, "REDISFO UNKNOWN - %s\n", st.dns_err);
 		state_free(&st);
 		return CHECK_STATE_UNKNOWN;
 	}
-	check_service_judge(&st, &o->limits, &r);
+	check_secondaries(conf, &st, behind, sizeof(behind));
+	check_service_judge(&st, &o->limits, behind, &r);
 	fprintf(out, "REDISFO %s - %s | lag=%lldB", check_state_str(r.state), r.text,
 	    r.max_lag);
 	perf_limits(out, &o->limits);
@@ -437,8 +465,9 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 	struct check_service	 r;
 	struct svc_state	 st;
 	enum check_state	 worst;
-	char			*perf = NULL, *lines = NULL, counts[128];
+	char			*perf = NULL, *lines = NULL, counts[128], behind[512] = "";
 	size_t			 perf_len = 0, lines_len = 0, i;
+	int			 asked = 0;
 	FILE			*pf, *lf;
 
 	memset(&tally, 0, sizeof(tally));
@@ -462,7 +491,12 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 			r.state = CHECK_STATE_UNKNOWN;
 			snprintf(r.text, sizeof(r.text), "%s: %s", svc->name, st.dns_err);
 		} else {
-			check_service_judge(&st, &o->limits, &r);
+			/* The secondaries hold the one zone: asked once, told of each service. */
+			if (!asked) {
+				check_secondaries(conf, &st, behind, sizeof(behind));
+				asked = st.dns == DNSCLIENT_OK;
+			}
+			check_service_judge(&st, &o->limits, behind, &r);
 			check_perf_service(pf, &st, &o->limits);
 		}
 		state_free(&st);

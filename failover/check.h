@@ -62,9 +62,10 @@ struct check_service {
 };
 
 /* The state of st's service: the verdict, then each replica
- * (unreachable, link down, lag against l). */
+ * (unreachable, link down, lag against l), then behind (NULL or "": none),
+ * the secondaries found behind, which make it a WARNING. */
 void	check_service_judge(const struct svc_state *st, const struct check_limits *l,
-	    struct check_service *out);
+	    const char *behind, struct check_service *out);
 
 /* st's perfdata, each item after a space: lag_<service>_<node>=<n>B;
  * <warn>;<crit>;0 for every node but the served one (U when its lag is

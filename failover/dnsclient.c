@@ -253,30 +253,38 @@ tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 	return XCHG_OK;
 }
 
-/* Return the rdf as a string value into out (TXT: joined strings). */
+/*
+ * Return the rdf as a string value into out. A TXT comes as its rdata in
+ * presentation form, each string quoted as it is in the RR, so that it
+ * can be sent back as a prerequisite exactly as read (failover/txt.c
+ * reads it); a TXT too long for out is left "" rather than cut.
+ */
 static void
 rr_value(const ldns_rr *rr, char *out, size_t outlen)
 {
 	ldns_rdf	*rdf;
 	char		*s;
 	size_t		 i, o = 0, l;
-	const uint8_t	*d;
 
 	out[0] = '\0';
 	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_TXT) {
 		for (i = 0; i < ldns_rr_rd_count(rr); i++) {
-			rdf = ldns_rr_rdf(rr, i);
-			d = ldns_rdf_data(rdf);
-			l = ldns_rdf_size(rdf) ? d[0] : 0;
-			if (l + 1 > ldns_rdf_size(rdf))
-				l = ldns_rdf_size(rdf) ? ldns_rdf_size(rdf) - 1 : 0;
-			if (o && o + 1 < outlen)
+			if ((s = ldns_rdf2str(ldns_rr_rdf(rr, i))) == NULL) {
+				out[0] = '\0';
+				return;
+			}
+			l = strlen(s);
+			if (o + (o > 0) + l >= outlen) {
+				free(s);
+				out[0] = '\0';
+				return;
+			}
+			if (o > 0)
 				out[o++] = ' ';
-			if (o + l >= outlen)
-				l = outlen - o - 1;
-			memcpy(out + o, d + 1, l);
+			memcpy(out + o, s, l);
 			o += l;
 			out[o] = '\0';
+			free(s);
 		}
 		return;
 	}

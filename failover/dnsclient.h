@@ -47,8 +47,9 @@ struct dnsclient_rrset {
 	int		rcode;		/* of the reply */
 	uint32_t	ttl;		/* of the first matching RR */
 	size_t		n;
-	/* A/AAAA: the address text; TXT: the character-strings joined by a
-	 * space, unquoted; SOA: the serial in decimal. */
+	/* A/AAAA: the address text; TXT: the rdata in presentation form,
+	 * each string quoted and escaped ("\"a b\" \"c\""), "" when too
+	 * long; SOA: the serial in decimal. */
 	char		value[DNSCLIENT_RR_MAX][DNSCLIENT_VALUE_MAX];
 };
 

@@ -72,27 +72,41 @@ rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
 	rj->t0 = mono_ms();
 }
 
-/* Take fenced= out of the TXT, if the TXT was read as one string. */
+/*
+ * Take fenced= out of the TXT: the prerequisite is the RRset exactly as
+ * read (every RR, every string as written), so the UPDATE applies only
+ * when nobody changed it since; each RR is written back without its
+ * fenced= word (txt_unfence), one left with nothing dropped.
+ */
 static int
 rejoin_unfence(struct rejoin_log *rj, const struct svc_state *st, char *e, size_t elen)
 {
 	const struct conf	*conf = rj->conf;
-	char			 oldtxt[DNSCLIENT_VALUE_MAX + 4], newtxt[DNSCLIENT_VALUE_MAX + 4];
+	struct dnsclient_change	 ch[2 * DNSCLIENT_RR_MAX + 1];
+	char			 newtxt[DNSCLIENT_RR_MAX][DNSCLIENT_VALUE_MAX];
+	size_t			 i, n = 0, kept = 0;
 	int			 rcode;
 
-	if (txt_quote(st->txt->value[0], oldtxt, sizeof(oldtxt)) == -1 ||
-	    txt_unfence(st->txt->value[0], newtxt, sizeof(newtxt)) == -1) {
-		snprintf(e, elen, "the TXT is too long to rewrite");
-		return -1;
+	for (i = 0; i < st->txt->n; i++) {
+		if (st->txt->value[i][0] == '\0' ||
+		    txt_unfence(st->txt->value[i], newtxt[i], sizeof(newtxt[i])) == -1) {
+			snprintf(e, elen, "the TXT is too long to rewrite");
+			return -1;
+		}
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, st->txt_owner,
+		    DNSCLIENT_TYPE_TXT, 0, st->txt->value[i] };
 	}
-	struct dnsclient_change ch[] = {
-		{ DNSCLIENT_PREREQ_VALUE, st->txt_owner, DNSCLIENT_TYPE_TXT, 0, oldtxt },
-		{ DNSCLIENT_DELETE_RRSET, st->txt_owner, DNSCLIENT_TYPE_TXT, 0, NULL },
-		{ DNSCLIENT_ADD, st->txt_owner, DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl,
-		    newtxt },
-	};
+	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, st->txt_owner,
+	    DNSCLIENT_TYPE_TXT, 0, NULL };
+	for (i = 0; i < st->txt->n; i++) {
+		if (strcmp(newtxt[i], "\"\"") == 0 && (kept > 0 || i + 1 < st->txt->n))
+			continue;
+		kept++;
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, st->txt_owner,
+		    DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl, newtxt[i] };
+	}
 	if (dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
-	    conf->dns.zone, &conf->dns.update_key, ch, 3,
+	    conf->dns.zone, &conf->dns.update_key, ch, n,
 	    conf->failover.probe_timeout_ms * 2, &rcode, e, elen) != DNSCLIENT_OK)
 		return -1;
 	return 0;
@@ -216,7 +230,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	printf("%s's replication link to %s is up\n", name, pn->name);
 	rejoin_audit(&rj, "link", "ok", "");
 
-	if (st.redisfo.fenced[0] && strcmp(st.redisfo.fenced, name) == 0 && st.txt->n == 1) {
+	if (st.redisfo.fenced[0] && strcmp(st.redisfo.fenced, name) == 0) {
 		if (rejoin_unfence(&rj, &st, e, sizeof(e)) == -1) {
 			rejoin_fail(&rj, "%s rejoined but fenced= stays in "
 			    "the TXT: %s", name, e);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "conf/util.h"
 #include "failover/state.h"
 
 const char *
@@ -319,5 +321,24 @@ state_judge(struct svc_state *st)
 	} else {
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
 		    "%s is served and master", svc->nodes[st->served].name);
+	}
+}
+
+enum state_secondary
+state_secondary_wait(const struct svc_state *st, const struct conf_sockaddr *addr,
+    int within_ms, uint32_t *seen, char *err, size_t errlen)
+{
+	int64_t		deadline = mono_ms() + within_ms;
+	struct timespec	ts = { 0, 100 * 1000000 };
+
+	for (;;) {
+		if (dnsclient_serial(&addr->ss, addr->len, st->conf->dns.zone,
+		    st->conf->failover.probe_timeout_ms, seen, err, errlen) != DNSCLIENT_OK)
+			return SECONDARY_NO_ANSWER;
+		if ((int32_t)(*seen - st->serial) >= 0)
+			return SECONDARY_IN_SYNC;
+		if (mono_ms() >= deadline)
+			return SECONDARY_BEHIND;
+		nanosleep(&ts, NULL);
 	}
 }

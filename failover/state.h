@@ -85,4 +85,27 @@ const char	*state_verdict_str(enum state_verdict v);
  */
 const char	*state_master_text(const struct node_info *ni, char *buf, size_t len);
 
+/*
+ * A secondary (a dns.notify target) behind the record's serial is normal
+ * for the second a NOTIFY and a transfer take; one still behind after
+ * STATE_SECONDARY_BEHIND_MS was never reached (a refused NOTIFY, a
+ * failing transfer) and will be at best at its SOA refresh.
+ */
+#define STATE_SECONDARY_BEHIND_MS	3000
+
+enum state_secondary {
+	SECONDARY_IN_SYNC = 0,		/* at the serial, or ahead (RFC 1982) */
+	SECONDARY_BEHIND,		/* still behind once within_ms passed */
+	SECONDARY_NO_ANSWER,		/* err says why */
+};
+
+/*
+ * Ask the secondary at addr for st's zone serial until it reaches
+ * st->serial or within_ms passes (0: ask once). *seen gets the last
+ * serial it answered.
+ */
+enum state_secondary	state_secondary_wait(const struct svc_state *st,
+			    const struct conf_sockaddr *addr, int within_ms,
+			    uint32_t *seen, char *err, size_t errlen);
+
 #endif

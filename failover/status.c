@@ -108,7 +108,7 @@ status_json_fields(const struct svc_state *st, const struct secondary_view *sec)
 	printf(",\"node\":");
 	json_str_or_null(st->served >= 0 ? svc->nodes[st->served].name : NULL);
 	printf(",\"txt\":");
-	json_str_or_null(st->txt->n ? st->txt->value[0] : NULL);
+	json_str_or_null(st->txt->n ? st->redisfo.text : NULL);
 	printf(",\"epoch\":%lld,\"fenced\":", st->redisfo.epoch);
 	json_str_or_null(st->redisfo.fenced);
 	printf(",\"error\":");
@@ -205,7 +205,7 @@ status_table(const struct svc_state *st, const struct secondary_view *sec)
 	else
 		printf("  record  %s: %s\n", st->owner, st->dns_err);
 	if (st->txt->n)
-		printf("  state   %s\n", st->txt->value[0]);
+		printf("  state   %s\n", st->redisfo.text);
 	printf("  %-10s %-24s %-9s %-8s %-24s %-5s %12s %10s\n", "NODE", "HOST:PORT",
 	    "REACHABLE", "ROLE", "MASTER", "LINK", "OFFSET", "LAG");
 	for (i = 0; i < svc->n_nodes; i++) {

@@ -1404,9 +1404,12 @@ switch_run(struct sw *sw)
 			f.how = rc;
 			break;
 		}
-		if (hook != NULL && *hook != '\0' && !sw->dry_run &&
-		    switch_hook(sw, hook, NULL, switch_steps[i].name, why, sizeof(why)) == -1)
+		if (hook == NULL || *hook == '\0' || sw->dry_run)
+			continue;
+		t0 = mono_us();
+		if (switch_hook(sw, hook, NULL, switch_steps[i].name, why, sizeof(why)) == -1)
 			sw_warn(sw, "REDISFO_STEP_HOOK after %s: %s", switch_steps[i].name, why);
+		sw->step_hook_us += mono_us() - t0;
 	}
 	f.changed = sw->changed;
 	f.committed = sw->committed;

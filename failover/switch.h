@@ -118,6 +118,7 @@ struct sw {
 	/* the timeline */
 	enum step_status		 status[STEP_MAX];
 	long long			 step_us[STEP_MAX];
+	long long			 step_hook_us;	/* REDISFO_STEP_HOOK, all runs */
 	char				 note[STEP_MAX][256];
 };
 

@@ -94,6 +94,13 @@ switch_print_timeline(const struct sw *sw)
 		if (i != STEP_CONFIRM)
 			total += sw->step_us[i];
 	}
+	/* The step hook runs between steps, inside the pause window: count it
+	 * in the total too, on a line of its own. */
+	if (sw->step_hook_us) {
+		printf("  %-10s %9.3f ms  (REDISFO_STEP_HOOK, after each step)\n",
+		    "step hooks", sw->step_hook_us / 1000.0);
+		total += sw->step_hook_us;
+	}
 	if (sw->pause_start) {
 		if (sw->p_fenced)
 			printf("write pause window: held on %s (CLIENT PAUSE WRITE for %d "

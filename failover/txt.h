@@ -3,8 +3,12 @@
  * in the zone itself: "primary=<node> epoch=<n> at=<RFC 3339> fenced=<node>".
  *
  * switch writes it (a new epoch with each move of the record), state reads
- * it, rejoin takes fenced= out of it. This module only turns the text into
- * fields and back; it never sends, prints or decides anything.
+ * it, rejoin takes fenced= out of it. Any RFC 2136 tool may have written
+ * it, as one string or as several ("primary=r1 epoch=12" "fenced=r3"):
+ * every function here takes the TXT's rdata in presentation form, the
+ * strings quoted and escaped as the DNS client gives them, and a string
+ * boundary separates words like a space. This module only turns that text
+ * into fields and back; it never sends, prints or decides anything.
  */
 #ifndef REDISFO_FAILOVER_TXT_H
 #define REDISFO_FAILOVER_TXT_H
@@ -13,11 +17,15 @@
 
 #include "conf/conf.h"
 
+#define TXT_TEXT_MAX	512
+
 struct txt_record {
 	char		primary[CONF_NAME_MAX];	/* the node the record names */
 	long long	epoch;			/* one more with each switch; 0 = none */
 	char		at[32];			/* when, RFC 3339 UTC, to the second */
 	char		fenced[CONF_NAME_MAX];	/* a node to keep out until rejoin; "" */
+	char		text[TXT_TEXT_MAX];	/* the strings unescaped, joined by a
+						   space, for people (cut to fit) */
 };
 
 /* Set rec->at to the time now. */
@@ -31,18 +39,19 @@ void	txt_stamp(struct txt_record *rec);
 int	txt_format(const struct txt_record *rec, char *out, size_t outlen);
 
 /*
- * Fill rec from value, the TXT's strings as the DNS client gives them
- * (joined by a space, unquoted). Words it does not know are skipped, and
- * so is a word too long for its field; what is missing stays "" or 0.
+ * Fill rec from rdata, one TXT RR in presentation form ("\"a b\" \"c\"";
+ * a bare word counts as a string too). Words it does not know are
+ * skipped, and so is a word too long for its field; what is missing stays
+ * "" or 0.
  */
-void	txt_parse(const char *value, struct txt_record *rec);
+void	txt_parse(const char *rdata, struct txt_record *rec);
 
 /*
- * value quoted for an UPDATE, as it is (txt_quote) or without its fenced=
- * word, every other word kept in its order (txt_unfence). 0, or -1 when
- * out is too small.
+ * rdata (presentation form) without its fenced= word: every other word
+ * and every string boundary kept, a string left empty dropped (one empty
+ * string when nothing is left), every other string kept as written.
+ * 0, or -1 when out is too small.
  */
-int	txt_quote(const char *value, char *out, size_t outlen);
-int	txt_unfence(const char *value, char *out, size_t outlen);
+int	txt_unfence(const char *rdata, char *out, size_t outlen);
 
 #endif

@@ -1,8 +1,10 @@
 """confgen.py - the config files and zone files behaviour tests write.
 
 It renders Python values as libconfig text (redisfo.conf), writes the
-redis.conf of a throwaway node, the nsd.conf and knot.conf of a secondary
-and of an external Knot primary, and holds the zones the tests serve.
+redis.conf of a throwaway node, the nsd.conf, knot.conf and named.conf of
+a secondary, the knot.conf, named.conf and pdns.conf of an external
+primary (their zone parts are the README's snippets), and holds the zones
+the tests serve.
 servers.py writes these into a test's temporary folder and starts the
 process that reads them.
 
@@ -100,9 +102,128 @@ def redis_conf(host, port, folder, password=None, replicaof=None, extra=()):
     return "\n".join(lines) + "\n"
 
 
-# ------------------------------------------------- NSD and Knot configs
+# --------------------------------------- NSD, Knot, BIND and PowerDNS configs
+#
+# Each secondary and external primary config is a test-only part (where the
+# process keeps its files, its port, its log) and the part an operator
+# writes for the zone. The zone parts are the README's snippets:
+# test_interop.py renders them with README_EXAMPLE and finds each one there
+# word for word, so the README shows exactly what the tests run.
 
-_NSD_SECONDARY = """server:
+README_EXAMPLE = {"zone": "svc.example.com.", "primary": "192.0.2.53", "port": 53,
+                  "key_name": "redisfo-key.", "key_algorithm": "hmac-sha256",
+                  "key_secret": "<dns.update_key.secret>",
+                  "update_from": "192.0.2.10/32"}
+
+
+def _zonefile(zone, ext="zone"):
+    return "%s.%s" % (zone.rstrip("."), ext)
+
+
+def nsd_secondary_zone(zone, primary, port):
+    """nsd.conf, the zone as a secondary of redisfo-dns at primary@port:
+    transferred without a key, NOTIFY taken from primary (the address
+    redisfo-dns sends from: dns.notify_source or its dns.listen)."""
+    return ("zone:\n"
+            '    name: "%s"\n'
+            '    zonefile: "%s"\n'
+            "    request-xfr: %s@%d NOKEY\n"
+            "    allow-notify: %s NOKEY\n" % (zone, _zonefile(zone), primary, port, primary))
+
+
+def knot_secondary_zone(zone, primary, port):
+    """knot.conf, the same secondary for knotd."""
+    return ("remote:\n"
+            "  - id: redisfo\n"
+            "    address: %s@%d\n"
+            "acl:\n"
+            "  - id: notify_from_redisfo\n"
+            "    address: %s\n"
+            "    action: notify\n"
+            "zone:\n"
+            "  - domain: %s\n"
+            "    master: redisfo\n"
+            "    acl: notify_from_redisfo\n" % (primary, port, primary, zone))
+
+
+def bind_secondary_zone(zone, primary, port):
+    """named.conf, the same secondary for BIND 9 (which takes a NOTIFY from
+    its primaries only)."""
+    return ('zone "%s" {\n'
+            "    type secondary;\n"
+            "    primaries { %s port %d; };\n"
+            '    file "%s";\n'
+            "};\n" % (zone, primary, port, _zonefile(zone, "db")))
+
+
+def knot_primary_zone(zone, key_name, key_algorithm, key_secret):
+    """knot.conf, the zone as an external primary taking UPDATEs signed
+    with dns.update_key (failover.server points at it)."""
+    return ("key:\n"
+            "  - id: %s\n"
+            "    algorithm: %s\n"
+            "    secret: %s\n"
+            "acl:\n"
+            "  - id: update_acl\n"
+            "    key: %s\n"
+            "    action: update\n"
+            "zone:\n"
+            "  - domain: %s\n"
+            '    file: "%s"\n'
+            "    acl: update_acl\n"
+            % (key_name, key_algorithm, key_secret, key_name, zone, _zonefile(zone)))
+
+
+def bind_primary_zone(zone, key_name, key_algorithm, key_secret):
+    """named.conf, the same external primary for BIND 9."""
+    return ('key "%s" {\n'
+            "    algorithm %s;\n"
+            '    secret "%s";\n'
+            "};\n"
+            'zone "%s" {\n'
+            "    type primary;\n"
+            '    file "%s";\n'
+            "    update-policy { grant %s zonesub ANY; };\n"
+            "};\n" % (key_name, key_algorithm, key_secret, zone, _zonefile(zone),
+                       key_name))
+
+
+def pdns_primary_conf(database, allow_from="127.0.0.0/8"):
+    """pdns.conf lines for PowerDNS as an external primary taking UPDATEs
+    (the gsqlite3 backend; the key is in the zone's metadata, below)."""
+    return ("launch=gsqlite3\n"
+            "gsqlite3-database=%s\n"
+            "dnsupdate=yes\n"
+            "allow-dnsupdate-from=%s\n" % (database, allow_from))
+
+
+def pdns_primary_commands(zone, zonefile, key_name, key_algorithm, key_secret):
+    """The pdnsutil commands that load the zone and let dns.update_key
+    update it, as argument lists."""
+    return [["pdnsutil", "load-zone", zone, zonefile],
+            ["pdnsutil", "import-tsig-key", key_name, key_algorithm, key_secret],
+            ["pdnsutil", "set-meta", zone, "TSIG-ALLOW-DNSUPDATE", key_name]]
+
+
+def readme_snippets():
+    """Every zone part above as rendered for the README (README_EXAMPLE)."""
+    e = README_EXAMPLE
+    key = (e["key_name"], e["key_algorithm"], e["key_secret"])
+    return {
+        "NSD secondary": nsd_secondary_zone(e["zone"], e["primary"], e["port"]),
+        "Knot secondary": knot_secondary_zone(e["zone"], e["primary"], e["port"]),
+        "BIND secondary": bind_secondary_zone(e["zone"], e["primary"], e["port"]),
+        "Knot primary": knot_primary_zone(e["zone"], *key),
+        "BIND primary": bind_primary_zone(e["zone"], *key),
+        "PowerDNS primary": pdns_primary_conf("/var/lib/powerdns/pdns.sqlite3",
+                                              e["update_from"]),
+        "PowerDNS commands": "".join(
+            " ".join(argv) + "\n" for argv in pdns_primary_commands(
+                e["zone"], "/var/lib/powerdns/" + _zonefile(e["zone"]), *key)),
+    }
+
+
+_NSD_SERVER = """server:
     ip-address: 127.0.0.1@{port}
     do-ip6: no
     username: ""
@@ -120,78 +241,90 @@ _NSD_SECONDARY = """server:
     hide-version: yes
 remote-control:
     control-enable: no
-zone:
-    name: "svc.test."
-    zonefile: "svc.test.zone"
-    request-xfr: 127.0.0.1@{primary} NOKEY
-    allow-notify: 127.0.0.1 NOKEY
 """
 
-_KNOT_SECONDARY = """server:
+_KNOT_SERVER = """server:
     rundir: "{dir}"
     listen: 127.0.0.1@{port}
 log:
-  - target: "{dir}/knot.log"
+  - target: {log}
     any: info
 database:
     storage: "{dir}"
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary}
-acl:
-  - id: notify_from_primary
-    address: 127.0.0.1
-    action: notify
-zone:
-  - domain: svc.test.
-    master: primary
-    acl: notify_from_primary
-    storage: "{dir}"
-    zonefile-sync: -1
-    journal-content: none
+"""
+
+# named in the foreground on 127.0.0.1 only (BIND listens on addresses
+# assigned to an interface), no rndc, no NOTIFY of its own, files in dir.
+_BIND_OPTIONS = """options {{
+    directory "{dir}";
+    pid-file "{dir}/named.pid";
+    session-keyfile "{dir}/session.key";
+    managed-keys-directory "{dir}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+}};
+controls {{ }};
 """
 
 
-def nsd_secondary_conf(folder, port, primary_port):
+def nsd_secondary_conf(folder, port, primary_port, primary="127.0.0.1"):
     """nsd.conf: svc.test. on 127.0.0.1@port, transferred from the primary
-    at 127.0.0.1@primary_port without a key, NOTIFY from it accepted."""
-    return _NSD_SECONDARY.format(port=port, dir=folder, primary=primary_port)
+    at primary@primary_port without a key, NOTIFY from it accepted."""
+    return (_NSD_SERVER.format(port=port, dir=folder)
+            + nsd_secondary_zone(DEFAULT_ZONE, primary, primary_port))
 
 
-def knot_secondary_conf(folder, port, primary_port):
+def knot_secondary_conf(folder, port, primary_port, primary="127.0.0.1"):
     """knot.conf: the same secondary as nsd_secondary_conf, for knotd."""
-    return _KNOT_SECONDARY.format(port=port, dir=folder, primary=primary_port)
+    return (_KNOT_SERVER.format(port=port, dir=folder, log='"%s/knot.log"' % folder)
+            + knot_secondary_zone(DEFAULT_ZONE, primary, primary_port)
+            + '    storage: "%s"\n'
+              "    zonefile-sync: -1\n"
+              "    journal-content: none\n" % folder)
+
+
+def bind_secondary_conf(folder, port, primary_port, primary="127.0.0.1"):
+    """named.conf: the same secondary for BIND 9."""
+    return (_BIND_OPTIONS.format(port=port, dir=folder)
+            + bind_secondary_zone(DEFAULT_ZONE, primary, primary_port))
 
 
 def knot_primary_conf(folder, port, key_name, key_algorithm, key_secret):
     """knot.conf: svc.test. from folder/svc.test.zone on 127.0.0.1@port,
     dynamic updates allowed when signed with the given TSIG key."""
-    return (
-        "server:\n"
-        '    rundir: "%(d)s"\n'
-        "    listen: 127.0.0.1@%(port)d\n"
-        "log:\n"
-        "  - target: stderr\n"
-        "    any: info\n"
-        "database:\n"
-        '    storage: "%(d)s"\n'
-        "control:\n"
-        '    listen: "%(d)s/knot.sock"\n'
-        "key:\n"
-        "  - id: %(kn)s\n"
-        "    algorithm: %(ka)s\n"
-        "    secret: %(ks)s\n"
-        "acl:\n"
-        "  - id: update_acl\n"
-        "    key: %(kn)s\n"
-        "    action: update\n"
-        "zone:\n"
-        "  - domain: svc.test.\n"
-        '    storage: "%(d)s"\n'
-        '    file: "svc.test.zone"\n'
-        "    acl: update_acl\n"
-        % {"d": folder, "port": port, "kn": key_name,
-           "ka": key_algorithm, "ks": key_secret})
+    return (_KNOT_SERVER.format(port=port, dir=folder, log="stderr")
+            + 'control:\n    listen: "%s/knot.sock"\n' % folder
+            + knot_primary_zone(DEFAULT_ZONE, key_name, key_algorithm, key_secret)
+            + '    storage: "%s"\n' % folder)
+
+
+def bind_primary_conf(folder, port, key_name, key_algorithm, key_secret):
+    """named.conf: the same external primary for BIND 9."""
+    return (_BIND_OPTIONS.format(port=port, dir=folder)
+            + bind_primary_zone(DEFAULT_ZONE, key_name, key_algorithm, key_secret))
+
+
+def pdns_test_conf(folder, port):
+    """pdns.conf: pdns_server in the foreground on 127.0.0.1:port, files in
+    folder, its caches left as they are by default (it purges them on an
+    UPDATE), then the lines of pdns_primary_conf."""
+    return ("config-dir=%(d)s\n"
+            "socket-dir=%(d)s\n"
+            "local-address=127.0.0.1\n"
+            "local-port=%(port)d\n"
+            "daemon=no\n"
+            "guardian=no\n"
+            "disable-syslog=yes\n"
+            "log-timestamp=no\n"
+            "loglevel=5\n"
+            "webserver=no\n"
+            "api=no\n"
+            "receiver-threads=1\n"
+            "distributor-threads=1\n"
+            % {"d": folder, "port": port}) + pdns_primary_conf("%s/pdns.sqlite3" % folder)
 
 
 # ------------------------------------------------------------------- zones

@@ -4,8 +4,9 @@ Used by the failover tests (switch, status, check, rejoin, dnsclient): it
 starts r1 (master) on 127.0.0.2 and r2, r3 (its replicas) on 127.0.0.3 and
 127.0.0.4 with random ports, a `redisfo-dns serve` whose zone names r1, and
 reads the state back (roles, the record, the serial) so a test can show
-that "nothing changed". knot_cluster puts servers.KnotPrimary, with
-dynamic updates allowed by the TSIG key, where the server would be, for
+that "nothing changed". external_cluster (knot_cluster) puts an external
+primary (servers.KnotPrimary, BindPrimary, PdnsPrimary), with dynamic
+updates allowed by the TSIG key, where the server would be, for
 `failover.server` pointing at existing DNS; DnsFaultProxy stands between
 a switch and the server to lose, hold or slow its UPDATE.
 
@@ -157,13 +158,23 @@ class Cluster:
 def knot_cluster(tmp_path, procs):
     """A Cluster whose switches send their UPDATEs and queries to a knotd
     primary holding the same zone (no redisfo-dns server started)."""
+    return external_cluster(tmp_path, procs, KnotPrimary)
+
+
+def external_cluster(tmp_path, procs, primary_class):
+    """A Cluster whose switches send their UPDATEs and queries to an
+    external primary (servers.KnotPrimary, BindPrimary or PdnsPrimary)
+    holding the same zone; no redisfo-dns server is started, and the
+    Cluster's record(), txt() and serial() read from that primary."""
     c = Cluster(tmp_path, procs, start_server=False)
-    knot = procs(KnotPrimary(Path(tmp_path) / "knot", c.rf.key_name, c.rf.key_algorithm,
-                             c.rf.key_secret, service_zone("svc.test.", "r1", "127.0.0.2")))
-    knot.start()
-    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % knot.port
+    primary = procs(primary_class(Path(tmp_path) / (getattr(primary_class, "name", None) or "knot"),
+                                  c.rf.key_name, c.rf.key_algorithm, c.rf.key_secret,
+                                  service_zone("svc.test.", "r1", "127.0.0.2")))
+    primary.start()
+    c.rf.failover_cfg["server"] = "127.0.0.1:%d" % primary.port
     c.rf.write_conf()
-    return c, knot
+    c.rf.port = primary.port
+    return c, primary
 
 
 def median(xs):

@@ -3,8 +3,8 @@
 Every behaviour test builds on this module: it finds the binary, picks free
 loopback ports, starts `redisfo-dns serve` on a config written into a
 test's temporary folder and waits until it answers, starts throwaway
-redis-server nodes, and NSD or Knot as a secondary of the server or as an
-external primary. The files they read come from confgen.py; the queries
+redis-server nodes, NSD, Knot or BIND as a secondary of the server, and
+Knot, BIND or PowerDNS as an external primary. The files they read come from confgen.py; the queries
 the server objects answer come from dnstools.DnsClient.
 
 It must never send traffic anywhere but loopback, never wait with a bare
@@ -17,7 +17,8 @@ The API (it may grow, not change):
   REPO, BINARY, ASAN_BINARY, free_port(), wait_until(), stop_popen(),
   RedisNode(tmpdir, host, port, replicaof, password, extra), BareRedis,
   Redisfo(tmpdir, services, dns, failover, zone_text, binary),
-  NsdSecondary, KnotSecondary, KnotPrimary.
+  NsdSecondary, KnotSecondary, BindSecondary, KnotPrimary, BindPrimary,
+  PdnsPrimary, have_knotd(), have_named(), have_pdns().
 """
 
 import base64
@@ -316,6 +317,7 @@ class Redisfo(DnsClient):
         if env:
             self.env.update(env)
         self.v6 = HAVE_IPV6
+        self.host = "127.0.0.1"  # IPv4 queries go to the first listen address, if not a wildcard
         self.start_v6 = False   # start() asks over IPv4 unless listen starts with v6
         self.port = free_port("127.0.0.1", also=("::1",) if self.v6 else ())
         self.key_name = "redisfo-key."
@@ -340,6 +342,8 @@ class Redisfo(DnsClient):
                 first = dns["listen"][0]
                 if first.rsplit(":", 1)[-1].isdigit() and not first.endswith("]"):
                     self.port = int(first.rsplit(":", 1)[-1])
+                if not first.startswith(("[", "0.0.0.0")):
+                    self.host = first.rsplit(":", 1)[0]
                 self.v6 = any(a.startswith(("[::1]", "[::]")) for a in dns["listen"])
                 self.start_v6 = first.startswith("[")
         self.zone = dns_cfg["zone"]
@@ -364,6 +368,9 @@ class Redisfo(DnsClient):
         self.write_conf()
         if zone_text is not None:
             self.write_zone(zone_text)
+
+    def addr(self, v6=False):
+        return "::1" if v6 else self.host
 
     # -- files
 
@@ -461,26 +468,38 @@ class NsdSecondary(DnsClient):
     """nsd as a secondary of the server, on its own port, config in tmpdir."""
 
     name = "nsd"            # its folder, and its .conf and .log in there
+    confgen = staticmethod(confgen.nsd_secondary_conf)
+    output = None           # file name its stdout and stderr go to; None: its own log
 
     def __init__(self, tmpdir):
         self.dir = tmpdir / self.name
         self.dir.mkdir()
         self.port = free_port("127.0.0.1")
         self.proc = None
+        self.primary = "127.0.0.1"
 
     def conf_text(self, primary_port):
-        return confgen.nsd_secondary_conf(self.dir, self.port, primary_port)
+        return self.confgen(self.dir, self.port, primary_port, primary=self.primary)
 
     def argv(self):
         return ["nsd", "-d", "-c", str(self.dir / "nsd.conf")]
 
-    def configure(self, primary_port):
+    def configure(self, primary_port, primary="127.0.0.1"):
+        """Write the config: the zone from primary:primary_port (the address
+        NOTIFY must come from)."""
+        self.primary = primary
         (self.dir / (self.name + ".conf")).write_text(self.conf_text(primary_port))
 
     def start(self):
-        self.proc = subprocess.Popen(self.argv(),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
+        out = subprocess.DEVNULL
+        if self.output:
+            out = open(self.dir / self.output, "ab")
+        try:
+            self.proc = _exec_retry(subprocess.Popen, self.argv(), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        finally:
+            if self.output:
+                out.close()
         return self
 
     def log(self):
@@ -500,12 +519,23 @@ class KnotSecondary(NsdSecondary):
     """knotd as the secondary (same interface as NsdSecondary)."""
 
     name = "knot"
-
-    def conf_text(self, primary_port):
-        return confgen.knot_secondary_conf(self.dir, self.port, primary_port)
+    confgen = staticmethod(confgen.knot_secondary_conf)
 
     def argv(self):
         return ["knotd", "-c", str(self.dir / "knot.conf")]
+
+
+class BindSecondary(NsdSecondary):
+    """named (BIND 9) as the secondary, in the foreground, logging to
+    named/named.log (same interface as NsdSecondary). BIND listens only on
+    addresses assigned to an interface: 127.0.0.1."""
+
+    name = "named"
+    confgen = staticmethod(confgen.bind_secondary_conf)
+    output = "named.log"
+
+    def argv(self):
+        return [_named(), "-g", "-4", "-c", str(self.dir / "named.conf")]
 
 
 class KnotPrimary(DnsClient):
@@ -550,3 +580,111 @@ class KnotPrimary(DnsClient):
 
 def have_knotd():
     return shutil.which("knotd") is not None or os.path.exists("/usr/sbin/knotd")
+
+
+# ------------------------------------------------------- BIND and PowerDNS
+
+def _named():
+    return shutil.which("named") or "/usr/sbin/named"
+
+
+def have_named():
+    return os.path.exists(_named())
+
+
+def _pdns(tool):
+    return shutil.which(tool) or "/usr/%s/%s" % ("sbin" if tool == "pdns_server" else "bin",
+                                                   tool)
+
+
+def have_pdns():
+    return (os.path.exists(_pdns("pdns_server")) and os.path.exists(_pdns("pdnsutil"))
+            and os.path.exists(PDNS_SQLITE_SCHEMA))
+
+
+PDNS_SQLITE_SCHEMA = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"
+
+
+class _ExternalPrimary(DnsClient):
+    """An external primary for svc.test. on 127.0.0.1 and a random port,
+    taking UPDATEs signed with the given TSIG key; its output goes to
+    <dir>/<name>.log. Subclasses write their files and say how to run."""
+
+    name = None
+
+    def __init__(self, tmpdir, key_name, key_algorithm, key_secret, zone_body):
+        self.dir = Path(tmpdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port("127.0.0.1")
+        self.key = (key_name, key_algorithm, key_secret)
+        (self.dir / "svc.test.zone").write_text(zone_body)
+        self.proc = None
+
+    def argv(self):
+        raise NotImplementedError
+
+    def start(self):
+        with open(self.dir / (self.name + ".log"), "ab") as out:
+            self.proc = _exec_retry(subprocess.Popen, self.argv(), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=str(self.dir))
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited:\n%s" % (self.name, self.logtext()))
+            try:
+                r = self.query("svc.test.", "SOA", timeout=0.3)
+            except (dns.exception.Timeout, OSError):
+                return False
+            return len(r.answer) == 1
+        try:
+            wait_until(answers, timeout=20, what="%s answering SOA" % self.name)
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def logtext(self):
+        return _read_log(self.dir / (self.name + ".log"))
+
+    def stop(self):
+        if self.proc is not None:
+            stop_popen(self.proc)
+            self.proc = None
+
+
+class BindPrimary(_ExternalPrimary):
+    """named (BIND 9) as an external primary, update-policy granting the key."""
+
+    name = "named"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        (self.dir / "named.conf").write_text(
+            confgen.bind_primary_conf(self.dir, self.port, *self.key))
+
+    def argv(self):
+        return [_named(), "-g", "-4", "-c", str(self.dir / "named.conf")]
+
+
+class PdnsPrimary(_ExternalPrimary):
+    """pdns_server (gsqlite3 backend, dnsupdate=yes) as an external primary:
+    the zone loaded and the key allowed with pdnsutil before it starts."""
+
+    name = "pdns"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        (self.dir / "pdns.conf").write_text(confgen.pdns_test_conf(self.dir, self.port))
+        with open(PDNS_SQLITE_SCHEMA) as schema:
+            subprocess.run(["sqlite3", str(self.dir / "pdns.sqlite3")], stdin=schema,
+                           check=True, capture_output=True, timeout=30)
+        for argv in confgen.pdns_primary_commands("svc.test.",
+                                                  str(self.dir / "svc.test.zone"),
+                                                  *self.key):
+            r = subprocess.run([_pdns("pdnsutil"), "--config-dir=%s" % self.dir] + argv[1:],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, "%s: %s%s" % (argv, r.stdout, r.stderr)
+
+    def argv(self):
+        return [_pdns("pdns_server"), "--config-dir=%s" % self.dir]

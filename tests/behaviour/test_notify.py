@@ -180,3 +180,64 @@ def test_status_shows_each_secondary(tmp_path, procs):
     assert "secondary %s: serial %d, in sync" % (targets[0], serial) in r.stdout, r.stdout
     assert "secondary %s: serial %d, behind" % (targets[1], serial - 1) in r.stdout, r.stdout
     assert "secondary %s: " % targets[2] in r.stdout
+
+
+def stand_in_secondary():
+    sec = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sec.bind(("127.0.0.1", 0))
+    return sec, sec.getsockname()[1]
+
+
+def first_notify(sec, timeout=3):
+    got = recv_notify(sec, timeout)
+    assert got is not None, "no NOTIFY"
+    return got
+
+
+@pytest.mark.parametrize("source", [None, "127.0.0.5"])
+def test_notify_leaves_from_the_address_secondaries_know(tmp_path, procs, source):
+    """Listening on 127.0.0.3 only, NOTIFY to a secondary on 127.0.0.1
+    leaves from 127.0.0.3 (the kernel alone would pick 127.0.0.1), or from
+    dns.notify_source when it is set; a REFUSED answer is logged by name."""
+    sec, port = stand_in_secondary()
+    try:
+        dns_cfg = {"listen": ["127.0.0.3:%d" % free_port("127.0.0.3")],
+                   "notify": ["127.0.0.1:%d" % port]}
+        if source:
+            dns_cfg["notify_source"] = [source]
+        s = procs.add(Redisfo(tmp_path, zone_text=ZONE, dns=dns_cfg))
+        s.start()
+        m, peer, _ = first_notify(sec)
+        assert peer[0] == (source or "127.0.0.3")
+        r = dns.message.make_response(m)
+        r.set_rcode(dns.rcode.REFUSED)
+        sec.sendto(r.to_wire(), peer)
+        wait_until(lambda: re.search(r"notify 127\.0\.0\.1:%d: answered REFUSED: it does "
+                                     r"not take a NOTIFY from this server's address" % port,
+                                     s.log()), timeout=3, what="REFUSED in the log")
+        assert "answered rcode" not in s.log()
+    finally:
+        sec.close()
+
+
+def test_notify_source_that_cannot_be_used_is_reported(tmp_path, procs):
+    """An address not on this host: serve says so and sends no NOTIFY
+    rather than one from an address the secondary would refuse; two
+    addresses of one family are a config error."""
+    sec, port = stand_in_secondary()
+    try:
+        s = procs.add(Redisfo(tmp_path, zone_text=ZONE,
+                              dns={"notify": ["127.0.0.1:%d" % port],
+                                   "notify_source": ["192.0.2.1"]}))
+        s.start()
+        wait_until(lambda: "cannot send NOTIFY from 192.0.2.1 (dns.notify_source)"
+                   in s.log(), timeout=3, what="the error in the log")
+        assert recv_notify(sec, 0.5) is None
+        s.stop()
+        s.dns_cfg["notify_source"] = ["127.0.0.1", "127.0.0.2"]
+        s.write_conf()
+        r = s.run("checkconf")
+        assert r.returncode == 2
+        assert "dns.notify_source" in r.stderr and "same family" in r.stderr, r.stderr
+    finally:
+        sec.close()

@@ -152,3 +152,54 @@ def test_rejoin_of_a_node_already_following_leaves_its_clients(cluster):
     finally:
         s.close()
     assert c.role("r3") == "replica of r1"
+
+
+def write_txt_strings(c, server_port, *strings):
+    """Replace the _redisfo TXT with one RR of several strings, signed with
+    the update key, as any RFC 2136 tool may write it."""
+    import dns.query
+    import dns.rdataclass
+    import dns.rdatatype
+    from dns.rdtypes.ANY.TXT import TXT
+    u = c.rf.update_message()
+    u.replace("_redisfo.redis", 5, TXT(dns.rdataclass.IN, dns.rdatatype.TXT,
+                                       [s.encode() for s in strings]))
+    assert dns.query.tcp(u, "127.0.0.1", port=server_port, timeout=3).rcode() == 0
+
+
+def txt_strings(client):
+    r = client.query("_redisfo.redis.svc.test.", "TXT")
+    return [[s.decode() for s in rd.strings] for rrset in r.answer for rd in rrset]
+
+
+def test_rejoin_clears_a_fence_written_as_two_strings(cluster):
+    """fenced= in a string of its own: status reads it, and rejoin sends the
+    TXT back exactly as read as its prerequisite, so the UPDATE applies and
+    the fence goes; the other string stays as it was written."""
+    c = cluster
+    c.nodes["r3"].client().replicaof("no", "one")
+    wait_until(lambda: c.role("r3") == "master", what="r3 detached")
+    write_txt_strings(c, c.rf.port, "primary=r1 epoch=12", "fenced=r3")
+    st = json.loads(c.rf.run("status", "--json").stdout)
+    assert st["record"]["fenced"] == "r3" and st["record"]["epoch"] == 12
+    assert st["record"]["txt"] == "primary=r1 epoch=12 fenced=r3"
+    assert c.rf.run("check").returncode == 2          # a fenced node is master
+    r = c.rf.run("rejoin", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fenced=r3 cleared" in r.stdout
+    assert txt_strings(c.rf) == [["primary=r1 epoch=12"]]
+    assert c.role("r3") == "replica of r1"
+    assert c.rf.run("check").returncode == 0
+
+
+def test_rejoin_keeps_every_other_string_as_written(cluster):
+    """fenced= inside the first of three strings: only that word goes; the
+    boundaries and the quote and backslash of the third string stay."""
+    c = cluster
+    c.nodes["r3"].client().replicaof("no", "one")
+    wait_until(lambda: c.role("r3") == "master", what="r3 detached")
+    write_txt_strings(c, c.rf.port, "primary=r1 fenced=r3", "epoch=4",
+                      'note="a b"\\')
+    r = c.rf.run("rejoin", "r3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert txt_strings(c.rf) == [["primary=r1", "epoch=4", 'note="a b"\\']]

@@ -157,7 +157,7 @@ test_service_judge(void **state)
 	(void)state;
 	setup(&st, infos);
 	state_judge(&st);
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_OK);
 	assert_string_equal(r.text, "redis: r1 is served and master, 2 replica(s) following");
 	assert_int_equal(r.max_lag, 100);
@@ -167,13 +167,13 @@ test_service_judge(void **state)
 	/* r2 behind by 5000: WARNING under -w 1000, CRITICAL under -c 2000 */
 	infos[1].replica_offset = 1000 - 5000;
 	state_judge(&st);
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_WARNING);
 	assert_string_equal(r.text, "redis: r1 is served and master; r2 lags 5000 bytes "
 	    "(max 1000)");
 	assert_int_equal(r.max_lag, 5000);
 	l.crit = 2000;
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_CRITICAL);
 	assert_string_equal(r.text, "redis: r1 is served and master; r2 lags 5000 bytes "
 	    "(critical above 2000)");
@@ -183,7 +183,7 @@ test_service_judge(void **state)
 	infos[2].reachable = 0;
 	infos[1].link_up = 0;
 	state_judge(&st);
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_WARNING);
 	assert_string_equal(r.text, "redis: r1 is served and master; r2 link down; "
 	    "r3 unreachable");
@@ -192,7 +192,7 @@ test_service_judge(void **state)
 	setup(&st, infos);
 	infos[2].role = NODE_ROLE_MASTER;
 	state_judge(&st);
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_CRITICAL);
 	assert_non_null(strstr(r.text, "split brain: r3 claims master"));
 
@@ -200,7 +200,7 @@ test_service_judge(void **state)
 	st.dns = DNSCLIENT_TIMEOUT;
 	snprintf(st.dns_err, sizeof(st.dns_err), "no answer");
 	state_judge(&st);
-	check_service_judge(&st, &l, &r);
+	check_service_judge(&st, &l, NULL, &r);
 	assert_int_equal(r.state, CHECK_STATE_UNKNOWN);
 	assert_false(r.serial_ok);
 }
