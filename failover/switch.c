@@ -477,7 +477,17 @@ preflight_target(struct sw *sw)
 		    sw->tn->name, sw->pn->name);
 		return RUN_FAILED;
 	}
+	/*
+	 * The replica was probed a moment after the primary: its offset may
+	 * have run past what the primary said. That is in sync, not ahead.
+	 */
 	ti->lag_bytes = pi->master_offset - ti->replica_offset;
+	if (ti->lag_bytes < 0)
+		ti->lag_bytes = 0;
+	if (ti->lag_bytes == 0) {
+		verdict(sw, 1, "target %s is in sync with %s", sw->tn->name, sw->pn->name);
+		return RUN_OK;
+	}
 	if (ti->lag_bytes <= conf->failover.max_lag_bytes) {
 		verdict(sw, 1, "target %s is %lld bytes behind (max_lag_bytes %lld)",
 		    sw->tn->name, ti->lag_bytes, conf->failover.max_lag_bytes);
