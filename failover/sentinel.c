@@ -58,6 +58,7 @@ struct sentinel_call {
 	const char			*from_ip, *to_ip;
 	int				 from_port, to_port;
 	int				 from, to;	/* node indexes, -1 */
+	long long			 t_locked, t_read;	/* mono_ms, for the log */
 	char				 from_name[CONF_NAME_MAX + 80];
 	char				 to_name[CONF_NAME_MAX + 80];
 	long long			 t0;		/* mono_ms at the start */
@@ -262,6 +263,7 @@ sentinel_apply(struct sentinel_call *sc)
 	char			 e[512], named[CONF_NAME_MAX + 8];
 	int			 rc;
 
+	sc->t_locked = mono_ms();
 	if (state_load(&st, sc->conf, sc->svc, 0) == -1) {
 		rc = sentinel_report(sc, SENTINEL_EXIT_RETRY, "failed", "%s", st.dns_err);
 		goto out;
@@ -288,12 +290,14 @@ sentinel_apply(struct sentinel_call *sc)
 	case SENTINEL_MOVE:
 		break;
 	}
+	sc->t_read = mono_ms();
 	res = sentinel_move(sc, &st, e, sizeof(e));
 	switch (res) {
 	case DNSCLIENT_OK:
 		rc = sentinel_report(sc, SENTINEL_EXIT_DONE, "ok",
-		    "%s now names %s (epoch %lld)", st.owner, sc->to_name,
-		    st.redisfo.epoch + 1);
+		    "%s now names %s (epoch %lld; lock %lld ms, read %lld ms, UPDATE %lld ms)",
+		    st.owner, sc->to_name, st.redisfo.epoch + 1, sc->t_locked - sc->t0,
+		    sc->t_read - sc->t_locked, mono_ms() - sc->t_read);
 		goto out;
 	case DNSCLIENT_REFUSED:
 	case DNSCLIENT_NOTAUTH:
