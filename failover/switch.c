@@ -1152,9 +1152,8 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 	}
 	if (sw.svc->sentinel_name[0]) {
 		/* never two orchestrators at once */
-		msg_errorx("switch refused: Sentinel manages %s (sentinel_name \"%s\"): "
-		    "use SENTINEL FAILOVER %s", sw.svc->name, sw.svc->sentinel_name,
-		    sw.svc->sentinel_name);
+		msg_errorx("switch refused: Sentinel manages %s: use SENTINEL FAILOVER %s",
+		    sw.svc->name, sw.svc->sentinel_name);
 		return 1;
 	}
 	hook_signals_init(&sw.sig);

@@ -173,8 +173,8 @@ def test_switch_refuses_a_sentinel_managed_service(cluster):
     for args in (("-y", "--to", "r2"), ("--dry-run",)):
         r = c.switch(*args)
         assert r.returncode == 1, r.stdout + r.stderr
-        assert "Sentinel manages redis" in r.stderr
-        assert "use SENTINEL FAILOVER mymaster" in r.stderr
+        assert "switch refused: Sentinel manages redis: use SENTINEL FAILOVER mymaster" \
+            in r.stderr
     assert c.snapshot() == before
 
 
