@@ -232,6 +232,9 @@ static const struct conf_key conf_keys[] = {
 	K_TEXT("services", "password", CK_STR, CF_EMPTY_OK, conf_service,
 	    password, "",
 	    "Redis AUTH password; default \"\" = no AUTH"),
+	K_TEXT("services", "sentinel_name", CK_STR, CF_EMPTY_OK, conf_service,
+	    sentinel_name, "",
+	    "the Redis Sentinel master name of this service: set, Sentinel decides failovers (sentinel-reconfig moves the record, switch refuses); unique; default \"\" = switch decides"),
 	K_LIST("services", "nodes", conf_nodes_fill,
 	    "list of groups, one per Redis server: at least one"),
 
@@ -980,12 +983,30 @@ static int
 conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
     const config_setting_t *list, const char *key, void *base)
 {
-	struct conf *conf = base;
+	struct conf	*conf = base;
+	char		 path[CONF_KEY_MAX];
+	size_t		 i, j;
 
 	(void)k;
-	return conf_groups_fill(ctx, list, key, "services", "service",
+	if (conf_groups_fill(ctx, list, key, "services", "service",
 	    sizeof(struct conf_service), offsetof(struct conf_service, name),
-	    offsetof(struct conf_service, line), (void **)&conf->services, &conf->n_services);
+	    offsetof(struct conf_service, line), (void **)&conf->services,
+	    &conf->n_services) == -1)
+		return -1;
+	/* One Sentinel master name moves one record. */
+	for (i = 0; i < conf->n_services; i++)
+		for (j = 0; conf->services[i].sentinel_name[0] && j < i; j++)
+			if (strcmp(conf->services[i].sentinel_name,
+			    conf->services[j].sentinel_name) == 0) {
+				conf_key_fmt(path, sizeof(path), "%s[%zu].sentinel_name", key, i);
+				return conf_fail(ctx, config_setting_get_member(
+				    config_setting_get_elem(list, (unsigned int)i),
+				    "sentinel_name"), list, path,
+				    "\"%s\" is already service \"%s\"'s (line %d)",
+				    conf->services[i].sentinel_name, conf->services[j].name,
+				    conf->services[j].line);
+			}
+	return 0;
 }
 
 /* nodes = ( { ... }, ... ): each a group, names and host:port unique. */

@@ -99,6 +99,8 @@ struct conf_service {
 	char		  name[CONF_NAME_MAX];	/* served as <name>.<zone> */
 	char		  user[128];		/* Redis ACL user, "" = default */
 	char		  password[256];	/* "" = no AUTH */
+	char		  sentinel_name[128];	/* Sentinel's master name; "" = not
+						   Sentinel-managed (switch decides) */
 	struct conf_node *nodes;
 	size_t		  n_nodes;
 	int		  line;

@@ -22,6 +22,7 @@
 #include "dnsd/server.h"
 #include "dnsd/stats.h"
 #include "failover/commands.h"
+#include "failover/sentinel.h"
 
 
 /* make passes the SYSCONFDIR that make install puts the config under. */
@@ -51,6 +52,9 @@ static const struct command commands[] = {
 	    "nodes, served record, verdict", 0 },
 	{ "check",	cmd_check,	"[SERVICE] [-w BYTES] [-c BYTES] [-t SECONDS] [-V]",
 	    "monitoring check (Nagios plugin conventions)", 1 },
+	{ "sentinel-reconfig", cmd_sentinel_reconfig,
+	    "MASTER-NAME ROLE STATE FROM-IP FROM-PORT TO-IP TO-PORT",
+	    "Sentinel's client-reconfig-script: move the record to TO (exit 1 retry, 2 do not)", 0 },
 	{ "checkconf",	cmd_checkconf,	"",
 	    "validate the config and the zone", 0 },
 	{ "stats",	cmd_stats,	"",

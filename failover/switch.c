@@ -1479,6 +1479,12 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 		msg_errorx("switch: %s", sw.svc ? "no such service" : err);
 		return 2;
 	}
+	if (sw.svc->sentinel_name[0]) {
+		/* never two orchestrators at once */
+		msg_errorx("switch refused: Sentinel manages %s: use SENTINEL FAILOVER %s",
+		    sw.svc->name, sw.svc->sentinel_name);
+		return 1;
+	}
 	hook_signals_init(&sw.sig);
 	o = switch_run(&sw);
 	hook_signals_release(&sw.sig);
