@@ -32,9 +32,14 @@ def certs(tmp_path_factory):
     return Certs(tmp_path_factory.mktemp("certs"))
 
 
+# A handshake costs more than a TCP connect (and much more under ASan, on
+# a busy machine): probes get a second, not the 300 ms of failover_env.
+SLOW_PROBES = {"probe_timeout_ms": 1000}
+
+
 @pytest.fixture
 def cluster(tmp_path, procs, certs):
-    return Cluster(tmp_path, procs, tls=certs)
+    return Cluster(tmp_path, procs, tls=certs, failover=SLOW_PROBES)
 
 
 def tls_load(c, certs):
@@ -140,7 +145,8 @@ def test_tls_bad_certificate_refused(cluster, certs, fault, reason):
 def test_tls_client_certificate(tmp_path, procs, certs):
     """Nodes that demand a client certificate: refused without one (the
     node's alert named), served with cert_file and key_file."""
-    c = Cluster(tmp_path, procs, tls=certs, extra=["tls-auth-clients yes"])
+    c = Cluster(tmp_path, procs, tls=certs, extra=["tls-auth-clients yes"],
+                failover=SLOW_PROBES)
     r = c.rf.run("status")
     assert r.returncode != 0
     assert re.search(r"r1 \(127\.0\.0\.2:\d+\): .*(certificate required|"
@@ -170,7 +176,7 @@ def test_host_name_resolved_at_probe(tmp_path, procs, certs):
     (and SNI), its record is what the name resolved to, and a switch there
     and back serves it again."""
     c = Cluster(tmp_path, procs, tls=certs, hosts=("127.0.0.1", "127.0.0.3", "127.0.0.4"),
-                node_conf={"r1": {"host": "localhost"}})
+                node_conf={"r1": {"host": "localhost"}}, failover=SLOW_PROBES)
     r = c.rf.run("status", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     assert '"127.0.0.1"' in r.stdout
@@ -212,7 +218,7 @@ def run_isolated(c, tmp_path, hosts_text, *args):
 
 def test_host_name_that_resolves_to_nothing(tmp_path, procs, certs):
     c = Cluster(tmp_path, procs, tls=certs,
-                node_conf={"r3": {"host": "redis-gone.test"}})
+                node_conf={"r3": {"host": "redis-gone.test"}}, failover=SLOW_PROBES)
     hosts = "127.0.0.1 localhost\n"
     assert c.rf.run("checkconf").returncode == 0     # offline: syntax only
     before = c.snapshot()
