@@ -110,9 +110,10 @@ def test_tls_off_against_tls_port_fails(cluster):
 
 @pytest.mark.parametrize("fault, reason", [
     # Redis sends its CA with its certificate (OpenSSL builds the chain from
-    # tls-ca-cert-file), so a foreign root is seen as such; a server that
-    # sends the leaf alone gets "unable to get local issuer certificate"
+    # tls-ca-cert-file), so with the wrong ca_file that root is seen as
+    # such; a certificate from a CA the node does not hold goes alone
     ("wrong_ca", "TLS: certificate verify failed: self-signed certificate in certificate chain"),
+    ("foreign", "TLS: certificate verify failed: unable to get local issuer certificate"),
     ("expired", "TLS: certificate verify failed: certificate has expired"),
     ("hostname", "TLS: certificate verify failed: hostname mismatch"),
     ("ip", "TLS: certificate verify failed: IP address mismatch"),
@@ -123,6 +124,9 @@ def test_tls_bad_certificate_refused(cluster, certs, fault, reason):
     c = cluster
     if fault == "wrong_ca":
         set_tls(c, ca_file=str(certs.wrong_ca))
+    elif fault == "foreign":
+        # a certificate of another CA, sent alone: r1 refuses it as a replica too
+        restart_with_cert(c, "r2", certs.foreign, linked=False)
     elif fault == "expired":
         # it shows the same certificate to r1 as a replica: no link either
         restart_with_cert(c, "r2", certs.expired, linked=False)

@@ -5,8 +5,8 @@ certificate it signed for 127.0.0.2-4, localhost and redis-test.local
 (server.pem/.key), the same key certified for a day in 2020 (expired.pem,
 through `openssl ca -startdate/-enddate`: OpenSSL 3.0's x509 has no
 not-before option), one for another name only (other.pem: a name
-mismatch), a second CA that signed nothing here (wrong_ca.pem) and a
-client certificate of the first CA (client.pem/.key).
+mismatch), a second CA (wrong_ca.pem) and the server key certified by it
+(foreign.pem), and a client certificate of the first CA (client.pem/.key).
 
 It only runs openssl on files in the folder it is given.
 """
@@ -48,6 +48,7 @@ class Certs:
         self.server_cert, self.server_key = d / "server.pem", d / "server.key"
         self.expired = d / "expired.pem"
         self.other = d / "other.pem"
+        self.foreign = d / "foreign.pem"
         self.client_cert, self.client_key = d / "client.pem", d / "client.key"
         self._make()
 
@@ -72,6 +73,7 @@ class Certs:
         self._key_csr("server", "redis-test")
         self._sign("server.csr", "server.pem", "ca", SERVER_SAN)
         self._sign("server.csr", "other.pem", "ca", "DNS:elsewhere.invalid")
+        self._sign("server.csr", "foreign.pem", "wrong_ca", SERVER_SAN)
         self._key_csr("client", "redisfo")
         self._sign("client.csr", "client.pem", "ca", None)
         # expired: a validity in the past needs `openssl ca` and its database
