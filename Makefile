@@ -21,7 +21,7 @@ PYTHON	:= /usr/bin/python3
 DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	libconfig-dev liburcu-dev libcmocka-dev redis-server redis-tools \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
-	python3-redis python3-pytest util-linux libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
+	python3-redis python3-pytest util-linux mount openssl libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
 
 # Module by module: each fragment lists its own sources and adds the
 # libraries they call to LDLIBS (the unit tests' fragment to UNIT_LDLIBS).

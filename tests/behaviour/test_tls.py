@@ -240,29 +240,48 @@ def test_host_name_that_resolves_to_nothing(tmp_path, procs, certs):
     assert "cannot resolve" not in r.stdout + r.stderr
 
 
-def test_tls_switch_figures(tmp_path, procs, certs):
-    """Planned switch over TLS under write load, median of 20."""
-    c = Cluster(tmp_path, procs, tls=certs)
-    load = tls_load(c, certs)
+def tls_rounds(c, certs, load=None):
+    """20 planned switches between r1 and r2: (total, pause, lost) each."""
     rows = []
     cur = "r1"
-    load.start()
-    try:
-        load.wait_acks(500, timeout=10)
-        for _ in range(20):
-            to = "r2" if cur == "r1" else "r1"
-            r = c.switch("-y", "--to", to)
-            assert r.returncode == 0, r.stdout + r.stderr
-            total = float(re.search(r"^total: ([0-9.]+) ms", r.stdout, re.M).group(1))
-            pause = float(re.search(r"write pause window: ([0-9.]+) ms", r.stdout).group(1))
+    for _ in range(20):
+        to = "r2" if cur == "r1" else "r1"
+        r = c.switch("-y", "--to", to)
+        assert r.returncode == 0, r.stdout + r.stderr
+        total = float(re.search(r"^total: ([0-9.]+) ms", r.stdout, re.M).group(1))
+        pause = float(re.search(r"write pause window: ([0-9.]+) ms", r.stdout).group(1))
+        lost = 0
+        if load is not None:
             load.wait_acks(500, timeout=10)
             lost = len(load.missing_on(c.nodes[to].client()))
-            rows.append((total, pause, lost))
-            cur = to
+        rows.append((total, pause, lost))
+        cur = to
+    return rows
+
+
+def tls_report(what, rows):
+    for i, name in ((0, "switch total (timeline)"), (1, "write-pause window")):
+        vals = [r[i] for r in rows]
+        print("  %-28s %8.2f ms   (min %.2f, max %.2f)"
+              % (name, median(vals), min(vals), max(vals)))
+    print("  %-28s %8d" % ("lost acknowledged writes", sum(r[2] for r in rows)))
+
+
+def test_tls_switch_figures(tmp_path, procs, certs):
+    """Planned switch over TLS, median of 20, without and with a write
+    load over TLS (about 10,000 writes/s asked for)."""
+    c = Cluster(tmp_path, procs, tls=certs)
+    print("\nplanned switch over TLS, no load (median of 20):")
+    tls_report("no load", tls_rounds(c, certs))
+    load = tls_load(c, certs).start()
+    try:
+        load.wait_acks(500, timeout=10)
+        rate = load.rate_measured(1.0)
+        rows = tls_rounds(c, certs, load)
     finally:
         load.stop()
-    print("\nTLS planned switch, median of %d: total %.1f ms, write pause %.1f ms, "
-          "lost writes %d (max %d), acked %d"
-          % (len(rows), median([r[0] for r in rows]), median([r[1] for r in rows]),
-             median([r[2] for r in rows]), max(r[2] for r in rows), len(load.acked)))
+    print("planned switch over TLS, write load %.0f writes/s (median of 20):" % rate)
+    tls_report("load", rows)
+    print("  acknowledged writes in total: %d, client reconnects: %d"
+          % (len(load.acked), load.errors))
     assert all(r[2] == 0 for r in rows)
