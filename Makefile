@@ -23,7 +23,7 @@ PYTHON	:= /usr/bin/python3
 DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	libconfig-dev liburcu-dev libcmocka-dev redis-server redis-tools redis-sentinel \
 	bind9-dnsutils knot-dnsutils dnsperf nsd knot python3 python3-dnspython \
-	python3-redis python3-pytest util-linux libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
+	python3-redis python3-pytest util-linux mount openssl libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
 # BIND and PowerDNS: the behaviour tests run them as secondary and as external primary
 DEB_PKGS += bind9 pdns-server pdns-backend-sqlite3 sqlite3
 

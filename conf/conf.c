@@ -53,12 +53,13 @@ enum conf_kind {
 	CK_LABEL,	/* char[size], one DNS label: letters, digits, hyphen */
 	CK_ALGO,	/* char[size], a TSIG algorithm name */
 	CK_BASE64,	/* char[size], base64 text */
-	CK_HOST,	/* char[size], one IP address, stored canonical */
+	CK_HOST,	/* char[size], an IP address (stored canonical) or a host name */
 	CK_SOCKADDR,	/* struct conf_sockaddr, "ip[:port]", def = default port */
 	CK_SOCKADDRS,	/* struct conf_sockaddr *, count at off_n */
 	CK_IPS,		/* struct conf_ip *, count at off_n */
 	CK_IPS_FIXED,	/* struct conf_ip[max], count at off_n, min..max entries */
 	CK_CHOICE,	/* int, the index of the string in choices */
+	CK_BOOL,	/* int, true (1) or false (0); def = default */
 };
 
 #define CF_REQUIRED	0x01	/* absent is an error */
@@ -117,6 +118,8 @@ static int	conf_nodes_fill(struct conf_ctx *, const struct conf_key *,
 	{ sc, n, kind, 0, FLD(st, f), FLD(st, fn), 0, port, lo, hi, d, NULL, doc, NULL }
 #define K_CHOICE(sc, n, st, f, values, d, doc) \
 	{ sc, n, CK_CHOICE, 0, FLD(st, f), 0, 0, 0, 0, 0, d, NULL, doc, values }
+#define K_BOOL(sc, n, st, f, d, doc) \
+	{ sc, n, CK_BOOL, 0, FLD(st, f), 0, 0, d, 0, 1, NULL, NULL, doc, NULL }
 
 /* The values of log.target and log.level, in the order of log.h's enums. */
 static const char *const conf_log_targets[] = { "stderr", "syslog", NULL };
@@ -132,7 +135,7 @@ _Static_assert(LOG_LVL_ERROR == 0 && LOG_LVL_WARN == 1 && LOG_LVL_INFO == 2 &&
  * into: "" struct conf, "dns" struct conf_dns, "dns.update_key" struct
  * conf_tsig_key, "dns.rrl" struct conf_rrl, "failover" struct
  * conf_failover, "log" struct conf_log, "services" struct conf_service,
- * "services.nodes" struct conf_node.
+ * "services.tls" struct conf_tls, "services.nodes" struct conf_node.
  */
 static const struct conf_key conf_keys[] = {
 	K_GROUP("", "dns", conf, dns, CF_REQUIRED,
@@ -237,18 +240,37 @@ static const struct conf_key conf_keys[] = {
 	    "the Redis Sentinel master name of this service: set, Sentinel decides failovers (sentinel-reconfig moves the record, switch refuses); unique; default \"\" = switch decides"),
 	K_LIST("services", "nodes", conf_nodes_fill,
 	    "list of groups, one per Redis server: at least one"),
+	K_GROUP("services", "tls", conf_service, tls, 0,
+	    "TLS to the service's nodes: optional, off unless enabled"),
+
+	K_BOOL("services.tls", "enabled", conf_tls, enabled, 0,
+	    "talk to the nodes over TLS (their tls-port); default false"),
+	K_TEXT("services.tls", "ca_file", CK_PATH, CF_EMPTY_OK, conf_tls, ca_file,
+	    "",
+	    "PEM file of the CAs a node's certificate must chain to; default \"\" = the system's trust store"),
+	K_TEXT("services.tls", "cert_file", CK_PATH, CF_EMPTY_OK, conf_tls,
+	    cert_file, "",
+	    "PEM client certificate (chain) shown to the nodes, with key_file; default \"\" = none"),
+	K_TEXT("services.tls", "key_file", CK_PATH, CF_EMPTY_OK, conf_tls,
+	    key_file, "",
+	    "PEM private key of cert_file; default \"\" = none"),
+	K_TEXT("services.tls", "server_name", CK_STR, CF_EMPTY_OK, conf_tls,
+	    server_name, "",
+	    "name (or IP address) a node's certificate must carry, and the SNI sent; default \"\" = the node's host"),
+	K_BOOL("services.tls", "verify", conf_tls, verify, 1,
+	    "check the certificate chain and name; false encrypts without knowing who answers; default true"),
 
 	K_TEXT("services.nodes", "name", CK_LABEL, CF_REQUIRED, conf_node, name,
 	    NULL,
 	    "node name, same rules as a service name: required, unique in the service"),
 	K_TEXT("services.nodes", "host", CK_HOST, CF_REQUIRED, conf_node, host,
 	    NULL,
-	    "IP address where Redis listens: required"),
+	    "IP address or DNS name where Redis listens, a name resolved (A and AAAA) at each connect: required"),
 	K_INT("services.nodes", "port", conf_node, port, 6379, 1, 65535,
 	    "Redis port; default 6379, 1..65535"),
 	K_ADDRS("services.nodes", "address", CK_IPS_FIXED, conf_node, address,
 	    n_address, 0, 1, CONF_ADDR_MAX, NULL,
-	    "address(es) served while this node is primary, a string or a list of 1..4; default host"),
+	    "address(es) served while this node is primary, a string or a list of 1..4; default host, or for a name its addresses when last resolved"),
 	K_INT("services.nodes", "priority", conf_node, priority, 0, 0, 65535,
 	    "higher is preferred as the next primary; default 0, 0..65535"),
 };
@@ -316,6 +338,8 @@ conf_type_name(enum conf_kind kind)
 		return "a list of strings";
 	case CK_IPS_FIXED:
 		return "a string or a list of strings";
+	case CK_BOOL:
+		return "true or false";
 	default:
 		return "a string";
 	}
@@ -514,6 +538,45 @@ conf_label_check(const char *name)
 			return "may hold only letters, digits and '-'";
 	if (name[0] == '-' || name[len - 1] == '-')
 		return "must not start or end with '-'";
+	return NULL;
+}
+
+/*
+ * A host name to resolve (syntax only: checkconf stays offline); NULL or
+ * what is wrong. Labels as in conf_label_check, dot-separated, an optional
+ * final dot; a last label of digits alone reads as a mistyped IPv4 address.
+ */
+static const char *
+conf_hostname_check(const char *name)
+{
+	char		 label[64];
+	const char	*p = name, *dot, *why;
+	size_t		 len = strlen(name), l;
+	int		 digits = 0;
+
+	if (strchr(name, ':') != NULL)
+		return "is not a valid IPv6 address";
+	if (len > 253)
+		return "is longer than 253 characters";
+	while (*p != '\0') {
+		dot = strchr(p, '.');
+		l = dot ? (size_t)(dot - p) : strlen(p);
+		if (l == 0)
+			return "has an empty label";
+		if (l >= sizeof(label))
+			return "has a label longer than 63 characters";
+		memcpy(label, p, l);
+		label[l] = '\0';
+		if ((why = conf_label_check(label)) != NULL)
+			return "has a label that is not letters, digits and '-' "
+			    "(nor starts or ends with '-')";
+		digits = strspn(label, "0123456789") == l;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	if (digits)
+		return "is not a valid IPv4 address";
 	return NULL;
 }
 
@@ -771,12 +834,15 @@ conf_text_fill(struct conf_ctx *ctx, const struct conf_key *k,
 			    "is not valid base64");
 		break;
 	case CK_HOST:
-		if (conf_ip_parse(text, &ip) == -1)
+		if (conf_ip_parse(text, &ip) == 0) {
+			snprintf(out, k->size, "%s", ip.text);
+			return 0;
+		}
+		if ((why = conf_hostname_check(text)) != NULL)
 			return conf_fail(ctx, s, parent, key,
-			    "%s is not an IP address",
-			    conf_quote(text, q, sizeof(q)));
-		snprintf(out, k->size, "%s", ip.text);
-		return 0;
+			    "%s is neither an IP address nor a host name: it %s",
+			    conf_quote(text, q, sizeof(q)), why);
+		break;
 	default:
 		break;
 	}
@@ -860,6 +926,11 @@ conf_value_fill(struct conf_ctx *ctx, const struct conf_key *k,
 		if (s == NULL)
 			return 0;	/* default: empty, or computed later */
 		return conf_addrs_fill(ctx, k, s, key, base);
+	case CK_BOOL:
+		if (s != NULL && type != CONFIG_TYPE_BOOL)
+			return conf_fail(ctx, s, NULL, key, "must be true or false");
+		*(int *)((char *)base + k->off) = s ? config_setting_get_bool(s) : (int)k->def;
+		return 0;
 	case CK_CHOICE:
 		if (s != NULL && type != CONFIG_TYPE_STRING)
 			return conf_fail(ctx, s, NULL, key, "must be a string");
@@ -983,9 +1054,13 @@ static int
 conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
     const config_setting_t *list, const char *key, void *base)
 {
-	struct conf	*conf = base;
-	char		 path[CONF_KEY_MAX];
-	size_t		 i, j;
+	struct conf		*conf = base;
+	const config_setting_t	*g;
+	const struct conf_tls	*tls;
+	struct conf_ip		 ip;
+	char			 path[CONF_KEY_MAX], q[96];
+	const char		*why;
+	size_t			 i, j;
 
 	(void)k;
 	if (conf_groups_fill(ctx, list, key, "services", "service",
@@ -1006,6 +1081,21 @@ conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
 				    conf->services[i].sentinel_name, conf->services[j].name,
 				    conf->services[j].line);
 			}
+	for (i = 0; i < conf->n_services; i++) {
+		tls = &conf->services[i].tls;
+		g = config_setting_get_member(config_setting_get_elem(list,
+		    (unsigned int)i), "tls");
+		conf_key_fmt(path, sizeof(path), "%s[%zu].tls", key, i);
+		if ((tls->cert_file[0] == '\0') != (tls->key_file[0] == '\0'))
+			return conf_fail(ctx, g, NULL, path, "cert_file and key_file "
+			    "go together: set both or neither");
+		if (tls->server_name[0] != '\0' &&
+		    conf_ip_parse(tls->server_name, &ip) == -1 &&
+		    (why = conf_hostname_check(tls->server_name)) != NULL)
+			return conf_fail(ctx, g, NULL, path, "server_name %s is neither "
+			    "an IP address nor a host name: it %s",
+			    conf_quote(tls->server_name, q, sizeof(q)), why);
+	}
 	return 0;
 }
 
@@ -1029,12 +1119,11 @@ conf_nodes_fill(struct conf_ctx *ctx, const struct conf_key *k,
 
 		g = config_setting_get_elem(list, (unsigned int)i);
 		conf_key_fmt(path, sizeof(path), "%s[%zu]", key, i);
-		if (node->n_address == 0) {
-			if (conf_ip_parse(node->host, &node->address[0]) == -1)
-				return conf_fail(ctx, g, NULL, path,
-				    "bad host");	/* checked above */
+		if (node->n_address == 0 &&
+		    conf_ip_parse(node->host, &node->address[0]) == 0)
 			node->n_address = 1;
-		}
+		else if (node->n_address == 0)
+			node->address_from_host = 1;	/* a name: resolved at connect */
 		for (j = 0; j < i; j++) {
 			const struct conf_node *o = &svc->nodes[j];
 

@@ -87,12 +87,26 @@ struct conf_log {
 
 struct conf_node {
 	char		name[CONF_NAME_MAX];
-	char		host[256];		/* where Redis listens (IP) */
+	char		host[256];		/* where Redis listens: IP (canonical) or name */
 	int		port;			/* 1 .. 65535, default 6379 */
 	struct conf_ip	address[CONF_ADDR_MAX];	/* served when primary; default = host */
 	size_t		n_address;
+	/* host is a name and no address was configured: address[] is empty
+	 * at load and filled by failover/node.c with the addresses the name
+	 * resolved to at each connect (the switch serves those). */
+	int		address_from_host;
 	int		priority;		/* higher wins; default 0 */
 	int		line;			/* line in the config file */
+};
+
+/* services.tls = { ... }: how the failover talks to the nodes. */
+struct conf_tls {
+	int	enabled;		/* default 0: plain TCP */
+	char	ca_file[PATH_MAX];	/* absolute; "" = the system's trust store */
+	char	cert_file[PATH_MAX];	/* client certificate; "" = none */
+	char	key_file[PATH_MAX];	/* its key; set together with cert_file */
+	char	server_name[256];	/* "" = the node's host */
+	int	verify;			/* default 1: chain and name checked */
 };
 
 struct conf_service {
@@ -103,6 +117,7 @@ struct conf_service {
 						   Sentinel-managed (switch decides) */
 	struct conf_node *nodes;
 	size_t		  n_nodes;
+	struct conf_tls	  tls;
 	int		  line;
 };
 

@@ -1,40 +1,63 @@
 /*
- * node.c - Redis nodes over hiredis: connect, AUTH, probe, and the commands
- * of a switch (pause, unpause, replicaof, config rewrite, client kill).
+ * node.c - Redis nodes: connect (plain TCP or TLS), AUTH, probe, and the
+ * commands of a switch (pause, unpause, replicaof, config rewrite, client
+ * kill).
+ *
+ * hiredis is the RESP library: redisFormatCommandArgv builds each command
+ * and a redisReader parses each reply; the bytes go over this file's own
+ * socket, plain or wrapped by tls.c, so both transports share one
+ * connect, one deadline per command and one set of error messages. A
+ * node's host may be a name: it is resolved at each connect (A and AAAA,
+ * within the connect timeout) and, when no address is configured, the
+ * addresses it resolved to become the ones the switch serves.
  *
  * Every call has a connect timeout and a command timeout; every reply is
- * checked for NULL, c->err and its type, and freed. A context that failed
+ * checked for NULL and its type, and freed. A connection that failed
  * (timeout, reset), or that the server closed while it sat idle, is thrown
  * away and reopened before the next command, so a rollback after a hiccup
  * still gets its chance and a long confirmation costs nothing. This file
  * never decides anything: the switch does; it never prints.
  */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "conf/conf.h"
 #include "conf/util.h"
 #include "failover/node.h"
+#include "failover/tls.h"
 
 struct node_conn {
 	const struct conf_service	*svc;
 	const struct conf_node		*node;
 	int				 timeout_ms;
-	redisContext			*c;
+	int				 fd;		/* -1: closed */
+	SSL				*ssl;		/* NULL: plain TCP */
+	redisReader			*reader;
+	int				 broken;	/* an I/O error: reopen */
+	char				 errstr[384];	/* why, for ctx_error */
 	int				 answered;	/* a reply came back */
 	int				 refused;	/* the last reply was an error */
 };
 
+/* Guards the resolved addresses written into a node's conf (probes of
+ * different nodes run in threads; the switch reads them afterwards). */
+static pthread_mutex_t	node_addr_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *
 node_role_str(enum node_role role)
@@ -58,46 +81,395 @@ ctx_error(struct node_conn *conn, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s (%s:%d): %s: %s", conn->node->name,
 	    conn->node->host, conn->node->port, what,
-	    conn->c && conn->c->err ? conn->c->errstr : "no connection");
+	    conn->errstr[0] ? conn->errstr : "no connection");
 }
 
-/* Open (or reopen) the context, with timeouts and AUTH. */
+static void
+conn_drop(struct node_conn *conn)
+{
+	if (conn->ssl != NULL) {
+		SSL_free(conn->ssl);
+		conn->ssl = NULL;
+	}
+	if (conn->fd != -1) {
+		close(conn->fd);
+		conn->fd = -1;
+	}
+	if (conn->reader != NULL) {
+		redisReaderFree(conn->reader);
+		conn->reader = NULL;
+	}
+	conn->broken = 0;
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
+static int
+fd_wait(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = events };
+	int64_t		left;
+	int		n;
+
+	for (;;) {
+		left = deadline_ms - mono_ms();
+		if (left <= 0)
+			return 0;
+		n = poll(&pfd, 1, (int)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		return n < 0 ? -1 : n > 0;
+	}
+}
+
+/*
+ * The node's host as addresses, within the deadline: an IP literal at
+ * once, a name through getaddrinfo_a so a slow resolver costs no more than
+ * the connect timeout. A request still running at the deadline is left to
+ * finish in the background (its memory with it: a command is short-lived).
+ */
+static struct addrinfo *
+node_resolve(struct node_conn *conn, int64_t deadline_ms)
+{
+	struct req {
+		struct gaicb	cb;
+		struct addrinfo	hints;
+		char		port[8];
+	}			*q;
+	struct gaicb		*list[1];
+	struct addrinfo		 hints, *res = NULL;
+	struct conf_ip		 ip;
+	struct timespec		 ts;
+	int64_t			 left;
+	char			 port[8];
+	int			 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", conn->node->port);
+	if (conf_ip_parse(conn->node->host, &ip) == 0) {
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+		if ((rc = getaddrinfo(ip.text, port, &hints, &res)) != 0) {
+			snprintf(conn->errstr, sizeof(conn->errstr), "%s",
+			    gai_strerror(rc));
+			return NULL;
+		}
+		return res;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "out of memory");
+		return NULL;
+	}
+	q->hints = hints;
+	q->hints.ai_flags = AI_NUMERICSERV;
+	memcpy(q->port, port, sizeof(port));
+	q->cb.ar_name = conn->node->host;	/* the config outlives the request */
+	q->cb.ar_service = q->port;
+	q->cb.ar_request = &q->hints;
+	list[0] = &q->cb;
+	if ((rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "cannot resolve %s: %s",
+		    conn->node->host, gai_strerror(rc));
+		free(q);
+		return NULL;
+	}
+	while ((rc = gai_error(&q->cb)) == EAI_INPROGRESS) {
+		left = deadline_ms - mono_ms();
+		if (left <= 0)
+			break;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		gai_suspend((const struct gaicb *const *)list, 1, &ts);
+	}
+	if (rc == EAI_INPROGRESS) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "cannot resolve %s: "
+		    "no answer in %d ms", conn->node->host, conn->timeout_ms);
+		if (gai_cancel(&q->cb) == EAI_CANCELED)
+			free(q);
+		return NULL;
+	}
+	if (rc != 0 || q->cb.ar_result == NULL) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "cannot resolve %s: %s",
+		    conn->node->host, rc != 0 ? gai_strerror(rc) : "no address");
+		free(q);
+		return NULL;
+	}
+	res = q->cb.ar_result;
+	free(q);
+	return res;
+}
+
+/*
+ * A node named by host name with no address configured serves what the
+ * name resolved to: IPv4 first, then IPv6, each once, at most
+ * CONF_ADDR_MAX. The conf is const to everyone else; this is the one
+ * field node.c owns (conf.h says so).
+ */
+static void
+node_addresses_set(const struct conf_node *cnode, const struct addrinfo *res)
+{
+	struct conf_node	*node = (struct conf_node *)(uintptr_t)cnode;
+	struct conf_ip		 ips[CONF_ADDR_MAX];
+	const struct addrinfo	*ai;
+	char			 text[INET6_ADDRSTRLEN];
+	const void		*a;
+	size_t			 n = 0, i;
+	int			 pass, fam, dup;
+
+	if (!node->address_from_host)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		fam = pass == 0 ? AF_INET : AF_INET6;
+		for (ai = res; ai != NULL && n < CONF_ADDR_MAX; ai = ai->ai_next) {
+			if (ai->ai_family != fam)
+				continue;
+			a = fam == AF_INET ?
+			    (const void *)&((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr :
+			    (const void *)&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
+			if (inet_ntop(fam, a, text, sizeof(text)) == NULL ||
+			    conf_ip_parse(text, &ips[n]) == -1)
+				continue;
+			for (dup = 0, i = 0; i < n && !dup; i++)
+				dup = strcmp(ips[i].text, ips[n].text) == 0;
+			if (!dup)
+				n++;
+		}
+	}
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&node_addr_lock);
+	memcpy(node->address, ips, n * sizeof(ips[0]));
+	node->n_address = n;
+	pthread_mutex_unlock(&node_addr_lock);
+}
+
+/* Non-blocking connect to one address by the deadline: the socket, or -1
+ * with errstr. */
+static int
+conn_tcp(struct node_conn *conn, const struct addrinfo *ai, int64_t deadline_ms)
+{
+	socklen_t	len = sizeof(int);
+	int		fd, e = 0, one = 1, w;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+	if (fd == -1) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "%s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS) {
+			e = errno;
+			goto fail;
+		}
+		w = fd_wait(fd, POLLOUT, deadline_ms);
+		if (w <= 0) {
+			e = w == 0 ? ETIMEDOUT : errno;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+			e = errno;
+		if (e != 0)
+			goto fail;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+fail:
+	snprintf(conn->errstr, sizeof(conn->errstr), "%s", strerror(e));
+	close(fd);
+	return -1;
+}
+
+/* Send all of buf by the deadline; -1 with errstr, the connection broken. */
+static int
+conn_write(struct node_conn *conn, const char *buf, size_t len, int64_t deadline_ms)
+{
+	ssize_t	n;
+	int	e, w;
+
+	while (len > 0) {
+		if (conn->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+			if (n > 0)
+				goto wrote;
+			e = SSL_get_error(conn->ssl, (int)n);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				snprintf(conn->errstr, sizeof(conn->errstr), "TLS: %s",
+				    e == SSL_ERROR_SYSCALL && errno ? strerror(errno) :
+				    tls_error_reason("the connection failed"));
+				goto broken;
+			}
+			w = fd_wait(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			    deadline_ms);
+		} else {
+			n = send(conn->fd, buf, len, MSG_NOSIGNAL);
+			if (n > 0)
+				goto wrote;
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				snprintf(conn->errstr, sizeof(conn->errstr), "%s",
+				    strerror(errno));
+				goto broken;
+			}
+			w = fd_wait(conn->fd, POLLOUT, deadline_ms);
+		}
+		if (w <= 0) {
+			snprintf(conn->errstr, sizeof(conn->errstr), "%s", w == 0 ?
+			    "timed out" : strerror(errno));
+			goto broken;
+		}
+		continue;
+wrote:
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+broken:
+	conn->broken = 1;
+	return -1;
+}
+
+/* Read what is there (waiting until the deadline) into the reader. */
+static int
+conn_read(struct node_conn *conn, int64_t deadline_ms)
+{
+	char	buf[16384];
+	ssize_t	n;
+	int	e, w;
+
+	for (;;) {
+		if (conn->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_read(conn->ssl, buf, sizeof(buf));
+			if (n > 0)
+				break;
+			e = SSL_get_error(conn->ssl, (int)n);
+			if (e == SSL_ERROR_ZERO_RETURN ||
+			    (e == SSL_ERROR_SYSCALL && errno == 0)) {
+				snprintf(conn->errstr, sizeof(conn->errstr),
+				    "connection closed by the node");
+				goto broken;
+			}
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				snprintf(conn->errstr, sizeof(conn->errstr), "TLS: %s",
+				    e == SSL_ERROR_SYSCALL ? strerror(errno) :
+				    tls_error_reason("the connection failed"));
+				goto broken;
+			}
+			w = fd_wait(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			    deadline_ms);
+		} else {
+			n = recv(conn->fd, buf, sizeof(buf), 0);
+			if (n > 0)
+				break;
+			if (n == 0) {
+				snprintf(conn->errstr, sizeof(conn->errstr),
+				    "connection closed by the node");
+				goto broken;
+			}
+			if (errno != EAGAIN && errno != EINTR) {
+				snprintf(conn->errstr, sizeof(conn->errstr), "%s",
+				    strerror(errno));
+				goto broken;
+			}
+			w = fd_wait(conn->fd, POLLIN, deadline_ms);
+		}
+		if (w <= 0) {
+			snprintf(conn->errstr, sizeof(conn->errstr), "%s", w == 0 ?
+			    "no reply in time" : strerror(errno));
+			goto broken;
+		}
+	}
+	if (redisReaderFeed(conn->reader, buf, (size_t)n) != REDIS_OK) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "%s", conn->reader->errstr);
+		goto broken;
+	}
+	return 0;
+broken:
+	conn->broken = 1;
+	return -1;
+}
+
+/*
+ * One command and its reply, within the command timeout: the reply (an
+ * error reply as is), or NULL with errstr and the connection broken.
+ */
+static redisReply *
+conn_roundtrip(struct node_conn *conn, int argc, const char **argv)
+{
+	int64_t	 deadline = mono_ms() + conn->timeout_ms;
+	char	*cmd;
+	void	*reply = NULL;
+	int	 len;
+
+	len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+	if (len < 0) {
+		snprintf(conn->errstr, sizeof(conn->errstr), "out of memory");
+		return NULL;
+	}
+	if (conn_write(conn, cmd, (size_t)len, deadline) == -1) {
+		redisFreeCommand(cmd);
+		return NULL;
+	}
+	redisFreeCommand(cmd);
+	for (;;) {
+		if (redisReaderGetReply(conn->reader, &reply) != REDIS_OK) {
+			snprintf(conn->errstr, sizeof(conn->errstr), "%s",
+			    conn->reader->errstr);
+			conn->broken = 1;
+			return NULL;
+		}
+		if (reply != NULL)
+			return reply;
+		if (conn_read(conn, deadline) == -1)
+			return NULL;
+	}
+}
+
+/* Open (or reopen) the connection: resolve, connect, TLS, AUTH. */
 static int
 conn_open(struct node_conn *conn, char *err, size_t errlen)
 {
-	struct timeval	 tv = { conn->timeout_ms / 1000, (conn->timeout_ms % 1000) * 1000 };
+	struct addrinfo	*res, *ai;
 	redisReply	*r;
 	const char	*user = conn->svc->user, *pass = conn->svc->password;
+	const char	*auth[3] = { "AUTH", NULL, NULL };
+	int64_t		 deadline = mono_ms() + conn->timeout_ms;
 
-	if (conn->c != NULL)
-		redisFree(conn->c);
-	conn->c = redisConnectWithTimeout(conn->node->host, conn->node->port, tv);
-	if (conn->c == NULL) {
-		snprintf(err, errlen, "%s (%s:%d): cannot allocate a connection",
-		    conn->node->name, conn->node->host, conn->node->port);
+	conn_drop(conn);
+	conn->errstr[0] = '\0';
+	if ((res = node_resolve(conn, deadline)) == NULL) {
+		ctx_error(conn, "connect", err, errlen);
 		return -1;
 	}
-	if (conn->c->err) {
+	node_addresses_set(conn->node, res);
+	for (ai = res; ai != NULL && conn->fd == -1 && mono_ms() < deadline;
+	    ai = ai->ai_next)
+		conn->fd = conn_tcp(conn, ai, deadline);
+	freeaddrinfo(res);
+	if (conn->fd == -1) {
+		if (conn->errstr[0] == '\0')
+			snprintf(conn->errstr, sizeof(conn->errstr), "%s", strerror(ETIMEDOUT));
 		ctx_error(conn, "connect", err, errlen);
+		return -1;
+	}
+	if (conn->svc->tls.enabled &&
+	    (conn->ssl = tls_connect(conn->svc, conn->node, conn->fd, deadline,
+	    conn->errstr, sizeof(conn->errstr))) == NULL) {
+		snprintf(err, errlen, "%s (%s:%d): %s", conn->node->name,
+		    conn->node->host, conn->node->port, conn->errstr);
 		goto fail;
 	}
-	/* hiredis opens it without close-on-exec: a hook must not inherit
-	 * a connection to a node (and keep it open after the switch). */
-	if (fcntl(conn->c->fd, F_SETFD, FD_CLOEXEC) == -1) {
-		snprintf(err, errlen, "%s (%s:%d): close-on-exec: %s", conn->node->name,
-		    conn->node->host, conn->node->port, strerror(errno));
-		goto fail;
-	}
-	if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
-		ctx_error(conn, "set timeout", err, errlen);
+	if ((conn->reader = redisReaderCreate()) == NULL) {
+		snprintf(err, errlen, "%s (%s:%d): out of memory", conn->node->name,
+		    conn->node->host, conn->node->port);
 		goto fail;
 	}
 	if (pass[0] == '\0')
 		return 0;
-	if (user[0] != '\0')
-		r = redisCommand(conn->c, "AUTH %s %s", user, pass);
-	else
-		r = redisCommand(conn->c, "AUTH %s", pass);
+	auth[1] = user[0] != '\0' ? user : pass;
+	auth[2] = user[0] != '\0' ? pass : NULL;
+	r = conn_roundtrip(conn, user[0] != '\0' ? 3 : 2, auth);
 	if (r == NULL) {
 		ctx_error(conn, "AUTH", err, errlen);
 		goto fail;
@@ -112,8 +484,7 @@ conn_open(struct node_conn *conn, char *err, size_t errlen)
 	freeReplyObject(r);
 	return 0;
 fail:
-	redisFree(conn->c);
-	conn->c = NULL;
+	conn_drop(conn);
 	return -1;
 }
 
@@ -132,6 +503,7 @@ conn_new(const struct conf_service *svc, const struct conf_node *node,
 	conn->svc = svc;
 	conn->node = node;
 	conn->timeout_ms = timeout_ms;
+	conn->fd = -1;
 	return conn;
 }
 
@@ -156,27 +528,42 @@ node_close(struct node_conn *conn)
 {
 	if (conn == NULL)
 		return;
-	if (conn->c != NULL)
-		redisFree(conn->c);
+	conn_drop(conn);
 	free(conn);
 }
 
 /*
  * Did the server close an idle connection (its `timeout`, a restart, a
  * CLIENT KILL)? Nothing may be readable before a command was sent: a
- * readable or hung-up socket is one to reopen, not to send on.
+ * readable or hung-up socket is one to reopen, not to send on. Over TLS
+ * the node may have sent records that carry no data (TLS 1.3 session
+ * tickets): reading them without getting data or an error means the
+ * connection is still good.
  */
 static int
-conn_stale(const struct node_conn *conn)
+conn_stale(struct node_conn *conn)
 {
-	struct pollfd pfd = { .fd = conn->c->fd, .events = POLLIN | POLLRDHUP };
+	struct pollfd	pfd = { .fd = conn->fd, .events = POLLIN | POLLRDHUP };
+	char		c;
+	int		n;
 
-	return poll(&pfd, 1, 0) != 0;
+	if (poll(&pfd, 1, 0) == 0)
+		return 0;
+	if (conn->ssl == NULL || (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return 1;
+	ERR_clear_error();
+	n = SSL_read(conn->ssl, &c, 1);
+	if (n <= 0 && SSL_get_error(conn->ssl, n) == SSL_ERROR_WANT_READ) {
+		pfd.revents = 0;
+		return poll(&pfd, 1, 0) != 0 || SSL_pending(conn->ssl) > 0;
+	}
+	ERR_clear_error();
+	return 1;
 }
 
 /*
  * Run one command (argv form) and return its reply, or NULL with err. A
- * broken or server-closed context is reopened first. An error reply is
+ * broken or server-closed connection is reopened first. An error reply is
  * returned as is.
  */
 static redisReply *
@@ -187,10 +574,10 @@ conn_command(struct node_conn *conn, char *err, size_t errlen, int argc,
 	char		 what[128];
 
 	conn->refused = 0;
-	if ((conn->c == NULL || conn->c->err || conn_stale(conn)) &&
+	if ((conn->fd == -1 || conn->broken || conn_stale(conn)) &&
 	    conn_open(conn, err, errlen) == -1)
 		return NULL;
-	r = redisCommandArgv(conn->c, argc, argv, NULL);
+	r = conn_roundtrip(conn, argc, argv);
 	if (r != NULL) {
 		conn->answered = 1;
 		conn->refused = r->type == REDIS_REPLY_ERROR;

@@ -160,12 +160,17 @@ int
 state_follows(const struct node_info *replica, const struct conf_node *node)
 {
 	unsigned char a[16], b[16];
+	size_t i;
 	int fam;
 
 	if (replica->role != NODE_ROLE_REPLICA || replica->master_port != node->port)
 		return 0;
 	if (strcmp(replica->master_host, node->host) == 0)
 		return 1;
+	/* a node named by host name: the replica may know it by an address */
+	for (i = 0; node->address_from_host && i < node->n_address; i++)
+		if (strcmp(replica->master_host, node->address[i].text) == 0)
+			return 1;
 	fam = strchr(node->host, ':') ? AF_INET6 : AF_INET;
 	return inet_pton(fam, replica->master_host, a) == 1 &&
 	    inet_pton(fam, node->host, b) == 1 &&
@@ -222,6 +227,9 @@ state_load(struct svc_state *st, const struct conf *conf,
 	state_read_dns(st);
 	if (probe)
 		node_probe_all(svc, conf->failover.probe_timeout_ms, st->nodes);
+	/* a node named by host name has addresses once a probe resolved it */
+	if (st->served == -1)
+		st->served = state_match_record(svc, st->a, st->aaaa);
 	state_judge(st);
 	return 0;
 }

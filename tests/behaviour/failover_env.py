@@ -21,7 +21,8 @@ import dns.rdatatype
 
 from confgen import service_zone
 from dnstools import recv_exact
-from servers import BareRedis, KnotPrimary, RedisNode, Redisfo, free_port, wait_until
+from servers import (BareRedis, KnotPrimary, RedisNode, Redisfo, TlsRedisNode, free_port,
+                     wait_until)
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 NAMES = ("r1", "r2", "r3")
@@ -32,20 +33,23 @@ class Cluster:
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
                  start_server=True, dns_server=None, extra=(), node_conf=None,
-                 bare=(), service_auth=None):
+                 bare=(), service_auth=None, tls=None, hosts=HOSTS):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
         master = None
         # One port on the three addresses: a client resolves the name and
         # connects to <address>:<port>, like a real one.
-        self.port = free_port(HOSTS[0], also=HOSTS[1:])
+        self.port = free_port(hosts[0], also=hosts[1:])
         # full syncs start at once (the default waits 5 s for more replicas)
         extra = ["repl-diskless-sync-delay 0"] + list(extra)
-        for name, host in zip(NAMES, HOSTS):
+        for name, host in zip(NAMES, hosts):
             cls = BareRedis if name in bare else RedisNode
+            kw = {}
+            if tls is not None:     # tlscerts.Certs: every node on TLS only
+                cls, kw = TlsRedisNode, {"certs": tls}
             node = cls(self.tmp / name, host=host, port=self.port,
-                       replicaof=master, password=password, extra=extra)
+                       replicaof=master, password=password, extra=extra, **kw)
             procs(node)
             node.start()
             self.nodes[name] = node
@@ -63,8 +67,10 @@ class Cluster:
             svc["password"] = password
         if service_auth:
             svc.update(service_auth)
+        if tls is not None:
+            svc.setdefault("tls", {"enabled": True, "ca_file": str(tls.ca)})
         self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo,
-                          zone_text=service_zone("svc.test.", "r1", HOSTS[0]))
+                          zone_text=service_zone("svc.test.", "r1", hosts[0]))
         procs(self.rf)
         if start_server:
             self.rf.start()

@@ -16,6 +16,7 @@ the test fails.
 The API (it may grow, not change):
   REPO, BINARY, ASAN_BINARY, free_port(), wait_until(), stop_popen(),
   RedisNode(tmpdir, host, port, replicaof, password, extra), BareRedis,
+  TlsRedisNode(..., certs, cert, auth_clients),
   Redisfo(tmpdir, services, dns, failover, zone_text, binary),
   NsdSecondary, KnotSecondary, BindSecondary, KnotPrimary, BindPrimary,
   PdnsPrimary, have_knotd(), have_named(), have_pdns().
@@ -276,6 +277,50 @@ class RedisNode:
 
     def __repr__(self):
         return "RedisNode(%s:%d)" % (self.host, self.port)
+
+
+class TlsRedisNode(RedisNode):
+    """A redis-server on a TLS port only (`port 0`, `tls-port`), replicating
+    over TLS, with certs (tlscerts.Certs): cert is the server certificate
+    it shows (certs.server_cert unless given), auth_clients its
+    tls-auth-clients ("optional", or "yes" to demand a client certificate).
+    client() speaks TLS with the client certificate, trusting any server."""
+
+    def __init__(self, tmpdir, host="127.0.0.2", port=None, replicaof=None,
+                 password=None, extra=(), certs=None, cert=None, auth_clients="optional"):
+        self.certs = certs
+        self.cert = Path(cert or certs.server_cert)
+        self.auth_clients = auth_clients
+        super().__init__(tmpdir, host=host, port=port, replicaof=replicaof,
+                         password=password, extra=extra)
+
+    def _write_conf(self):
+        c = self.certs
+        tls = ["port 0", "tls-port %d" % self.port,
+               'tls-cert-file "%s"' % self.cert, 'tls-key-file "%s"' % c.server_key,
+               'tls-ca-cert-file "%s"' % c.ca, "tls-auth-clients %s" % self.auth_clients,
+               "tls-replication yes"]
+        saved = self.extra
+        self.extra = tls + list(saved)
+        try:
+            super()._write_conf()
+        finally:
+            self.extra = saved
+
+    def set_cert(self, cert):
+        """Show another certificate from the next start on."""
+        self.cert = Path(cert)
+        self._write_conf()
+
+    def client(self, **kw):
+        # no verification here: tests show a node expired or foreign certificates
+        args = dict(ssl=True, ssl_cert_reqs="none", ssl_check_hostname=False, ssl_certfile=str(self.certs.client_cert),
+                    ssl_keyfile=str(self.certs.client_key))
+        args.update(kw)
+        return super().client(**args)
+
+    def __repr__(self):
+        return "TlsRedisNode(%s:%d)" % (self.host, self.port)
 
 
 class BareRedis(RedisNode):

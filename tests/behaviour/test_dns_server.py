@@ -265,7 +265,7 @@ def test_checkconf_ok_without_zone_file(tmp_path):
     (lambda t: t + "\nbogus_key = 3;\n", "bogus_key"),
     (lambda t: t.replace("ttl = 5;", "ttl = 0;"), "ttl"),
     (lambda t: t.replace("ttl = 5;", 'ttl = "five";'), "ttl"),
-    (lambda t: t.replace('host = "127.0.0.3";', 'host = "not-an-ip";'), "host"),
+    (lambda t: t.replace('host = "127.0.0.3";', 'host = "not_an_ip";'), "host"),
     (lambda t: t.replace('name = "r2";', 'name = "r1";'), "r1"),
     (lambda t: t.replace("dns = {", "dns = {{"), r"(:1\b|line 1\b)"),
 ], ids=["unknown_key", "ttl_range", "ttl_type", "bad_host", "duplicate_node", "syntax"])

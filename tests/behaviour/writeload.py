@@ -23,13 +23,14 @@ SET_KEY = "writeload"
 
 class WriteLoad:
     def __init__(self, dns_port, name="redis.svc.test.", redis_port=6379,
-                 rate=None, batch=1, password=None):
+                 rate=None, batch=1, password=None, redis_kw=None):
         self.dns_port = dns_port
         self.name = name
         self.redis_port = redis_port
         self.rate = rate
         self.batch = batch
         self.password = password
+        self.redis_kw = dict(redis_kw or {})     # e.g. ssl=True, ssl_ca_certs=...
         self.acked = []          # numbers acknowledged, in order
         self.acks = []           # (monotonic time, address) per acked batch
         self.errors = 0
@@ -59,7 +60,8 @@ class WriteLoad:
                     addr = self.resolve()
                     conn = redis.Redis(host=addr, port=self.redis_port,
                                        password=self.password,
-                                       socket_timeout=2, socket_connect_timeout=1)
+                                       socket_timeout=2, socket_connect_timeout=1,
+                                       **self.redis_kw)
                 nums = list(range(self.seq, self.seq + self.batch))
                 self.seq += self.batch
                 if self.batch == 1:

@@ -558,8 +558,18 @@ test_bad_addresses(void **state)
 	(void)state;
 	expect_error(MIN_DNS "services = ( { name = \"redis\";\n nodes = (\n"
 	    "  { name = \"r1\"; host = \"127.0.0.2\"; },\n"
-	    "  { name = \"r2\"; host = \"foo\"; }\n ); } );\n", 5,
-	    "services[0].nodes[1].host", "\"foo\" is not an IP address");
+	    "  { name = \"r2\"; host = \"foo_bar\"; }\n ); } );\n", 5,
+	    "services[0].nodes[1].host",
+	    "\"foo_bar\" is neither an IP address nor a host name");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n nodes = (\n"
+	    "  { name = \"r2\"; host = \"127.0.0.300\"; }\n ); } );\n", 4,
+	    "services[0].nodes[0].host", "is not a valid IPv4 address");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n nodes = (\n"
+	    "  { name = \"r2\"; host = \"::1::2\"; }\n ); } );\n", 4,
+	    "services[0].nodes[0].host", "is not a valid IPv6 address");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n nodes = (\n"
+	    "  { name = \"r2\"; host = \"a..b\"; }\n ); } );\n", 4,
+	    "services[0].nodes[0].host", "has an empty label");
 	expect_error(MIN_DNS "services = ( { name = \"redis\";\n nodes = (\n"
 	    "  { name = \"r1\";\n  address = \"127.0.0.2\"; }\n ); } );\n", 4,
 	    "services[0].nodes[0].host", "missing");
@@ -762,6 +772,72 @@ test_log(void **state)
 
 /* ------------------------------------------------------------ parsers */
 
+/* A host name is kept as written and resolved later (checkconf stays
+ * offline); an IP host still gives the default address. */
+static void
+test_host_names(void **state)
+{
+	struct conf conf;
+
+	(void)state;
+	if (load_text(MIN_DNS "services = ( { name = \"redis\"; nodes = (\n"
+	    "  { name = \"r1\"; host = \"redis-1.example.\"; },\n"
+	    "  { name = \"r2\"; host = \"localhost\"; address = \"192.0.2.7\"; },\n"
+	    "  { name = \"r3\"; host = \"127.0.0.4\"; } ); } );\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(conf.services[0].nodes[0].host, "redis-1.example.");
+	assert_int_equal(conf.services[0].nodes[0].n_address, 0);
+	assert_int_equal(conf.services[0].nodes[0].address_from_host, 1);
+	assert_int_equal(conf.services[0].nodes[1].n_address, 1);
+	assert_int_equal(conf.services[0].nodes[1].address_from_host, 0);
+	assert_string_equal(conf.services[0].nodes[2].address[0].text, "127.0.0.4");
+	assert_int_equal(conf.services[0].nodes[2].address_from_host, 0);
+	conf_free(&conf);
+}
+
+static void
+test_tls(void **state)
+{
+	struct conf conf;
+
+	(void)state;
+	if (load_text(MIN_DNS SVC_LINE, &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.services[0].tls.enabled, 0);
+	assert_int_equal(conf.services[0].tls.verify, 1);
+	assert_string_equal(conf.services[0].tls.ca_file, "");
+	assert_string_equal(conf.services[0].tls.server_name, "");
+	conf_free(&conf);
+	if (load_text(MIN_DNS "services = ( { name = \"redis\";\n"
+	    " tls = { enabled = true; ca_file = \"ca.pem\"; cert_file = \"c.pem\";\n"
+	    "  key_file = \"/k.pem\"; server_name = \"redis.example\"; verify = false; };\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.services[0].tls.enabled, 1);
+	assert_int_equal(conf.services[0].tls.verify, 0);
+	assert_string_equal(conf.services[0].tls.server_name, "redis.example");
+	assert_string_equal(conf.services[0].tls.key_file, "/k.pem");
+	assert_true(conf.services[0].tls.ca_file[0] == '/');
+	assert_non_null(strstr(conf.services[0].tls.ca_file, "/ca.pem"));
+	conf_free(&conf);
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n"
+	    " tls = { enabled = \"yes\"; };\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 3,
+	    "services[0].tls.enabled", "must be true or false");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n"
+	    " tls = { enabled = true; cert_file = \"c.pem\"; };\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 3,
+	    "services[0].tls", "cert_file and key_file go together");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n"
+	    " tls = { server_name = \"bad name\"; };\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 3,
+	    "services[0].tls", "server_name \"bad name\" is neither");
+	expect_error(MIN_DNS "services = ( { name = \"redis\";\n"
+	    " tls = { verify = true; cipher = \"x\"; };\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 3,
+	    "services[0].tls.cipher", "unknown key");
+}
+
 static void
 test_sockaddr_parse(void **state)
 {
@@ -907,6 +983,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_key, setup, teardown),
