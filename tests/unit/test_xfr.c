@@ -377,7 +377,7 @@ test_journal_restarts(void **state)
 	xfr_journal_record(&j, a, b, NULL);
 	xfr_journal_record(&j, c, d, NULL);		/* does not follow 101 */
 	assert_int_equal(j.n, 1);
-	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)), 200);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first]->from_soa, 2)), 200);
 	/* 0xffffffff -> 5 is a step forward in serial arithmetic (RFC 1982). */
 	ldns_zone *w = version(0xffffffffu, 2, 0), *x = version(5, 3, 0);
 	xfr_journal_clear(&j);
@@ -428,7 +428,7 @@ test_journal_changes(void **state)
 	memset(&j, 0, sizeof(j));
 	xfr_journal_record(&j, a, b, NULL);
 	assert_int_equal(j.n, 1);
-	c = &j.change[j.first];
+	c = j.change[j.first];
 	assert_int_equal(ldns_rr_list_rr_count(c->removed), 1);
 	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(c->removed, 0)), 60);
 	assert_int_equal(ldns_rr_list_rr_count(c->added), 1);
@@ -445,7 +445,7 @@ test_journal_changes(void **state)
 	}
 	/* 1 again: only the change from 0xc0000000 is told apart from it. */
 	assert_int_equal(j.n, 1);
-	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)),
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first]->from_soa, 2)),
 	    0xc0000000u);
 	xfr_journal_clear(&j);
 	for (int i = 0; i < 5; i++)
@@ -476,7 +476,7 @@ test_journal_touched(void **state)
 	assert_true(ldns_rr_list_push_rr(touched, rr));
 	xfr_journal_record(&j, a, b, touched);
 	assert_int_equal(j.n, 1);
-	c = &j.change[j.first];
+	c = j.change[j.first];
 	assert_int_equal(ldns_rr_list_rr_count(c->removed), 1);
 	assert_int_equal(ldns_rr_list_rr_count(c->added), 1);
 	assert_int_equal(ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(c->added, 0)),
@@ -484,7 +484,7 @@ test_journal_touched(void **state)
 	xfr_journal_clear(&j);
 	/* The whole zone: both names. */
 	xfr_journal_record(&j, a, b, NULL);
-	assert_int_equal(ldns_rr_list_rr_count(j.change[j.first].added), 2);
+	assert_int_equal(ldns_rr_list_rr_count(j.change[j.first]->added), 2);
 	xfr_journal_clear(&j);
 	ldns_rr_list_deep_free(touched);
 	ldns_zone_deep_free(a);
