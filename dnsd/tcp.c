@@ -545,11 +545,12 @@ tcp_accept(struct server *srv, struct ev *l)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
 				accept_pause(srv, errno);
+			else if (errno == EAGAIN && srv->accept_starved) {
+				/* Every waiting client taken: the shortage is over. */
+				log_info("tcp: accepting connections again (%zu open)", srv->nconns);
+				srv->accept_starved = 0;
+			}
 			return;
-		}
-		if (srv->accept_starved) {
-			log_info("tcp: accepting connections again (%zu open)", srv->nconns);
-			srv->accept_starved = 0;
 		}
 		if (conn_make_room(srv, &peer) == -1 || (c = malloc(sizeof(*c))) == NULL) {
 			close(fd);
