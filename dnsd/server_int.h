@@ -37,8 +37,8 @@ struct worker;
  * TCP limits. A client (one address) has at most TCP_PER_ADDR connections
  * and its /24 (IPv4) or /56 (IPv6) at most TCP_PER_NET; past those, and
  * at TCP_MAX_CONNS in all, a new connection takes the place of the
- * oldest one that has not shown the update key (a signed exchange always
- * gets in). A connection is closed when idle for TCP_IDLE_MS, and takes
+ * oldest one that has not shown the update key, in the most crowded
+ * network or address (a signed exchange always gets in). A connection is closed when idle for TCP_IDLE_MS, and takes
  * no new queries after TCP_LIFETIME_MS or TCP_MAX_QUERIES. At most
  * TCP_XFR_PER_ADDR transfers per client and TCP_XFR_MAX in all are sent
  * at once; more are REFUSED unless signed.

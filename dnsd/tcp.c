@@ -19,8 +19,9 @@
  * operator: the limits in server_int.h (per address, per /24 or /56, in
  * all, idle time, lifetime, queries, transfers) keep any one client to
  * its share, and when the table is full a newcomer takes the place of the
- * oldest connection that never showed the update key, so the switch's
- * signed UPDATE always finds a way in. A client at a limit is logged, at
+ * oldest connection that never showed the update key, from the most
+ * crowded network (or address), so the switch's signed UPDATE always
+ * finds a way in and a flood from many addresses mostly displaces itself. A client at a limit is logged, at
  * most every TCP_WARN_EVERY_MS. Out of file descriptors, the listeners
  * are left alone for TCP_ACCEPT_PAUSE_MS at a time rather than polled
  * in a loop, and that is logged once.
@@ -119,11 +120,18 @@ addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
 		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 }
 
+/* Octets that name an address's network: a /24 (IPv4), a /56 (IPv6). */
+static size_t
+addr_net_len(const uint8_t a[16])
+{
+	return IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a) ? 15 : 7;
+}
+
 /* Same /24 (IPv4, v4-mapped included) or /56 (IPv6)? */
 static int
 addr_same_net(const uint8_t a[16], const uint8_t b[16])
 {
-	return memcmp(a, b, IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a) ? 15 : 7) == 0;
+	return addr_net_len(a) == addr_net_len(b) && memcmp(a, b, addr_net_len(a)) == 0;
 }
 
 static const char *
@@ -161,32 +169,74 @@ conn_close(struct server *srv, struct tcp_conn *c)
 	srv->trim_due = 1;
 }
 
+/* Connections of one network or one address, to find the crowd. */
+struct tcp_group {
+	const uint8_t	*key;		/* an address of the group */
+	size_t		 n;
+	struct tcp_conn	*oldest;	/* its oldest unsigned connection */
+};
+
+#define TCP_GROUP_SLOTS	(2 * TCP_MAX_CONNS)	/* a hash table at most half full */
+
 /*
- * Room for a new connection from peer: 0, after closing the oldest
- * unsigned connection if a limit other than the client's own was reached;
- * -1 when it must be turned away.
+ * Whom a newcomer replaces: the oldest unsigned connection of the most
+ * crowded network (within NULL) or of the most crowded address in
+ * within's network; so a client alone in its network is never the one to
+ * go while others have several. NULL when every candidate is signed.
+ */
+static struct tcp_conn *
+conn_crowd_victim(struct server *srv, const uint8_t *within)
+{
+	struct tcp_group	 g[TCP_GROUP_SLOTS];
+	struct tcp_conn		*c, *best = NULL;
+	size_t			 i, k, klen, bestn = 0;
+	uint32_t		 h;
+
+	memset(g, 0, sizeof(g));
+	for (c = srv->conns; c != NULL; c = c->next) {
+		if (within != NULL && !addr_same_net(c->addr, within))
+			continue;
+		klen = within != NULL ? 16 : addr_net_len(c->addr);
+		for (h = 2166136261u, k = 0; k < klen; k++)
+			h = (h ^ c->addr[k]) * 16777619u;
+		for (i = h % TCP_GROUP_SLOTS; g[i].key != NULL; i = (i + 1) % TCP_GROUP_SLOTS)
+			if (within != NULL ? memcmp(g[i].key, c->addr, 16) == 0 :
+			    addr_same_net(g[i].key, c->addr))
+				break;
+		g[i].key = c->addr;
+		g[i].n++;
+		if (!c->signed_ok)
+			g[i].oldest = c;	/* the newest come first */
+	}
+	for (i = 0; i < TCP_GROUP_SLOTS; i++)
+		if (g[i].oldest != NULL && (g[i].n > bestn ||
+		    (g[i].n == bestn && g[i].oldest->born_ms < best->born_ms))) {
+			best = g[i].oldest;
+			bestn = g[i].n;
+		}
+	return best;
+}
+
+/*
+ * Room for a new connection from peer: 0, after closing another if a
+ * limit other than the client's own was reached; -1 when it must be
+ * turned away.
  */
 static int
 conn_make_room(struct server *srv, const struct sockaddr_storage *peer)
 {
-	struct tcp_conn	*c, *oldest = NULL, *oldest_net = NULL, *victim;
+	struct tcp_conn	*c, *victim;
 	uint8_t		 a[16];
 	size_t		 naddr = 0, nnet = 0;
 	char		 who[INET6_ADDRSTRLEN], whom[INET6_ADDRSTRLEN];
 	const char	*limit;
 
 	addr_key(peer, a);
-	/* The newest first: the last unsigned one seen is the oldest. */
 	for (c = srv->conns; c != NULL; c = c->next) {
 		int net = addr_same_net(c->addr, a);
 
 		nnet += net;
 		naddr += net && memcmp(c->addr, a, 16) == 0;
-		if (!c->signed_ok) {
-			oldest = c;
-			if (net)
-				oldest_net = c;
-		}
 	}
 	addr_key_text(a, who, sizeof(who));
 	if (naddr >= TCP_PER_ADDR) {
@@ -196,10 +246,10 @@ conn_make_room(struct server *srv, const struct sockaddr_storage *peer)
 		return -1;
 	}
 	if (nnet >= TCP_PER_NET) {
-		victim = oldest_net;
+		victim = conn_crowd_victim(srv, a);
 		limit = "its network's limit";
 	} else if (srv->nconns >= TCP_MAX_CONNS) {
-		victim = oldest;
+		victim = conn_crowd_victim(srv, NULL);
 		limit = "the server's limit";
 	} else
 		return 0;
@@ -210,8 +260,8 @@ conn_make_room(struct server *srv, const struct sockaddr_storage *peer)
 	}
 	addr_key_text(victim->addr, whom, sizeof(whom));
 	tcp_warn(&warn_evict, "tcp: connection from %s is over %s (%zu in its %s, %zu in all): "
-	    "closed the oldest unsigned one, from %s", who, limit, nnet, net_text(a),
-	    srv->nconns, whom);
+	    "closed the oldest unsigned one of the most crowded, from %s", who, limit, nnet,
+	    net_text(a), srv->nconns, whom);
 	conn_close(srv, victim);
 	return 0;
 }

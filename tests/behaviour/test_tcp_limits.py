@@ -9,8 +9,9 @@ message by message as the client reads it.
 
 - A flood of 300 connections from 100 addresses (127.0.x.y over five /24s),
   each asking a query every 2 s and coming back at once when closed: a
-  planned switch and an unplanned failover both succeed meanwhile, and a
-  fresh TCP client is answered.
+  planned switch and an unplanned failover both succeed meanwhile, a
+  fresh TCP client is answered, and a client alone in its /24 keeps its
+  connection while the flood displaces itself.
 - One address over its limit is refused, the others keep their share.
 - Many connections from an allowed address pipelining AXFRs of a 25,000
   record zone and never reading: a signed UPDATE over TCP and UDP is
@@ -161,6 +162,17 @@ def test_switch_and_failover_through_a_connection_flood(tmp_path, procs):
         replies = flood.replies
         wait_until(lambda: flood.replies > replies + 100, timeout=10,
                    what="the flood's connections to be answered")
+
+        # a client alone in its network keeps its connection through the churn
+        with socket.create_connection(("127.0.0.1", c.rf.port), timeout=3,
+                                      source_address=("127.0.9.2", 0)) as lone:
+            closed = flood.closed
+            wait_until(lambda: flood.closed > closed + 300, timeout=20,
+                       what="the flood to lose 300 connections to newcomers")
+            q = dns.message.make_query("redis.svc.test.", "A")
+            lone.sendall(framed(q.to_wire()))
+            n = struct.unpack("!H", recv_exact(lone, 2))[0]
+            assert dns.message.from_wire(recv_exact(lone, n)).id == q.id
 
         r = c.switch("-y", "--to", "r2")
         assert r.returncode == 0, r.stdout + r.stderr
