@@ -626,6 +626,7 @@ server_loop(struct server *srv)
 		}
 		if (srv->notifier != NULL && notifier_timeout_ms(srv->notifier) == 0)
 			notifier_on_timer(srv->notifier);
+		tcp_reap(srv);
 		tcp_accept_resume(srv);
 		if (mono_ms() - last_sweep >= 1000) {
 			tcp_conns_expire(srv);

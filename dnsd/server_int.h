@@ -102,6 +102,7 @@ struct server {
 	struct worker		**workers;
 	size_t			 nworkers;
 	struct tcp_conn		*conns;		/* the newest first */
+	struct tcp_conn		*closed;	/* closed this turn of the loop */
 	size_t			 nconns;
 	size_t			 nxfr;		/* connections sending a transfer */
 	int64_t			 accept_resume_ms;	/* 0: accepting */
@@ -148,5 +149,7 @@ void	tcp_conns_expire(struct server *srv);
 /* Watch the listeners again after a pause for want of descriptors. */
 void	tcp_accept_resume(struct server *srv);
 void	tcp_conns_close(struct server *srv);
+/* Free the connections closed in this turn of the loop, after its events. */
+void	tcp_reap(struct server *srv);
 
 #endif

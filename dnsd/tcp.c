@@ -68,6 +68,7 @@ struct tcp_conn {
 	size_t			 outlen, outoff, outcap;
 	uint32_t		 events;	/* what epoll watches for it */
 	int			 eof;		/* the client has sent all it will */
+	int			 closed;	/* waiting for tcp_reap */
 	struct tcp_conn		*next;
 	size_t			 inlen;
 	uint8_t			 in[2 + TCP_MSG_MAX];	/* last: never zeroed */
@@ -148,6 +149,11 @@ net_text(const uint8_t key[16])
 	return IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key) ? "/24" : "/56";
 }
 
+/*
+ * Close c. Its memory goes at tcp_reap, once the loop is done with the
+ * events it was handed: one of them may still name c (a connection
+ * another one's arrival displaced).
+ */
 static void
 conn_close(struct server *srv, struct tcp_conn *c)
 {
@@ -160,13 +166,29 @@ conn_close(struct server *srv, struct tcp_conn *c)
 		}
 	if (c->xfr != NULL) {
 		xfr_stream_free(c->xfr);
+		c->xfr = NULL;
 		srv->nxfr--;
 	}
 	close(c->ev.fd);
+	c->ev.fd = -1;
 	free(c->out);
-	free(c);
+	c->out = NULL;
+	c->closed = 1;
+	c->next = srv->closed;
+	srv->closed = c;
 	srv->nconns--;
 	srv->trim_due = 1;
+}
+
+void
+tcp_reap(struct server *srv)
+{
+	struct tcp_conn *c;
+
+	while ((c = srv->closed) != NULL) {
+		srv->closed = c->next;
+		free(c);
+	}
 }
 
 /* Connections of one network or one address, to find the crowd. */
@@ -524,6 +546,8 @@ tcp_conn_ready(struct server *srv, struct ev *ev, uint32_t events)
 	ssize_t		 n;
 	int		 reads;
 
+	if (c->closed)
+		return;
 	if (conn_run(srv, c) == -1)
 		goto close;
 	for (reads = 0; reads < TCP_READS && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
@@ -645,6 +669,7 @@ tcp_conns_expire(struct server *srv)
 				conn_watch(srv, c);
 		}
 	}
+	tcp_reap(srv);
 	if (srv->trim_due) {
 		/* Transfers and buffers are big, freed at once: the heap keeps them. */
 		malloc_trim(0);
@@ -658,4 +683,5 @@ tcp_conns_close(struct server *srv)
 {
 	while (srv->conns != NULL)
 		conn_close(srv, srv->conns);
+	tcp_reap(srv);
 }

@@ -160,7 +160,7 @@ def test_switch_and_failover_through_a_connection_flood(tmp_path, procs):
         wait_until(lambda: server_conns(c.rf) >= 256, timeout=20,
                    what="the flood to fill the connection table")
         replies = flood.replies
-        wait_until(lambda: flood.replies > replies + 100, timeout=10,
+        wait_until(lambda: flood.replies > replies + 20, timeout=20,
                    what="the flood's connections to be answered")
 
         # a client alone in its network keeps its connection through the churn
@@ -174,6 +174,7 @@ def test_switch_and_failover_through_a_connection_flood(tmp_path, procs):
             n = struct.unpack("!H", recv_exact(lone, 2))[0]
             assert dns.message.from_wire(recv_exact(lone, n)).id == q.id
 
+        cpu0, t0 = cpu_seconds(c.rf.proc.pid), time.monotonic()
         r = c.switch("-y", "--to", "r2")
         assert r.returncode == 0, r.stdout + r.stderr
         assert c.record() == [c.nodes["r2"].host]
@@ -187,6 +188,8 @@ def test_switch_and_failover_through_a_connection_flood(tmp_path, procs):
         # fresh clients, in the flood's /24s and out of them, are answered
         for source in (None, "127.0.1.200", "127.0.9.1"):
             assert tcp_answers(c.rf, source).answer, source
+        print("\nserver CPU during the switches: %.2f s in %.2f s"
+              % (cpu_seconds(c.rf.proc.pid) - cpu0, time.monotonic() - t0))
         assert flood.open_now() >= 250       # it kept at it all along
         assert flood.closed > 0              # and lost its oldest to newcomers
     finally:
