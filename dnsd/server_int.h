@@ -48,7 +48,7 @@ struct worker;
 #define TCP_PER_NET		64
 #define TCP_IDLE_MS		10000
 #define TCP_LIFETIME_MS		60000
-#define TCP_MAX_QUERIES		1000
+#define TCP_MAX_QUERIES		10000
 #define TCP_XFR_PER_ADDR	2
 #define TCP_XFR_MAX		16
 #define TCP_MSG_MAX		65535

@@ -54,6 +54,7 @@
 #define TCP_ACCEPTS		64		/* accepts per listener per turn of the loop */
 #define TCP_ACCEPT_PAUSE_MS	500		/* out of descriptors: listeners left alone */
 #define TCP_WARN_EVERY_MS	10000		/* a limit's log line at most this often */
+#define TCP_LINGER_MS		2000		/* after our FIN, waiting for the client's */
 
 struct tcp_conn {
 	struct ev		 ev;
@@ -63,6 +64,7 @@ struct tcp_conn {
 	unsigned		 queries;
 	int			 signed_ok;	/* it showed the update key: never evicted */
 	int			 closing;	/* lifetime or queries used up: no more messages */
+	int64_t			 shut_ms;	/* closing: answers all out, FIN sent; 0: not yet */
 	struct xfr_stream	*xfr;		/* the transfer being sent */
 	uint8_t			*out;
 	size_t			 outlen, outoff, outcap;
@@ -535,6 +537,26 @@ conn_run(struct server *srv, struct tcp_conn *c)
 }
 
 /*
+ * A connection that has said all it will: close it; but when the server
+ * ends it (lifetime, query count) while the client may still be sending,
+ * send FIN first and wait up to TCP_LINGER_MS for the client's, so that
+ * answers still in the kernel's buffers reach it rather than be lost to a
+ * reset. Nothing more is read meanwhile. 1 when c is closed or lingering.
+ */
+static int
+conn_end(struct server *srv, struct tcp_conn *c)
+{
+	if (!c->closing || c->eof || shutdown(c->ev.fd, SHUT_WR) == -1) {
+		conn_close(srv, c);
+		return 1;
+	}
+	c->shut_ms = mono_ms();
+	c->events = EPOLLRDHUP;
+	server_ev_mod(srv, &c->ev, EPOLLRDHUP);
+	return 1;
+}
+
+/*
  * A connection is ready: write what is queued, answer what was read, read
  * more (a bounded number of times, so one client cannot hold the loop).
  * At end of input the answers still go out, then the connection closes.
@@ -548,6 +570,11 @@ tcp_conn_ready(struct server *srv, struct ev *ev, uint32_t events)
 
 	if (c->closed)
 		return;
+	if (c->shut_ms != 0) {
+		/* Lingering: the client's FIN (or an error) is all it waits for. */
+		conn_close(srv, c);
+		return;
+	}
 	if (conn_run(srv, c) == -1)
 		goto close;
 	for (reads = 0; reads < TCP_READS && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
@@ -564,8 +591,8 @@ tcp_conn_ready(struct server *srv, struct ev *ev, uint32_t events)
 		if (conn_run(srv, c) == -1)
 			goto close;
 	}
-	if (conn_finished(c))
-		goto close;
+	if (conn_finished(c) && conn_end(srv, c))
+		return;
 	conn_watch(srv, c);
 	return;
 close:
@@ -661,11 +688,13 @@ tcp_conns_expire(struct server *srv)
 			conn_close(srv, c);
 			continue;
 		}
+		if (c->shut_ms != 0 && now - c->shut_ms > TCP_LINGER_MS) {
+			conn_close(srv, c);
+			continue;
+		}
 		if (!c->closing && now - c->born_ms > TCP_LIFETIME_MS) {
 			c->closing = 1;
-			if (conn_finished(c))
-				conn_close(srv, c);
-			else
+			if (!conn_finished(c) || !conn_end(srv, c))
 				conn_watch(srv, c);
 		}
 	}

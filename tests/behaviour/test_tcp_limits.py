@@ -3,7 +3,7 @@
 The limits (dnsd/server_int.h): at most 16 connections per address, 64 per
 /24 (/56), 256 in all; past the last two a newcomer takes the place of the
 oldest connection that never showed the update key. Connections close when
-idle 10 s and take no new queries after 60 s or 1000 queries. At most 2
+idle 10 s and take no new queries after 60 s or 10,000 queries. At most 2
 transfers per client and 16 in all are sent at once; a transfer is made
 message by message as the client reads it.
 
@@ -45,6 +45,7 @@ from failover_env import Cluster
 from servers import Redisfo, wait_until
 
 PER_ADDR = 16           # TCP_PER_ADDR
+MAX_QUERIES = 10000     # TCP_MAX_QUERIES
 IDLE_TIMEOUT = 10.0     # TCP_IDLE_MS
 
 
@@ -228,6 +229,28 @@ def test_one_address_is_held_to_its_share(tmp_path, procs):
     # the address gets its share back once its connections are gone
     wait_until(lambda: tcp_answers(srv, "127.0.0.7", timeout=1).answer, timeout=5,
                what="127.0.0.7 answered again")
+
+
+def test_a_connection_takes_a_bounded_number_of_queries(tmp_path, procs):
+    """Past TCP_MAX_QUERIES the server answers no more on a connection: it
+    sends every answer it owes, then closes cleanly (FIN, not a reset)."""
+    srv = procs.add(Redisfo(tmp_path))
+    srv.start()
+    wire = framed(dns.message.make_query("redis.svc.test.", "A").to_wire())
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        sender = threading.Thread(target=lambda: s.sendall(wire * (MAX_QUERIES + 50)),
+                                  daemon=True)
+        sender.start()
+        answers = 0
+        while True:
+            head = recv_exact(s, 2)
+            if head is None:
+                break               # closed by the server, cleanly
+            assert recv_exact(s, struct.unpack("!H", head)[0]) is not None
+            answers += 1
+        sender.join(5)
+    assert answers == MAX_QUERIES
+    assert tcp_answers(srv).answer
 
 
 # ------------------------------------------------------ transfers
