@@ -127,6 +127,19 @@ server_publish(struct snapshot *snap)
 	}
 }
 
+/* Let go of the served zone: now, or when the last transfer of it ends. */
+static void
+server_zone_drop(struct server *srv)
+{
+	if (srv->zone_shared != NULL) {
+		xfr_zone_release(srv->zone_shared);
+		srv->zone_shared = NULL;
+	} else if (srv->zone != NULL)
+		ldns_zone_deep_free(srv->zone);
+	srv->zone = NULL;
+	srv->trim_due = 1;
+}
+
 /*
  * Make z the served zone: build its snapshot, persist it when asked, then
  * swap. touched, when not NULL, holds records whose owners are the only
@@ -148,7 +161,7 @@ server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_l
 	}
 	if (srv->zone != NULL) {
 		xfr_journal_record(&srv->journal, srv->zone, z, touched);
-		ldns_zone_deep_free(srv->zone);
+		server_zone_drop(srv);
 	}
 	srv->zone = z;
 	log_info("serving %s serial %u: %zu names in %zu bytes", srv->conf->dns.zone,
@@ -249,8 +262,10 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
 	if (update_reply(u, rcode, &out->msg, &out->len) == -1)
 		out->msg = NULL;
-	else
+	else {
 		metrics_update(srv->metrics, rcode);
+		out->signed_ok = tsig_signed_without_error(out->msg, out->len);
+	}
 	update_end(u);
 	if (applied) {
 		log_info("update applied, serial %u", serial);
@@ -298,47 +313,57 @@ slow_signed_query(struct server *srv, const struct query *q0, int transport,
 	metrics_query(metrics_block(srv->metrics, 0), transport, &q, buf, blen);
 	out->msg = buf;
 	out->len = blen;
+	out->signed_ok = v == TSIG_OK;
 }
 
-/* A zone transfer, and one log line saying what it carried to whom. */
+/*
+ * A zone transfer: its stream, and one log line saying what it carries to
+ * whom. The stream shares the zone being served, and keeps it after an
+ * UPDATE replaces it, until the transfer ends.
+ */
 static void
 slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
-    const struct sockaddr_storage *peer, int qtype, struct replies *out)
+    const struct sockaddr_storage *peer, int qtype, int busy, struct replies *out)
 {
-	const char	*kind = qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR";
-	char		 who[INET6_ADDRSTRLEN + 16];
-	uint32_t	 serial = zone_serial(srv->zone);
+	const char		*kind = qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR";
+	char			 who[INET6_ADDRSTRLEN + 16];
+	uint32_t		 serial = zone_serial(srv->zone);
+	struct xfr_stream	*s;
 
-	if (xfr_answer(msg, len, (const struct sockaddr *)peer, srv->zone, &srv->journal,
-	    srv->conf->dns.zone, &srv->conf->dns, &out->xfr) == -1)
+	if (srv->zone_shared == NULL && (srv->zone_shared = xfr_zone_create(srv->zone)) == NULL)
 		return;
+	if ((s = xfr_stream_start(msg, len, (const struct sockaddr *)peer, srv->zone_shared,
+	    &srv->journal, srv->conf->dns.zone, &srv->conf->dns, busy)) == NULL)
+		return;
+	out->xfr = s;
+	out->signed_ok = xfr_stream_signed(s);
 	addr_text(peer, who, sizeof(who));
-	if (out->xfr.form == XFR_ERROR)
+	if (xfr_stream_form(s) == XFR_ERROR || xfr_stream_form(s) == XFR_BUSY)
 		metrics_transfer_refused(srv->metrics);
 	else
 		metrics_transfer(srv->metrics, qtype == DNS_TYPE_AXFR ? MXFR_AXFR :
-		    out->xfr.form == XFR_FULL ? MXFR_IXFR_FULL : MXFR_IXFR);
-	switch (out->xfr.form) {
+		    xfr_stream_form(s) == XFR_FULL ? MXFR_IXFR_FULL : MXFR_IXFR);
+	switch (xfr_stream_form(s)) {
 	case XFR_ERROR: {
-		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
-		    out->xfr.n > 0 && out->xfr.len[0] >= 4 ? dns_rcode(out->xfr.msg[0]) :
-		    DNS_RCODE_SERVFAIL);
+		const ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, xfr_stream_rcode(s));
 
 		/* Anyone can ask: at debug level, so a flood cannot fill the log. */
 		log_debug("%s to %s: answered %s", kind, who, rc ? rc->name : "?");
 		break;
 	}
+	case XFR_BUSY:
+		/* tcp.c says so, rate-limited. */
+		log_debug("%s to %s: REFUSED, at the transfer limits", kind, who);
+		break;
 	case XFR_SOA:
 		log_info("%s to %s: current at serial %u", kind, who, serial);
 		break;
 	case XFR_FULL:
-		log_info("%s to %s: the whole zone at serial %u (%zu message%s)", kind, who,
-		    serial, out->xfr.n, out->xfr.n == 1 ? "" : "s");
+		log_info("%s to %s: the whole zone at serial %u", kind, who, serial);
 		break;
 	case XFR_INCREMENTAL:
-		log_info("%s to %s: %zu change%s up to serial %u (%zu message%s)", kind, who,
-		    out->xfr.changes, out->xfr.changes == 1 ? "" : "s", serial, out->xfr.n,
-		    out->xfr.n == 1 ? "" : "s");
+		log_info("%s to %s: %zu change%s up to serial %u", kind, who,
+		    xfr_stream_changes(s), xfr_stream_changes(s) == 1 ? "" : "s", serial);
 		break;
 	}
 }
@@ -346,7 +371,7 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 /* Handle a message the fast path passed on; fills out with the replies. */
 void
 server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
-    const struct sockaddr_storage *peer, int transport, struct replies *out)
+    const struct sockaddr_storage *peer, int transport, int xfr_busy, struct replies *out)
 {
 	struct query q;
 
@@ -357,7 +382,7 @@ server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
 		slow_update(srv, msg, len, out);
 	else if (transport == QUERY_TRANSPORT_TCP &&
 	    (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR))
-		slow_transfer(srv, msg, len, peer, q.qtype, out);
+		slow_transfer(srv, msg, len, peer, q.qtype, xfr_busy, out);
 	else if (q.has_tsig)
 		slow_signed_query(srv, &q, transport, out);
 }
@@ -366,8 +391,9 @@ void
 server_replies_free(struct replies *r)
 {
 	free(r->msg);
-	if (r->xfr.n > 0)
-		xfr_msgs_free(&r->xfr);
+	xfr_stream_free(r->xfr);
+	r->msg = NULL;
+	r->xfr = NULL;
 }
 
 static void
@@ -382,7 +408,7 @@ slowq_drain(struct server *srv)
 			struct slow_req	*r = reqs[i];
 			struct replies	 rep;
 
-			server_slow_handle(srv, r->data, r->len, &r->peer, QUERY_TRANSPORT_UDP, &rep);
+			server_slow_handle(srv, r->data, r->len, &r->peer, QUERY_TRANSPORT_UDP, 0, &rep);
 			if (rep.msg != NULL) {
 				struct iovec	iov = { rep.msg, rep.len };
 				struct msghdr	mh = {
@@ -604,6 +630,9 @@ server_loop(struct server *srv)
 		if (srv->notifier != NULL && (nt = notifier_timeout_ms(srv->notifier)) >= 0 &&
 		    nt < timeout)
 			timeout = nt;
+		if (srv->accept_resume_ms != 0 && (nt = (int)(srv->accept_resume_ms - mono_ms())) <
+		    timeout)
+			timeout = nt < 0 ? 0 : nt;
 		n = epoll_wait(srv->epfd, events, 64, timeout);
 		for (i = 0; i < n; i++) {
 			struct ev *ev = events[i].data.ptr;
@@ -639,6 +668,8 @@ server_loop(struct server *srv)
 		}
 		if (srv->notifier != NULL && notifier_timeout_ms(srv->notifier) == 0)
 			notifier_on_timer(srv->notifier);
+		tcp_reap(srv);
+		tcp_accept_resume(srv);
 		if (mono_ms() - last_sweep >= 1000) {
 			tcp_conns_expire(srv);
 			last_sweep = mono_ms();
@@ -664,8 +695,7 @@ server_stop(struct server *srv)
 		close(srv->listeners[i].fd);
 	slowq_discard(srv);
 	snapshot_free(rcu_xchg_pointer(&server_snapshot, NULL));
-	if (srv->zone != NULL)
-		ldns_zone_deep_free(srv->zone);
+	server_zone_drop(srv);
 	xfr_journal_clear(&srv->journal);
 	if (srv->notifier != NULL)
 		notifier_free(srv->notifier);
@@ -759,9 +789,10 @@ server_run(const struct conf *conf, ldns_zone *z)
 	for (i = 0; i < conf->dns.n_listen; i++)
 		log_info("listening on %s udp+tcp",
 		    addr_text(&conf->dns.listen[i].ss, where, sizeof(where)));
-	log_info("udp workers per listen address: %zu; tcp: at most %d connections, "
-	    "idle timeout %d s", server_workers_per_address(&conf->dns),
-	    TCP_MAX_CONNS, TCP_IDLE_MS / 1000);
+	log_info("udp workers per listen address: %zu; tcp: at most %d connections (%d per "
+	    "address, %d per /24 or /56), idle timeout %d s, lifetime %d s",
+	    server_workers_per_address(&conf->dns), TCP_MAX_CONNS, TCP_PER_ADDR, TCP_PER_NET,
+	    TCP_IDLE_MS / 1000, TCP_LIFETIME_MS / 1000);
 	if (srv.metrics != NULL)
 		log_info("metrics on http://%s/metrics", conf->dns.metrics_listen.text);
 	server_notifier_create(&srv);

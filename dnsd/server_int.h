@@ -33,9 +33,25 @@ struct snapshot;
 struct tcp_conn;
 struct worker;
 
-#define TCP_MAX_CONNS	256
-#define TCP_IDLE_MS	10000
-#define TCP_MSG_MAX	65535
+/*
+ * TCP limits. A client (one address) has at most TCP_PER_ADDR connections
+ * and its /24 (IPv4) or /56 (IPv6) at most TCP_PER_NET; past those, and
+ * at TCP_MAX_CONNS in all, a new connection takes the place of the
+ * oldest one that has not shown the update key, in the most crowded
+ * network or address (a signed exchange always gets in). A connection is closed when idle for TCP_IDLE_MS, and takes
+ * no new queries after TCP_LIFETIME_MS or TCP_MAX_QUERIES. At most
+ * TCP_XFR_PER_ADDR transfers per client and TCP_XFR_MAX in all are sent
+ * at once; more are REFUSED unless signed.
+ */
+#define TCP_MAX_CONNS		256
+#define TCP_PER_ADDR		16
+#define TCP_PER_NET		64
+#define TCP_IDLE_MS		10000
+#define TCP_LIFETIME_MS		60000
+#define TCP_MAX_QUERIES		10000
+#define TCP_XFR_PER_ADDR	2
+#define TCP_XFR_MAX		16
+#define TCP_MSG_MAX		65535
 
 /* What a ready descriptor of the control loop is; the first member of each. */
 enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY };
@@ -62,17 +78,19 @@ struct slow_req {
 	uint8_t			data[];
 };
 
-/* What a slow request is answered with: one message, or a transfer's. */
+/* What a slow request is answered with: one message, or a transfer. */
 struct replies {
-	uint8_t		*msg;		/* NULL: none */
-	size_t		 len;
-	struct xfr_msgs	 xfr;
+	uint8_t			*msg;		/* NULL: none */
+	size_t			 len;
+	struct xfr_stream	*xfr;		/* its messages, made as they can go */
+	int			 signed_ok;	/* the request showed the update key */
 };
 
 struct server {
 	const struct conf	*conf;		/* the one in force */
 	struct conf		*conf_owned;	/* a reloaded one we must free */
 	ldns_zone		*zone;
+	struct xfr_zone		*zone_shared;	/* zone, while transfers read it */
 	struct xfr_journal	 journal;	/* its last changes, for IXFR */
 	struct update_replay	*replay;	/* the last signed UPDATEs, kept beside the zone file */
 	int			 epfd;
@@ -82,8 +100,13 @@ struct server {
 	size_t			 nlisteners;
 	struct worker		**workers;
 	size_t			 nworkers;
-	struct tcp_conn		*conns;
+	struct tcp_conn		*conns;		/* the newest first */
+	struct tcp_conn		*closed;	/* closed this turn of the loop */
 	size_t			 nconns;
+	size_t			 nxfr;		/* connections sending a transfer */
+	int64_t			 accept_resume_ms;	/* 0: accepting */
+	int			 accept_starved;	/* out of descriptors, logged */
+	int			 trim_due;	/* memory given back since the last trim */
 	struct notifier		*notifier;
 	struct metrics		*metrics;	/* NULL: dns.metrics_listen is off */
 	int			 stopping;
@@ -99,9 +122,13 @@ int	server_socket_open(const struct conf_sockaddr *a, int type, char *err, size_
 int	server_addr_is_wildcard(const struct sockaddr_storage *ss);
 void	server_ev_add(struct server *srv, struct ev *ev, uint32_t events);
 void	server_ev_mod(struct server *srv, struct ev *ev, uint32_t events);
-/* server.c: answer a message the fast path passed on; replies_free after. */
+/*
+ * server.c: answer a message the fast path passed on; replies_free after.
+ * xfr_busy: the client or the server is at its transfer limit.
+ */
 void	server_slow_handle(struct server *srv, const uint8_t *msg, size_t len,
-	    const struct sockaddr_storage *peer, int transport, struct replies *out);
+	    const struct sockaddr_storage *peer, int transport, int xfr_busy,
+	    struct replies *out);
 void	server_replies_free(struct replies *r);
 
 /*
@@ -118,6 +145,10 @@ void		 udp_workers_stop(struct worker **w, size_t n);
 void	tcp_accept(struct server *srv, struct ev *listener);
 void	tcp_conn_ready(struct server *srv, struct ev *ev, uint32_t events);
 void	tcp_conns_expire(struct server *srv);
+/* Watch the listeners again after a pause for want of descriptors. */
+void	tcp_accept_resume(struct server *srv);
 void	tcp_conns_close(struct server *srv);
+/* Free the connections closed in this turn of the loop, after its events. */
+void	tcp_reap(struct server *srv);
 
 #endif

@@ -205,6 +205,14 @@ tsig_rr_read(const uint8_t *wire, size_t len, struct tsig_rr *r)
 	return TSIG_OK;
 }
 
+int
+tsig_signed_without_error(const uint8_t *wire, size_t len)
+{
+	struct tsig_rr r;
+
+	return tsig_rr_read(wire, len, &r) == TSIG_OK && r.mac_size > 0 && r.error == 0;
+}
+
 /*
  * Is r's MAC the one key k gives wire? A reply's digest starts with the
  * request's MAC (prior); a request has none (prior NULL).

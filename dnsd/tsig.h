@@ -57,6 +57,14 @@ enum tsig_verdict	tsig_verify_request(const uint8_t *wire, size_t len,
 			    struct tsig_state *st);
 
 /*
+ * Does message wire (a reply of ours) end in a TSIG that carries a MAC and
+ * no error? Only a request that showed the key gets one (RFC 8945 5.3): an
+ * unsigned reply, or one carrying BADSIG, BADKEY or BADTIME, answers a
+ * request that did not. It checks the form, not the MAC.
+ */
+int	tsig_signed_without_error(const uint8_t *wire, size_t len);
+
+/*
  * Append a TSIG record to reply (in place; ARCOUNT updated): signed with
  * key over the request MAC in st when st->error is TSIG_OK, unsigned with
  * st->error otherwise (RFC 8945 section 5.3.2). Returns the new length, or

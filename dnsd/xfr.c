@@ -10,13 +10,18 @@
  * edited file everywhere.
  *
  * The server's control thread gives us a query read from a TCP connection
- * and the current zone; we return the list of DNS messages to send (the
- * caller adds the 2-byte TCP lengths). Access is for dns.allow_transfer
- * addresses or a request signed with dns.update_key; every message of a
- * signed transfer is signed, chained as RFC 8945 5.3.1 says. The zone is
- * only read, never changed.
+ * and the current zone; we decide the answer and then make its DNS
+ * messages one at a time, as the connection drains (the caller adds the
+ * 2-byte TCP lengths). A stream reads the zone and the journal's changes
+ * in place, holding a reference to each, so a transfer costs one message
+ * of memory however large the zone, and an UPDATE meanwhile does not
+ * disturb it: it goes on sending the zone it started with. Access is for
+ * dns.allow_transfer addresses or a request signed with dns.update_key;
+ * every message of a signed transfer is signed, chained as RFC 8945 5.3.1
+ * says. The zone is only read, never changed.
  */
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,29 +34,84 @@
 #define XFR_MSG_BUDGET	16000	/* uncompressed RR bytes per message */
 #define XFR_TSIG_ROOM	1024
 #define XFR_MSG_MAX	65535	/* what a TCP length prefix can carry */
+#define XFR_SEGS	(3 + 4 * XFR_JOURNAL_MAX)
 
-static int
-xfr_push(struct xfr_msgs *out, uint8_t *msg, size_t len)
+/* A piece of the answer section: one record, or a list without its SOAs. */
+struct xfr_seg {
+	const ldns_rr		*rr;
+	const ldns_rr_list	*list;
+};
+
+struct xfr_stream {
+	struct conf_tsig_key	 key;
+	struct tsig_state	 st;		/* chained from message to message */
+	struct tsig_state	 st_first;	/* over the request, for a SERVFAIL */
+	uint16_t		 id;
+	ldns_rr			*question;
+	struct xfr_zone		*zh;		/* held while the stream reads it */
+	struct xfr_change	*chg[XFR_JOURNAL_MAX];
+	size_t			 nchg;
+	struct xfr_seg		 seg[XFR_SEGS];
+	size_t			 nseg, at_seg, at_rr;
+	uint8_t			*ready;		/* a one-message answer, made at start */
+	size_t			 ready_len;
+	enum xfr_form		 form;
+	int			 rcode;
+	size_t			 changes;
+	int			 is_signed;
+	int			 first, done;
+};
+
+/* ---- shared zones and changes ---- */
+
+struct xfr_zone *
+xfr_zone_create(ldns_zone *z)
 {
-	uint8_t **m = realloc(out->msg, (out->n + 1) * sizeof(*m));
-	size_t *l;
+	struct xfr_zone *zh = calloc(1, sizeof(*zh));
 
-	if (m == NULL)
-		return -1;
-	out->msg = m;
-	if ((l = realloc(out->len, (out->n + 1) * sizeof(*l))) == NULL)
-		return -1;
-	out->len = l;
-	out->msg[out->n] = msg;
-	out->len[out->n] = len;
-	out->n++;
-	return 0;
+	if (zh == NULL)
+		return NULL;
+	zh->zone = z;
+	zh->refs = 1;
+	return zh;
 }
 
-/* Wire form of p, signed when st says so, appended to out. */
+void
+xfr_zone_release(struct xfr_zone *zh)
+{
+	if (zh == NULL || --zh->refs > 0)
+		return;
+	ldns_zone_deep_free(zh->zone);
+	free(zh);
+}
+
+static void
+xfr_change_free(struct xfr_change *c)
+{
+	if (c->from_soa)
+		ldns_rr_free(c->from_soa);
+	if (c->to_soa)
+		ldns_rr_free(c->to_soa);
+	if (c->removed)
+		ldns_rr_list_deep_free(c->removed);
+	if (c->added)
+		ldns_rr_list_deep_free(c->added);
+	free(c);
+}
+
+static void
+xfr_change_release(struct xfr_change *c)
+{
+	if (c != NULL && --c->refs == 0)
+		xfr_change_free(c);
+}
+
+/* ---- messages ---- */
+
+/* Wire form of p, signed when st says so; -1 when it cannot be sent. */
 static int
-xfr_emit(struct xfr_msgs *out, const ldns_pkt *p, const struct conf_dns *dns,
-    struct tsig_state *st, int first)
+xfr_wire(const ldns_pkt *p, const struct conf_tsig_key *key, struct tsig_state *st,
+    int first, uint8_t **msg, size_t *len)
 {
 	uint8_t *w = NULL, *b;
 	size_t n;
@@ -64,8 +124,7 @@ xfr_emit(struct xfr_msgs *out, const ldns_pkt *p, const struct conf_dns *dns,
 		return -1;
 	}
 	if (st->present) {
-		if ((r = tsig_sign_reply(b, n, n + XFR_TSIG_ROOM, &dns->update_key,
-		    st, first)) < 0) {
+		if ((r = tsig_sign_reply(b, n, n + XFR_TSIG_ROOM, key, st, first)) < 0) {
 			free(b);
 			return -1;
 		}
@@ -76,38 +135,41 @@ xfr_emit(struct xfr_msgs *out, const ldns_pkt *p, const struct conf_dns *dns,
 		free(b);
 		return -1;
 	}
-	if (xfr_push(out, b, n) < 0) {
-		free(b);
-		return -1;
-	}
+	*msg = b;
+	*len = n;
 	return 0;
 }
 
 /* A reply with no answer: header and question only (q may be NULL). */
 static int
-xfr_error(struct xfr_msgs *out, const uint8_t *wire, const ldns_pkt *q, int rcode,
-    const struct conf_dns *dns, struct tsig_state *st)
+xfr_error(struct xfr_stream *s, uint16_t id, uint8_t flags1, const ldns_rr *q, int rcode,
+    struct tsig_state *st)
 {
 	ldns_pkt *p = ldns_pkt_new();
 	int rc;
 
 	if (p == NULL)
 		return -1;
-	ldns_pkt_set_id(p, dns_rd16(wire + DNS_OFF_ID));
+	ldns_pkt_set_id(p, id);
 	ldns_pkt_set_qr(p, true);
-	ldns_pkt_set_opcode(p, (ldns_pkt_opcode)dns_opcode(wire));
-	ldns_pkt_set_rd(p, wire[DNS_OFF_FLAGS1] & DNS_FLAG_RD);
+	ldns_pkt_set_opcode(p, (ldns_pkt_opcode)((flags1 >> DNS_OPCODE_SHIFT) & DNS_OPCODE_MASK));
+	ldns_pkt_set_rd(p, flags1 & DNS_FLAG_RD);
 	ldns_pkt_set_rcode(p, (uint8_t)rcode);
-	if (q && ldns_pkt_qdcount(q) == 1) {
-		ldns_rr *qr = ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q), 0));
+	if (q != NULL) {
+		ldns_rr *qr = ldns_rr_clone(q);
+
 		if (qr == NULL || !ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, qr)) {
 			ldns_rr_free(qr);
 			ldns_pkt_free(p);
 			return -1;
 		}
 	}
-	rc = xfr_emit(out, p, dns, st, 1);
+	free(s->ready);
+	s->ready = NULL;
+	rc = xfr_wire(p, &s->key, st, 1, &s->ready, &s->ready_len);
 	ldns_pkt_free(p);
+	s->form = XFR_ERROR;
+	s->rcode = rcode;
 	return rc;
 }
 
@@ -151,118 +213,82 @@ xfr_peer_allowed(const struct sockaddr *peer, const struct conf_dns *dns)
 	return 0;
 }
 
-/*
- * The answer section of a transfer, written record by record and split
- * into messages of at most XFR_MSG_BUDGET record bytes; the first message
- * carries the question.
- */
-struct xfr_writer {
-	struct xfr_msgs		*out;
-	const uint8_t		*wire;
-	const ldns_pkt		*q;
-	const struct conf_dns	*dns;
-	struct tsig_state	*st;
-	ldns_pkt		*p;
-	size_t			 budget;
-	int			 first;
-};
+/* ---- the answer section, piece by piece ---- */
 
-static int
-xfr_put(struct xfr_writer *w, const ldns_rr *rr)
+static void
+xfr_seg_rr(struct xfr_stream *s, const ldns_rr *rr)
 {
-	ldns_rr *c;
+	s->seg[s->nseg].rr = rr;
+	s->seg[s->nseg++].list = NULL;
+}
 
-	if (w->p && w->budget + ldns_rr_uncompressed_size(rr) > XFR_MSG_BUDGET) {
-		if (xfr_emit(w->out, w->p, w->dns, w->st, w->first) < 0)
-			return -1;
-		ldns_pkt_free(w->p);
-		w->p = NULL;
-		w->first = 0;
-	}
-	if (w->p == NULL) {
-		if ((w->p = ldns_pkt_new()) == NULL)
-			return -1;
-		ldns_pkt_set_id(w->p, dns_rd16(w->wire + DNS_OFF_ID));
-		ldns_pkt_set_qr(w->p, true);
-		ldns_pkt_set_aa(w->p, true);
-		w->budget = 0;
-		if (w->first) {
-			ldns_rr *qr = ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(w->q), 0));
+static void
+xfr_seg_list(struct xfr_stream *s, const ldns_rr_list *l)
+{
+	s->seg[s->nseg].rr = NULL;
+	s->seg[s->nseg++].list = l;
+}
 
-			if (qr == NULL || !ldns_pkt_push_rr(w->p, LDNS_SECTION_QUESTION, qr)) {
-				ldns_rr_free(qr);
-				return -1;
+/* The record to send next (SOAs inside lists skipped); NULL at the end. */
+static const ldns_rr *
+xfr_peek(struct xfr_stream *s)
+{
+	while (s->at_seg < s->nseg) {
+		const struct xfr_seg *g = &s->seg[s->at_seg];
+
+		if (g->rr != NULL) {
+			if (s->at_rr == 0)
+				return g->rr;
+		} else {
+			while (g->list != NULL && s->at_rr < ldns_rr_list_rr_count(g->list)) {
+				const ldns_rr *rr = ldns_rr_list_rr(g->list, s->at_rr);
+
+				if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
+					return rr;
+				s->at_rr++;
 			}
 		}
+		s->at_seg++;
+		s->at_rr = 0;
 	}
-	if ((c = ldns_rr_clone(rr)) == NULL ||
-	    !ldns_pkt_push_rr(w->p, LDNS_SECTION_ANSWER, c)) {
-		ldns_rr_free(c);
-		return -1;
-	}
-	w->budget += ldns_rr_uncompressed_size(rr);
-	return 0;
-}
-
-/* Every record of list but SOAs. */
-static int
-xfr_put_list(struct xfr_writer *w, const ldns_rr_list *list)
-{
-	for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(list, i);
-
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA && xfr_put(w, rr) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* The last message out, and the writer's memory back. */
-static int
-xfr_finish(struct xfr_writer *w, int rc)
-{
-	if (rc == 0 && w->p && xfr_emit(w->out, w->p, w->dns, w->st, w->first) < 0)
-		rc = -1;
-	if (w->p)
-		ldns_pkt_free(w->p);
-	w->p = NULL;
-	return rc;
+	return NULL;
 }
 
 /* The zone in AXFR form: SOA, every RR, SOA; or the SOA alone. */
-static int
-xfr_full(struct xfr_writer *w, const ldns_zone *zone, int soa_only)
+static void
+xfr_plan_full(struct xfr_stream *s, int soa_only)
 {
-	const ldns_rr *soa = ldns_zone_soa(zone);
-	int rc = xfr_put(w, soa);
+	const ldns_rr *soa = ldns_zone_soa(s->zh->zone);
 
-	if (rc == 0 && !soa_only)
-		rc = xfr_put_list(w, ldns_zone_rrs(zone)) < 0 || xfr_put(w, soa) < 0 ? -1 : 0;
-	return xfr_finish(w, rc);
+	xfr_seg_rr(s, soa);
+	if (!soa_only) {
+		xfr_seg_list(s, ldns_zone_rrs(s->zh->zone));
+		xfr_seg_rr(s, soa);
+	}
 }
 
 /*
  * The changes since serial in RFC 1995 form: the current SOA; for each
  * change the old SOA, what it removed, the new SOA, what it added; the
- * current SOA again.
+ * current SOA again. The changes are held until the stream ends.
  */
-static int
-xfr_incremental(struct xfr_writer *w, const ldns_zone *zone,
-    const struct xfr_journal *j, size_t from)
+static void
+xfr_plan_incremental(struct xfr_stream *s, struct xfr_journal *j, size_t from)
 {
-	const ldns_rr *soa = ldns_zone_soa(zone);
-	int rc = xfr_put(w, soa);
+	const ldns_rr *soa = ldns_zone_soa(s->zh->zone);
 
-	for (size_t i = from; rc == 0 && i < j->n; i++) {
-		const struct xfr_change *c = &j->change[(j->first + i) % XFR_JOURNAL_MAX];
+	xfr_seg_rr(s, soa);
+	for (size_t i = from; i < j->n; i++) {
+		struct xfr_change *c = j->change[(j->first + i) % XFR_JOURNAL_MAX];
 
-		if (xfr_put(w, c->from_soa) < 0 || xfr_put_list(w, c->removed) < 0 ||
-		    xfr_put(w, c->to_soa) < 0 || xfr_put_list(w, c->added) < 0)
-			rc = -1;
+		c->refs++;
+		s->chg[s->nchg++] = c;
+		xfr_seg_rr(s, c->from_soa);
+		xfr_seg_list(s, c->removed);
+		xfr_seg_rr(s, c->to_soa);
+		xfr_seg_list(s, c->added);
 	}
-	if (rc == 0)
-		rc = xfr_put(w, soa);
-	return xfr_finish(w, rc);
+	xfr_seg_rr(s, soa);
 }
 
 static uint32_t
@@ -290,82 +316,95 @@ xfr_journal_find(const struct xfr_journal *j, const ldns_zone *zone, uint32_t se
 
 	if (j == NULL || j->n == 0)
 		return -1;
-	last = &j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
+	last = j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX];
 	if (xfr_soa_serial(last->to_soa) != zone_serial(zone))
 		return -1;
 	for (i = 0; i < j->n; i++)
-		if (xfr_soa_serial(j->change[(j->first + i) % XFR_JOURNAL_MAX].from_soa) == serial)
+		if (xfr_soa_serial(j->change[(j->first + i) % XFR_JOURNAL_MAX]->from_soa) == serial)
 			break;
 	if (i == j->n)
 		return -1;
 	/* Changes that weigh more than the zone: the zone is the shorter answer. */
 	for (size_t k = i; k < j->n; k++)
-		records += xfr_change_size(&j->change[(j->first + k) % XFR_JOURNAL_MAX]);
+		records += xfr_change_size(j->change[(j->first + k) % XFR_JOURNAL_MAX]);
 	if (records > ldns_rr_list_rr_count(ldns_zone_rrs(zone)) + 2)
 		return -1;
 	return (ssize_t)i;
 }
 
-int
-xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
-    const ldns_zone *zone, const struct xfr_journal *journal, const char *origin,
-    const struct conf_dns *dns, struct xfr_msgs *out)
+/* ---- streams ---- */
+
+struct xfr_stream *
+xfr_stream_start(const uint8_t *wire, size_t len, const struct sockaddr *peer,
+    struct xfr_zone *zh, struct xfr_journal *journal, const char *origin,
+    const struct conf_dns *dns, int busy)
 {
-	struct tsig_state st, st_first;
-	struct xfr_writer w;
+	struct xfr_stream *s;
 	ssize_t from = -1;
 	ldns_pkt *q = NULL;
-	ldns_rr *qr;
+	ldns_rr *qr = NULL;
 	ldns_rdf *apex = NULL;
+	const ldns_zone *zone = zh->zone;
 	enum tsig_verdict trc;
+	uint16_t id;
+	uint8_t flags1;
 	int rc = 0, soa_only = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (len < DNS_HEADER_LEN || (wire[DNS_OFF_FLAGS1] & DNS_FLAG_QR))
-		return -1;
-	trc = tsig_verify_request(wire, len, &dns->update_key, (unsigned)dns->tsig_fudge_max, &st);
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->key = dns->update_key;
+	s->first = 1;
+	id = dns_rd16(wire + DNS_OFF_ID);
+	flags1 = wire[DNS_OFF_FLAGS1];
+	s->id = id;
+	trc = tsig_verify_request(wire, len, &dns->update_key, (unsigned)dns->tsig_fudge_max,
+	    &s->st);
 	if (trc == TSIG_MALFORMED)
-		st.present = 0;
+		s->st.present = 0;
+	s->st_first = s->st;
 	if (ldns_wire2pkt(&q, wire, len) != LDNS_STATUS_OK) {
 		q = NULL;
-		rc = xfr_error(out, wire, NULL, DNS_RCODE_FORMERR, dns, &st);
+		rc = xfr_error(s, id, flags1, NULL, DNS_RCODE_FORMERR, &s->st);
 		goto done;
 	}
-	if (trc == TSIG_MALFORMED || ldns_pkt_qdcount(q) != 1 ||
-	    (qr = ldns_rr_list_rr(ldns_pkt_question(q), 0)) == NULL ||
+	if (ldns_pkt_qdcount(q) == 1)
+		qr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+	if (trc == TSIG_MALFORMED || ldns_pkt_qdcount(q) != 1 || qr == NULL ||
 	    (ldns_rr_get_type(qr) != LDNS_RR_TYPE_AXFR &&
 	    ldns_rr_get_type(qr) != LDNS_RR_TYPE_IXFR)) {
-		rc = xfr_error(out, wire, q, DNS_RCODE_FORMERR, dns, &st);
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_FORMERR, &s->st);
 		goto done;
 	}
 	if (trc > TSIG_OK) {
 		/* A TSIG error: RFC 8945 5.2, NOTAUTH with the error. */
-		rc = xfr_error(out, wire, q, DNS_RCODE_NOTAUTH, dns, &st);
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_NOTAUTH, &s->st);
 		goto done;
 	}
 	if (ldns_str2rdf_dname(&apex, origin) != LDNS_STATUS_OK) {
-		rc = xfr_error(out, wire, q, DNS_RCODE_SERVFAIL, dns, &st);
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_SERVFAIL, &s->st);
 		goto done;
 	}
 	if (ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN ||
 	    ldns_dname_compare(ldns_rr_owner(qr), apex) != 0) {
 		/* Not our zone: REFUSED, as the query fast path answers it. */
-		rc = xfr_error(out, wire, q, DNS_RCODE_REFUSED, dns, &st);
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_REFUSED, &s->st);
 		goto done;
 	}
-	if ((trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) ||
-	    ldns_zone_soa(zone) == NULL) {
-		rc = xfr_error(out, wire, q, DNS_RCODE_REFUSED, dns, &st);
+	if ((trc != TSIG_OK && !xfr_peer_allowed(peer, dns)) || ldns_zone_soa(zone) == NULL) {
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_REFUSED, &s->st);
 		goto done;
 	}
+	s->is_signed = trc == TSIG_OK;
 	if (ldns_rr_get_type(qr) == LDNS_RR_TYPE_IXFR) {
 		const ldns_rr_list *auth = ldns_pkt_authority(q);
 
 		for (size_t i = 0; auth && i < ldns_rr_list_rr_count(auth); i++) {
-			ldns_rr *s = ldns_rr_list_rr(auth, i);
+			ldns_rr *soa = ldns_rr_list_rr(auth, i);
 
-			if (ldns_rr_get_type(s) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(s) == 7) {
-				uint32_t theirs = xfr_soa_serial(s), ours = zone_serial(zone);
+			if (ldns_rr_get_type(soa) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(soa) == 7) {
+				uint32_t theirs = xfr_soa_serial(soa), ours = zone_serial(zone);
 
 				/* Current or newer (RFC 1982): the SOA alone. */
 				soa_only = (int32_t)(ours - theirs) <= 0;
@@ -375,31 +414,204 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 			}
 		}
 	}
-	st_first = st;
-	memset(&w, 0, sizeof(w));
-	w.out = out;
-	w.wire = wire;
-	w.q = q;
-	w.dns = dns;
-	w.st = &st;
-	w.first = 1;
-	rc = from >= 0 ? xfr_incremental(&w, zone, journal, (size_t)from) :
-	    xfr_full(&w, zone, soa_only);
-	out->form = from >= 0 ? XFR_INCREMENTAL : soa_only ? XFR_SOA : XFR_FULL;
-	out->changes = from >= 0 ? journal->n - (size_t)from : 0;
-	if (rc < 0) {
-		/* Nothing half-sent: one SERVFAIL, signed over the request. */
-		xfr_msgs_free(out);
-		rc = xfr_error(out, wire, q, DNS_RCODE_SERVFAIL, dns, &st_first);
+	if (busy && !soa_only && !s->is_signed) {
+		/* At the transfer limits: the client tries again later. */
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_REFUSED, &s->st);
+		s->form = XFR_BUSY;
+		goto done;
+	}
+	if ((s->question = ldns_rr_clone(qr)) == NULL) {
+		rc = xfr_error(s, id, flags1, qr, DNS_RCODE_SERVFAIL, &s->st);
+		goto done;
+	}
+	s->zh = zh;
+	zh->refs++;
+	if (from >= 0) {
+		xfr_plan_incremental(s, journal, (size_t)from);
+		s->form = XFR_INCREMENTAL;
+		s->changes = journal->n - (size_t)from;
+	} else {
+		xfr_plan_full(s, soa_only);
+		s->form = soa_only ? XFR_SOA : XFR_FULL;
 	}
 done:
-	if (rc < 0)
-		xfr_msgs_free(out);
 	if (apex)
 		ldns_rdf_deep_free(apex);
 	if (q)
 		ldns_pkt_free(q);
-	return rc < 0 ? -1 : 0;
+	if (rc < 0) {
+		xfr_stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The first message could not be made: one SERVFAIL, signed over the request. */
+static int
+xfr_stream_servfail(struct xfr_stream *s, uint8_t **msg, size_t *len)
+{
+	if (xfr_error(s, s->id, 0, s->question, DNS_RCODE_SERVFAIL, &s->st_first) < 0)
+		return -1;
+	s->done = 1;
+	*msg = s->ready;
+	*len = s->ready_len;
+	s->ready = NULL;
+	return 1;
+}
+
+int
+xfr_stream_next(struct xfr_stream *s, uint8_t **msg, size_t *len)
+{
+	const ldns_rr *rr;
+	ldns_pkt *p;
+	size_t budget = 0, count = 0;
+	int rc = 0;
+
+	if (s->ready != NULL) {
+		*msg = s->ready;
+		*len = s->ready_len;
+		s->ready = NULL;
+		s->done = 1;
+		return 1;
+	}
+	if (s->done || xfr_peek(s) == NULL)
+		return 0;
+	if ((p = ldns_pkt_new()) == NULL)
+		return s->first ? xfr_stream_servfail(s, msg, len) : -1;
+	ldns_pkt_set_id(p, s->id);
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_aa(p, true);
+	if (s->first) {
+		ldns_rr *qr = ldns_rr_clone(s->question);
+
+		if (qr == NULL || !ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, qr)) {
+			ldns_rr_free(qr);
+			rc = -1;
+		}
+	}
+	/* Records up to the budget; always one, however large. */
+	while (rc == 0 && (rr = xfr_peek(s)) != NULL) {
+		size_t sz = ldns_rr_uncompressed_size(rr);
+		ldns_rr *c;
+
+		if (count > 0 && budget + sz > XFR_MSG_BUDGET)
+			break;
+		if ((c = ldns_rr_clone(rr)) == NULL ||
+		    !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, c)) {
+			ldns_rr_free(c);
+			rc = -1;
+			break;
+		}
+		budget += sz;
+		count++;
+		s->at_rr++;
+	}
+	if (rc == 0)
+		rc = xfr_wire(p, &s->key, &s->st, s->first, msg, len);
+	ldns_pkt_free(p);
+	if (rc < 0)
+		return s->first ? xfr_stream_servfail(s, msg, len) : -1;
+	s->first = 0;
+	if (xfr_peek(s) == NULL)
+		s->done = 1;
+	return 1;
+}
+
+enum xfr_form
+xfr_stream_form(const struct xfr_stream *s)
+{
+	return s->form;
+}
+
+int
+xfr_stream_rcode(const struct xfr_stream *s)
+{
+	return s->rcode;
+}
+
+size_t
+xfr_stream_changes(const struct xfr_stream *s)
+{
+	return s->changes;
+}
+
+int
+xfr_stream_signed(const struct xfr_stream *s)
+{
+	return s->is_signed;
+}
+
+void
+xfr_stream_free(struct xfr_stream *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nchg; i++)
+		xfr_change_release(s->chg[i]);
+	xfr_zone_release(s->zh);
+	if (s->question)
+		ldns_rr_free(s->question);
+	free(s->ready);
+	free(s);
+}
+
+static int
+xfr_push(struct xfr_msgs *out, uint8_t *msg, size_t len)
+{
+	uint8_t **m = realloc(out->msg, (out->n + 1) * sizeof(*m));
+	size_t *l;
+
+	if (m == NULL)
+		return -1;
+	out->msg = m;
+	if ((l = realloc(out->len, (out->n + 1) * sizeof(*l))) == NULL)
+		return -1;
+	out->len = l;
+	out->msg[out->n] = msg;
+	out->len[out->n] = len;
+	out->n++;
+	return 0;
+}
+
+int
+xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
+    const ldns_zone *zone, const struct xfr_journal *journal, const char *origin,
+    const struct conf_dns *dns, struct xfr_msgs *out)
+{
+	/* Never freed through this reference: the caller keeps the zone. */
+	struct xfr_zone zh = { (ldns_zone *)(uintptr_t)zone, 1 };
+	struct xfr_stream *s;
+	uint8_t *m;
+	size_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	s = xfr_stream_start(wire, len, peer, &zh, (struct xfr_journal *)(uintptr_t)journal,
+	    origin, dns, 0);
+	if (s == NULL)
+		return -1;
+	while ((rc = xfr_stream_next(s, &m, &n)) == 1)
+		if (xfr_push(out, m, n) < 0) {
+			free(m);
+			rc = -1;
+			break;
+		}
+	out->form = s->form == XFR_BUSY ? XFR_ERROR : s->form;
+	out->changes = s->changes;
+	if (rc < 0) {
+		/* Nothing half-sent: one SERVFAIL, signed over the request. */
+		xfr_msgs_free(out);
+		if (xfr_error(s, s->id, 0, s->question, DNS_RCODE_SERVFAIL, &s->st_first) < 0 ||
+		    xfr_push(out, s->ready, s->ready_len) < 0) {
+			xfr_stream_free(s);
+			xfr_msgs_free(out);
+			return -1;
+		}
+		s->ready = NULL;
+		out->form = XFR_ERROR;
+	}
+	xfr_stream_free(s);
+	return 0;
 }
 
 void
@@ -529,27 +741,15 @@ xfr_list_add(ldns_rr_list *l, const ldns_rr *rr)
 	return 0;
 }
 
-static void
-xfr_change_free(struct xfr_change *c)
-{
-	if (c->from_soa)
-		ldns_rr_free(c->from_soa);
-	if (c->to_soa)
-		ldns_rr_free(c->to_soa);
-	if (c->removed)
-		ldns_rr_list_deep_free(c->removed);
-	if (c->added)
-		ldns_rr_list_deep_free(c->added);
-	memset(c, 0, sizeof(*c));
-}
-
+/* The oldest change out of the journal (a stream still sending it keeps it). */
 static void
 xfr_journal_drop_oldest(struct xfr_journal *j)
 {
-	struct xfr_change *c = &j->change[j->first];
+	struct xfr_change *c = j->change[j->first];
 
 	j->rrs -= xfr_change_size(c);
-	xfr_change_free(c);
+	j->change[j->first] = NULL;
+	xfr_change_release(c);
 	j->first = (j->first + 1) % XFR_JOURNAL_MAX;
 	j->n--;
 }
@@ -602,7 +802,7 @@ void
 xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
     const ldns_rr_list *touched)
 {
-	struct xfr_change c;
+	struct xfr_change *c;
 	uint32_t from, to;
 	size_t keep;
 
@@ -619,24 +819,25 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	 * the serial. A reload that changed nothing keeps it.
 	 */
 	if ((int32_t)(to - from) < 0 || (j->n > 0 && xfr_soa_serial(
-	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX].to_soa) != from)) {
+	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX]->to_soa) != from)) {
 		xfr_journal_clear(j);
 		if ((int32_t)(to - from) < 0)
 			return;
 	}
-	memset(&c, 0, sizeof(c));
-	if (xfr_diff(old, new, touched, &c) < 0) {
-		xfr_change_free(&c);
+	if ((c = calloc(1, sizeof(*c))) == NULL || xfr_diff(old, new, touched, c) < 0) {
+		if (c != NULL)
+			xfr_change_free(c);
 		xfr_journal_clear(j);
 		return;
 	}
+	c->refs = 1;
 	if (to == from) {
-		int same = ldns_rr_list_rr_count(c.removed) == 0 &&
-		    ldns_rr_list_rr_count(c.added) == 0 &&
+		int same = ldns_rr_list_rr_count(c->removed) == 0 &&
+		    ldns_rr_list_rr_count(c->added) == 0 &&
 		    ldns_rr_compare(ldns_zone_soa(old), ldns_zone_soa(new)) == 0 &&
 		    ldns_rr_ttl(ldns_zone_soa(old)) == ldns_rr_ttl(ldns_zone_soa(new));
 
-		xfr_change_free(&c);
+		xfr_change_free(c);
 		if (!same)
 			xfr_journal_clear(j);
 		return;
@@ -645,7 +846,7 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 		xfr_journal_drop_oldest(j);
 	j->change[(j->first + j->n) % XFR_JOURNAL_MAX] = c;
 	j->n++;
-	j->rrs += xfr_change_size(&c);
+	j->rrs += xfr_change_size(c);
 	/* No point in changes that outweigh the zone: past that, send it all. */
 	keep = ldns_rr_list_rr_count(ldns_zone_rrs(new));
 	if (keep < XFR_JOURNAL_MIN_RRS)
@@ -657,6 +858,6 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	 * make an old one ambiguous: keep only the changes since the newest
 	 * serial is ahead of them.
 	 */
-	while (j->n > 0 && (int32_t)(to - xfr_soa_serial(j->change[j->first].from_soa)) <= 0)
+	while (j->n > 0 && (int32_t)(to - xfr_soa_serial(j->change[j->first]->from_soa)) <= 0)
 		xfr_journal_drop_oldest(j);
 }

@@ -5,6 +5,12 @@
  *
  * Runs in the server's control thread. Access: dns.allow_transfer
  * addresses, or a request signed with dns.update_key; others get REFUSED.
+ *
+ * An answer is a stream: xfr_stream_start decides what to send and takes
+ * references to the zone and journal changes it will read, and each
+ * xfr_stream_next makes one more message, when the connection has room
+ * for it. Nothing of the zone is copied for a transfer, and a zone the
+ * server has moved past stays alive only while a transfer still reads it.
  */
 #ifndef REDISFO_XFR_H
 #define REDISFO_XFR_H
@@ -21,7 +27,8 @@ enum xfr_form {
 	XFR_ERROR,		/* one reply with an error rcode */
 	XFR_SOA,		/* the client is current: the SOA alone */
 	XFR_FULL,		/* the whole zone */
-	XFR_INCREMENTAL		/* the changes since the client's serial */
+	XFR_INCREMENTAL,	/* the changes since the client's serial */
+	XFR_BUSY		/* REFUSED: the server is at its transfer limits */
 };
 
 /* The messages of one answer, each a malloc'd DNS message (no TCP length). */
@@ -46,10 +53,11 @@ struct xfr_msgs {
 struct xfr_change {
 	ldns_rr		*from_soa, *to_soa;
 	ldns_rr_list	*removed, *added;	/* SOAs excluded */
+	unsigned	 refs;			/* the journal's, and streams' */
 };
 
 struct xfr_journal {
-	struct xfr_change	change[XFR_JOURNAL_MAX];	/* a ring */
+	struct xfr_change	*change[XFR_JOURNAL_MAX];	/* a ring */
 	size_t			first, n;
 	size_t			rrs;		/* records held, SOAs included */
 };
@@ -64,10 +72,50 @@ void	xfr_journal_record(struct xfr_journal *j, const ldns_zone *old,
 void	xfr_journal_clear(struct xfr_journal *j);
 
 /*
+ * A zone shared by the server and the transfers still reading it: the
+ * zone is freed with the last reference.
+ */
+struct xfr_zone {
+	ldns_zone	*zone;
+	unsigned	 refs;
+};
+
+/* A zone with one reference, the caller's; NULL when out of memory. */
+struct xfr_zone	*xfr_zone_create(ldns_zone *z);
+void		 xfr_zone_release(struct xfr_zone *zh);
+
+struct xfr_stream;
+
+/*
  * Answer the AXFR/IXFR query wire from peer with zone (apex origin) and
- * journal (NULL: none).
- * Always produces at least one message (an error reply if refused or
- * malformed) unless the query must be dropped (returns -1).
+ * journal (NULL: none). When busy, an unsigned request that would get
+ * data is REFUSED instead (the server is at its transfer limits; a
+ * request signed with the update key always gets its answer). NULL when
+ * the query must be dropped; the stream holds what it reads, and none of
+ * wire, peer or dns past this call.
+ */
+struct xfr_stream	*xfr_stream_start(const uint8_t *wire, size_t len,
+			    const struct sockaddr *peer, struct xfr_zone *zone,
+			    struct xfr_journal *journal, const char *origin,
+			    const struct conf_dns *dns, int busy);
+/*
+ * The next message of the answer (malloc'd, no TCP length): 1; 0 when
+ * the answer is complete; -1 when a message cannot be made after others
+ * went out (the connection must close: the answer cannot be completed).
+ */
+int			 xfr_stream_next(struct xfr_stream *s, uint8_t **msg, size_t *len);
+enum xfr_form		 xfr_stream_form(const struct xfr_stream *s);
+/* XFR_ERROR: the rcode; XFR_INCREMENTAL: how many changes. */
+int			 xfr_stream_rcode(const struct xfr_stream *s);
+size_t			 xfr_stream_changes(const struct xfr_stream *s);
+/* Was the request signed with the update key (and verified)? */
+int			 xfr_stream_signed(const struct xfr_stream *s);
+void			 xfr_stream_free(struct xfr_stream *s);
+
+/*
+ * The whole answer at once (for tests and tools): always at least one
+ * message (an error reply if refused or malformed) unless the query must
+ * be dropped (returns -1); a failure part-way is one SERVFAIL.
  */
 int	xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
 	    const ldns_zone *zone, const struct xfr_journal *journal,

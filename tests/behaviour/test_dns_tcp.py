@@ -3,8 +3,10 @@
 2-byte length prefix, several queries on one connection (sequential,
 pipelined, split across writes, answered even when the client reads late),
 an idle timeout that closes silent or half-sent connections, and a cap on
-connections that refuses new ones while existing ones and UDP keep working.
-The server's idle timeout is 10 s (TCP_IDLE_MS in dnsd/server.c); the slow
+connections that refuses new ones while existing ones and UDP keep working
+(here all from 127.0.0.1, so the per-address cap, TCP_PER_ADDR: the other
+limits are in test_tcp_limits.py).
+The server's idle timeout is 10 s (TCP_IDLE_MS in dnsd/server_int.h); the slow
 checks run side by side so the file takes one timeout, not one per case.
 """
 
@@ -20,8 +22,8 @@ import dnswire as w
 from dnstools import HAVE_IPV6, recv_exact
 from servers import wait_until
 
-IDLE_TIMEOUT = 10.0     # dnsd/server.c TCP_IDLE_MS
-CAP = 256               # dnsd/server.c TCP_MAX_CONNS
+IDLE_TIMEOUT = 10.0     # dnsd/server_int.h TCP_IDLE_MS
+CAP = 256               # dnsd/server_int.h TCP_MAX_CONNS (one address has fewer)
 
 
 def connect(server, v6=False, timeout=3):

@@ -3,7 +3,9 @@
  * message (65535 bytes) with its TSIG, even for a huge RRset or a single
  * record near 64 KB; the records all arrive, signed messages verify as a
  * chain with ldns; access by allow_transfer with IPv4, IPv6 and v4-mapped
- * IPv6 peers; mutated queries are answered or dropped, never overrun.
+ * IPv6 peers; mutated queries are answered or dropped, never overrun; a
+ * stream outlives the zone and journal changes it reads, and is REFUSED
+ * when busy unless signed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -377,7 +379,7 @@ test_journal_restarts(void **state)
 	xfr_journal_record(&j, a, b, NULL);
 	xfr_journal_record(&j, c, d, NULL);		/* does not follow 101 */
 	assert_int_equal(j.n, 1);
-	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)), 200);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first]->from_soa, 2)), 200);
 	/* 0xffffffff -> 5 is a step forward in serial arithmetic (RFC 1982). */
 	ldns_zone *w = version(0xffffffffu, 2, 0), *x = version(5, 3, 0);
 	xfr_journal_clear(&j);
@@ -428,7 +430,7 @@ test_journal_changes(void **state)
 	memset(&j, 0, sizeof(j));
 	xfr_journal_record(&j, a, b, NULL);
 	assert_int_equal(j.n, 1);
-	c = &j.change[j.first];
+	c = j.change[j.first];
 	assert_int_equal(ldns_rr_list_rr_count(c->removed), 1);
 	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(c->removed, 0)), 60);
 	assert_int_equal(ldns_rr_list_rr_count(c->added), 1);
@@ -445,7 +447,7 @@ test_journal_changes(void **state)
 	}
 	/* 1 again: only the change from 0xc0000000 is told apart from it. */
 	assert_int_equal(j.n, 1);
-	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first].from_soa, 2)),
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(j.change[j.first]->from_soa, 2)),
 	    0xc0000000u);
 	xfr_journal_clear(&j);
 	for (int i = 0; i < 5; i++)
@@ -476,7 +478,7 @@ test_journal_touched(void **state)
 	assert_true(ldns_rr_list_push_rr(touched, rr));
 	xfr_journal_record(&j, a, b, touched);
 	assert_int_equal(j.n, 1);
-	c = &j.change[j.first];
+	c = j.change[j.first];
 	assert_int_equal(ldns_rr_list_rr_count(c->removed), 1);
 	assert_int_equal(ldns_rr_list_rr_count(c->added), 1);
 	assert_int_equal(ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(c->added, 0)),
@@ -484,7 +486,7 @@ test_journal_touched(void **state)
 	xfr_journal_clear(&j);
 	/* The whole zone: both names. */
 	xfr_journal_record(&j, a, b, NULL);
-	assert_int_equal(ldns_rr_list_rr_count(j.change[j.first].added), 2);
+	assert_int_equal(ldns_rr_list_rr_count(j.change[j.first]->added), 2);
 	xfr_journal_clear(&j);
 	ldns_rr_list_deep_free(touched);
 	ldns_zone_deep_free(a);
@@ -596,6 +598,93 @@ test_fuzz(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/* Records of what stream s still has to send; its messages' count in *msgs. */
+static int
+stream_drain(struct xfr_stream *s, int *rcode, size_t *msgs)
+{
+	uint8_t *m;
+	size_t len;
+	int total = 0, rc;
+
+	*rcode = 0;
+	*msgs = 0;
+	while ((rc = xfr_stream_next(s, &m, &len)) == 1) {
+		ldns_pkt *p = NULL;
+
+		assert_int_equal(ldns_wire2pkt(&p, m, len), LDNS_STATUS_OK);
+		if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR)
+			*rcode = ldns_pkt_get_rcode(p);
+		total += (int)ldns_pkt_ancount(p);
+		(*msgs)++;
+		ldns_pkt_free(p);
+		free(m);
+	}
+	assert_int_equal(rc, 0);
+	return total;
+}
+
+/*
+ * An AXFR and an IXFR started, then the zone replaced and the journal
+ * cleared (as an UPDATE and a restart of the journal would): both streams
+ * still send what they started with, message by message. Busy, an
+ * unsigned request is REFUSED and a signed one answered.
+ */
+static void
+test_stream_outlives_zone(void **state)
+{
+	struct sockaddr_storage ss = peer_of("127.0.0.1");
+	struct xfr_journal j;
+	ldns_zone *old = version(100, 2, 2000);
+	struct xfr_zone *zh = xfr_zone_create(version(101, 3, 2000));
+	struct xfr_stream *ax, *ix, *busy;
+	uint8_t *qa, *qi, *qs;
+	size_t la, li, ls, msgs;
+	int rc;
+
+	(void)state;
+	dns_init();
+	memset(&j, 0, sizeof(j));
+	assert_non_null(zh);
+	xfr_journal_record(&j, old, zh->zone, NULL);
+	ldns_zone_deep_free(old);
+	qa = xfr_query(0, 0, &la, NULL);
+	qi = xfr_query(100, 0, &li, NULL);
+	qs = xfr_query(0, 1, &ls, NULL);
+	ax = xfr_stream_start(qa, la, (struct sockaddr *)&ss, zh, &j, ORIGIN, &dns, 0);
+	ix = xfr_stream_start(qi, li, (struct sockaddr *)&ss, zh, &j, ORIGIN, &dns, 0);
+	assert_non_null(ax);
+	assert_non_null(ix);
+	assert_int_equal(xfr_stream_form(ax), XFR_FULL);
+	assert_int_equal(xfr_stream_form(ix), XFR_INCREMENTAL);
+	assert_int_equal(xfr_stream_changes(ix), 1);
+	xfr_zone_release(zh);		/* the server moved on */
+	xfr_journal_clear(&j);
+	/* SOA, NS, A, A, 2000 TXT, SOA; SOA, SOA 100, A .2, SOA 101, A .3, SOA */
+	assert_int_equal(stream_drain(ax, &rc, &msgs), 2005);
+	assert_int_equal(rc, 0);
+	assert_true(msgs > 1);
+	assert_int_equal(stream_drain(ix, &rc, &msgs), 6);
+	xfr_stream_free(ax);
+	xfr_stream_free(ix);
+
+	zh = xfr_zone_create(version(102, 2, 0));
+	busy = xfr_stream_start(qa, la, (struct sockaddr *)&ss, zh, NULL, ORIGIN, &dns, 1);
+	assert_int_equal(xfr_stream_form(busy), XFR_BUSY);
+	assert_int_equal(stream_drain(busy, &rc, &msgs), 0);
+	assert_int_equal(rc, LDNS_RCODE_REFUSED);
+	assert_int_equal(msgs, 1);
+	xfr_stream_free(busy);
+	busy = xfr_stream_start(qs, ls, (struct sockaddr *)&ss, zh, NULL, ORIGIN, &dns, 1);
+	assert_true(xfr_stream_signed(busy));
+	assert_int_equal(stream_drain(busy, &rc, &msgs), 5);
+	assert_int_equal(rc, 0);
+	xfr_stream_free(busy);
+	xfr_zone_release(zh);
+	free(qa);
+	free(qi);
+	free(qs);
+}
+
 int
 main(void)
 {
@@ -609,6 +698,7 @@ main(void)
 		cmocka_unit_test(test_journal_changes),
 		cmocka_unit_test(test_journal_touched),
 		cmocka_unit_test(test_journal_bounds),
+		cmocka_unit_test(test_stream_outlives_zone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
