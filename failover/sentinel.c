@@ -39,6 +39,7 @@
 #include "failover/audit.h"
 #include "failover/dnsclient.h"
 #include "failover/lock.h"
+#include "failover/move.h"
 #include "failover/msg.h"
 #include "failover/sentinel.h"
 #include "failover/state.h"
@@ -192,37 +193,11 @@ static enum dnsclient_result
 sentinel_move(const struct sentinel_call *sc, const struct svc_state *st,
     char *e, size_t elen)
 {
-	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
 	const struct conf	*conf = sc->conf;
-	const struct conf_node	*fn = &sc->svc->nodes[sc->from], *tn = &sc->svc->nodes[sc->to];
+	const struct conf_node	*tn = &sc->svc->nodes[sc->to];
 	struct txt_record	 rec;
-	char			 newtxt[DNSCLIENT_VALUE_MAX + 4];
-	size_t			 n = 0, i;
-	int			 has4 = 0, has6 = 0, rcode;
-
-	for (i = 0; i < fn->n_address; i++) {
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, st->owner,
-		    fn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
-		    0, fn->address[i].text };
-		if (fn->address[i].family == AF_INET)
-			has4 = 1;
-		else
-			has6 = 1;
-	}
-	if (!has4)
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, st->owner,
-		    DNSCLIENT_TYPE_A, 0, NULL };
-	if (!has6)
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, st->owner,
-		    DNSCLIENT_TYPE_AAAA, 0, NULL };
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, st->owner,
-	    DNSCLIENT_TYPE_A, 0, NULL };
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, st->owner,
-	    DNSCLIENT_TYPE_AAAA, 0, NULL };
-	for (i = 0; i < tn->n_address; i++)
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, st->owner,
-		    tn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
-		    (uint32_t)conf->dns.ttl, tn->address[i].text };
+	struct move		 m;
+	int			 rcode;
 
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.primary, sizeof(rec.primary), "%s", tn->name);
@@ -230,16 +205,13 @@ sentinel_move(const struct sentinel_call *sc, const struct svc_state *st,
 	if (strcmp(st->redisfo.fenced, tn->name) != 0)
 		snprintf(rec.fenced, sizeof(rec.fenced), "%s", st->redisfo.fenced);
 	txt_stamp(&rec);
-	if (txt_format(&rec, newtxt, sizeof(newtxt)) == -1) {
+	if (move_build(&m, st->owner, st->txt_owner, &sc->svc->nodes[sc->from], tn,
+	    conf->dns.ttl, &rec) == -1) {
 		snprintf(e, elen, "the TXT does not fit (not sent)");
 		return DNSCLIENT_REFUSED;
 	}
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, st->txt_owner,
-	    DNSCLIENT_TYPE_TXT, 0, NULL };
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, st->txt_owner,
-	    DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl, newtxt };
 	return dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
-	    conf->dns.zone, &conf->dns.update_key, ch, n,
+	    conf->dns.zone, &conf->dns.update_key, m.ch, m.n,
 	    conf->failover.probe_timeout_ms * 2, &rcode, e, elen);
 }
 

@@ -59,6 +59,7 @@
 #include "failover/dnsclient.h"
 #include "failover/hook.h"
 #include "failover/lock.h"
+#include "failover/move.h"
 #include "failover/msg.h"
 #include "failover/node.h"
 #include "failover/state.h"
@@ -78,7 +79,6 @@ static enum step_run	switch_step_repoint(struct sw *);
 static enum step_run	switch_step_post_hook(struct sw *);
 static enum step_run	switch_rollback_pause(struct sw *);
 static enum step_run	switch_rollback_promote(struct sw *);
-static size_t		swap_prereqs(const struct sw *, struct dnsclient_change *);
 
 const struct step switch_steps[STEP_MAX] = {
 	[STEP_LOCK]	 = { "lock", "take the switch lock",
@@ -637,7 +637,7 @@ preflight_update_key(struct sw *sw)
 	char				 e[512];
 	size_t				 n;
 
-	n = swap_prereqs(sw, ch);
+	n = move_prereqs(ch, sw->st.owner, sw->pn);
 	res = dnsclient_send_update(&conf->failover.server.ss, conf->failover.server.len,
 	    conf->dns.zone, key, ch, n, conf->failover.pause_timeout_ms * 3 / 4, &info,
 	    e, sizeof(e));
@@ -936,69 +936,29 @@ switch_rollback_promote(struct sw *sw)
 	return RUN_OK;
 }
 
-/* The swap's prerequisite (the record = P's addresses) into ch; the count. */
-static size_t
-swap_prereqs(const struct sw *sw, struct dnsclient_change *ch)
-{
-	const char	*owner = sw->st.owner;
-	size_t		 n = 0, i;
-	int		 has4 = 0, has6 = 0;
-
-	for (i = 0; i < sw->pn->n_address; i++) {
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
-		    sw->pn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
-		    0, sw->pn->address[i].text };
-		if (sw->pn->address[i].family == AF_INET)
-			has4 = 1;
-		else
-			has6 = 1;
-	}
-	if (!has4)
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
-		    DNSCLIENT_TYPE_A, 0, NULL };
-	if (!has6)
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
-		    DNSCLIENT_TYPE_AAAA, 0, NULL };
-	return n;
-}
-
 /* The UPDATE of the swap: prerequisite = P's addresses, then the change. */
 static enum dnsclient_result
 swap_send(struct sw *sw, char *e, size_t elen)
 {
-	struct dnsclient_change	 ch[2 * CONF_ADDR_MAX + 8];
 	const struct conf	*conf = sw->conf;
-	const char		*owner = sw->st.owner, *txt = sw->st.txt_owner;
 	struct txt_record	 rec;
-	char			 rd[2 * CONF_ADDR_MAX][80];
-	size_t			 n, i, r = 0;
+	struct move		 m;
 	int			 timeout;
 
-	n = swap_prereqs(sw, ch);
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_A, 0, NULL };
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner, DNSCLIENT_TYPE_AAAA, 0, NULL };
-	for (i = 0; i < sw->tn->n_address; i++) {
-		snprintf(rd[r], sizeof(rd[r]), "%s", sw->tn->address[i].text);
-		ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, owner,
-		    sw->tn->address[i].family == AF_INET ? DNSCLIENT_TYPE_A : DNSCLIENT_TYPE_AAAA,
-		    (uint32_t)conf->dns.ttl, rd[r] };
-		r++;
-	}
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.primary, sizeof(rec.primary), "%s", sw->tn->name);
 	rec.epoch = sw->new_epoch;
 	snprintf(rec.fenced, sizeof(rec.fenced), "%s", sw->fenced);
 	txt_stamp(&rec);
 	sw->new_rec = rec;
-	if (txt_format(&rec, sw->new_txt, sizeof(sw->new_txt)) == -1) {
+	if (move_build(&m, sw->st.owner, sw->st.txt_owner, sw->pn, sw->tn, conf->dns.ttl,
+	    &rec) == -1) {
 		snprintf(e, elen, "the TXT does not fit (not sent)");
 		memset(&sw->swap_info, 0, sizeof(sw->swap_info));
 		sw->swap_info.rcode = -1;
 		return DNSCLIENT_UNREACHABLE;
 	}
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, txt, DNSCLIENT_TYPE_TXT, 0, NULL };
-	ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt, DNSCLIENT_TYPE_TXT,
-	    (uint32_t)conf->dns.ttl, sw->new_txt };
+	snprintf(sw->new_txt, sizeof(sw->new_txt), "%s", m.txt);
 	/* Some primaries take a second now and then (knotd's zone events):
 	 * wait up to 3/4 of the pause (just renewed), never longer, however
 	 * long probe_timeout_ms is: P must still be paused when the reply
@@ -1006,7 +966,7 @@ swap_send(struct sw *sw, char *e, size_t elen)
 	 * record itself. */
 	timeout = conf->failover.pause_timeout_ms * 3 / 4;
 	return dnsclient_send_update(&conf->failover.server.ss, conf->failover.server.len,
-	    conf->dns.zone, &conf->dns.update_key, ch, n, timeout, &sw->swap_info, e, elen);
+	    conf->dns.zone, &conf->dns.update_key, m.ch, m.n, timeout, &sw->swap_info, e, elen);
 }
 
 /*
