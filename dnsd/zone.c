@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "dnsd/wire.h"
 #include "dnsd/zone.h"
 
@@ -600,28 +601,6 @@ zone_serial(const ldns_zone *z)
 	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
 }
 
-/* fsync the folder holding path, so a rename in it is durable. */
-static int
-fsync_dir_of(const char *path)
-{
-	char	 dir[PATH_MAX];
-	char	*slash;
-	int	 fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* ---- writing records: presentation text that reads back the same ---- */
 
 /*
@@ -964,16 +943,9 @@ int
 zone_file_folder_check(const char *path, char *err, size_t errlen)
 {
 	char		 dir[PATH_MAX];
-	char		*slash;
 	struct stat	 sb;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	folder_of(path, dir, sizeof(dir));
 	if (stat(dir, &sb) == -1) {
 		snprintf(err, errlen, "%s: its folder %s %s", path, dir,
 		    errno == ENOENT ? "does not exist" : strerror(errno));
@@ -992,29 +964,15 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
 	struct ztext		 t = { NULL, 0, 0, 0, 0 };
 	const ldns_rr		*rr = NULL;
-	char			 tmp[PATH_MAX], what[512];
+	struct atomic_file	 af;
+	char			 what[512];
 	FILE			*fp;
-	int			 fd;
 	size_t			 i;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", path);
+	if (zone_file_folder_check(path, err, errlen) == -1 ||
+	    atomic_file_open(&af, path, err, errlen) == -1)
 		return -1;
-	}
-	if (zone_file_folder_check(path, err, errlen) == -1)
-		return -1;
-	if ((fd = mkstemp(tmp)) == -1) {
-		snprintf(err, errlen, "%s: cannot create a temp file: %s", tmp, strerror(errno));
-		return -1;
-	}
-	(void)fchmod(fd, 0644);
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	(void)setvbuf(fp, NULL, _IOFBF, 1 << 16);
+	fp = af.fp;
 	fprintf(fp, "; the state of the service: written by redisfo-dns, serial %u\n",
 	    zone_serial(z));
 	for (i = 0; i <= ldns_rr_list_rr_count(rrs); i++) {
@@ -1041,33 +999,17 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 		}
 	}
 	free(t.p);
-	t.p = NULL;
-	if (fflush(fp) != 0 || fsync(fd) != 0)
-		goto fail;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		goto fail;
-	}
-	fp = NULL;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	if (fsync_dir_of(path) == -1) {
-		snprintf(err, errlen, "%s: fsync of its folder: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return atomic_file_commit(&af, 1, err, errlen);
 unwritable:
 	rr_describe(rr, what, sizeof(what));
 	snprintf(err, errlen, "%s: %s cannot be written: %s", path, what, t.oom ?
 	    "out of memory" : "its text is longer than a zone file reader takes");
 	goto cleanup;
 fail:
-	snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+	snprintf(err, errlen, "%s: cannot write: %s", af.tmp, strerror(errno));
 cleanup:
 	free(t.p);
-	if (fp != NULL)
-		fclose(fp);
-	unlink(tmp);
+	atomic_file_abort(&af);
 	return -1;
 }
 
