@@ -81,7 +81,9 @@ def zone_text(n_services):
     ]
     for i in range(n_services):
         lines.append("svc%d\t5 IN A 10.%d.%d.%d" % (i, i >> 16, (i >> 8) & 255, i & 255))
-        lines.append("svc%d\t5 IN AAAA fd00::%x" % (i, i + 1))
+        v6 = i + 1
+        lines.append("svc%d\t5 IN AAAA fd00::%s" % (
+            i, "%x" % v6 if v6 < 0x10000 else "%x:%x" % (v6 >> 16, v6 & 0xFFFF)))
         lines.append('_redisfo.svc%d\t5 IN TXT "primary=n1 epoch=1 at=2026-01-01T00:00:00Z"' % i)
     return "\n".join(lines) + "\n"
 
