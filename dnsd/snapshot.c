@@ -49,12 +49,14 @@ struct writer {
 /* An RRset of the zone: all RRs of one owner and type. */
 struct rrset {
 	const uint8_t	*owner;		/* lower-cased wire form, in build.names */
-	size_t		 owner_len;
-	uint16_t	 type;
+	union {
+		ldns_rr	**rrs;		/* a run of build.rrs */
+		ldns_rr	*first;		/* while sorting: the one RR of an entry */
+	};
 	uint32_t	 ttl;		/* the lowest of its RRs */
-	ldns_rr		**rrs;		/* a run of build.rrs */
-	size_t		 n;
-	ldns_rr		*first;		/* while sorting: the one RR of an entry */
+	uint32_t	 n;
+	uint16_t	 type;
+	uint8_t		 owner_len;
 };
 
 /* Bodies, names and type tables of a snapshot: freed all at once. */
@@ -390,17 +392,17 @@ build_find_set(const struct build *b, const uint8_t *owner, size_t len, uint16_t
 	struct rrset key;
 
 	key.owner = owner;
-	key.owner_len = len;
+	key.owner_len = (uint8_t)len;
 	key.type = type;
 	return bsearch(&key, b->sets, b->nsets, sizeof(key), rrset_cmp);
 }
 
-static int
-build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
+/* Index of the first set at owner (sets are sorted by owner first), or nsets. */
+static size_t
+build_owner_first(const struct build *b, const uint8_t *owner, size_t len)
 {
 	size_t lo = 0, hi = b->nsets;
 
-	/* Sets are sorted by owner first: search for any type. */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		const struct rrset *s = &b->sets[mid];
@@ -409,14 +411,21 @@ build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
 
 		if (c == 0 && s->owner_len != len)
 			c = s->owner_len < len ? -1 : 1;
-		if (c == 0)
-			return 1;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	if (lo < b->nsets && b->sets[lo].owner_len == len &&
+	    memcmp(b->sets[lo].owner, owner, len) == 0)
+		return lo;
+	return b->nsets;
+}
+
+static int
+build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
+{
+	return build_owner_first(b, owner, len) < b->nsets;
 }
 
 /*
@@ -431,6 +440,7 @@ build_sets(struct build *b)
 	size_t			 total = ldns_rr_list_rr_count(rrs) + 1, i, j, n = 0, kept = 0;
 	size_t			 names_len = 0, off = 0;
 	struct rrset		*flat;
+	const ldns_rdf		*prev = NULL;
 
 	for (i = 0; i < total; i++) {
 		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
@@ -445,13 +455,22 @@ build_sets(struct build *b)
 		return -1;
 	}
 	for (i = 0; i < total; i++) {
-		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+		ldns_rr		*rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+		const ldns_rdf	*owner = ldns_rr_owner(rr);
 
 		if (i > 0 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 			continue;	/* the zone's own SOA is the one at i == 0 */
-		flat[n].owner = b->names + off;
-		flat[n].owner_len = rdf_name_lc(ldns_rr_owner(rr), b->names + off);
-		off += flat[n].owner_len;
+		/* A name's records usually follow each other: one copy of it. */
+		if (prev != NULL && ldns_rdf_size(prev) == ldns_rdf_size(owner) &&
+		    memcmp(ldns_rdf_data(prev), ldns_rdf_data(owner), ldns_rdf_size(owner)) == 0) {
+			flat[n].owner = flat[n - 1].owner;
+			flat[n].owner_len = flat[n - 1].owner_len;
+		} else {
+			flat[n].owner = b->names + off;
+			flat[n].owner_len = (uint8_t)rdf_name_lc(owner, b->names + off);
+			off += flat[n].owner_len;
+		}
+		prev = owner;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
 		flat[n].first = rr;
@@ -744,13 +763,12 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 		for (hops = 0; hops < CNAME_CHAIN_MAX; hops++) {
 			const struct rrset *next = build_find_set(b, cur, cur_len, LDNS_RR_TYPE_CNAME);
 
-			for (k = 0; k < b->nsets && nchain < 63; k++) {
-				const struct rrset *s = &b->sets[k];
-
-				if (s->owner_len == cur_len && memcmp(s->owner, cur, cur_len) == 0 &&
-				    s->type != LDNS_RR_TYPE_CNAME)
-					chain_types[nchain++] = s->type;
-			}
+			/* The sets at the name lie together: find the first. */
+			for (k = build_owner_first(b, cur, cur_len); k < b->nsets && nchain < 63 &&
+			    b->sets[k].owner_len == cur_len &&
+			    memcmp(b->sets[k].owner, cur, cur_len) == 0; k++)
+				if (b->sets[k].type != LDNS_RR_TYPE_CNAME)
+					chain_types[nchain++] = b->sets[k].type;
 			if (next == NULL)
 				break;
 			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
@@ -842,6 +860,67 @@ snapshot_index(struct snapshot *snap)
 	return 0;
 }
 
+struct ent {
+	const uint8_t	*name;		/* a tail of an entry's name, in the arena */
+	size_t		 len;
+};
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->name, y->name, x->len);
+}
+
+/*
+ * Names between the apex and an owner that own nothing themselves answer
+ * NODATA, not NXDOMAIN: collect them, sorted so each is added once.
+ */
+static int
+snapshot_add_empty_nonterminals(const struct build *b, struct snapshot *snap, size_t *cap)
+{
+	struct ent	*ents = NULL;
+	size_t		 nents = 0, ents_cap = 0, nowners = snap->nnames, i, k;
+
+	for (i = 0; i < nowners; i++) {
+		const uint8_t	*name = snap->names[i].name;
+		size_t		 len = snap->names[i].name_len, off = 0;
+
+		while (name[off] != 0 && len - off > b->apex_len) {
+			off += 1 + name[off];
+			if (len - off <= b->apex_len || build_name_exists(b, name + off, len - off))
+				continue;
+			if (nents == ents_cap) {
+				struct ent *p = realloc(ents, (ents_cap = ents_cap ? ents_cap * 2 : 64) *
+				    sizeof(*p));
+
+				if (p == NULL) {
+					free(ents);
+					return -1;
+				}
+				ents = p;
+			}
+			ents[nents].name = name + off;
+			ents[nents++].len = len - off;
+		}
+	}
+	if (nents > 0)
+		qsort(ents, nents, sizeof(*ents), ent_cmp);
+	for (i = 0; i < nents; i = k) {
+		for (k = i + 1; k < nents && ent_cmp(&ents[i], &ents[k]) == 0; k++)
+			;
+		if (snapshot_add_name(snap, cap, ents[i].name, ents[i].len) == -1) {
+			free(ents);
+			return -1;
+		}
+	}
+	free(ents);
+	return 0;
+}
+
 static int
 build_fail(struct build *b, const char *what)
 {
@@ -893,6 +972,12 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		return NULL;
 	}
 	/* One entry per owner name, then the empty non-terminals above them. */
+	for (i = 0, cap = 0; i < b.nsets; i++)
+		cap += i == 0 || b.sets[i].owner != b.sets[i - 1].owner ||
+		    b.sets[i].owner_len != b.sets[i - 1].owner_len ||
+		    memcmp(b.sets[i].owner, b.sets[i - 1].owner, b.sets[i].owner_len) != 0;
+	if ((snap->names = malloc((cap ? cap : 1) * sizeof(*snap->names))) == NULL)
+		goto oom;
 	for (i = 0; i < b.nsets; i = j) {
 		for (j = i + 1; j < b.nsets && b.sets[j].owner_len == b.sets[i].owner_len &&
 		    memcmp(b.sets[j].owner, b.sets[i].owner, b.sets[i].owner_len) == 0; j++)
@@ -903,25 +988,8 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		if (entry_build(&b, &snap->names[snap->nnames - 1], first, j - i) == -1)
 			goto oom;
 	}
-	for (i = 0, j = snap->nnames; i < j; i++) {
-		uint8_t	name[256];
-		size_t	len = snap->names[i].name_len, off = 0;
-
-		memcpy(name, snap->names[i].name, len);
-		while (name[off] != 0 && len - off > b.apex_len) {
-			off += 1 + name[off];
-			if (!build_name_exists(&b, name + off, len - off)) {
-				size_t k;
-				int seen = 0;
-
-				for (k = j; k < snap->nnames && !seen; k++)
-					seen = snap->names[k].name_len == len - off &&
-					    memcmp(snap->names[k].name, name + off, len - off) == 0;
-				if (!seen && snapshot_add_name(snap, &cap, name + off, len - off) == -1)
-					goto oom;
-			}
-		}
-	}
+	if (snapshot_add_empty_nonterminals(&b, snap, &cap) == -1)
+		goto oom;
 	if (answer_build_negative(&b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
 	    answer_build_negative(&b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
 	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ||
