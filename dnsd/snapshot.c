@@ -77,7 +77,8 @@ struct build {
 	struct rrset	*sets;		/* sorted by owner, then type */
 	size_t		 nsets;
 	ldns_rr		**rrs;		/* every RR once, in the order of sets */
-	uint8_t		*names;		/* the lower-cased owners */
+	uint8_t		*names;		/* the lower-cased owners; the snapshot keeps them */
+	size_t		 names_len;
 	uint8_t		*scratch;	/* where an answer is written, SCRATCH_MAX */
 	ldns_rr		*soa;
 	uint32_t	 neg_ttl;
@@ -471,6 +472,7 @@ build_sets(struct build *b)
 			off += flat[n].owner_len;
 		}
 		prev = owner;
+		b->names_len = off;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
 		flat[n].first = rr;
@@ -685,9 +687,11 @@ const struct name_entry *
 snapshot_lookup(const struct snapshot *snap, const uint8_t *name, size_t len)
 {
 	size_t			 i = name_hash(name, len) & snap->table_mask;
-	const struct name_entry	*ne;
+	uint32_t		 k;
 
-	while ((ne = snap->table[i]) != NULL) {
+	while ((k = snap->table[i]) != 0) {
+		const struct name_entry *ne = &snap->names[k - 1];
+
 		if (ne->name_len == len && memcmp(ne->name, name, len) == 0)
 			return ne;
 		i = (i + 1) & snap->table_mask;
@@ -701,18 +705,18 @@ snapshot_answer(const struct snapshot *snap, const struct name_entry *ne, uint16
 	size_t lo = 0, hi = ne->ntypes;
 
 	if (qtype == LDNS_RR_TYPE_ANY)
-		return ne->any ? ne->any : &snap->nodata;
+		return ne->any != NAME_NO_ANY ? &ne->types[ne->any] : &snap->nodata;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
 		if (ne->types[mid].type == qtype)
-			return &ne->types[mid].ans;
+			return &ne->types[mid];
 		if (ne->types[mid].type < qtype)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return ne->other ? ne->other : &snap->nodata;
+	return ne->has_other ? &ne->types[ne->ntypes] : &snap->nodata;
 }
 
 void
@@ -722,6 +726,7 @@ snapshot_free(struct snapshot *snap)
 		return;
 	free(snap->names);
 	free(snap->table);
+	free(snap->owners);
 	arena_free(snap);
 	free(snap);
 }
@@ -730,7 +735,7 @@ snapshot_free(struct snapshot *snap)
  * The RFC 8482 choice for ANY: a CNAME alone (the types beside it are its
  * chain's), else the addresses, else the first RRset.
  */
-static const struct answer *
+static uint16_t
 entry_pick_any(const struct name_entry *ne)
 {
 	static const uint16_t pref[] = { LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_A,
@@ -740,8 +745,8 @@ entry_pick_any(const struct name_entry *ne)
 	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
 		for (t = 0; t < ne->ntypes; t++)
 			if (ne->types[t].type == pref[i])
-				return &ne->types[t].ans;
-	return ne->ntypes ? &ne->types[0].ans : NULL;
+				return (uint16_t)t;
+	return ne->ntypes ? 0 : NAME_NO_ANY;
 }
 
 /* Types a CNAME chain from this name can end in, answered per type. */
@@ -774,14 +779,14 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
 		}
 	}
-	ne->types = arena_alloc(b->snap, (nsets + nchain) * sizeof(*ne->types));
+	ne->types = arena_alloc(b->snap, (nsets + nchain + (cname != NULL)) * sizeof(*ne->types));
 	if (ne->types == NULL)
 		return -1;
 	for (i = 0; i < nsets; i++) {
-		ne->types[ne->ntypes].type = b->sets[first + i].type;
 		if (answer_build(b, ne->name, ne->name_len, b->sets[first + i].type,
-		    &ne->types[ne->ntypes].ans) == -1)
+		    &ne->types[ne->ntypes]) == -1)
 			return -1;
+		ne->types[ne->ntypes].type = b->sets[first + i].type;
 		ne->ntypes++;
 	}
 	for (i = 0; i < nchain; i++) {
@@ -794,21 +799,19 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 		/* Keep types sorted: insert in place. */
 		for (t = ne->ntypes; t > 0 && ne->types[t - 1].type > chain_types[i]; t--)
 			ne->types[t] = ne->types[t - 1];
-		ne->types[t].type = chain_types[i];
-		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t].ans) == -1) {
-			ne->types[t].ans.body = NULL;
+		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t]) == -1) {
+			ne->types[t].body = NULL;
 			ne->ntypes++;
 			return -1;
 		}
+		ne->types[t].type = chain_types[i];
 		ne->ntypes++;
 	}
 	if (cname != NULL) {
-		struct answer *other = arena_alloc(b->snap, sizeof(*other));
-
 		/* Any other type: the chain, then NODATA/NXDOMAIN at its end. */
-		if (other == NULL || answer_build(b, ne->name, ne->name_len, 0, other) == -1)
+		if (answer_build(b, ne->name, ne->name_len, 0, &ne->types[ne->ntypes]) == -1)
 			return -1;
-		ne->other = other;
+		ne->has_other = 1;
 	}
 	ne->any = entry_pick_any(ne);
 	return 0;
@@ -828,12 +831,12 @@ snapshot_add_name(struct snapshot *snap, size_t *cap, const uint8_t *name, size_
 		snap->names = p;
 		*cap = ncap;
 	}
+	/* name is in snap->owners: the snapshot's own copy, kept whole. */
 	ne = &snap->names[snap->nnames];
 	memset(ne, 0, sizeof(*ne));
-	if ((ne->name = arena_alloc(snap, len)) == NULL)
-		return -1;
-	memcpy(ne->name, name, len);
+	ne->name = name;
 	ne->name_len = (uint8_t)len;
+	ne->any = NAME_NO_ANY;
 	snap->nnames++;
 	return 0;
 }
@@ -853,15 +856,15 @@ snapshot_index(struct snapshot *snap)
 		struct name_entry *ne = &snap->names[i];
 
 		h = name_hash(ne->name, ne->name_len) & snap->table_mask;
-		while (snap->table[h] != NULL)
+		while (snap->table[h] != 0)
 			h = (h + 1) & snap->table_mask;
-		snap->table[h] = ne;
+		snap->table[h] = (uint32_t)i + 1;
 	}
 	return 0;
 }
 
 struct ent {
-	const uint8_t	*name;		/* a tail of an entry's name, in the arena */
+	const uint8_t	*name;		/* a tail of an entry's name, in snap->owners */
 	size_t		 len;
 };
 
@@ -971,6 +974,9 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		snapshot_free(snap);
 		return NULL;
 	}
+	snap->owners = b.names;
+	snap->bytes += b.names_len;
+	b.names = NULL;
 	/* One entry per owner name, then the empty non-terminals above them. */
 	for (i = 0, cap = 0; i < b.nsets; i++)
 		cap += i == 0 || b.sets[i].owner != b.sets[i - 1].owner ||

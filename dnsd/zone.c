@@ -708,6 +708,19 @@ zone_read(const char *buf, size_t len, const char *path, const char *origin,
 		cap += buf[i] == '\n';
 	if ((lines = malloc(cap * sizeof(*lines))) == NULL)
 		goto oom;
+	/*
+	 * And for the records (ldns_rr_list's fields are public; it would
+	 * double its array from 16 up, ending up to twice the size needed).
+	 */
+	if (cap > 16) {
+		ldns_rr_list	 *rrs = ldns_zone_rrs(z);
+		ldns_rr		**p = realloc(rrs->_rrs, cap * sizeof(*p));
+
+		if (p == NULL)
+			goto oom;
+		rrs->_rrs = p;
+		rrs->_rr_capacity = cap;
+	}
 	while (r.pos < r.len) {
 		ldns_rr *rr = NULL;
 
