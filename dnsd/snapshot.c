@@ -50,8 +50,8 @@ struct writer {
 struct rrset {
 	const uint8_t	*owner;		/* lower-cased wire form, in build.names */
 	union {
-		ldns_rr	**rrs;		/* a run of build.rrs */
-		ldns_rr	*first;		/* while sorting: the one RR of an entry */
+		uint32_t at;		/* its RRs: build.rrs[at] on, n of them */
+		uint32_t first;		/* while sorting: the one RR of an entry (build_rr) */
 	};
 	uint32_t	 ttl;		/* the lowest of its RRs */
 	uint32_t	 n;
@@ -377,14 +377,25 @@ rr_rdata_cmp(const ldns_rr *a, const ldns_rr *b)
 }
 
 /* Owner, type, then data: equal RRs end up next to each other. */
+/* The zone's RR number i: 0 is the SOA, then the zone's list. */
+static ldns_rr *
+build_rr(const struct build *b, uint32_t i)
+{
+	return i == 0 ? b->soa : ldns_rr_list_rr(ldns_zone_rrs(b->zone), i - 1);
+}
+
+/* RR k of the set s. */
+#define SET_RR(b, s, k)	((b)->rrs[(s)->at + (k)])
+
 static int
-rrset_rr_cmp(const void *a, const void *b)
+rrset_rr_cmp(const void *a, const void *b, void *arg)
 {
 	int c = rrset_cmp(a, b);
 
 	if (c != 0)
 		return c;
-	return rr_rdata_cmp(((const struct rrset *)a)->first, ((const struct rrset *)b)->first);
+	return rr_rdata_cmp(build_rr(arg, ((const struct rrset *)a)->first),
+	    build_rr(arg, ((const struct rrset *)b)->first));
 }
 
 static const struct rrset *
@@ -475,21 +486,21 @@ build_sets(struct build *b)
 		b->names_len = off;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
-		flat[n].first = rr;
+		flat[n].first = (uint32_t)i;
 		n++;
 	}
 	/* One RR per entry, sorted; then each run of equal (owner, type)
 	 * becomes one set whose RRs lie together in b->rrs, duplicates out. */
-	qsort(flat, n, sizeof(*flat), rrset_rr_cmp);
+	qsort_r(flat, n, sizeof(*flat), rrset_rr_cmp, b);
 	b->nsets = 0;
 	for (i = 0; i < n; i = j) {
 		struct rrset s = flat[i];
 
-		s.rrs = &b->rrs[kept];
-		b->rrs[kept++] = flat[i].first;
+		s.at = (uint32_t)kept;
+		b->rrs[kept++] = build_rr(b, flat[i].first);
 		s.n = 1;
 		for (j = i + 1; j < n && rrset_cmp(&flat[i], &flat[j]) == 0; j++) {
-			ldns_rr *rr = flat[j].first;
+			ldns_rr *rr = build_rr(b, flat[j].first);
 
 			/* Sorted by data too: a duplicate equals the last one kept. */
 			if (rr_rdata_cmp(b->rrs[kept - 1], rr) != 0) {
@@ -533,12 +544,12 @@ writer_init(struct writer *w, const struct build *b, const uint8_t *qname, size_
 }
 
 static void
-wr_rrset(struct writer *w, const struct rrset *s, int owner_off)
+wr_rrset(struct writer *w, const struct build *b, const struct rrset *s, int owner_off)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		wr_rr(w, s->rrs[i], owner_off, s->ttl);
+		wr_rr(w, SET_RR(b, s, i), owner_off, s->ttl);
 }
 
 /* The apex SOA with the negative TTL of RFC 2308 section 5. */
@@ -563,7 +574,7 @@ wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
 	default:		return 0;
 	}
 	for (i = 0; i < s->n; i++) {
-		const ldns_rdf	*target = ldns_rr_rdf(s->rrs[i], field);
+		const ldns_rdf	*target = ldns_rr_rdf(SET_RR(b, s, i), field);
 		uint8_t		 lc[256];
 		size_t		 len;
 
@@ -575,7 +586,7 @@ wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
 			    t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
 
 			if (a != NULL) {
-				wr_rrset(w, a, -1);
+				wr_rrset(w, b, a, -1);
 				count += a->n;
 			}
 		}
@@ -628,9 +639,9 @@ answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
 		if (cname == NULL)
 			break;
 		/* Write the CNAME, then go on at its target if it is ours. */
-		wr_rrset(&w, cname, owner_off);
+		wr_rrset(&w, b, cname, owner_off);
 		ans->ancount += cname->n;
-		cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur);
+		cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, cname, 0), 0), cur);
 		owner_off = -1;
 		if (!name_is_below(cur, cur_len, b->apex, b->apex_len))
 			goto done;	/* the resolver follows it from here */
@@ -640,7 +651,7 @@ answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
 		}
 	}
 	if (s != NULL) {
-		wr_rrset(&w, s, owner_off);
+		wr_rrset(&w, b, s, owner_off);
 		ans->ancount += s->n;
 	} else {
 		wr_negative_soa(&w, b);
@@ -763,7 +774,7 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 	if (cname != NULL) {
 		/* Follow the chain to collect the types its end holds. */
 		uint8_t	cur[256];
-		size_t	cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur), k, hops;
+		size_t	cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, cname, 0), 0), cur), k, hops;
 
 		for (hops = 0; hops < CNAME_CHAIN_MAX; hops++) {
 			const struct rrset *next = build_find_set(b, cur, cur_len, LDNS_RR_TYPE_CNAME);
@@ -776,7 +787,7 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 					chain_types[nchain++] = b->sets[k].type;
 			if (next == NULL)
 				break;
-			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
+			cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, next, 0), 0), cur);
 		}
 	}
 	ne->types = arena_alloc(b->snap, (nsets + nchain + (cname != NULL)) * sizeof(*ne->types));
