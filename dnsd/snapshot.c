@@ -305,15 +305,20 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 
 /* ---- the arena ---- */
 
-/* n bytes (8-aligned) that live as long as the snapshot; NULL if none left. */
+/*
+ * n bytes that live as long as the snapshot, aligned to align (a power of
+ * two: 8 for structures, 1 for answer bodies, which are only copied);
+ * NULL if none left.
+ */
 static void *
-arena_alloc(struct snapshot *snap, size_t n)
+arena_alloc(struct snapshot *snap, size_t n, size_t align)
 {
 	struct arena_chunk	*c = snap->arena;
-	size_t			 cap;
+	size_t			 cap, at = 0;
 
-	n = (n + 7) & ~(size_t)7;
-	if (c == NULL || c->cap - c->used < n) {
+	if (c != NULL)
+		at = (c->used + align - 1) & ~(align - 1);
+	if (c == NULL || at > c->cap || c->cap - at < n) {
 		cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
 		if ((c = malloc(sizeof(*c) + cap)) == NULL)
 			return NULL;
@@ -322,9 +327,10 @@ arena_alloc(struct snapshot *snap, size_t n)
 		c->cap = cap;
 		snap->arena = c;
 		snap->bytes += cap;
+		at = 0;
 	}
-	c->used += n;
-	return c->data + c->used - n;
+	c->used = at + n;
+	return c->data + at;
 }
 
 static void
@@ -601,7 +607,7 @@ answer_finish(const struct build *b, struct answer *ans, struct writer *w, size_
 
 	if (w->failed || w->len > 65535 - 512)
 		return -1;
-	if ((body = arena_alloc(b->snap, w->len ? w->len : 1)) == NULL)
+	if ((body = arena_alloc(b->snap, w->len ? w->len : 1, 1)) == NULL)
 		return -1;
 	memcpy(body, w->buf, w->len);
 	ans->body = body;
@@ -790,7 +796,8 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 			cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, next, 0), 0), cur);
 		}
 	}
-	ne->types = arena_alloc(b->snap, (nsets + nchain + (cname != NULL)) * sizeof(*ne->types));
+	ne->types = arena_alloc(b->snap, (nsets + nchain + (cname != NULL)) * sizeof(*ne->types),
+	    8);
 	if (ne->types == NULL)
 		return -1;
 	for (i = 0; i < nsets; i++) {
