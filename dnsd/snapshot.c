@@ -76,7 +76,7 @@ struct build {
 	size_t		 apex_len;
 	struct rrset	*sets;		/* sorted by owner, then type */
 	size_t		 nsets;
-	ldns_rr		**rrs;		/* every RR once, in the order of sets */
+	uint32_t	*rrs;		/* every RR once (build_rr numbers), in the order of sets */
 	uint8_t		*names;		/* the lower-cased owners; the snapshot keeps them */
 	size_t		 names_len;
 	uint8_t		*scratch;	/* where an answer is written, SCRATCH_MAX */
@@ -391,7 +391,7 @@ build_rr(const struct build *b, uint32_t i)
 }
 
 /* RR k of the set s. */
-#define SET_RR(b, s, k)	((b)->rrs[(s)->at + (k)])
+#define SET_RR(b, s, k)	build_rr((b), (b)->rrs[(s)->at + (k)])
 
 static int
 rrset_rr_cmp(const void *a, const void *b, void *arg)
@@ -503,14 +503,13 @@ build_sets(struct build *b)
 		struct rrset s = flat[i];
 
 		s.at = (uint32_t)kept;
-		b->rrs[kept++] = build_rr(b, flat[i].first);
+		b->rrs[kept++] = flat[i].first;
 		s.n = 1;
 		for (j = i + 1; j < n && rrset_cmp(&flat[i], &flat[j]) == 0; j++) {
-			ldns_rr *rr = build_rr(b, flat[j].first);
-
 			/* Sorted by data too: a duplicate equals the last one kept. */
-			if (rr_rdata_cmp(b->rrs[kept - 1], rr) != 0) {
-				b->rrs[kept++] = rr;
+			if (rr_rdata_cmp(build_rr(b, b->rrs[kept - 1]),
+			    build_rr(b, flat[j].first)) != 0) {
+				b->rrs[kept++] = flat[j].first;
 				s.n++;
 			}
 			if (flat[j].ttl < s.ttl)
@@ -1016,12 +1015,17 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		goto oom;
 	if (answer_build_negative(&b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
 	    answer_build_negative(&b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
-	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ||
-	    snapshot_index(snap) == -1)
+	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1)
 		goto oom;
+	/* The sets are done with: the table need not sit on top of them. */
+	build_free_sets(&b);
+	if (snapshot_index(snap) == -1) {
+		snprintf(err, errlen, "cannot build the answers: out of memory");
+		snapshot_free(snap);
+		return NULL;
+	}
 	snap->bytes += cap * sizeof(struct name_entry) +
 	    (snap->table_mask + 1) * sizeof(*snap->table);
-	build_free_sets(&b);
 	return snap;
 oom:
 	build_fail(&b, "out of memory or an answer over 64 KB");
