@@ -28,11 +28,11 @@ enum state_verdict {
 
 /* How the record's addresses match a node's (state_match_record_how). */
 enum state_match {
-	MATCH_NONE = 0,		/* no node has any of them */
-	MATCH_EXACT,		/* the node's addresses, no more, no fewer */
+	MATCH_EXACT = 0,	/* the node's addresses, no more, no fewer */
 	MATCH_SUBSET,		/* some of the node's (it gained an address) */
 	MATCH_OVERLAP,		/* shares some (it lost one); the only node that does */
-	MATCH_AMBIGUOUS,	/* two nodes match as well: *other names the second */
+	MATCH_NONE,		/* no node has any of them */
+	MATCH_AMBIGUOUS,	/* two nodes match as well: other[] names them */
 };
 
 struct svc_state {
