@@ -465,17 +465,25 @@ preflight_adopt(struct sw *sw)
 	const struct node_info	*pi = &sw->st.nodes[sw->p], *ti = &sw->st.nodes[sw->t];
 	char			 risk[300], note[512];
 	long long		 lost = 0;
+	size_t			 i;
 	int			 shared = 1;
 
 	if (sw->mode == MODE_FAILOVER) {
 		sw->mode = MODE_ADOPT;
-		verdict(sw, 1, "target %s is already a master (offset %lld): adopt it",
-		    sw->tn->name, ti->master_offset);
 		snprintf(note, sizeof(note), "-> ADOPT %s: nothing is promoted or paused; "
 		    "the record moves to it and %s is fenced (writes %s acknowledged that "
 		    "%s lacks are lost)", sw->tn->name, sw->pn->name, sw->pn->name,
 		    sw->tn->name);
-		verdict_note(sw, note);
+		/* in place of the failover's note: nothing will be promoted */
+		for (i = 0; i < sw->n_checks; i++)
+			if (sw->checks[i].kind == CHECK_NOTE)
+				break;
+		if (i < sw->n_checks)
+			snprintf(sw->checks[i].text, sizeof(sw->checks[i].text), "%s", note);
+		else
+			verdict_note(sw, note);
+		verdict(sw, 1, "target %s is already a master (offset %lld): adopt it",
+		    sw->tn->name, ti->master_offset);
 		return RUN_OK;
 	}
 	/* Two masters. Shared history: the target was promoted from P. */
