@@ -73,9 +73,10 @@ def test_adopt_master_when_served_primary_is_gone(cluster):
     assert "fenced=r1" in c.txt()
     assert c.role("r3") == "replica of r2"
     assert c.nodes["r2"].client().get("before") == "1"
-    audit = c.rf.dir / "audit.log"
-    if audit.exists():
-        assert '"mode":"adopt"' in audit.read_text()
+    lines = [json.loads(x) for x in
+             (c.rf.dir / "redisfo-audit.log").read_text().splitlines()]
+    assert [x["step"] for x in lines if x["mode"] == "adopt" and x["to"] == "r2"] == \
+        ["preflight", "confirm", "pre_hook", "swap", "repoint", "post_hook"], lines
     # r1 back as an empty master: fenced, rejoin brings it under r2
     c.nodes["r1"].start()
     wait_until(lambda: c.role("r1") == "master", what="r1 back")
