@@ -319,6 +319,21 @@ pick_target(struct sw *sw)
 	return bi;
 }
 
+/* A reachable master other than P and not fenced, or -1. */
+static int
+other_master(const struct sw *sw)
+{
+	const struct svc_state	*st = &sw->st;
+	size_t			 i;
+
+	for (i = 0; i < sw->svc->n_nodes; i++)
+		if ((int)i != sw->p && st->nodes[i].reachable &&
+		    st->nodes[i].role == NODE_ROLE_MASTER &&
+		    strcmp(st->redisfo.fenced, sw->svc->nodes[i].name) != 0)
+			return (int)i;
+	return -1;
+}
+
 /* The record: readable, and naming a node, which becomes P. */
 static enum step_run
 preflight_record(struct sw *sw)
@@ -548,6 +563,15 @@ preflight_target(struct sw *sw)
 			return RUN_FAILED;
 		}
 	} else {
+		int m = other_master(sw);
+
+		if (sw->mode == MODE_FAILOVER && m >= 0) {
+			/* promoting a replica now would make a second master */
+			verdict(sw, 0, "no node but %s is master", sw->pn->name);
+			sw_fail(sw, "%s is master outside the record: `switch --to %s` adopts "
+			    "it", sw->svc->nodes[m].name, sw->svc->nodes[m].name);
+			return RUN_FAILED;
+		}
 		sw->t = pick_target(sw);
 		if (sw->t < 0) {
 			verdict(sw, 0, "a replica of %s to promote", sw->pn->name);

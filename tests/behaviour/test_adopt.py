@@ -64,6 +64,12 @@ def test_adopt_master_when_served_primary_is_gone(cluster):
     assert "r2 is master outside the record: `switch --to r2` adopts it" in out
     st = json.loads(c.rf.run("status", "--json").stdout)
     assert "`switch --to r2` adopts it" in st["verdict_text"], st
+    # without --to, promoting r3 would make a second master: refused
+    before = c.snapshot_dns()
+    r = c.switch("-y")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "r2 is master outside the record: `switch --to r2` adopts it" in r.stderr
+    assert c.role("r3") == "replica of r1" and c.snapshot_dns() == before
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "plan: adopt a master redis: r1" in r.stdout
