@@ -114,8 +114,10 @@ switch_step_runs(const struct sw *sw, int i)
 	case MODE_PLANNED:	return switch_steps[i].planned;
 	case MODE_FAILOVER:	return switch_steps[i].failover;
 	case MODE_REPAIR:	return switch_steps[i].repair;
-	case MODE_ADOPT:	/* a repair that may demote the other master */
-		return switch_steps[i].repair || (i == STEP_DEMOTE && sw->adopt_demote);
+	case MODE_ADOPT:	/* a repair; with a second master to demote, that
+				   one is paused from before the swap until then */
+		return switch_steps[i].repair || (sw->adopt_demote &&
+		    (i == STEP_PAUSE || i == STEP_DEMOTE));
 	}
 	return 0;
 }
@@ -351,10 +353,13 @@ preflight_record(struct sw *sw)
 	    st->owner, st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
 	    st->aaaa->n ? st->aaaa->value[0] : "", st->serial,
 	    st->served >= 0 ? ": " : "", st->served >= 0 ? sw->svc->nodes[st->served].name : "")) {
-		sw_fail(sw, "the served record %s (%s%s%s) does not match any node of %s",
-		    st->owner, st->a->n ? st->a->value[0] : "none",
-		    st->aaaa->n ? " " : "", st->aaaa->n ? st->aaaa->value[0] : "",
-		    sw->svc->name);
+		if (st->served_how == MATCH_AMBIGUOUS)
+			sw_fail(sw, "%s", st->verdict_text);
+		else
+			sw_fail(sw, "the served record %s (%s%s%s) does not match any node "
+			    "of %s", st->owner, st->a->n ? st->a->value[0] : "none",
+			    st->aaaa->n ? " " : "", st->aaaa->n ? st->aaaa->value[0] : "",
+			    sw->svc->name);
 		return RUN_FAILED;
 	}
 	sw->p = st->served;
@@ -533,8 +538,8 @@ preflight_adopt(struct sw *sw)
 	}
 	sw->mode = MODE_ADOPT;
 	sw->adopt_demote = 1;
-	snprintf(note, sizeof(note), "-> ADOPT %s and demote %s: %s", sw->tn->name,
-	    sw->pn->name, risk);
+	snprintf(note, sizeof(note), "-> ADOPT %s and demote %s (paused for writes from "
+	    "before the swap): %s", sw->tn->name, sw->pn->name, risk);
 	verdict_note(sw, note);
 	return RUN_OK;
 }

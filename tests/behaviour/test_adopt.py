@@ -141,8 +141,11 @@ def test_two_masters_refused_then_forced(cluster):
     r = c.switch("-y", "--force", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "at risk" in r.stdout
-    assert re.search(r"^  demote +[0-9.]+ ms +ok", r.stdout, re.M), r.stdout
-    assert not re.search(r"^  (promote|pause|catchup) ", r.stdout, re.M), r.stdout
+    steps = re.findall(r"^  (\w+) +[0-9.]+ ms +ok", r.stdout.split("timeline:")[1], re.M)
+    # r1 paused before the swap, demoted after it; nothing promoted
+    assert steps == ["lock", "preflight", "confirm", "pre_hook", "pause", "swap",
+                     "demote", "repoint", "post_hook"], r.stdout
+    assert "write pause window: " in r.stdout
     assert c.served() == "r2"
     assert "fenced" not in c.txt()
     assert c.role("r1") == "replica of r2" and c.role("r3") == "replica of r2"
@@ -245,6 +248,7 @@ def test_record_matching_two_nodes_is_named(cluster):
     before = c.snapshot()
     r = c.switch("-y", "--to", "r1")
     assert r.returncode == 1, r.stdout + r.stderr
+    assert "matches more than one node of redis (r1 and r2)" in r.stderr
     assert c.snapshot()["record"] == before["record"]
     assert c.serial() == before["serial"]
 
