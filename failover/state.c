@@ -4,7 +4,9 @@
  *
  * It only reads: no command here changes a node or the zone. The record is
  * matched to a node by comparing address bytes (not text), so "::1" and
- * "0:0::1" are the same address.
+ * "0:0::1" are the same address; a record that holds only some of a
+ * node's addresses, or some it no longer has, still names it when no
+ * other node matches as well (a node's address list was edited).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
