@@ -251,6 +251,9 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 	out->serial_ok = st->dns == DNSCLIENT_OK;
 	out->serial = st->serial;
 	snprintf(out->text, sizeof(out->text), "%s: %s", svc->name, st->verdict_text);
+	/* the record names a node by some of its addresses: the text says which */
+	if (st->dns == DNSCLIENT_OK && st->served >= 0 && st->served_how != MATCH_EXACT)
+		s = check_worst(s, CHECK_STATE_WARNING);
 	for (i = 0; st->served >= 0 && i < svc->n_nodes; i++) {
 		const struct node_info	*ni = &st->nodes[i];
 		const char		*name = svc->nodes[i].name;

@@ -37,17 +37,34 @@ move_prereqs(struct dnsclient_change *ch, const char *owner, const struct conf_n
 	return n;
 }
 
-int
-move_build(struct move *m, const char *owner, const char *txt_owner,
-    const struct conf_node *from, const struct conf_node *to, int ttl,
-    const struct txt_record *rec)
+size_t
+move_prereqs_values(struct dnsclient_change *ch, const char *owner,
+    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa)
 {
-	size_t i, n;
+	size_t n = 0, i;
 
-	memset(m, 0, sizeof(*m));
-	if (txt_format(rec, m->txt, sizeof(m->txt)) == -1)
-		return -1;
-	n = move_prereqs(m->ch, owner, from);
+	for (i = 0; i < a->n; i++)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
+		    DNSCLIENT_TYPE_A, 0, a->value[i] };
+	for (i = 0; i < aaaa->n; i++)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_VALUE, owner,
+		    DNSCLIENT_TYPE_AAAA, 0, aaaa->value[i] };
+	if (a->n == 0)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
+		    DNSCLIENT_TYPE_A, 0, NULL };
+	if (aaaa->n == 0)
+		ch[n++] = (struct dnsclient_change){ DNSCLIENT_PREREQ_ABSENT, owner,
+		    DNSCLIENT_TYPE_AAAA, 0, NULL };
+	return n;
+}
+
+/* After n prerequisites: owner's addresses become to's, the TXT rec's. */
+static int
+move_changes(struct move *m, size_t n, const char *owner, const char *txt_owner,
+    const struct conf_node *to, int ttl)
+{
+	size_t i;
+
 	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner,
 	    DNSCLIENT_TYPE_A, 0, NULL };
 	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, owner,
@@ -61,4 +78,27 @@ move_build(struct move *m, const char *owner, const char *txt_owner,
 	    DNSCLIENT_TYPE_TXT, (uint32_t)ttl, m->txt };
 	m->n = n;
 	return 0;
+}
+
+int
+move_build(struct move *m, const char *owner, const char *txt_owner,
+    const struct conf_node *from, const struct conf_node *to, int ttl,
+    const struct txt_record *rec)
+{
+	memset(m, 0, sizeof(*m));
+	if (txt_format(rec, m->txt, sizeof(m->txt)) == -1)
+		return -1;
+	return move_changes(m, move_prereqs(m->ch, owner, from), owner, txt_owner, to, ttl);
+}
+
+int
+move_build_values(struct move *m, const char *owner, const char *txt_owner,
+    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
+    const struct conf_node *to, int ttl, const struct txt_record *rec)
+{
+	memset(m, 0, sizeof(*m));
+	if (txt_format(rec, m->txt, sizeof(m->txt)) == -1)
+		return -1;
+	return move_changes(m, move_prereqs_values(m->ch, owner, a, aaaa), owner,
+	    txt_owner, to, ttl);
 }

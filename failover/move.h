@@ -19,7 +19,7 @@
 #include "failover/dnsclient.h"
 #include "failover/txt.h"
 
-#define MOVE_CHANGES_MAX	(2 * CONF_ADDR_MAX + 8)
+#define MOVE_CHANGES_MAX	(2 * CONF_ADDR_MAX + 2 * DNSCLIENT_RR_MAX + 8)
 
 /* One move, ready for dnsclient_update: ch[0..n) point into it and the config. */
 struct move {
@@ -36,6 +36,14 @@ size_t	move_prereqs(struct dnsclient_change *ch, const char *owner,
 	    const struct conf_node *from);
 
 /*
+ * The prerequisite "owner holds exactly these values" (the record as it
+ * was read, when it no longer equals a node's addresses) into ch (room
+ * for 2 * DNSCLIENT_RR_MAX + 2); returns how many changes it took.
+ */
+size_t	move_prereqs_values(struct dnsclient_change *ch, const char *owner,
+	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa);
+
+/*
  * The whole move of owner from node from to node to, its addresses at
  * ttl, with txt_owner's TXT rewritten to rec. 0, or -1 when the TXT does
  * not fit (then nothing may be sent).
@@ -43,5 +51,10 @@ size_t	move_prereqs(struct dnsclient_change *ch, const char *owner,
 int	move_build(struct move *m, const char *owner, const char *txt_owner,
 	    const struct conf_node *from, const struct conf_node *to, int ttl,
 	    const struct txt_record *rec);
+
+/* The same move with the record as read (a, aaaa) as its prerequisite. */
+int	move_build_values(struct move *m, const char *owner, const char *txt_owner,
+	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
+	    const struct conf_node *to, int ttl, const struct txt_record *rec);
 
 #endif

@@ -641,6 +641,9 @@ node_info_parse(const char *text, struct node_info *info)
 		info->role = NODE_ROLE_UNKNOWN;
 	info->master_offset = field_ll(text, "master_repl_offset", -1);
 	info->connected_replicas = (int)field_ll(text, "connected_slaves", 0);
+	field_str(text, "master_replid", info->replid, sizeof(info->replid));
+	field_str(text, "master_replid2", info->replid2, sizeof(info->replid2));
+	info->second_offset = field_ll(text, "second_repl_offset", -1);
 	if (info->role == NODE_ROLE_REPLICA) {
 		field_str(text, "master_host", info->master_host, sizeof(info->master_host));
 		info->master_port = (int)field_ll(text, "master_port", 0);

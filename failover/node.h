@@ -31,6 +31,10 @@ struct node_info {
 	long long		 replica_offset;	/* slave_repl_offset */
 	/* master side (a replica has one too: what it has received) */
 	long long		 master_offset;	/* master_repl_offset */
+	char			 replid[48];	/* master_replid: the history it is on */
+	char			 replid2[48];	/* master_replid2: the one before, "" or 0s */
+	long long		 second_offset;	/* second_repl_offset: where replid2
+						   ended (its promotion), -1 */
 	int			 connected_replicas;
 	/* lag behind the served primary in bytes; -1 when unknown */
 	long long		 lag_bytes;

@@ -4,9 +4,12 @@
  *
  * It only reads: no command here changes a node or the zone. The record is
  * matched to a node by comparing address bytes (not text), so "::1" and
- * "0:0::1" are the same address.
+ * "0:0::1" are the same address; a record that holds only some of a
+ * node's addresses, or some it no longer has, still names it when no
+ * other node matches as well (a node's address list was edited).
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,30 +133,120 @@ node_has_address(const struct conf_node *node, int family, const unsigned char *
 	return 0;
 }
 
+/* Does the record hold addr (one of a node's)? */
+static int
+record_has(const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
+    const struct conf_ip *addr)
+{
+	const struct dnsclient_rrset	*set = addr->family == AF_INET ? a : aaaa;
+	unsigned char			 b[16];
+	size_t				 j;
+
+	for (j = 0; j < set->n; j++)
+		if (inet_pton(addr->family, set->value[j], b) == 1 &&
+		    memcmp(addr->bytes, b, addr->family == AF_INET ? 4 : 16) == 0)
+			return 1;
+	return 0;
+}
+
+/* How many of the record's values node has; *bad counts the unparsable. */
+static size_t
+node_shares(const struct conf_node *node, const struct dnsclient_rrset *a,
+    const struct dnsclient_rrset *aaaa)
+{
+	unsigned char	b[16];
+	size_t		j, n = 0;
+
+	for (j = 0; j < a->n; j++)
+		n += inet_pton(AF_INET, a->value[j], b) == 1 &&
+		    node_has_address(node, AF_INET, b);
+	for (j = 0; j < aaaa->n; j++)
+		n += inet_pton(AF_INET6, aaaa->value[j], b) == 1 &&
+		    node_has_address(node, AF_INET6, b);
+	return n;
+}
+
+int
+state_match_record_how(const struct conf_service *svc, const struct dnsclient_rrset *a,
+    const struct dnsclient_rrset *aaaa, enum state_match *how, int *other)
+{
+	size_t			i, n = a->n + aaaa->n, k;
+	int			found[3] = { -1, -1, -1 }, second[3] = { -1, -1, -1 };
+	int			t;
+	enum state_match	dummy;
+
+	if (how == NULL)
+		how = &dummy;
+	if (other != NULL)
+		other[0] = other[1] = -1;
+	*how = MATCH_NONE;
+	if (n == 0)
+		return -1;
+	/* found[0]: exact, [1]: all of the record, [2]: some of it */
+	for (i = 0; i < svc->n_nodes; i++) {
+		k = node_shares(&svc->nodes[i], a, aaaa);
+		if (k == 0)
+			continue;
+		t = k < n ? 2 : svc->nodes[i].n_address == n ? 0 : 1;
+		if (found[t] < 0)
+			found[t] = (int)i;
+		else if (second[t] < 0)
+			second[t] = (int)i;
+	}
+	for (t = 0; t < 3; t++) {
+		if (found[t] < 0)
+			continue;
+		if (second[t] >= 0) {
+			*how = MATCH_AMBIGUOUS;
+			if (other != NULL) {
+				other[0] = found[t];
+				other[1] = second[t];
+			}
+			return -1;
+		}
+		*how = t == 0 ? MATCH_EXACT : t == 1 ? MATCH_SUBSET : MATCH_OVERLAP;
+		return found[t];
+	}
+	return -1;
+}
+
 int
 state_match_record(const struct conf_service *svc, const struct dnsclient_rrset *a,
     const struct dnsclient_rrset *aaaa)
 {
-	unsigned char	b[16];
-	size_t		i, j, n = a->n + aaaa->n;
-	int		ok;
+	return state_match_record_how(svc, a, aaaa, NULL, NULL);
+}
 
-	if (n == 0)
-		return -1;
-	for (i = 0; i < svc->n_nodes; i++) {
-		if (svc->nodes[i].n_address != n)
-			continue;
-		ok = 1;
-		for (j = 0; ok && j < a->n; j++)
-			ok = inet_pton(AF_INET, a->value[j], b) == 1 &&
-			    node_has_address(&svc->nodes[i], AF_INET, b);
-		for (j = 0; ok && j < aaaa->n; j++)
-			ok = inet_pton(AF_INET6, aaaa->value[j], b) == 1 &&
-			    node_has_address(&svc->nodes[i], AF_INET6, b);
-		if (ok)
-			return (int)i;
+const char *
+state_record_mismatch(const struct conf_node *node, const struct dnsclient_rrset *a,
+    const struct dnsclient_rrset *aaaa, char *buf, size_t len)
+{
+	const struct dnsclient_rrset	*set;
+	unsigned char			 b[16];
+	size_t				 i, j, o = 0;
+	int				 fam;
+
+	buf[0] = '\0';
+	for (i = 0; i < node->n_address && o < len; i++)
+		if (!record_has(a, aaaa, &node->address[i]))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," :
+			    "record lacks ", node->address[i].text);
+	if (o > 0 && o < len)
+		o += (size_t)snprintf(buf + o, len - o, " of %s", node->name);
+	for (fam = 0; fam < 2; fam++) {
+		set = fam == 0 ? a : aaaa;
+		for (j = 0; j < set->n && o < len; j++) {
+			if (inet_pton(fam == 0 ? AF_INET : AF_INET6, set->value[j], b) == 1 &&
+			    node_has_address(node, fam == 0 ? AF_INET : AF_INET6, b))
+				continue;
+			o += (size_t)snprintf(buf + o, len - o, "%s%.45s",
+			    strstr(buf, "record has ") ? "," : o ? "; record has " :
+			    "record has ", set->value[j]);
+		}
 	}
-	return -1;
+	if (strstr(buf, "record has ") != NULL && o < len)
+		snprintf(buf + o, len - o, " that %s no longer has", node->name);
+	return buf;
 }
 
 int
@@ -200,7 +293,8 @@ state_read_dns(struct svc_state *st)
 	if (r != DNSCLIENT_OK)
 		return r;
 	st->ttl = st->a->n ? st->a->ttl : st->aaaa->ttl;
-	st->served = state_match_record(st->svc, st->a, st->aaaa);
+	st->served = state_match_record_how(st->svc, st->a, st->aaaa, &st->served_how,
+	    st->served_other);
 	txt_parse(st->txt->n ? st->txt->value[0] : "", &st->redisfo);
 	return r;
 }
@@ -229,7 +323,8 @@ state_load(struct svc_state *st, const struct conf *conf,
 		node_probe_all(svc, conf->failover.probe_timeout_ms, st->nodes);
 	/* a node named by host name has addresses once a probe resolved it */
 	if (st->served == -1)
-		st->served = state_match_record(svc, st->a, st->aaaa);
+		st->served = state_match_record_how(svc, st->a, st->aaaa, &st->served_how,
+		    st->served_other);
 	state_judge(st);
 	return 0;
 }
@@ -243,6 +338,23 @@ state_free(struct svc_state *st)
 	free(st->txt);
 	st->nodes = NULL;
 	st->a = st->aaaa = st->txt = NULL;
+}
+
+static void
+text_add(struct svc_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* More of the verdict's text, cut where it no longer fits. */
+static void
+text_add(struct svc_state *st, const char *fmt, ...)
+{
+	size_t	o = strlen(st->verdict_text);
+	va_list	ap;
+
+	if (o + 1 >= sizeof(st->verdict_text))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(st->verdict_text + o, sizeof(st->verdict_text) - o, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -288,10 +400,19 @@ state_judge(struct svc_state *st)
 	} else if (st->served < 0) {
 		st->verdict = VERDICT_RECORD_NO_NODE;
 		/* an A or AAAA value is an address: 45 characters at most */
-		snprintf(st->verdict_text, sizeof(st->verdict_text),
-		    "%s %.45s%s%.45s matches no node of %s", st->owner,
-		    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
-		    st->aaaa->n ? st->aaaa->value[0] : "", svc->name);
+		if (st->served_how == MATCH_AMBIGUOUS)
+			snprintf(st->verdict_text, sizeof(st->verdict_text),
+			    "%.200s %.45s%s%.45s matches more than one node of %.64s "
+			    "(%.64s and %.64s): give each node addresses of its own", st->owner,
+			    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
+			    st->aaaa->n ? st->aaaa->value[0] : "", svc->name,
+			    svc->nodes[st->served_other[0]].name,
+			    svc->nodes[st->served_other[1]].name);
+		else
+			snprintf(st->verdict_text, sizeof(st->verdict_text),
+			    "%s %.45s%s%.45s matches no node of %s", st->owner,
+			    st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
+			    st->aaaa->n ? st->aaaa->value[0] : "", svc->name);
 	} else if (fenced >= 0) {
 		st->verdict = VERDICT_FENCED_MASTER;
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
@@ -303,11 +424,18 @@ state_judge(struct svc_state *st)
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
 		    "split brain: %s claims master while %s is served",
 		    svc->nodes[other].name, svc->nodes[st->served].name);
+		if (st->n_masters == 2)
+			text_add(st, "; `switch --to %s --force` adopts %s, `rejoin %s` "
+			    "keeps %s", svc->nodes[other].name, svc->nodes[other].name,
+			    svc->nodes[other].name, svc->nodes[st->served].name);
 	} else if (!p->reachable) {
 		st->verdict = VERDICT_SERVED_DOWN;
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
-		    "served node %s is unreachable: %s", svc->nodes[st->served].name,
+		    "served node %s is unreachable: %.300s", svc->nodes[st->served].name,
 		    p->error);
+		if (other >= 0 && st->n_masters == 1)
+			text_add(st, "; %s is master outside the record: `switch --to %s` "
+			    "adopts it", svc->nodes[other].name, svc->nodes[other].name);
 	} else if (p->role != NODE_ROLE_MASTER) {
 		st->verdict = VERDICT_SERVED_NOT_MASTER;
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
@@ -329,6 +457,13 @@ state_judge(struct svc_state *st)
 	} else {
 		snprintf(st->verdict_text, sizeof(st->verdict_text),
 		    "%s is served and master", svc->nodes[st->served].name);
+	}
+	if (st->dns == DNSCLIENT_OK && st->served >= 0 && st->served_how != MATCH_EXACT) {
+		char why[300];
+
+		text_add(st, "; %s: `switch --to %s` repairs it",
+		    state_record_mismatch(&svc->nodes[st->served], st->a, st->aaaa, why,
+		    sizeof(why)), svc->nodes[st->served].name);
 	}
 }
 

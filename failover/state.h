@@ -26,6 +26,15 @@ enum state_verdict {
 	VERDICT_WRONG_MASTER,		/* a replica follows another node */
 };
 
+/* How the record's addresses match a node's (state_match_record_how). */
+enum state_match {
+	MATCH_EXACT = 0,	/* the node's addresses, no more, no fewer */
+	MATCH_SUBSET,		/* some of the node's (it gained an address) */
+	MATCH_OVERLAP,		/* shares some (it lost one); the only node that does */
+	MATCH_NONE,		/* no node has any of them */
+	MATCH_AMBIGUOUS,	/* two nodes match as well: other[] names them */
+};
+
 struct svc_state {
 	const struct conf		*conf;
 	const struct conf_service	*svc;
@@ -39,6 +48,8 @@ struct svc_state {
 	uint32_t			 serial;
 	uint32_t			 ttl;
 	int				 served;	/* node index the record names, -1 */
+	enum state_match		 served_how;	/* and how well */
+	int				 served_other[2];	/* MATCH_AMBIGUOUS: two nodes */
 	struct txt_record		 redisfo;	/* the TXT, parsed */
 	/* the verdict */
 	enum state_verdict		 verdict;
@@ -68,9 +79,27 @@ enum dnsclient_result	state_read_dns(struct svc_state *st);
 /* Work out the verdict from what was loaded. */
 void	state_judge(struct svc_state *st);
 
-/* Index of the node whose addresses equal the record's A+AAAA, or -1. */
+/*
+ * The node the record's A+AAAA name, or -1 (none, or two equally). A node
+ * whose addresses equal the record's wins; else the one node that has
+ * all of the record's addresses (it gained one); else the one node that
+ * shares any (it lost one). *how says which (may be NULL); other[0..1]
+ * get two of the nodes when ambiguous (may be NULL).
+ */
+int	state_match_record_how(const struct conf_service *svc,
+	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
+	    enum state_match *how, int *other);
+/* The same, without how. */
 int	state_match_record(const struct conf_service *svc,
 	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa);
+/*
+ * What the record lacks of node's addresses, or has that the node does
+ * not ("" when it holds exactly the node's): "record lacks fd77::12 of
+ * r2" or "record has 10.77.0.99 that r2 no longer has". Returns buf.
+ */
+const char	*state_record_mismatch(const struct conf_node *node,
+		    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
+		    char *buf, size_t len);
 /* Does replica info follow node? (master_host/port vs host/port) */
 int	state_follows(const struct node_info *replica, const struct conf_node *node);
 /* Index of the node called name, or -1. */

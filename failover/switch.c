@@ -114,6 +114,10 @@ switch_step_runs(const struct sw *sw, int i)
 	case MODE_PLANNED:	return switch_steps[i].planned;
 	case MODE_FAILOVER:	return switch_steps[i].failover;
 	case MODE_REPAIR:	return switch_steps[i].repair;
+	case MODE_ADOPT:	/* a repair; with a second master to demote, that
+				   one is paused from before the swap until then */
+		return switch_steps[i].repair || (sw->adopt_demote &&
+		    (i == STEP_PAUSE || i == STEP_DEMOTE));
 	}
 	return 0;
 }
@@ -125,6 +129,7 @@ switch_mode_str(enum switch_mode mode)
 	case MODE_PLANNED:	return "planned";
 	case MODE_FAILOVER:	return "failover";
 	case MODE_REPAIR:	return "repair";
+	case MODE_ADOPT:	return "adopt";
 	}
 	return "?";
 }
@@ -316,6 +321,21 @@ pick_target(struct sw *sw)
 	return bi;
 }
 
+/* A reachable master other than P and not fenced, or -1. */
+static int
+other_master(const struct sw *sw)
+{
+	const struct svc_state	*st = &sw->st;
+	size_t			 i;
+
+	for (i = 0; i < sw->svc->n_nodes; i++)
+		if ((int)i != sw->p && st->nodes[i].reachable &&
+		    st->nodes[i].role == NODE_ROLE_MASTER &&
+		    strcmp(st->redisfo.fenced, sw->svc->nodes[i].name) != 0)
+			return (int)i;
+	return -1;
+}
+
 /* The record: readable, and naming a node, which becomes P. */
 static enum step_run
 preflight_record(struct sw *sw)
@@ -333,10 +353,13 @@ preflight_record(struct sw *sw)
 	    st->owner, st->a->n ? st->a->value[0] : "", st->aaaa->n ? " " : "",
 	    st->aaaa->n ? st->aaaa->value[0] : "", st->serial,
 	    st->served >= 0 ? ": " : "", st->served >= 0 ? sw->svc->nodes[st->served].name : "")) {
-		sw_fail(sw, "the served record %s (%s%s%s) does not match any node of %s",
-		    st->owner, st->a->n ? st->a->value[0] : "none",
-		    st->aaaa->n ? " " : "", st->aaaa->n ? st->aaaa->value[0] : "",
-		    sw->svc->name);
+		if (st->served_how == MATCH_AMBIGUOUS)
+			sw_fail(sw, "%s", st->verdict_text);
+		else
+			sw_fail(sw, "the served record %s (%s%s%s) does not match any node "
+			    "of %s", st->owner, st->a->n ? st->a->value[0] : "none",
+			    st->aaaa->n ? " " : "", st->aaaa->n ? st->aaaa->value[0] : "",
+			    sw->svc->name);
 		return RUN_FAILED;
 	}
 	sw->p = st->served;
@@ -423,6 +446,104 @@ preflight_primary(struct sw *sw)
 	return RUN_OK;
 }
 
+/*
+ * --to names the served node itself, and the record holds only some of
+ * its addresses (one was added to or removed from its config): rewrite
+ * the record to the node's addresses, the record as read being the
+ * prerequisite. Nothing else moves.
+ */
+static enum step_run
+preflight_rewrite(struct sw *sw)
+{
+	char why[300];
+
+	sw->mode = MODE_REPAIR;
+	sw->tn = sw->pn;
+	verdict(sw, 1, "%s: rewrite the record to %s's addresses",
+	    state_record_mismatch(sw->pn, sw->st.a, sw->st.aaaa, why, sizeof(why)),
+	    sw->pn->name);
+	return RUN_OK;
+}
+
+/* Is s a replication id (not "" and not all zeros)? */
+static int
+replid_set(const char *s)
+{
+	return s[0] != '\0' && strspn(s, "0") != strlen(s);
+}
+
+/*
+ * --to names a node that is already a master: promoted by an operator, or
+ * by a switch that died after its promote step. With the served primary
+ * gone, adopt it: move the record and fence the old one. With the served
+ * primary a master too, refuse unless --force, showing both histories;
+ * --force adopts the target and demotes the old primary.
+ */
+static enum step_run
+preflight_adopt(struct sw *sw)
+{
+	const struct node_info	*pi = &sw->st.nodes[sw->p], *ti = &sw->st.nodes[sw->t];
+	char			 risk[300], note[512];
+	long long		 lost = 0;
+	size_t			 i;
+	int			 shared = 1;
+
+	if (sw->mode == MODE_FAILOVER) {
+		sw->mode = MODE_ADOPT;
+		snprintf(note, sizeof(note), "-> ADOPT %s: nothing is promoted or paused; "
+		    "the record moves to it and %s is fenced (writes %s acknowledged that "
+		    "%s lacks are lost)", sw->tn->name, sw->pn->name, sw->pn->name,
+		    sw->tn->name);
+		/* in place of the failover's note: nothing will be promoted */
+		for (i = 0; i < sw->n_checks; i++)
+			if (sw->checks[i].kind == CHECK_NOTE)
+				break;
+		if (i < sw->n_checks)
+			snprintf(sw->checks[i].text, sizeof(sw->checks[i].text), "%s", note);
+		else
+			verdict_note(sw, note);
+		verdict(sw, 1, "target %s is already a master (offset %lld): adopt it",
+		    sw->tn->name, ti->master_offset);
+		return RUN_OK;
+	}
+	/* Two masters. Shared history: the target was promoted from P. */
+	if (replid_set(pi->replid) && strcmp(ti->replid2, pi->replid) == 0 &&
+	    ti->second_offset > 0)
+		lost = pi->master_offset - (ti->second_offset - 1);
+	else if (replid_set(pi->replid) && strcmp(ti->replid, pi->replid) == 0)
+		lost = pi->master_offset - ti->master_offset;
+	else
+		shared = 0;
+	if (lost < 0)
+		lost = 0;
+	if (shared)
+		snprintf(risk, sizeof(risk), "%lld bytes that %s acknowledged since %s "
+		    "left it are at risk", lost, sw->pn->name, sw->tn->name);
+	else
+		snprintf(risk, sizeof(risk), "the histories diverged (no replication id "
+		    "in common): whatever %s holds that %s lacks is at risk",
+		    sw->pn->name, sw->tn->name);
+	if (!verdict(sw, sw->force, "target %s is a master while the served %s is one "
+	    "too (%s: master_replid %.40s offset %lld; %s: master_replid %.40s offset "
+	    "%lld)%s", sw->tn->name, sw->pn->name, sw->pn->name, pi->replid,
+	    pi->master_offset, sw->tn->name, ti->replid, ti->master_offset,
+	    sw->force ? ": --force adopts it" : "")) {
+		sw_fail(sw, "two masters: the served %s (master_replid %.40s, offset %lld) "
+		    "and %s (master_replid %.40s, offset %lld); `switch --to %s --force` "
+		    "adopts %s and demotes %s (%s); `rejoin %s` keeps %s", sw->pn->name,
+		    pi->replid, pi->master_offset, sw->tn->name, ti->replid,
+		    ti->master_offset, sw->tn->name, sw->tn->name, sw->pn->name, risk,
+		    sw->tn->name, sw->pn->name);
+		return RUN_FAILED;
+	}
+	sw->mode = MODE_ADOPT;
+	sw->adopt_demote = 1;
+	snprintf(note, sizeof(note), "-> ADOPT %s and demote %s (paused for writes from "
+	    "before the swap): %s", sw->tn->name, sw->pn->name, risk);
+	verdict_note(sw, note);
+	return RUN_OK;
+}
+
 /* T: --to or the best replica; it must answer and follow P, and in a
  * planned switchover have its link up and lag at most max_lag_bytes. */
 static enum step_run
@@ -438,12 +559,24 @@ preflight_target(struct sw *sw)
 			sw_fail(sw, "no node named '%s' in service %s", sw->to, sw->svc->name);
 			return RUN_USAGE;
 		}
+		if (sw->t == sw->p && sw->st.served_how != MATCH_EXACT &&
+		    sw->mode == MODE_PLANNED)
+			return preflight_rewrite(sw);
 		if (sw->t == sw->p) {
 			verdict(sw, 0, "target %s is not the served primary", sw->to);
 			sw_fail(sw, "%s is already the served primary", sw->to);
 			return RUN_FAILED;
 		}
 	} else {
+		int m = other_master(sw);
+
+		if (sw->mode == MODE_FAILOVER && m >= 0) {
+			/* promoting a replica now would make a second master */
+			verdict(sw, 0, "no node but %s is master", sw->pn->name);
+			sw_fail(sw, "%s is master outside the record: `switch --to %s` adopts "
+			    "it", sw->svc->nodes[m].name, sw->svc->nodes[m].name);
+			return RUN_FAILED;
+		}
 		sw->t = pick_target(sw);
 		if (sw->t < 0) {
 			verdict(sw, 0, "a replica of %s to promote", sw->pn->name);
@@ -459,6 +592,8 @@ preflight_target(struct sw *sw)
 		sw_fail(sw, "the target %s does not answer: %s", sw->tn->name, ti->error);
 		return RUN_FAILED;
 	}
+	if (sw->to != NULL && ti->role == NODE_ROLE_MASTER)
+		return preflight_adopt(sw);
 	if (!verdict(sw, state_follows(ti, sw->pn), "target %s is a replica of the served "
 	    "primary %s", sw->tn->name, sw->pn->name)) {
 		if (ti->role == NODE_ROLE_REPLICA)
@@ -589,16 +724,18 @@ preflight_commands(struct sw *sw)
 	};
 	struct node_conn *c;
 	size_t		 i;
-	int		 ok;
+	int		 ok, nothing_promoted = sw->mode == MODE_REPAIR ||
+			     sw->mode == MODE_ADOPT;
 
 	snprintf(pp, sizeof(pp), "%d", sw->pn->port);
 	snprintf(tp, sizeof(tp), "%d", sw->tn->port);
 	snprintf(pause, sizeof(pause), "%d", sw->conf->failover.pause_timeout_ms);
-	if (sw->mode == MODE_PLANNED && !preflight_node_commands(sw, sw->pn, sw->pc,
+	if ((sw->mode == MODE_PLANNED || sw->adopt_demote) &&
+	    !preflight_node_commands(sw, sw->pn, sw->pc,
 	    p_cmds, sizeof(p_cmds) / sizeof(p_cmds[0])))
 		return RUN_FAILED;
-	if (!preflight_node_commands(sw, sw->tn, sw->tc, sw->mode == MODE_REPAIR ?
-	    t_cmds + 2 : t_cmds, sw->mode == MODE_REPAIR ? 1 : 3))
+	if (!preflight_node_commands(sw, sw->tn, sw->tc, nothing_promoted ?
+	    t_cmds + 2 : t_cmds, nothing_promoted ? 1 : 3))
 		return RUN_FAILED;
 	for (i = 0; i < sw->svc->n_nodes; i++) {
 		const struct conf_node *nd = &sw->svc->nodes[i];
@@ -631,13 +768,17 @@ preflight_update_key(struct sw *sw)
 {
 	const struct conf		*conf = sw->conf;
 	const struct conf_tsig_key	*key = &conf->dns.update_key;
-	struct dnsclient_change		 ch[2 * CONF_ADDR_MAX + 2];
+	struct dnsclient_change		 ch[MOVE_CHANGES_MAX];
 	struct dnsclient_update_info	 info;
 	enum dnsclient_result		 res;
 	char				 e[512];
 	size_t				 n;
 
-	n = move_prereqs(ch, sw->st.owner, sw->pn);
+	/* the record as read when it holds only some of P's addresses */
+	if (sw->st.served_how == MATCH_EXACT)
+		n = move_prereqs(ch, sw->st.owner, sw->pn);
+	else
+		n = move_prereqs_values(ch, sw->st.owner, sw->st.a, sw->st.aaaa);
 	res = dnsclient_send_update(&conf->failover.server.ss, conf->failover.server.len,
 	    conf->dns.zone, key, ch, n, conf->failover.pause_timeout_ms * 3 / 4, &info,
 	    e, sizeof(e));
@@ -658,7 +799,7 @@ static void
 preflight_plan(struct sw *sw)
 {
 	sw->new_epoch = sw->st.redisfo.epoch + 1;
-	if (sw->mode == MODE_FAILOVER)
+	if (sw->mode == MODE_FAILOVER || (sw->mode == MODE_ADOPT && !sw->adopt_demote))
 		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->pn->name);
 	else if (sw->st.redisfo.fenced[0] && strcmp(sw->st.redisfo.fenced, sw->tn->name) != 0)
 		snprintf(sw->fenced, sizeof(sw->fenced), "%s", sw->st.redisfo.fenced);
@@ -690,7 +831,7 @@ switch_step_preflight(struct sw *sw)
 		sw_fail(sw, "%s", e);
 		return RUN_FAILED;
 	}
-	if (sw->mode == MODE_PLANNED) {
+	if (sw->mode == MODE_PLANNED || sw->adopt_demote) {
 		sw->pc = node_connect(sw->svc, sw->pn, conf->failover.probe_timeout_ms, e, sizeof(e));
 		if (sw->pc == NULL) {
 			sw_fail(sw, "%s", e);
@@ -706,7 +847,7 @@ switch_step_preflight(struct sw *sw)
 	if (sw->mode == MODE_FAILOVER)
 		switch_print_loss(sw);
 	for (i = 0; sw->mode != MODE_REPAIR && i < sw->svc->n_nodes; i++)
-		if ((int)i != sw->p && sw->st.nodes[i].reachable &&
+		if ((int)i != sw->p && (int)i != sw->t && sw->st.nodes[i].reachable &&
 		    sw->st.nodes[i].role == NODE_ROLE_MASTER)
 			sw_warn(sw, "%s also claims to be master (split brain?)",
 			    sw->svc->nodes[i].name);
@@ -766,7 +907,8 @@ switch_step_confirm(struct sw *sw)
 		return RUN_FAILED;
 	}
 	printf("%s %s from %s to %s? [y/N] ", sw->mode == MODE_PLANNED ? "Switch" :
-	    sw->mode == MODE_REPAIR ? "Move the record of" : "FAIL OVER",
+	    sw->mode == MODE_REPAIR ? "Move the record of" :
+	    sw->mode == MODE_ADOPT ? "ADOPT the master of" : "FAIL OVER",
 	    sw->svc->name, sw->pn->name, sw->tn->name);
 	fflush(stdout);
 	if (fgets(line, sizeof(line), stdin) == NULL ||
@@ -951,8 +1093,10 @@ swap_send(struct sw *sw, char *e, size_t elen)
 	snprintf(rec.fenced, sizeof(rec.fenced), "%s", sw->fenced);
 	txt_stamp(&rec);
 	sw->new_rec = rec;
-	if (move_build(&m, sw->st.owner, sw->st.txt_owner, sw->pn, sw->tn, conf->dns.ttl,
-	    &rec) == -1) {
+	if ((sw->st.served_how == MATCH_EXACT ? move_build(&m, sw->st.owner,
+	    sw->st.txt_owner, sw->pn, sw->tn, conf->dns.ttl, &rec) :
+	    move_build_values(&m, sw->st.owner, sw->st.txt_owner, sw->st.a, sw->st.aaaa,
+	    sw->tn, conf->dns.ttl, &rec)) == -1) {
 		snprintf(e, elen, "the TXT does not fit (not sent)");
 		memset(&sw->swap_info, 0, sizeof(sw->swap_info));
 		sw->swap_info.rcode = -1;
@@ -981,6 +1125,7 @@ swap_read_back(struct sw *sw, char *what, size_t whatlen)
 	struct dnsclient_readback	*rb;
 	enum switch_readback		 v;
 	struct txt_record		 seen;
+	enum state_match		 how;
 	char				 e[512];
 	int				 now, ours;
 
@@ -1000,7 +1145,10 @@ swap_read_back(struct sw *sw, char *what, size_t whatlen)
 		free(rb);
 		return READBACK_FAILED;
 	}
-	now = state_match_record(sw->svc, &rb->a, &rb->aaaa);
+	now = state_match_record_how(sw->svc, &rb->a, &rb->aaaa, &how, NULL);
+	/* a rewrite of the served node's addresses is applied only when exact */
+	if (now == sw->t && sw->t == sw->p && how != MATCH_EXACT)
+		now = -1;
 	if (rb->txt.n == 1)
 		txt_parse(rb->txt.value[0], &seen);
 	ours = rb->txt.n == 1 && strcmp(seen.primary, sw->new_rec.primary) == 0 &&
@@ -1087,7 +1235,8 @@ switch_step_swap(struct sw *sw)
 				break;
 		}
 		now = sw->st.served;
-		if (q == DNSCLIENT_OK && now == sw->t) {
+		if (q == DNSCLIENT_OK && now == sw->t &&
+		    (sw->t != sw->p || sw->st.served_how == MATCH_EXACT)) {
 			sw->committed = 1;
 			sw_warn(sw, "the UPDATE's reply was lost (%s) but the record names %s",
 			    e, sw->tn->name);

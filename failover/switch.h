@@ -33,7 +33,9 @@ enum switch_step {
 	STEP_MAX
 };
 
-enum switch_mode { MODE_PLANNED, MODE_FAILOVER, MODE_REPAIR };
+/* MODE_ADOPT: --to names a node already master (promoted outside a
+ * switch): the record moves to it, nothing is promoted or paused. */
+enum switch_mode { MODE_PLANNED, MODE_FAILOVER, MODE_REPAIR, MODE_ADOPT };
 
 /* What the record read back (over TCP) after an UPDATE said. */
 enum switch_readback {
@@ -87,6 +89,9 @@ struct sw {
 	const struct conf_node		*pn, *tn;
 	struct node_conn		*pc, *tc;
 	int				 p_probes_failed;
+	int				 adopt_demote;	/* adopt with --force while the
+							   old primary is master too:
+							   the demote step runs */
 	struct switch_check		 checks[SWITCH_CHECKS_MAX];
 	size_t				 n_checks, n_checks_printed;
 	/* progress */

@@ -62,7 +62,8 @@ switch_print_plan(const struct sw *sw)
 {
 	static const char	*what[] = { [MODE_PLANNED] = "planned switchover",
 				    [MODE_FAILOVER] = "UNPLANNED FAILOVER",
-				    [MODE_REPAIR] = "record repair" };
+				    [MODE_REPAIR] = "record repair",
+				    [MODE_ADOPT] = "adopt a master" };
 	char			 addrs[256];
 	int			 i;
 

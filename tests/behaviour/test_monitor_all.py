@@ -124,7 +124,8 @@ def test_a_service_in_trouble_sets_the_first_line(two):
     state, summary, perf, lines = parse_check(out)
     assert state == "CRITICAL" and summary == "1 critical, 1 ok"
     assert lines[0].startswith("OK - redis: ")
-    assert lines[1] == "CRITICAL - cache: split brain: c2 claims master while c1 is served"
+    assert lines[1] == ("CRITICAL - cache: split brain: c2 claims master while c1 is served; "
+                        "`switch --to c2 --force` adopts c2, `rejoin c2` keeps c1")
     # c2 no longer follows c1: its lag is not known, and says so
     assert perf["lag_cache_c2"] == ("U", ";1000;;0")
     # naming a service is the one-line check of that service alone

@@ -59,25 +59,90 @@ set_values(struct dnsclient_rrset *set, const char *a, const char *b)
 static void
 test_match_record(void **state)
 {
-	struct dnsclient_rrset a, aaaa;
+	struct dnsclient_rrset	a, aaaa;
+	enum state_match	how;
+	int			other[2];
 
 	(void)state;
 	setup_nodes();
 	set_values(&a, "127.0.0.3", NULL);
 	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 1);
+	assert_int_equal(how, MATCH_EXACT);
 	assert_int_equal(state_match_record(&svc, &a, &aaaa), 1);
-	/* every address must match, and nothing more */
-	set_values(&a, "127.0.0.4", NULL);
-	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
 	set_values(&aaaa, "2001:db8:0:0::4", NULL);	/* same bytes, other text */
-	assert_int_equal(state_match_record(&svc, &a, &aaaa), 2);
-	set_values(&a, "127.0.0.4", "127.0.0.2");
+	set_values(&a, "127.0.0.4", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 2);
+	assert_int_equal(how, MATCH_EXACT);
+	/* r3 gained an address the record lacks: a subset still names it */
+	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 2);
+	assert_int_equal(how, MATCH_SUBSET);
+	set_values(&a, NULL, NULL);
+	set_values(&aaaa, "2001:db8::4", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 2);
+	assert_int_equal(how, MATCH_SUBSET);
+	/* r2 lost an address the record still has: the overlap names it */
+	set_values(&a, "127.0.0.3", NULL);
+	set_values(&aaaa, "fd77::3", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 1);
+	assert_int_equal(how, MATCH_OVERLAP);
+	set_values(&a, "127.0.0.3", "10.77.0.99");
+	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 1);
+	assert_int_equal(how, MATCH_OVERLAP);
+	/* an exact match wins over a subset of another node */
+	nodes[1].address[1] = nodes[2].address[0];	/* r2: 127.0.0.3, 127.0.0.4 */
+	nodes[1].n_address = 2;
+	set_values(&a, "127.0.0.4", NULL);
+	set_values(&aaaa, "2001:db8::4", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), 2);
+	assert_int_equal(how, MATCH_EXACT);
+	/* two nodes with all of the record: ambiguous, both named */
+	set_values(&aaaa, NULL, NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), -1);
+	assert_int_equal(how, MATCH_AMBIGUOUS);
+	assert_int_equal(other[0], 1);
+	assert_int_equal(other[1], 2);
 	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	setup_nodes();
+	/* two nodes sharing some of it, neither all: ambiguous */
+	set_values(&a, "127.0.0.4", "127.0.0.2");
+	set_values(&aaaa, "2001:db8::4", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), -1);
+	assert_int_equal(how, MATCH_AMBIGUOUS);
 	set_values(&a, NULL, NULL);
 	set_values(&aaaa, NULL, NULL);
-	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, other), -1);
+	assert_int_equal(how, MATCH_NONE);
 	set_values(&a, "not an address", NULL);
 	assert_int_equal(state_match_record(&svc, &a, &aaaa), -1);
+	set_values(&a, "10.77.0.99", NULL);
+	assert_int_equal(state_match_record_how(&svc, &a, &aaaa, &how, NULL), -1);
+	assert_int_equal(how, MATCH_NONE);
+}
+
+static void
+test_record_mismatch(void **state)
+{
+	struct dnsclient_rrset	a, aaaa;
+	char			buf[256];
+
+	(void)state;
+	setup_nodes();
+	set_values(&a, "127.0.0.4", NULL);
+	set_values(&aaaa, NULL, NULL);
+	assert_string_equal(state_record_mismatch(&nodes[2], &a, &aaaa, buf, sizeof(buf)),
+	    "record lacks 2001:db8::4 of r3");
+	set_values(&a, "127.0.0.3", "10.77.0.99");
+	assert_string_equal(state_record_mismatch(&nodes[1], &a, &aaaa, buf, sizeof(buf)),
+	    "record has 10.77.0.99 that r2 no longer has");
+	set_values(&a, "10.77.0.99", NULL);
+	set_values(&aaaa, "2001:db8::4", NULL);
+	assert_string_equal(state_record_mismatch(&nodes[2], &a, &aaaa, buf, sizeof(buf)),
+	    "record lacks 127.0.0.4 of r3; record has 10.77.0.99 that r3 no longer has");
+	set_values(&a, "127.0.0.4", NULL);
+	assert_string_equal(state_record_mismatch(&nodes[2], &a, &aaaa, buf, sizeof(buf)), "");
 }
 
 static void
@@ -168,6 +233,32 @@ test_verdicts(void **state)
 	make_state(&st, infos, (const char *[]){ "-", "r1", "r1" }, NULL);
 	state_judge(&st);
 	assert_int_equal(st.verdict, VERDICT_SERVED_DOWN);
+	assert_null(strstr(st.verdict_text, "adopts"));
+
+	/* promoted outside a switch, the served node gone: adopt it */
+	make_state(&st, infos, (const char *[]){ "-", "M", "r1" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SERVED_DOWN);
+	assert_non_null(strstr(st.verdict_text,
+	    "r2 is master outside the record: `switch --to r2` adopts it"));
+
+	/* two masters: both ways out named */
+	make_state(&st, infos, (const char *[]){ "M", "M", "r1" }, NULL);
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SPLIT_BRAIN);
+	assert_non_null(strstr(st.verdict_text,
+	    "`switch --to r2 --force` adopts r2, `rejoin r2` keeps r1"));
+
+	/* the record lacks an address r1 gained: consistent, with the repair named */
+	make_state(&st, infos, (const char *[]){ "M", "r1", "r1" }, NULL);
+	assert_int_equal(conf_ip_parse("fd77::2", &nodes[0].address[1]), 0);
+	nodes[0].n_address = 2;
+	st.served_how = MATCH_SUBSET;
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_CONSISTENT);
+	assert_non_null(strstr(st.verdict_text,
+	    "record lacks fd77::2 of r1: `switch --to r1` repairs it"));
+	setup_nodes();
 
 	make_state(&st, infos, (const char *[]){ "r2", "M", "r2" }, NULL);
 	state_judge(&st);
@@ -266,6 +357,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_record),
+		cmocka_unit_test(test_record_mismatch),
 		cmocka_unit_test(test_follows),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_master_text),
