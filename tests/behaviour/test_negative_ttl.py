@@ -11,6 +11,7 @@ minimum of 60 it would not.
 """
 
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -95,6 +96,10 @@ def test_checkconf_and_serve_warn_above_negative_ttl(tmp_path, procs):
     srv.start()
     assert "dns.negative_ttl 30" in srv.log() and "warning" in srv.log(), srv.log()
     assert negative_soa_ttl(srv) == 60
+    # and a reload (SIGHUP) of a zone still above it
+    srv.signal(signal.SIGHUP)
+    wait_until(lambda: srv.log().count("dns.negative_ttl 30") == 2, timeout=10,
+               what="the warning again after the reload")
 
 
 def update_soa(srv, soa_ttl, minimum, serial):
