@@ -10,6 +10,7 @@ plus a second, after unbound had cached "no AAAA"; with the old SOA
 minimum of 60 it would not.
 """
 
+import random
 import re
 import signal
 import subprocess
@@ -153,12 +154,12 @@ class Unbound:
     """unbound in the foreground on a random loopback port, the README's
     snippet pointing at our server, nothing else reached."""
 
-    def __init__(self, tmp_path, server_port):
+    def __init__(self, tmp_path, server_port, leave_out=None, change=None):
         self.dir = Path(tmp_path) / "unbound"
         self.dir.mkdir()
         self.port = free_port("127.0.0.1")
-        self.snippet = [line.replace("@5353", "@%d" % server_port)
-                        for line in readme_unbound_snippet()]
+        self.snippet = [(change or {}).get(line, line).replace("@5353", "@%d" % server_port)
+                        for line in readme_unbound_snippet() if line != leave_out]
         own = ["server:",
                'username: ""', 'chroot: ""', 'directory: "%s"' % self.dir,
                'pidfile: ""', "do-daemonize: no", "use-syslog: no",
@@ -172,7 +173,7 @@ class Unbound:
         self.log_path = self.dir / "unbound.log"
         self.proc = None
 
-    def start(self):
+    def start(self, wait_for_answer=True):
         need_tool("unbound")
         check = subprocess.run(["unbound-checkconf", str(self.conf)], capture_output=True,
                                text=True, timeout=30)
@@ -186,8 +187,8 @@ class Unbound:
             if self.proc.poll() is not None:
                 return "exited"
             try:
-                self.query("redis.svc.test.", "A", timeout=0.3)
-                return True
+                r = self.query("redis.svc.test.", "A", timeout=0.3)
+                return r.answer != [] or not wait_for_answer
             except (dns.exception.Timeout, OSError):
                 return False
         wait_until(up, timeout=15, what="unbound to answer on port %d" % self.port)
@@ -238,6 +239,18 @@ def test_unbound_config_is_the_readme_snippet(tmp_path):
         assert line in conf, line
 
 
+def test_stock_unbound_answers_nxdomain_for_test(tmp_path, procs):
+    """Why the snippet has "nodefault": without it unbound answers the
+    zone itself, NXDOMAIN, and never asks the server."""
+    need_tool("unbound")
+    srv = procs.add(Redisfo(tmp_path))
+    srv.start()
+    u = Unbound(tmp_path, srv.port, leave_out='local-zone: "test." nodefault')
+    procs.add(u).start(wait_for_answer=False)
+    r = u.query("redis.svc.test.", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN and not r.answer, r
+
+
 def test_switch_to_dual_stack_reaches_unbound_clients(tmp_path, procs):
     need_tool("unbound")
     c = Cluster(tmp_path, procs, node_conf={"r2": {"address": ["127.0.0.3", "::3"]}})
@@ -284,3 +297,33 @@ def unbound_nodata_for(unbound, srv, update, seconds):
             return time.monotonic() - t0
         time.sleep(0.1)
     return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("prefetch", ["yes", "no"])
+def test_figures_unbound_change_delay(tmp_path, procs, prefetch):
+    """The time from an UPDATE of the A record to unbound handing out the
+    new address, clients asking every 50 ms, over 8 changes at random
+    moments; within the TTL plus a second either way."""
+    need_tool("unbound")
+    srv = procs.add(Redisfo(tmp_path))
+    srv.start()
+    u = procs.add(Unbound(tmp_path, srv.port,
+                          change={"prefetch: yes": "prefetch: %s" % prefetch})).start()
+    rng = random.Random(7)
+    delays = []
+    for i in range(8):
+        until = time.monotonic() + rng.uniform(0.5, TTL)
+        while time.monotonic() < until:
+            u.addresses("A")
+            time.sleep(0.05)
+        new = "127.0.1.%d" % (i + 1)
+        m = srv.update_message()
+        m.replace("redis.svc.test.", TTL, "A", new)
+        assert dns.query.tcp(m, "127.0.0.1", port=srv.port, timeout=3).rcode() == 0
+        t0 = time.monotonic()
+        wait_until(lambda: u.addresses("A") == [new], timeout=TTL + 5, interval=0.02,
+                   what="the new A through unbound")
+        delays.append(time.monotonic() - t0)
+    print("prefetch %s: change seen through unbound after %s s, at most %.2f s"
+          % (prefetch, " ".join("%.2f" % d for d in delays), max(delays)))
+    assert max(delays) <= TTL + 1, delays
