@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -32,14 +33,14 @@ from servers import Redisfo, free_port, stop_popen, wait_until
 TOP = Path(__file__).resolve().parents[2]
 TTL = 5
 
-# service_zone() with the SOA minimum the server used to create: 60.
-OLD_SOA = "3600 600 86400 5\n"
 
 
 def old_style_zone():
+    """service_zone() with SOA TTL 3600 and the minimum the server used to
+    create, 60: a negative TTL of 60."""
     z = service_zone("svc.test.", "r1", "127.0.0.2")
-    assert OLD_SOA in z
-    return z.replace(OLD_SOA, "3600 600 86400 60\n", 1)
+    assert "3600 600 86400 5\n" in z
+    return z.replace("3600 600 86400 5\n", "3600 600 86400 60\n", 1)
 
 
 # ------------------------------------------------------------ the SOA
