@@ -156,6 +156,10 @@ static const struct conf_key conf_keys[] = {
 	    "RFC 1035 master file of the zone, rewritten on change; default \"<zone without the final dot>.zone\""),
 	K_INT("dns", "ttl", conf_dns, ttl, 5, 1, 86400,
 	    "TTL of the service records, seconds; default 5, 1..86400"),
+	K_INT("dns", "negative_ttl", conf_dns, negative_ttl, 0, 1, 86400,
+	    "the most a resolver may cache a NODATA or NXDOMAIN, min(SOA TTL, SOA minimum), seconds: the SOA TTL and minimum of a zone serve creates, the limit checkconf and serve warn above; default dns.ttl, dns.ttl..86400"),
+	K_BOOL("dns", "negative_ttl_strict", conf_dns, negative_ttl_strict, 0,
+	    "refuse an UPDATE that raises min(SOA TTL, SOA minimum) above dns.negative_ttl; default false"),
 	K_INT("dns", "workers", conf_dns, workers, 1, 0, 64,
 	    "UDP worker threads per listen address, 0 = one per CPU; default 1, 0..64"),
 	K_TEXT("dns", "user", CK_STR, CF_EMPTY_OK, conf_dns, user, "",
@@ -1204,6 +1208,17 @@ conf_root_check(struct conf_ctx *ctx, const config_t *cfg)
 			return conf_fail(ctx, config_lookup(cfg, "dns.zone"),
 			    NULL, "dns.zone_file", "path too long");
 	}
+
+	/*
+	 * Below dns.ttl would buy nothing: the old primary's address stays
+	 * cached dns.ttl seconds after a switch whatever the SOA says.
+	 */
+	if (dns->negative_ttl == 0)
+		dns->negative_ttl = dns->ttl;
+	else if (dns->negative_ttl < dns->ttl)
+		return conf_fail(ctx, config_lookup(cfg, "dns.negative_ttl"), NULL,
+		    "dns.negative_ttl", "must be between dns.ttl (%d) and 86400 "
+		    "(got %d)", dns->ttl, dns->negative_ttl);
 
 	if (dns->update_key.name[0] != '\0' && dns->update_key.secret[0] == '\0')
 		return conf_fail(ctx, config_lookup(cfg, "dns.update_key"), NULL,

@@ -52,6 +52,8 @@ struct conf_dns {
 	char			 zone[CONF_DNAME_MAX];	/* absolute, lower case, final dot */
 	char			 zone_file[PATH_MAX];	/* absolute path */
 	int			 ttl;			/* 1 .. 86400 */
+	int			 negative_ttl;		/* dns.ttl .. 86400, default dns.ttl */
+	int			 negative_ttl_strict;	/* refuse UPDATEs raising it: 0/1 */
 	int			 workers;		/* 0 = one per CPU, else 1 .. 64 */
 	char			 user[64];		/* run as this user once listening; "" = stay */
 	struct conf_tsig_key	 update_key;

@@ -5,6 +5,8 @@
  * arguments. They check those, load the zone the way both must (a zone
  * that does not load or compile is a configuration error, exit 2), and
  * for `serve` hand it to the server (server.c), which runs until a signal.
+ * A zone whose negative TTL is above dns.negative_ttl is served, with a
+ * warning (checkconf on stderr, serve in its log).
  * They are the only code in dnsd/ that decides an exit code; checkconf
  * prints its verdict on stdout, serve logs through conf/log.
  */
@@ -51,6 +53,9 @@ cmd_serve(const struct conf *conf, int argc, char **argv)
 		log_errorx("%s", err);
 		return 2;
 	}
+	if (zone_negative_ttl_check(z, conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
+	    err, sizeof(err)))
+		log_warnx("%s", err);
 	return server_run(conf, z);
 }
 
@@ -85,6 +90,10 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "redisfo-dns: %s\n", err);
 		return 2;
 	}
+	/* Worth knowing, not an error: the zone serves, only a switch is slower to be seen. */
+	if (zone_negative_ttl_check(z, conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
+	    err, sizeof(err)))
+		fprintf(stderr, "redisfo-dns: warning: %s\n", err);
 	snap = snapshot_build(z, conf->dns.zone, err, sizeof(err));
 	ldns_zone_deep_free(z);
 	if (snap == NULL) {

@@ -234,6 +234,8 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 		log_debug("update dropped: %s", err);
 		return;
 	}
+	if (srv->conf->dns.negative_ttl_strict)
+		update_limit_negative_ttl(u, (uint32_t)srv->conf->dns.negative_ttl);
 	rcode = update_run(u, srv->zone, srv->conf->dns.zone, &nz);
 	/* The message is on record before it changes anything. */
 	if (server_replay_save(srv, nz != NULL, err, sizeof(err)) == -1) {
@@ -519,6 +521,9 @@ server_reload(struct server *srv)
 	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
 	    err, sizeof(err))) == NULL || server_adopt_zone(srv, z, 0, NULL, err, sizeof(err)) == -1)
 		goto refused_conf;
+	if (zone_negative_ttl_check(srv->zone, nc->dns.zone_file, (uint32_t)nc->dns.negative_ttl,
+	    err, sizeof(err)))
+		log_warnx("%s", err);
 	/* The zone is in: the new config is in force from here, all of it. */
 	if (srv->conf_owned != NULL) {
 		conf_free(srv->conf_owned);

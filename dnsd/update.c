@@ -24,6 +24,10 @@
  * second on a 10,000-service zone; a record that would not read back from
  * the zone file is FORMERR.
  *
+ * With dns.negative_ttl_strict, an UPDATE whose new SOA raises the zone's
+ * negative TTL, min(SOA TTL, SOA minimum), above dns.negative_ttl is
+ * REFUSED: resolvers would keep a NODATA that long after a switch.
+ *
  * Replays (RFC 8945 5.2.3): a signed message older than the latest one
  * run gets BADTIME; one seen again while none newer has run gets its
  * first answer and changes nothing. What that takes is kept in the
@@ -66,6 +70,7 @@ struct update_ctx {
 	struct tsig_state		 st;
 	enum tsig_verdict		 tsig_rc;
 	char				 why[256];	/* why a policy refused it */
+	uint32_t			 negative_ttl_max;	/* 0 = no limit */
 };
 
 /*
@@ -447,6 +452,12 @@ update_begin(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
 	    ldns_wire2pkt(&u->pkt, wire, len) != LDNS_STATUS_OK)
 		u->pkt = NULL;
 	return u;
+}
+
+void
+update_limit_negative_ttl(struct update_ctx *u, uint32_t max)
+{
+	u->negative_ttl_max = max;
 }
 
 const ldns_rr_list *
@@ -1049,6 +1060,24 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 				rc = DNS_RCODE_SERVFAIL;
 			else
 				ldns_rdf_deep_free(ldns_rr_set_rdf(w.soa, r, 2));
+		}
+		/*
+		 * dns.negative_ttl_strict: a new SOA may not make resolvers
+		 * cache NODATA longer than the limit, unless it lowers a zone
+		 * that is above it already (a serial bump must still pass).
+		 */
+		if (rc == DNS_RCODE_NOERROR && w.soa_set && u->negative_ttl_max > 0) {
+			uint32_t neg = zone_negative_ttl(w.soa);
+			uint32_t was = zone_negative_ttl(ldns_zone_soa(zone));
+
+			if (neg > u->negative_ttl_max && neg > was) {
+				snprintf(u->why, sizeof(u->why), "the new SOA's negative TTL, "
+				    "min(TTL %u, minimum %u) = %u, is above dns.negative_ttl %u "
+				    "(dns.negative_ttl_strict)", ldns_rr_ttl(w.soa),
+				    ldns_rdf2native_int32(ldns_rr_rdf(w.soa, 6)), neg,
+				    u->negative_ttl_max);
+				rc = DNS_RCODE_REFUSED;
+			}
 		}
 		if (rc == DNS_RCODE_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
 			rc = DNS_RCODE_SERVFAIL;

@@ -7,6 +7,7 @@
  * reply (so an acknowledged change is durable and visible).
  *
  *	u = update_begin(wire, len, key, fudge_max, &replay, err, sizeof(err));   NULL: drop
+ *	update_limit_negative_ttl(u, max);                     optional
  *	rcode = update_run(u, zone, origin, &new_zone);        new_zone only if changed
  *	if (replay.dirty) update_replay_save(&replay, path, ...): on failure drop
  *	    new_zone, rcode = SERVFAIL, update_replay_amend(u, rcode)
@@ -110,6 +111,12 @@ void			 update_replay_amend(struct update_ctx *u, int rcode);
 /* Build the reply with rcode (malloc'd, caller frees). -1 on error. */
 int			 update_reply(struct update_ctx *u, int rcode,
 			    uint8_t **wire, size_t *len);
+/*
+ * Refuse (REFUSED, with why) an update whose new SOA makes min(SOA TTL,
+ * SOA minimum) larger than max and larger than it was; 0 = no limit (the
+ * default). Call before update_run.
+ */
+void			 update_limit_negative_ttl(struct update_ctx *u, uint32_t max);
 /*
  * The update section's records: their owners are the only names a change
  * by this message can touch (NULL when the message did not parse).

@@ -1077,6 +1077,36 @@ zone_serial(const ldns_zone *z)
 	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
 }
 
+uint32_t
+zone_negative_ttl(const ldns_rr *soa)
+{
+	uint32_t ttl, minimum;
+
+	if (soa == NULL || ldns_rr_rd_count(soa) < 7)
+		return 0;
+	ttl = ldns_rr_ttl(soa);
+	minimum = ldns_rdf2native_int32(ldns_rr_rdf(soa, 6));
+	return ttl < minimum ? ttl : minimum;
+}
+
+int
+zone_negative_ttl_check(const ldns_zone *z, const char *path, uint32_t limit,
+    char *msg, size_t msglen)
+{
+	const ldns_rr	*soa = ldns_zone_soa(z);
+	uint32_t	 neg = zone_negative_ttl(soa);
+
+	if (soa == NULL || neg <= limit)
+		return 0;
+	snprintf(msg, msglen, "%s: the SOA's negative TTL, min(TTL %u, minimum %u) = %u, "
+	    "is above dns.negative_ttl %u: resolvers may cache a NODATA or NXDOMAIN "
+	    "for %u s, so an address a switch adds (an AAAA when the new primary "
+	    "is dual-stack) stays unseen that long; lower the SOA TTL or minimum "
+	    "to %u", path, ldns_rr_ttl(soa),
+	    ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), neg, limit, neg, limit);
+	return 1;
+}
+
 /* ---- writing records: presentation text that reads back the same ---- */
 
 /*
@@ -1544,8 +1574,9 @@ zone_create_if_missing(const struct conf *conf, char *err, size_t errlen)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
 			    ns_addr, sizeof(ns_addr));
 	}
-	snprintf(line, sizeof(line), "%s 3600 IN SOA ns1.%s hostmaster.%s 1 3600 600 1209600 60",
-	    origin, origin, origin);
+	/* Negative answers are cached no longer than dns.negative_ttl (RFC 2308 5). */
+	snprintf(line, sizeof(line), "%s %d IN SOA ns1.%s hostmaster.%s 1 3600 600 1209600 %d",
+	    origin, conf->dns.negative_ttl, origin, origin, conf->dns.negative_ttl);
 	if (zone_add_text(z, line, 3600, err, errlen) == -1)
 		goto out;
 	snprintf(line, sizeof(line), "%s 3600 IN NS ns1.%s", origin, origin);

@@ -41,6 +41,17 @@ int		 zone_rr_roundtrip(const ldns_rr *rr, char *why, size_t whylen);
 /* 0 when the folder path is to go in exists; -1 with err naming it. */
 int		 zone_file_folder_check(const char *path, char *err, size_t errlen);
 uint32_t	 zone_serial(const ldns_zone *z);
+/*
+ * min(SOA TTL, SOA minimum): how long RFC 2308 lets a resolver cache a
+ * NODATA or NXDOMAIN of the zone; 0 without a full SOA.
+ */
+uint32_t	 zone_negative_ttl(const ldns_rr *soa);
+/*
+ * Is z's negative TTL above limit (dns.negative_ttl)? 1 with a warning in
+ * msg naming path, both values and what it costs a switch; 0 when not.
+ */
+int		 zone_negative_ttl_check(const ldns_zone *z, const char *path,
+		    uint32_t limit, char *msg, size_t msglen);
 /* Two names in wire form, equal ignoring ASCII case (a cheap ldns_dname_compare() == 0). */
 int		 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b);
 

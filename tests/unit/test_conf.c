@@ -247,6 +247,8 @@ test_defaults(void **state)
 	snprintf(want, sizeof(want), "%s/svc.test.zone", conf.dir);
 	assert_string_equal(conf.dns.zone_file, want);
 	assert_int_equal(conf.dns.ttl, 5);
+	assert_int_equal(conf.dns.negative_ttl, 5);
+	assert_int_equal(conf.dns.negative_ttl_strict, 0);
 	assert_int_equal(conf.dns.workers, 1);
 	assert_string_equal(conf.dns.update_key.name, "");
 	assert_string_equal(conf.dns.update_key.algorithm, "hmac-sha256");
@@ -550,6 +552,36 @@ test_out_of_range(void **state)
 	expect_error(MIN_DNS "services = ( { name = \"r\";\n nodes = ( { name = \"r1\";\n"
 	    " host = \"127.0.0.2\"; priority = -1; } ); } );\n", 4,
 	    "services[0].nodes[0].priority", "must be between 0 and 65535");
+}
+
+/* dns.negative_ttl: dns.ttl unless set, never below it. */
+static void
+test_negative_ttl(void **state)
+{
+	struct conf conf;
+
+	(void)state;
+	if (load_text("dns = { zone = \"svc.test\"; ttl = 30; };\n" SVC_LINE, &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.dns.negative_ttl, 30);
+	conf_free(&conf);
+	if (load_text("dns = { zone = \"svc.test\"; ttl = 30; negative_ttl = 30;\n"
+	    " negative_ttl_strict = true; };\n" SVC_LINE, &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.dns.negative_ttl, 30);
+	assert_int_equal(conf.dns.negative_ttl_strict, 1);
+	conf_free(&conf);
+	if (load_text("dns = { zone = \"svc.test\"; negative_ttl = 86400; };\n" SVC_LINE,
+	    &conf) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(conf.dns.negative_ttl, 86400);
+	conf_free(&conf);
+	expect_error("dns = {\n zone = \"svc.test\";\n ttl = 30;\n negative_ttl = 29;\n};\n"
+	    SVC_LINE, 4, "dns.negative_ttl", "must be between dns.ttl (30) and 86400 (got 29)");
+	expect_error("dns = {\n zone = \"svc.test\";\n negative_ttl = 86401;\n};\n"
+	    SVC_LINE, 3, "dns.negative_ttl", "must be between 1 and 86400 (got 86401)");
+	expect_error("dns = {\n zone = \"svc.test\";\n negative_ttl_strict = 1;\n};\n"
+	    SVC_LINE, 3, "dns.negative_ttl_strict", "must be true or false");
 }
 
 static void
@@ -973,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_sample_loads),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_services_and_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wildcard_v6_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zone_normalised, setup, teardown),

@@ -36,6 +36,8 @@
 static struct conf_tsig_key key = { KEY_NAME, "hmac-sha256", KEY_SECRET };
 /* The answers remembered across the messages of every test, as a server's are. */
 static struct update_replay replay;
+/* update_limit_negative_ttl() of every run(): 0 as a server without dns.negative_ttl_strict. */
+static uint32_t negative_ttl_max;
 
 static const char zone_text[] =
 	"$ORIGIN svc.test.\n"
@@ -107,6 +109,7 @@ run(struct msg *m, const ldns_zone *z, ldns_zone **out, const struct conf_tsig_k
 	    m->sign == 3 ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMDE=" : KEY_SECRET, &n, NULL);
 	u = update_begin(w, n, k, FUDGE_MAX, &replay, err, sizeof(err));
 	assert_non_null(u);
+	update_limit_negative_ttl(u, negative_ttl_max);
 	rc = update_run(u, z, ORIGIN, out);
 	/* The reply always builds; signed replies verify with ldns. */
 	assert_int_equal(update_reply(u, rc, &rw, &rn), 0);
@@ -508,6 +511,75 @@ test_serial_wrap_and_soa_update(void **state)
 	    "ns1 hostmaster 4294967000 3600 600 86400 5"));
 	assert_int_equal(run(&m, z, &nz, &key), LDNS_RCODE_NOERROR);
 	assert_null(nz);
+	ldns_zone_deep_free(z);
+}
+
+/* A new SOA as "ttl rdata" in one message; the rcode, *nz the new zone or NULL. */
+static int
+run_soa(const ldns_zone *z, uint32_t ttl, const char *rdata, ldns_zone **nz)
+{
+	struct msg m;
+
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("svc.test.", ttl, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_SOA, rdata));
+	return run(&m, z, nz, &key);
+}
+
+/*
+ * dns.negative_ttl_strict: an SOA that raises min(TTL, minimum) above the
+ * limit is refused; within it, or lower than it was, it goes through.
+ */
+static void
+test_negative_ttl_strict(void **state)
+{
+	ldns_zone *z = zone_make(zone_text), *high, *nz = NULL;
+	struct msg m;
+
+	(void)state;
+	/* The zone: SOA TTL 60, minimum 5. Not strict: anything goes. */
+	negative_ttl_max = 0;
+	assert_int_equal(run_soa(z, 3600, "ns1 hostmaster 101 3600 600 86400 3600", &nz),
+	    LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(zone_negative_ttl(ldns_zone_soa(nz)), 3600);
+	high = nz;
+	nz = NULL;
+
+	negative_ttl_max = 5;
+	/* within the limit: the minimum 5 bounds it whatever the TTL */
+	assert_int_equal(run_soa(z, 3600, "ns1 hostmaster 102 3600 600 86400 5", &nz),
+	    LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	nz = NULL;
+	/* raised above it, by the minimum or by both */
+	assert_int_equal(run_soa(z, 60, "ns1 hostmaster 103 3600 600 86400 6", &nz),
+	    LDNS_RCODE_REFUSED);
+	assert_null(nz);
+	assert_int_equal(run_soa(z, 3600, "ns1 hostmaster 104 3600 600 86400 3600", &nz),
+	    LDNS_RCODE_REFUSED);
+	assert_null(nz);
+	/* a zone above it already: lowering it, or only a new serial, goes through */
+	assert_int_equal(run_soa(high, 30, "ns1 hostmaster 105 3600 600 86400 3600", &nz),
+	    LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(zone_negative_ttl(ldns_zone_soa(nz)), 30);
+	ldns_zone_deep_free(nz);
+	nz = NULL;
+	assert_int_equal(run_soa(high, 3600, "ns1 hostmaster 106 3600 600 86400 3600", &nz),
+	    LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	ldns_zone_deep_free(nz);
+	nz = NULL;
+	/* and so does a change that leaves the SOA alone (the serial moves by itself) */
+	msg_init(&m);
+	ldns_rr_list_push_rr(m.up, rr("neg.svc.test.", 5, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_A, "10.0.0.9"));
+	assert_int_equal(run(&m, high, &nz, &key), LDNS_RCODE_NOERROR);
+	assert_non_null(nz);
+	assert_int_equal(serial_of(nz), 102);
+	ldns_zone_deep_free(nz);
+	negative_ttl_max = 0;
+	ldns_zone_deep_free(high);
 	ldns_zone_deep_free(z);
 }
 
@@ -1351,6 +1423,7 @@ main(void)
 		cmocka_unit_test(test_cname_conflict),
 		cmocka_unit_test(test_apex_protection),
 		cmocka_unit_test(test_serial_wrap_and_soa_update),
+		cmocka_unit_test(test_negative_ttl_strict),
 		cmocka_unit_test(test_notzone_all_or_nothing),
 		cmocka_unit_test(test_unservable_refused),
 		cmocka_unit_test(test_garbage),

@@ -19,6 +19,7 @@
 #include "dnsd/query.h"
 #include "dnsd/snapshot.h"
 #include "dnsd/zone.h"
+#include "tests/unit/unit_zone.h"
 
 static char	tmpdir[64];
 static char	path[128];
@@ -435,6 +436,67 @@ test_create_if_missing(void **state)
 	ldns_zone_deep_free(z);
 }
 
+/* A created zone caches negative answers for dns.negative_ttl, not a fixed minute. */
+static void
+test_create_soa_negative_ttl(void **state)
+{
+	struct conf		conf;
+	struct conf_sockaddr	listen;
+	ldns_zone		*z;
+	ldns_rr			*soa;
+
+	(void)state;
+	memset(&conf, 0, sizeof(conf));
+	assert_int_equal(conf_sockaddr_parse("127.0.0.1:5353", 53, &listen), 0);
+	snprintf(conf.dns.zone, sizeof(conf.dns.zone), "svc.test.");
+	snprintf(conf.dns.zone_file, sizeof(conf.dns.zone_file), "%s", path);
+	conf.dns.ttl = 5;
+	conf.dns.negative_ttl = 7;
+	conf.dns.listen = &listen;
+	conf.dns.n_listen = 1;
+
+	unlink(path);
+	assert_int_equal(zone_create_if_missing(&conf, err, sizeof(err)), 1);
+	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	if (z == NULL)
+		fail_msg("%s", err);
+	soa = ldns_zone_soa(z);
+	assert_int_equal(ldns_rr_ttl(soa), 7);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), 7);
+	assert_int_equal(zone_negative_ttl(soa), 7);
+	assert_int_equal(zone_negative_ttl_check(z, path, 7, err, sizeof(err)), 0);
+	ldns_zone_deep_free(z);
+}
+
+/* min(SOA TTL, minimum) against the limit: a warning naming the file and both values. */
+static void
+test_negative_ttl_check(void **state)
+{
+	ldns_zone	*z;
+	char		 msg[512];
+
+	(void)state;
+	/* minimum below the TTL: the minimum counts */
+	z = unit_zone_from_text("svc.test.", "$ORIGIN svc.test.\n"
+	    "@ 3600 IN SOA ns1 hostmaster 1 3600 600 1209600 60\n@ 3600 IN NS ns1\n");
+	assert_int_equal(zone_negative_ttl(ldns_zone_soa(z)), 60);
+	assert_int_equal(zone_negative_ttl_check(z, "zones/x.zone", 60, msg, sizeof(msg)), 0);
+	assert_int_equal(zone_negative_ttl_check(z, "zones/x.zone", 5, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "zones/x.zone: "));
+	assert_non_null(strstr(msg, "min(TTL 3600, minimum 60) = 60"));
+	assert_non_null(strstr(msg, "dns.negative_ttl 5"));
+	assert_non_null(strstr(msg, "AAAA"));
+	ldns_zone_deep_free(z);
+	/* the TTL below the minimum: the TTL counts */
+	z = unit_zone_from_text("svc.test.", "$ORIGIN svc.test.\n"
+	    "@ 30 IN SOA ns1 hostmaster 1 3600 600 1209600 600\n@ 3600 IN NS ns1\n");
+	assert_int_equal(zone_negative_ttl(ldns_zone_soa(z)), 30);
+	assert_int_equal(zone_negative_ttl_check(z, "x", 29, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "min(TTL 30, minimum 600) = 30"));
+	assert_int_equal(zone_negative_ttl_check(z, "x", 30, msg, sizeof(msg)), 0);
+	ldns_zone_deep_free(z);
+}
+
 /* ---- the snapshot ---- */
 
 static size_t
@@ -650,6 +712,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_awkward_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip_refuses_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_if_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_soa_negative_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_ttl_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_negative_with_outside_soa_names,
 		    setup, teardown),
