@@ -26,6 +26,8 @@ DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	python3-redis python3-pytest util-linux mount openssl libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
 # BIND and PowerDNS: the behaviour tests run them as secondary and as external primary
 DEB_PKGS += bind9 pdns-server pdns-backend-sqlite3 sqlite3
+# unbound: a caching resolver in front of the server (the sweep test)
+DEB_PKGS += unbound
 
 # Module by module: each fragment lists its own sources and adds the
 # libraries they call to LDLIBS (the unit tests' fragment to UNIT_LDLIBS).
