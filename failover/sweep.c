@@ -6,7 +6,8 @@
  * record (up to dns.ttl after the swap) lands on P again, now a replica,
  * and gets READONLY for every write for as long as it lives. The sweep
  * kills those clients once the caches must have let go of the old address
- * (dns.ttl + 1 s after the demote) and once more a TTL later, for
+ * (TTL + 1 s after the demote, the TTL being dns.ttl or the TTL the old
+ * record had, if that was longer) and once more a TTL later, for
  * stragglers; they reconnect, resolve again and reach the new primary.
  *
  * Which clients: CLIENT LIST TYPE normal (so no replica link, no Pub/Sub
@@ -48,9 +49,9 @@ sweep_plan_rounds(struct sweep_plan *plan)
 {
 	int i;
 
-	plan->at_s[0] = plan->conf->dns.ttl + 1;
+	plan->at_s[0] = plan->ttl + 1;
 	for (i = 1; i < SWEEP_ROUNDS; i++)
-		plan->at_s[i] = plan->at_s[i - 1] + plan->conf->dns.ttl;
+		plan->at_s[i] = plan->at_s[i - 1] + plan->ttl;
 }
 
 static void

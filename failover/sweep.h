@@ -32,11 +32,13 @@ struct sweep_plan {
 					   younger than this are swept */
 	int64_t		 demoted_us;	/* mono_us() when the old primary dropped
 					   its clients */
+	int		 ttl;		/* how long a cache may keep the old record:
+					   dns.ttl, or the old record's TTL if longer */
 	/* when each round runs: demoted_us + at_s[i] seconds */
 	int		 at_s[SWEEP_ROUNDS];
 };
 
-/* Fill plan's rounds from conf: dns.ttl + 1 s, then a TTL later. */
+/* Fill plan's rounds from plan->ttl: TTL + 1 s, then a TTL later. */
 void	sweep_plan_rounds(struct sweep_plan *plan);
 
 /*

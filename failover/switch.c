@@ -1249,6 +1249,8 @@ switch_step_sweep(struct sw *sw)
 		snprintf(sw->note[STEP_SWEEP], sizeof(sw->note[0]), "off (failover.sweep)");
 		return RUN_OK;
 	}
+	/* caches hold the old record for its own TTL, the new one's may be shorter */
+	pl.ttl = sw->st.ttl > (uint32_t)sw->conf->dns.ttl ? (int)sw->st.ttl : sw->conf->dns.ttl;
 	sweep_plan_rounds(&pl);
 	if (sweep_start(&pl, &pid, e, sizeof(e)) == -1) {
 		sw_warn(sw, "%s: clients that reach %s through a cached address stay there",
