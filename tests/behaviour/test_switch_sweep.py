@@ -281,10 +281,41 @@ def test_helper_leaves_a_node_that_is_primary_again_alone(swept, procs):
     assert "keepme" in names
 
 
-def test_sweep_off_leaves_no_helper(tmp_path, procs):
-    c = Cluster(tmp_path, procs, dns={"ttl": TTL}, failover={"sweep": False})
+def test_without_sweep_the_client_stays_on_the_old_primary(swept, procs):
+    """The control: failover.sweep = false leaves no helper, and the same
+    client, sent back to the old primary by the cache, gets READONLY there
+    long after every cache has expired."""
+    c, ub = swept
+    c.rf.failover_cfg["sweep"] = False
+    c.rf.write_conf()
+    client = procs(PlainClient(ub.resolver(), c.port))
+    client.start()
+    wait_until(lambda: any(e[2] == "ok" for e in client.events), timeout=10,
+               what="the client writing")
+    ub.resolver().resolve(NAME, "A")
+    t0 = time.monotonic()
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"^  sweep +[0-9.]+ ms  ok +off \(failover.sweep\)$", r.stdout, re.M), \
         r.stdout
     assert "helper pid" not in r.stdout
+    deadline = t0 + 2 * TTL + 2
+    wait_until(lambda: client.events[-1][0] > deadline + 1.0 or client.error,
+               timeout=2 * TTL + 10, what="the client writing past the deadline")
+    assert client.error is None, client.error
+    last = client.events[-1]
+    assert last[1] == c.nodes["r1"].host and last[2] == "readonly", last
+    assert audit_sweeps(c) == []
+
+
+def test_killed_helper_breaks_nothing(swept, procs):
+    """SIGKILL the helper: no sweep happens, and the next switch runs."""
+    c, ub = swept
+    pid = run_switch(c, procs, "r2")
+    helper = Helper(pid)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not helper.alive(), timeout=5, what="the helper gone")
+    c.wait_links(master="r2")
+    run_switch(c, procs, "r1")
+    assert c.roles()["r1"] == "master"
+    assert not [s for s in audit_sweeps(c) if s["to"] == "r2"]
