@@ -319,3 +319,50 @@ def test_killed_helper_breaks_nothing(swept, procs):
     run_switch(c, procs, "r1")
     assert c.roles()["r1"] == "master"
     assert not [s for s in audit_sweeps(c) if s["to"] == "r2"]
+
+
+def raw_client(host, port, *commands):
+    """A connection that sends inline commands and reads each reply's first
+    line (enough for +OK and a SUBSCRIBE's or MONITOR's first answer)."""
+    s = socket.create_connection((host, port), timeout=5)
+    f = s.makefile("rb")
+    for cmd in commands:
+        s.sendall(cmd.encode() + b"\r\n")
+        line = f.readline()
+        assert line and not line.startswith(b"-"), (cmd, line)
+    return s, f
+
+
+def alive(conn):
+    """The server has not closed it: a PING still gets an answer (a
+    subscriber answers PING too, MONITOR sees it as +OK then the log)."""
+    s, f = conn
+    try:
+        s.sendall(b"PING\r\n")
+        return bool(f.readline())
+    except OSError:
+        return False
+
+
+def test_sweep_spares_subscribers_and_monitors(swept, procs):
+    """On the old primary after the switch: a plain client is swept, a
+    Pub/Sub subscriber and a MONITOR connected just as late are not."""
+    c, ub = swept
+    run_switch(c, procs, "r2")
+    host = c.nodes["r1"].host
+    young = raw_client(host, c.port, "CLIENT SETNAME young", "GET sweep:x")
+    sub = raw_client(host, c.port, "CLIENT SETNAME sub", "SUBSCRIBE sweep:ch")
+    mon = raw_client(host, c.port, "CLIENT SETNAME mon", "MONITOR")
+    try:
+        round1 = wait_until(lambda: [s for s in audit_sweeps(c)
+                                     if s["from"] == "r1" and s["detail"].startswith("round 1")],
+                            timeout=2 * TTL + 10, what="the first round")
+        assert round1[0]["result"] == "ok", round1
+        assert re.search(r": [1-9]\d* clients that connected after the switch killed",
+                         round1[0]["detail"]), round1
+        assert not alive(young)
+        assert alive(sub) and alive(mon)
+    finally:
+        for s, f in (young, sub, mon):
+            f.close()
+            s.close()
