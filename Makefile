@@ -26,7 +26,7 @@ DEB_PKGS := gcc make libc6-dev libldns-dev libssl-dev ldnsutils libhiredis-dev \
 	python3-redis python3-pytest util-linux mount openssl libmicrohttpd-dev libsystemd-dev prometheus mandoc systemd pkg-config
 # BIND and PowerDNS: the behaviour tests run them as secondary and as external primary
 DEB_PKGS += bind9 pdns-server pdns-backend-sqlite3 sqlite3
-# unbound: the resolver in front of the server in the negative-TTL test and README
+# unbound: a caching resolver in front of the server (negative TTL, the sweep, README)
 DEB_PKGS += unbound
 
 # Module by module: each fragment lists its own sources and adds the

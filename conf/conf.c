@@ -225,6 +225,8 @@ static const struct conf_key conf_keys[] = {
 	K_TEXT("failover", "post_hook", CK_STR, CF_EMPTY_OK, conf_failover,
 	    post_hook, "",
 	    "command run after a switch; default \"\" = none"),
+	K_BOOL("failover", "sweep", conf_failover, sweep, 1,
+	    "after a planned switch, a helper kills the clients that reconnected to the old primary (now a replica) at dns.ttl + 1 s and again a TTL later, so clients that got a cached address reach the new primary; default true"),
 
 	K_CHOICE("log", "target", conf_log, target, conf_log_targets, "stderr",
 	    "\"stderr\" or \"syslog\" (facility daemon); on a stderr that is not a terminal each line starts with its priority, \"<6>\"; default \"stderr\""),

@@ -79,6 +79,7 @@ struct conf_failover {
 	int			hook_timeout_ms;	/* a hook running longer is killed */
 	char			pre_hook[CONF_HOOK_MAX];	/* "" = none */
 	char			post_hook[CONF_HOOK_MAX];
+	int			sweep;		/* kill late clients of the old primary */
 };
 
 /* log = { ... }: where log lines go and how many. */

@@ -907,6 +907,94 @@ node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t e
 	return 0;
 }
 
+size_t
+node_client_list_parse(const char *text, struct node_client *out, size_t max)
+{
+	const char	*line = text, *end, *v;
+	size_t		 n = 0;
+	char		 buf[1024];
+	size_t		 len;
+
+	for (; *line != '\0'; line = *end ? end + 1 : end) {
+		end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		len = (size_t)(end - line);
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		if (strncmp(buf, "id=", 3) != 0)
+			continue;
+		if (n < max) {
+			memset(&out[n], 0, sizeof(out[n]));
+			out[n].id = strtoll(buf + 3, NULL, 10);
+			out[n].age = (v = strstr(buf, " age=")) ? strtoll(v + 5, NULL, 10) : -1;
+			if ((v = strstr(buf, " flags=")) != NULL) {
+				v += 7;
+				len = strcspn(v, " \r");
+				if (len >= sizeof(out[n].flags))
+					len = sizeof(out[n].flags) - 1;
+				memcpy(out[n].flags, v, len);
+			}
+		}
+		n++;
+	}
+	return n;
+}
+
+int
+node_client_list(struct node_conn *conn, struct node_client **clients, size_t *n,
+    char *err, size_t errlen)
+{
+	const char	*argv[] = { "CLIENT", "LIST", "TYPE", "normal" };
+	redisReply	*r;
+	size_t		 count;
+
+	r = conn_command(conn, err, errlen, 4, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING) {
+		snprintf(err, errlen, "%s: CLIENT LIST: %s", conn->node->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		return -1;
+	}
+	count = node_client_list_parse(r->str, NULL, 0);
+	*clients = calloc(count ? count : 1, sizeof(**clients));
+	if (*clients == NULL) {
+		snprintf(err, errlen, "%s: CLIENT LIST: out of memory", conn->node->name);
+		freeReplyObject(r);
+		return -1;
+	}
+	*n = node_client_list_parse(r->str, *clients, count);
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+node_kill_client_id(struct node_conn *conn, long long id, int *killed, char *err,
+    size_t errlen)
+{
+	char		 t[32];
+	const char	*argv[] = { "CLIENT", "KILL", "ID", t, "SKIPME", "yes" };
+	redisReply	*r;
+
+	snprintf(t, sizeof(t), "%lld", id);
+	r = conn_command(conn, err, errlen, 6, argv);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		snprintf(err, errlen, "%s: CLIENT KILL ID %lld: %s", conn->node->name, id,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+		freeReplyObject(r);
+		return -1;
+	}
+	*killed = r->integer > 0;
+	freeReplyObject(r);
+	return 0;
+}
+
 enum node_cmd_check
 node_command_check(struct node_conn *conn, int argc, const char *const *argv, char *why,
     size_t whylen)

@@ -81,6 +81,26 @@ int	node_config_rewrite(struct node_conn *conn, char *err, size_t errlen);
 /* CLIENT KILL TYPE normal (not this connection); *killed gets the count. */
 int	node_kill_clients(struct node_conn *conn, long long *killed, char *err, size_t errlen);
 
+/* One line of CLIENT LIST, what a sweep needs of it. */
+struct node_client {
+	long long	id;
+	long long	age;		/* seconds since it connected */
+	char		flags[32];	/* "N", "S", "M", "O", "P", ... */
+};
+
+/*
+ * CLIENT LIST TYPE normal: *clients gets a malloc'd array (free() it) of
+ * *n entries. -1 and err on failure (nothing to free then).
+ */
+int	node_client_list(struct node_conn *conn, struct node_client **clients,
+	    size_t *n, char *err, size_t errlen);
+/* Parse the text of CLIENT LIST into out (at most max lines); returns the
+ * number of lines with an id=, which may be more than max (for tests too). */
+size_t	node_client_list_parse(const char *text, struct node_client *out, size_t max);
+/* CLIENT KILL ID id (never this connection): *killed 1, or 0 when it was gone. */
+int	node_kill_client_id(struct node_conn *conn, long long id, int *killed,
+	    char *err, size_t errlen);
+
 /* Can the switch run a command on a node? */
 enum node_cmd_check {
 	NODE_CMD_FAILED = -1,	/* no answer: why says */

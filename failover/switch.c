@@ -63,6 +63,7 @@
 #include "failover/msg.h"
 #include "failover/node.h"
 #include "failover/state.h"
+#include "failover/sweep.h"
 #include "failover/switch.h"
 #include "failover/txt.h"
 
@@ -77,6 +78,7 @@ static enum step_run	switch_step_swap(struct sw *);
 static enum step_run	switch_step_demote(struct sw *);
 static enum step_run	switch_step_repoint(struct sw *);
 static enum step_run	switch_step_post_hook(struct sw *);
+static enum step_run	switch_step_sweep(struct sw *);
 static enum step_run	switch_rollback_pause(struct sw *);
 static enum step_run	switch_rollback_promote(struct sw *);
 
@@ -103,6 +105,8 @@ const struct step switch_steps[STEP_MAX] = {
 	    switch_step_repoint, NULL, 1, 1, 1 },
 	[STEP_POST_HOOK] = { "post_hook", "run failover.post_hook (failure reported)",
 	    switch_step_post_hook, NULL, 1, 1, 1 },
+	[STEP_SWEEP]	 = { "sweep", "leave a helper that kills the old primary's new clients at dns.ttl + 1 s and a TTL later",
+	    switch_step_sweep, NULL, 1, 0, 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1370,6 +1374,42 @@ switch_step_post_hook(struct sw *sw)
 		sw_warn(sw, "post_hook %s", why);
 	else if (rc != 0)
 		sw_warn(sw, "post_hook exited with %d", rc);
+	return RUN_OK;
+}
+
+/*
+ * Clients that reconnected to P through a resolver cache still naming it
+ * get READONLY there for good: a helper, left behind without the lock,
+ * drops them once the caches have expired (sweep.c). It never fails the
+ * switch: without it, those clients only stay where they are.
+ */
+static enum step_run
+switch_step_sweep(struct sw *sw)
+{
+	struct sweep_plan	 pl = {
+		.conf = sw->conf, .svc = sw->svc,
+		.old_primary = sw->pn, .new_primary = sw->tn,
+		.switched_us = sw->pause_start, .demoted_us = sw->pause_end,
+	};
+	pid_t			 pid;
+	char			 e[256];
+
+	if (!sw->conf->failover.sweep) {
+		snprintf(sw->note[STEP_SWEEP], sizeof(sw->note[0]), "off (failover.sweep)");
+		return RUN_OK;
+	}
+	/* caches hold the old record for its own TTL, the new one's may be shorter */
+	pl.ttl = sw->st.ttl > (uint32_t)sw->conf->dns.ttl ? (int)sw->st.ttl : sw->conf->dns.ttl;
+	sweep_plan_rounds(&pl);
+	if (sweep_start(&pl, &pid, e, sizeof(e)) == -1) {
+		sw_warn(sw, "%s: clients that reach %s through a cached address stay there",
+		    e, sw->pn->name);
+		snprintf(sw->note[STEP_SWEEP], sizeof(sw->note[0]), "not scheduled: %.200s", e);
+		return RUN_OK;
+	}
+	snprintf(sw->note[STEP_SWEEP], sizeof(sw->note[0]), "scheduled at +%d s and +%d s "
+	    "after the demote, on %s (helper pid %ld)", pl.at_s[0], pl.at_s[1],
+	    sw->pn->name, (long)pid);
 	return RUN_OK;
 }
 

@@ -30,6 +30,7 @@ enum switch_step {
 	STEP_DEMOTE,
 	STEP_REPOINT,
 	STEP_POST_HOOK,
+	STEP_SWEEP,
 	STEP_MAX
 };
 

@@ -33,7 +33,7 @@ class Cluster:
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
                  start_server=True, dns_server=None, extra=(), node_conf=None,
-                 bare=(), service_auth=None, tls=None, hosts=HOSTS):
+                 bare=(), service_auth=None, tls=None, hosts=HOSTS, dns=None):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
@@ -69,7 +69,7 @@ class Cluster:
             svc.update(service_auth)
         if tls is not None:
             svc.setdefault("tls", {"enabled": True, "ca_file": str(tls.ca)})
-        self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo,
+        self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo, dns=dns,
                           zone_text=service_zone("svc.test.", "r1", hosts[0]))
         procs(self.rf)
         if start_server:

@@ -89,7 +89,7 @@ def test_switch_says_each_step_in_the_log(cluster):
     steps = [re.match(r"switch redis(?: \(planned r1 -> r2\))?: (\w+) ok [0-9.]+ ms",
                       t).group(1) for t in texts]
     assert steps == ["lock", "preflight", "confirm", "pre_hook", "pause", "catchup",
-                     "promote", "swap", "demote", "repoint", "post_hook"], texts
+                     "promote", "swap", "demote", "repoint", "post_hook", "sweep"], texts
     serial = c.serial()
     assert any(re.match(r"switch redis \(planned r1 -> r2\): swap ok [0-9.]+ ms: "
                         r"record names r2, serial %d -> %d$" % (serial - 1, serial), t)

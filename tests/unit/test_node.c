@@ -180,6 +180,39 @@ test_connect_refused_names_the_node(void **state)
 	assert_non_null(strstr(err, "gone (127.0.0.1:1)"));
 }
 
+/* CLIENT LIST as Redis 7 writes it: what a sweep reads of each line. */
+static void
+test_parse_client_list(void **state)
+{
+	static const char text[] =
+	    "id=3 addr=127.0.0.3:40000 laddr=127.0.0.2:6379 fd=8 name= age=120 idle=0 "
+	    "flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 cmd=replconf user=default\n"
+	    "id=17 addr=127.0.0.1:40001 laddr=127.0.0.2:6379 fd=9 name=app age=2 idle=0 "
+	    "flags=N db=0 sub=0 psub=0 cmd=incr user=default lib-name=redis-py\n"
+	    "garbage line\n"
+	    "id=18 addr=127.0.0.1:40002 laddr=127.0.0.2:6379 fd=10 name= age=0 idle=0 "
+	    "flags=O db=0 cmd=monitor user=default resp=2";
+	struct node_client	cl[4];
+
+	(void)state;
+	assert_int_equal(node_client_list_parse(text, NULL, 0), 3);
+	assert_int_equal(node_client_list_parse(text, cl, 2), 3);
+	assert_int_equal(node_client_list_parse(text, cl, 4), 3);
+	assert_int_equal(cl[0].id, 3);
+	assert_int_equal(cl[0].age, 120);
+	assert_string_equal(cl[0].flags, "S");
+	assert_int_equal(cl[1].id, 17);
+	assert_int_equal(cl[1].age, 2);
+	assert_string_equal(cl[1].flags, "N");
+	/* the last line, without its newline */
+	assert_int_equal(cl[2].id, 18);
+	assert_int_equal(cl[2].age, 0);
+	assert_string_equal(cl[2].flags, "O");
+	/* a line without age: unknown, never taken for a young client */
+	assert_int_equal(node_client_list_parse("id=5 flags=N\n", cl, 1), 1);
+	assert_int_equal(cl[0].age, -1);
+}
+
 int
 main(void)
 {
@@ -190,6 +223,7 @@ main(void)
 		cmocka_unit_test(test_parse_ipv6_and_sync_in_progress),
 		cmocka_unit_test(test_probe_times_out),
 		cmocka_unit_test(test_connect_refused_names_the_node),
+		cmocka_unit_test(test_parse_client_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
