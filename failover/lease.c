@@ -104,7 +104,7 @@ lease_parse(const char *value, struct lease *l)
 {
 	const char	*p = value, *w, *eq;
 	char		 num[32];
-	size_t		 n;
+	size_t		 n, klen;
 	int		 have = 0;
 	char		*end;
 
@@ -129,7 +129,8 @@ lease_parse(const char *value, struct lease *l)
 		n = (size_t)(p - w);
 		if ((eq = memchr(w, '=', n)) == NULL)
 			return -1;
-#define KEY(k)	((size_t)(eq - w) == sizeof(k) - 1 && memcmp(w, k, sizeof(k) - 1) == 0)
+		klen = (size_t)(eq - w);
+#define KEY(k)	(klen == sizeof(k) - 1 && memcmp(w, k, sizeof(k) - 1) == 0)
 		eq++;
 		n = (size_t)(p - eq);
 		if (KEY("holder")) {
