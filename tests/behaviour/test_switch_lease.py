@@ -11,6 +11,11 @@ import subprocess
 import threading
 import time
 
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.update
+
 from failover_env import Cluster
 from servers import BINARY, wait_until
 
@@ -160,3 +165,52 @@ def test_dry_run_names_the_holder(tmp_path, procs):
     assert re.search(r"lease _lock\._redisfo\.redis\.svc\.test\.: (held by switch on host \S+ "
                      r"pid \d+|expired)", r.stdout), r.stdout
 
+
+
+def send_update(c, build):
+    msg = c.rf.update_message()
+    build(msg)
+    return dns.query.tcp(msg, c.rf.addr(), port=c.rf.port, timeout=3).rcode()
+
+
+def test_server_takes_the_lease_updates_and_sentinel_reconfig_waits(tmp_path, procs):
+    """What the lease's UPDATEs rely on, sent by dnspython to our server:
+    "name not in use" (class NONE, type ANY) and a TXT RRset that must
+    equal a value; and sentinel-reconfig asking to be retried while a
+    lease that has not expired is held."""
+    c = Cluster(tmp_path, procs, service_auth={"sentinel_name": "mymaster"})
+    name = "_lock._redisfo.redis"
+    now = time.time()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600))
+    value = '"holder=switch host=elsewhere pid=99 since=%s expires=%s"' % (since, until)
+
+    def take(m):
+        m.absent(name)
+        m.add(name, 0, "TXT", value)
+    assert send_update(c, take) == dns.rcode.NOERROR
+    assert send_update(c, take) == dns.rcode.YXDOMAIN     # the name is in use now
+    before = c.snapshot_dns()
+    r = c.rf.run("sentinel-reconfig", "mymaster", "leader", "start",
+                 c.nodes["r1"].host, str(c.nodes["r1"].port),
+                 c.nodes["r2"].host, str(c.nodes["r2"].port))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "a switch on host elsewhere pid 99 since %s holds the lease until %s " \
+        "(Sentinel retries)" % (since, until) in r.stderr, r.stderr
+    assert c.snapshot_dns() == before
+
+    def release_wrong(m):
+        m.present(name, dns.rdata.from_text("IN", "TXT", value.replace("pid=99", "pid=98")))
+        m.delete(name, "TXT")
+    assert send_update(c, release_wrong) == dns.rcode.NXRRSET
+
+    def release(m):
+        m.present(name, dns.rdata.from_text("IN", "TXT", value))
+        m.delete(name, "TXT")
+    assert send_update(c, release) == dns.rcode.NOERROR
+    assert lease_txt(c) == ""
+    r = c.rf.run("sentinel-reconfig", "mymaster", "leader", "start",
+                 c.nodes["r1"].host, str(c.nodes["r1"].port),
+                 c.nodes["r2"].host, str(c.nodes["r2"].port))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert c.served() == "r2"
