@@ -333,6 +333,9 @@ lease_take(const struct conf *conf, const struct conf_service *svc, const char *
 		}
 		if (got == 0)
 			continue;	/* released in between, or not a TXT: again */
+		/* a copy of our own UPDATE, sent again, found it applied */
+		if (strcmp(old.value, mine->value) == 0)
+			return LEASE_TAKEN;
 		lease_describe(&old, who, sizeof(who));
 		if (lease_judge(&old, lease_now_ms(), lease_budget_ms(conf, svc)) != LEASE_EXPIRED) {
 			snprintf(err, errlen, "another %s holds the lease %s (until %s)",
@@ -369,6 +372,7 @@ lease_release(const struct conf *conf, const struct conf_service *svc,
     const struct lease *mine, char *err, size_t errlen)
 {
 	struct dnsclient_change	 ch[2];
+	struct lease		 now;
 	enum dnsclient_result	 r;
 	char			 owner[CONF_DNAME_MAX + 96], e[512];
 
@@ -379,6 +383,9 @@ lease_release(const struct conf *conf, const struct conf_service *svc,
 	    DNSCLIENT_TYPE_TXT, 0, NULL };
 	r = lease_send(conf, owner, ch, 2, NULL, e, sizeof(e));
 	if (r == DNSCLIENT_OK)
+		return 0;
+	/* a copy sent again may find the first one applied: gone is gone */
+	if (r == DNSCLIENT_PREREQ && lease_read(conf, svc, &now, e, sizeof(e)) == 0)
 		return 0;
 	if (r == DNSCLIENT_PREREQ)
 		snprintf(err, errlen, "lease %s: no longer ours (broken by another "

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from failover_env import Cluster
+from failover_env import LEASE_MOVES, Cluster
 from servers import BINARY, wait_until
 
 
@@ -64,7 +64,8 @@ def test_target_killed_after_the_pause(cluster):
     assert "rolled back" in r.stderr and "nothing changed" in r.stderr
     assert re.search(r"pause +[0-9.]+ ms  rolled back", r.stdout)
     assert_primary_ok(c, "r1")
-    assert c.serial() == serial
+    assert c.serial() == serial + LEASE_MOVES     # the lease taken and given back
+    assert c.lease() == ""
     assert c.role("r3") == "replica of r1"
 
 
@@ -88,7 +89,11 @@ def test_dns_server_down_at_the_swap(cluster):
     c.rf.proc.wait(timeout=5)
     c.rf.start()
     assert_primary_ok(c, "r1")
-    assert c.serial() == serial
+    # the lease was taken; with the server down it could not be given back,
+    # and stays until it expires (check says so)
+    assert c.serial() == serial + 1
+    assert "cannot release the lease _lock._redisfo.redis.svc.test." in r.stderr
+    assert c.lease().startswith("holder=switch ")
     c.wait_links("r1")
 
 
