@@ -77,6 +77,9 @@ def test_check_stays_calm_through_planned_switches(tmp_path, procs):
             c.wait_links(master=target)
         n_before = len(poll.lines)
         wait_until(lambda: len(poll.lines) >= n_before + 3, what="checks after the last switch")
+    print("checks: %d, inside a switch: %d, resyncing: %d" % (
+        len(poll.lines), sum("switch in progress" in ln for ln in poll.lines),
+        sum("resyncing" in ln for ln in poll.lines)))
     bad = [ln for ln in poll.lines if not ln.startswith("REDISFO OK - ")]
     assert not bad, "%d of %d checks were not OK: %s" % (len(bad), len(poll.lines), bad[:10])
     # the checks did look inside the switches, and saw the lease there
