@@ -77,6 +77,7 @@ struct conf_failover {
 	char			lock_file[PATH_MAX];	/* absolute path */
 	char			audit_log[PATH_MAX];	/* absolute path */
 	int			hook_timeout_ms;	/* a hook running longer is killed */
+	int			settle_ms;	/* replicas re-linking after a switch are fine */
 	char			pre_hook[CONF_HOOK_MAX];	/* "" = none */
 	char			post_hook[CONF_HOOK_MAX];
 	int			sweep;		/* kill late clients of the old primary */

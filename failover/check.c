@@ -29,6 +29,7 @@
 #include "failover/check.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
+#include "failover/lease.h"
 #include "failover/msg.h"
 #include "failover/node.h"
 #include "failover/state.h"
@@ -238,6 +239,54 @@ text_add(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+check_settling(const struct svc_state *st)
+{
+	long long at;
+
+	if (st->redisfo.at[0] == '\0' || lease_time_parse(st->redisfo.at, &at) == -1)
+		return 0;
+	/* at= is to the second: the switch ended before the end of it */
+	return st->loaded_ms < (at + 1) * 1000 + st->conf->failover.settle_ms;
+}
+
+/*
+ * A lease held: a switch or rejoin at work, whatever the probes saw (OK),
+ * one running longer than a switch takes (WARNING), or one left behind by
+ * a holder that was killed (CRITICAL). 0 when no lease was found.
+ */
+static int
+check_lease(const struct svc_state *st, struct check_service *out)
+{
+	const struct conf_service	*svc = st->svc;
+	char				 who[256];
+	long long			 budget = lease_budget_ms(st->conf, svc);
+
+	if (!st->lease_held)
+		return 0;
+	lease_describe(&st->lease, who, sizeof(who));
+	switch (lease_judge(&st->lease, st->loaded_ms, budget)) {
+	case LEASE_LIVE:
+		out->state = CHECK_STATE_OK;
+		snprintf(out->text, sizeof(out->text), "%s: switch in progress (%s)",
+		    svc->name, who);
+		break;
+	case LEASE_OVERDUE:
+		out->state = CHECK_STATE_WARNING;
+		snprintf(out->text, sizeof(out->text), "%s: %s still holds the lease, "
+		    "longer than a switch takes (%lld ms), until %s; %.300s", svc->name, who,
+		    budget, st->lease.expires_text, st->verdict_text);
+		break;
+	case LEASE_EXPIRED:
+		out->state = CHECK_STATE_CRITICAL;
+		snprintf(out->text, sizeof(out->text), "%s: the lease of %s expired at %s "
+		    "(its holder was killed?): see status; the next switch breaks it; %.300s",
+		    svc->name, who, st->lease.expires_text, st->verdict_text);
+		break;
+	}
+	return 1;
+}
+
 void
 check_service_judge(const struct svc_state *st, const struct check_limits *l,
     const char *behind, struct check_service *out)
@@ -245,11 +294,19 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 	const struct conf_service	*svc = st->svc;
 	enum check_state		 s = check_verdict_state(st->verdict), ls;
 	size_t				 i;
-	int				 replicas = 0;
+	int				 replicas = 0, settling;
 
 	memset(out, 0, sizeof(*out));
 	out->serial_ok = st->dns == DNSCLIENT_OK;
 	out->serial = st->serial;
+	for (i = 0; st->served >= 0 && i < svc->n_nodes; i++)
+		if ((int)i != st->served && st->nodes[i].lag_bytes > out->max_lag &&
+		    st->nodes[i].reachable && state_follows(&st->nodes[i], &svc->nodes[st->served]))
+			out->max_lag = st->nodes[i].lag_bytes;
+	if (check_lease(st, out))
+		return;
+	out->max_lag = 0;
+	settling = check_settling(st);
 	snprintf(out->text, sizeof(out->text), "%s: %s", svc->name, st->verdict_text);
 	/* the record names a node by some of its addresses: the text says which */
 	if (st->dns == DNSCLIENT_OK && st->served >= 0 && st->served_how != MATCH_EXACT)
@@ -270,6 +327,11 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 		replicas++;
 		if (ni->lag_bytes > out->max_lag)
 			out->max_lag = ni->lag_bytes;
+		if (!ni->link_up && settling) {
+			/* re-linking to the new primary, right after a switch */
+			text_add(out->text, sizeof(out->text), "; %s resyncing", name);
+			continue;
+		}
 		if (!ni->link_up) {
 			s = check_worst(s, CHECK_STATE_WARNING);
 			text_add(out->text, sizeof(out->text), "; %s link down", name);

@@ -61,11 +61,17 @@ struct check_service {
 	uint32_t		serial;
 };
 
-/* The state of st's service: the verdict, then each replica
- * (unreachable, link down, lag against l), then behind (NULL or "": none),
- * the secondaries found behind, which make it a WARNING. */
+/* The state of st's service: a lease held decides alone (live: OK,
+ * "switch in progress"; overdue: WARNING; expired: CRITICAL); else the
+ * verdict, then each replica (unreachable, link down, or resyncing
+ * within settle_ms of the switch, lag against l), then behind (NULL or
+ * "": none), the secondaries found behind, which make it a WARNING. */
 void	check_service_judge(const struct svc_state *st, const struct check_limits *l,
 	    const char *behind, struct check_service *out);
+
+/* Is st within failover.settle_ms of its record's at= time (replicas
+ * re-linking to the new primary are resyncing, not down)? */
+int	check_settling(const struct svc_state *st);
 
 /* st's perfdata, each item after a space: lag_<service>_<node>=<n>B;
  * <warn>;<crit>;0 for every node but the served one (U when its lag is

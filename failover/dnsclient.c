@@ -461,9 +461,11 @@ change_rr(const struct dnsclient_change *c, char *err, size_t errlen)
 	char		 text[1024];
 	const char	*tname;
 	ldns_rr_class	 cls;
+	int		 type = c->op == DNSCLIENT_PREREQ_NAME_ABSENT ?
+	    LDNS_RR_TYPE_ANY : c->type;
 
-	tname = ldns_rr_descript((uint16_t)c->type) ?
-	    ldns_rr_descript((uint16_t)c->type)->_name : NULL;
+	tname = ldns_rr_descript((uint16_t)type) ?
+	    ldns_rr_descript((uint16_t)type)->_name : NULL;
 	if (tname == NULL) {
 		snprintf(err, errlen, "unknown RR type %d", c->type);
 		return NULL;
@@ -492,6 +494,7 @@ change_rr(const struct dnsclient_change *c, char *err, size_t errlen)
 		cls = LDNS_RR_CLASS_ANY;
 		break;
 	case DNSCLIENT_PREREQ_ABSENT:
+	case DNSCLIENT_PREREQ_NAME_ABSENT:
 	default:
 		cls = LDNS_RR_CLASS_NONE;
 		break;
@@ -504,7 +507,7 @@ change_rr(const struct dnsclient_change *c, char *err, size_t errlen)
 		return NULL;
 	}
 	ldns_rr_set_owner(rr, owner);
-	ldns_rr_set_type(rr, (ldns_rr_type)c->type);
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
 	ldns_rr_set_class(rr, cls);
 	ldns_rr_set_ttl(rr, 0);
 	ldns_rr_set_question(rr, false);
@@ -515,7 +518,7 @@ static int
 is_prereq(enum dnsclient_op op)
 {
 	return op == DNSCLIENT_PREREQ_VALUE || op == DNSCLIENT_PREREQ_EXISTS ||
-	    op == DNSCLIENT_PREREQ_ABSENT;
+	    op == DNSCLIENT_PREREQ_ABSENT || op == DNSCLIENT_PREREQ_NAME_ABSENT;
 }
 
 /*

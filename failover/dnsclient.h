@@ -59,6 +59,8 @@ enum dnsclient_op {
 					   RRset must equal the listed ones) */
 	DNSCLIENT_PREREQ_EXISTS,	/* RRset exists, any value */
 	DNSCLIENT_PREREQ_ABSENT,	/* RRset does not exist */
+	DNSCLIENT_PREREQ_NAME_ABSENT,	/* name is not in use: no RRset of any
+					   type (type is not looked at) */
 	DNSCLIENT_DELETE_RRSET,		/* delete the RRset */
 	DNSCLIENT_DELETE_RR,		/* delete one RR */
 	DNSCLIENT_ADD,			/* add one RR */

@@ -23,6 +23,7 @@
 #include "failover/audit.h"
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
+#include "failover/lease.h"
 #include "failover/lock.h"
 #include "failover/msg.h"
 #include "failover/node.h"
@@ -124,7 +125,9 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	char				 e[512];
 	long long			 killed = 0, deadline;
 	struct rejoin_log		 rj;
-	int				 n, rc = 1, lock_fd;
+	struct lease			 lease;
+	char				 note[512];
+	int				 n, rc = 1, lock_fd, leased = 0;
 
 	svc = state_command_args(conf, argc, argv, &name, e, sizeof(e));
 	if (svc == NULL) {
@@ -152,6 +155,18 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		rejoin_audit(&rj, "rejoin", "refused", rj.why);
 		return 1;
 	}
+	/* The lease keeps out a switch on another host, and tells status and
+	 * check that the re-pointing they may see is a rejoin at work. */
+	memset(&st, 0, sizeof(st));
+	if (lease_take(conf, svc, "rejoin", &lease, note, sizeof(note), e,
+	    sizeof(e)) != LEASE_TAKEN) {
+		rj.refused = 1;
+		rejoin_fail(&rj, "%s", e);
+		goto out;
+	}
+	leased = 1;
+	if (note[0])
+		msg_warnx("rejoin: %s", note);
 	if (state_load(&st, conf, svc, 1) == -1) {
 		rejoin_fail(&rj, "%s", st.dns_err);
 		goto out;
@@ -245,6 +260,8 @@ out:
 	    rj.refused ? "refused" : "failed", rc == 0 ? "" : rj.why);
 	node_close(c);
 	state_free(&st);
+	if (leased && lease_release(conf, svc, &lease, e, sizeof(e)) == -1)
+		msg_warnx("rejoin: %s", e);
 	lock_release(lock_fd);
 	return rc;
 }

@@ -38,6 +38,7 @@
 #include "conf/util.h"
 #include "failover/audit.h"
 #include "failover/dnsclient.h"
+#include "failover/lease.h"
 #include "failover/lock.h"
 #include "failover/move.h"
 #include "failover/msg.h"
@@ -243,6 +244,16 @@ sentinel_apply(struct sentinel_call *sc)
 	if (st.dns != DNSCLIENT_OK) {
 		rc = sentinel_report(sc, SENTINEL_EXIT_RETRY, "failed",
 		    "cannot read the record (Sentinel retries): %s", st.dns_err);
+		goto out;
+	}
+	/* A switch or rejoin from another host is at work: not under it. An
+	 * expired lease is a dead holder's and does not count. */
+	if (st.lease_held && lease_judge(&st.lease, st.loaded_ms,
+	    lease_budget_ms(sc->conf, sc->svc)) != LEASE_EXPIRED) {
+		lease_describe(&st.lease, e, sizeof(e));
+		rc = sentinel_report(sc, SENTINEL_EXIT_RETRY, "refused",
+		    "a %s holds the lease until %s (Sentinel retries)", e,
+		    st.lease.expires_text);
 		goto out;
 	}
 	switch (sentinel_decide(st.served, sc->from, sc->to)) {

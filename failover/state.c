@@ -299,6 +299,26 @@ state_read_dns(struct svc_state *st)
 	return r;
 }
 
+/* The lease, into st (lease_err when it cannot be read). */
+static void
+state_read_lease(struct svc_state *st)
+{
+	char e[sizeof(st->lease_err)];
+
+	switch (lease_read(st->conf, st->svc, &st->lease, e, sizeof(e))) {
+	case 1:
+		st->lease_held = 1;
+		st->lease_err[0] = '\0';
+		break;
+	case 0:
+		st->lease_err[0] = '\0';
+		break;
+	default:
+		snprintf(st->lease_err, sizeof(st->lease_err), "%s", e);
+		break;
+	}
+}
+
 int
 state_load(struct svc_state *st, const struct conf *conf,
     const struct conf_service *svc, int probe)
@@ -318,9 +338,13 @@ state_load(struct svc_state *st, const struct conf *conf,
 		snprintf(st->dns_err, sizeof(st->dns_err), "out of memory");
 		return -1;
 	}
+	state_read_lease(st);
 	state_read_dns(st);
 	if (probe)
 		node_probe_all(svc, conf->failover.probe_timeout_ms, st->nodes);
+	if (!st->lease_held)
+		state_read_lease(st);
+	st->loaded_ms = lease_now_ms();
 	/* a node named by host name has addresses once a probe resolved it */
 	if (st->served == -1)
 		st->served = state_match_record_how(svc, st->a, st->aaaa, &st->served_how,

@@ -12,6 +12,7 @@
 
 #include "conf/conf.h"
 #include "failover/dnsclient.h"
+#include "failover/lease.h"
 #include "failover/node.h"
 #include "failover/txt.h"
 
@@ -55,6 +56,12 @@ struct svc_state {
 	enum state_verdict		 verdict;
 	char				 verdict_text[640];	/* dns_err fits whole */
 	int				 n_masters;
+	/* the switch lease (lease.h), read before the record and again after
+	 * the probes, so a switch that began in between is seen */
+	int				 lease_held;	/* a lease was found */
+	struct lease			 lease;
+	char				 lease_err[512];	/* "": read fine */
+	long long			 loaded_ms;	/* wall clock, ms, after the probes */
 };
 
 /* The service named by argv[0] if it is one, else the only service. *used

@@ -19,6 +19,7 @@
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/json.h"
+#include "failover/lease.h"
 #include "failover/msg.h"
 #include "failover/node.h"
 #include "failover/state.h"
@@ -81,6 +82,31 @@ secondary_sync(const struct svc_state *st, const struct secondary_view *v)
 	int32_t d = (int32_t)(v->serial - st->serial);
 
 	return d == 0 ? "in sync" : d < 0 ? "behind" : "ahead";
+}
+
+static const char *
+lease_state_str(enum lease_state s)
+{
+	switch (s) {
+	case LEASE_LIVE:	return "live";
+	case LEASE_OVERDUE:	return "overdue";
+	case LEASE_EXPIRED:	return "expired";
+	}
+	return "?";
+}
+
+/* The state of the lease st found (call only when st->lease_held). */
+static enum lease_state
+status_lease_state(const struct svc_state *st)
+{
+	return lease_judge(&st->lease, st->loaded_ms, lease_budget_ms(st->conf, st->svc));
+}
+
+/* A live lease: a switch or rejoin at work, whatever the probes saw. */
+static int
+status_in_progress(const struct svc_state *st)
+{
+	return st->lease_held && status_lease_state(st) == LEASE_LIVE;
 }
 
 /* The fields of one service's object, without its braces. */
@@ -167,6 +193,20 @@ status_json_fields(const struct svc_state *st, const struct secondary_view *sec)
 	}
 	printf("],\"verdict\":\"%s\",\"verdict_text\":", state_verdict_str(st->verdict));
 	json_str_write(stdout, st->verdict_text);
+	printf(",\"lease\":");
+	if (st->lease_held) {
+		printf("{\"holder\":");
+		json_str_write(stdout, st->lease.holder);
+		printf(",\"host\":");
+		json_str_write(stdout, st->lease.host);
+		printf(",\"pid\":%ld,\"since\":\"%s\",\"expires\":\"%s\",\"state\":\"%s\"}",
+		    st->lease.pid, st->lease.since_text, st->lease.expires_text,
+		    lease_state_str(status_lease_state(st)));
+	} else
+		printf("null");
+	printf(",\"lease_error\":");
+	json_str_or_null(st->lease_err[0] ? st->lease_err : NULL);
+	printf(",\"switch_in_progress\":%s", status_in_progress(st) ? "true" : "false");
 }
 
 /*
@@ -241,6 +281,18 @@ status_table(const struct svc_state *st, const struct secondary_view *sec)
 			    secondary_sync(st, &sec[i]));
 		else
 			printf("  secondary %s: serial %u\n", sec[i].addr->text, sec[i].serial);
+	}
+	if (st->lease_held) {
+		lease_describe(&st->lease, line, sizeof(line));
+		printf("  lease   %s, until %s (%s)\n", line, st->lease.expires_text,
+		    lease_state_str(status_lease_state(st)));
+	} else if (st->lease_err[0])
+		printf("  lease   %s\n", st->lease_err);
+	if (status_in_progress(st)) {
+		/* what the probes saw is a switch half-way, not a fault */
+		lease_describe(&st->lease, line, sizeof(line));
+		printf("  verdict switch in progress (%s)\n", line);
+		return;
 	}
 	printf("  verdict %s\n", status_verdict_line(st, line, sizeof(line)));
 }
@@ -328,7 +380,7 @@ cmd_status(const struct conf *conf, int argc, char **argv)
 				putchar('\n');
 			status_table(&st, sec);
 		}
-		if (st.verdict != VERDICT_CONSISTENT)
+		if (st.verdict != VERDICT_CONSISTENT && !status_in_progress(&st))
 			rc = 1;
 		state_free(&st);
 	}

@@ -58,6 +58,7 @@
 #include "failover/commands.h"
 #include "failover/dnsclient.h"
 #include "failover/hook.h"
+#include "failover/lease.h"
 #include "failover/lock.h"
 #include "failover/move.h"
 #include "failover/msg.h"
@@ -83,7 +84,7 @@ static enum step_run	switch_rollback_pause(struct sw *);
 static enum step_run	switch_rollback_promote(struct sw *);
 
 const struct step switch_steps[STEP_MAX] = {
-	[STEP_LOCK]	 = { "lock", "take the switch lock",
+	[STEP_LOCK]	 = { "lock", "take the switch lock and the lease in the zone",
 	    switch_step_lock, NULL, 1, 1, 1 },
 	[STEP_PREFLIGHT] = { "preflight", "read the record, probe every node, check the target",
 	    switch_step_preflight, NULL, 1, 1, 1 },
@@ -256,11 +257,39 @@ switch_hook(struct sw *sw, const char *cmd, const char *result, const char *step
 
 /* ------------------------------------------------------------- steps */
 
+/* --dry-run: who holds the lease, if anyone, as a verdict. */
+static void
+switch_lease_look(struct sw *sw)
+{
+	struct lease	l;
+	char		e[512], who[256], owner[CONF_DNAME_MAX + 96];
+
+	lease_owner(sw->conf, sw->svc, owner, sizeof(owner));
+	switch (lease_read(sw->conf, sw->svc, &l, e, sizeof(e))) {
+	case 0:
+		verdict(sw, 1, "lease %s is free", owner);
+		return;
+	case 1:
+		lease_describe(&l, who, sizeof(who));
+		if (lease_judge(&l, lease_now_ms(), lease_budget_ms(sw->conf, sw->svc)) ==
+		    LEASE_EXPIRED)
+			verdict(sw, 1, "lease %s: expired (%s, until %s): the switch "
+			    "will break it", owner, who, l.expires_text);
+		else
+			verdict(sw, 0, "lease %s: held by %s until %s", owner, who,
+			    l.expires_text);
+		return;
+	default:
+		verdict(sw, 0, "%s", e);
+		return;
+	}
+}
+
 static enum step_run
 switch_step_lock(struct sw *sw)
 {
 	const char	*path = sw->conf->failover.lock_file;
-	char		 e[512];
+	char		 e[512], note[512];
 	int		 fd;
 
 	fd = lock_take(path, sw->dry_run, "switch", e, sizeof(e));
@@ -285,12 +314,41 @@ switch_step_lock(struct sw *sw)
 	}
 	if (sw->dry_run) {
 		verdict(sw, 1, "lock %s is free", path);
-		switch_print_checks(sw);
 		lock_release(fd);
+		switch_lease_look(sw);
+		switch_print_checks(sw);
 		return RUN_OK;
 	}
 	sw->lock_fd = fd;
-	return RUN_OK;
+	/* The file keeps out a second switch on this host; the lease in the
+	 * zone keeps out one on any other host, and shows status and check
+	 * everywhere that the states they are about to see are a switch. */
+	switch (lease_take(sw->conf, sw->svc, "switch", &sw->lease, note, sizeof(note),
+	    e, sizeof(e))) {
+	case LEASE_TAKEN:
+		sw->lease_held = 1;
+		if (note[0])
+			sw_warn(sw, "%s", note);
+		return RUN_OK;
+	case LEASE_BUSY:
+	case LEASE_FAILED:
+		break;
+	}
+	sw_fail(sw, "%s", e);
+	return RUN_FAILED;
+}
+
+/* Give the lease back (the end of the switch, however it ended). */
+static void
+switch_lease_release(struct sw *sw)
+{
+	char e[512];
+
+	if (!sw->lease_held)
+		return;
+	if (lease_release(sw->conf, sw->svc, &sw->lease, e, sizeof(e)) == -1)
+		msg_warnx("switch: %s", e);
+	sw->lease_held = 0;
 }
 
 /* The best replica to promote, or -1. */
@@ -1640,6 +1698,7 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 	node_close(sw.pc);
 	node_close(sw.tc);
 	state_free(&sw.st);
+	switch_lease_release(&sw);
 	lock_release(sw.lock_fd);
 	return switch_outcome_exit(o);
 }

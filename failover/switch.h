@@ -14,6 +14,7 @@
 #include "conf/conf.h"
 #include "failover/dnsclient.h"
 #include "failover/hook.h"
+#include "failover/lease.h"
 #include "failover/node.h"
 #include "failover/state.h"
 #include "failover/txt.h"
@@ -97,6 +98,8 @@ struct sw {
 	size_t				 n_checks, n_checks_printed;
 	/* progress */
 	int				 lock_fd;
+	int				 lease_held;	/* lease is ours, to release */
+	struct lease			 lease;		/* the lease in the zone */
 	struct hook_signals		 sig;
 	int				 changed;	/* a node was changed */
 	int				 committed;	/* the record moved */

@@ -25,6 +25,9 @@ from servers import (BareRedis, KnotPrimary, RedisNode, Redisfo, TlsRedisNode, f
                      wait_until)
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+# A switch or rejoin moves the serial twice besides its own change: taking
+# the lease (_lock._redisfo.<service>) and giving it back.
+LEASE_MOVES = 2
 NAMES = ("r1", "r2", "r3")
 
 
@@ -148,14 +151,22 @@ class Cluster:
     def serial(self):
         return self.rf.serial()
 
+    def lease(self):
+        """The switch lease's TXT (_lock._redisfo.redis.svc.test.), "" when none."""
+        r = self.rf.query("_lock._redisfo.redis.svc.test.", "TXT")
+        return " ".join(b"".join(rr.strings).decode() for rrset in r.answer
+                        for rr in rrset if rrset.rdtype == dns.rdatatype.TXT)
+
     def snapshot(self):
-        """What a refusal must leave as it was."""
+        """What a refusal must leave as it was. Not the serial: a switch
+        takes and gives back its lease in the zone (LEASE_MOVES) even when
+        it is refused; the lease must be gone again."""
         return {"roles": self.roles(), "record": self.record(),
-                "serial": self.serial(), "txt": self.txt()}
+                "txt": self.txt(), "lease": self.lease()}
 
     def snapshot_dns(self):
         """The record side only (for when a node is down)."""
-        return {"record": self.record(), "serial": self.serial(), "txt": self.txt()}
+        return {"record": self.record(), "txt": self.txt(), "lease": self.lease()}
 
     def switch(self, *args, timeout=60):
         return self.rf.run("switch", *args, timeout=timeout, input="")
@@ -197,7 +208,8 @@ class DnsFaultProxy:
     """A DNS man-in-the-middle on 127.0.0.1 in front of the redisfo-dns
     server, for faults no signal can time: UDP queries and TCP messages
     are passed through, except that the first UPDATE that changes
-    something (a check UPDATE, prerequisites only, passes) is handled by
+    something (a check UPDATE, prerequisites only, and the switch lease's
+    UPDATEs pass) is handled by
     mode:
 
     - "lose_reply": the UPDATE reaches the server (it is applied) but the
@@ -278,7 +290,10 @@ class DnsFaultProxy:
 
     @staticmethod
     def _is_update(msg):
-        return len(msg) >= 12 and ((msg[2] >> 3) & 0xF) == 5
+        """An UPDATE, but not one of the switch lease's (_lock._redisfo.*):
+        the faults are for the record's swap, the lease passes."""
+        return len(msg) >= 12 and ((msg[2] >> 3) & 0xF) == 5 and \
+            b"\x05_lock\x08_redisfo" not in msg
 
     @staticmethod
     def _changes(msg):

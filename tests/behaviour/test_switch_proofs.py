@@ -22,7 +22,7 @@ import dns.rcode
 import dns.update
 import pytest
 
-from failover_env import Cluster, DnsFaultProxy, knot_cluster
+from failover_env import LEASE_MOVES, Cluster, DnsFaultProxy, knot_cluster
 from servers import have_knotd, wait_until
 
 
@@ -93,7 +93,10 @@ def test_wrong_secret_is_refused_before_any_pause(tmp_path, procs):
     assert "NOTAUTH (TSIG error BADSIG)" in r.stderr
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "switch refused: the DNS server does not take the swap's UPDATE" in r.stderr
+    # the lease's UPDATE, at the lock step, is the first to meet the key
+    assert "switch refused: cannot take the lease _lock._redisfo.redis.svc.test.: " \
+        "DNS server 127.0.0.1:%d answered the UPDATE of svc.test. with NOTAUTH" \
+        % c.rf.port in r.stderr
     assert "BADSIG" in r.stderr
     assert pause_calls(c, "r1") == pauses
     assert "pause" not in audit_steps(c) and "promote" not in audit_steps(c)
@@ -177,13 +180,14 @@ def test_unsigned_refused_reply_is_read_back_and_rolled_back(tmp_path, procs):
     proxy = procs(DnsFaultProxy(c.rf.port, "unsigned_refused"))
     proxied(c, proxy)
     before = c.snapshot()
+    serial = c.serial()
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 1, r.stdout + r.stderr
     assert proxy.updates == 1
     assert "answered the UPDATE of svc.test. with REFUSED, unsigned: the reply cannot " \
         "be trusted" in r.stderr
     assert "read back over TCP: the record names r1, serial %d (unchanged): the " \
-        "UPDATE was not applied" % before["serial"] in r.stderr
+        "UPDATE was not applied" % (serial + 1) in r.stderr   # + the lease
     assert re.search(r"rolled back: r1 is the primary again \(unpaused\), r2 is a replica "
                      r"of r1 again( \(its link not up yet\))?, the record still names r1; "
                      r"nothing changed", r.stderr), r.stderr
@@ -224,7 +228,7 @@ def test_update_over_udp_when_tcp_is_refused_or_closed(tmp_path, procs, tcp):
     assert proxy.udp_updates >= 2          # the preflight's check and the swap
     assert "(over UDP: TCP refused)" in r.stdout
     assert "(over UDP: TCP refused or closed)" in r.stdout
-    assert c.served() == "r2" and c.serial() == serial + 1
+    assert c.served() == "r2" and c.serial() == serial + 1 + LEASE_MOVES
     assert c.role("r2") == "master"
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
 
@@ -255,7 +259,7 @@ def test_update_applied_then_tcp_lost_is_retried_over_udp(tmp_path, procs, serve
         assert "prerequisite failed (NXRRSET)" in r.stdout
         assert "read back over TCP: the record names r2" in r.stdout
         assert "and the TXT is this switch's" in r.stdout
-    assert serial_of() == serial + 1
+    assert serial_of() == serial + 1 + LEASE_MOVES
     assert c.role("r2") == "master"
     wait_until(lambda: c.role("r1") == "replica of r2", what="r1 follows r2")
 
@@ -276,5 +280,5 @@ def test_every_algorithm_checkconf_accepts_switches(tmp_path, procs, alg):
     r = c.switch("-y", "--to", "r2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(%s)" % alg in r.stdout
-    assert c.served() == "r2" and c.serial() == serial + 1
+    assert c.served() == "r2" and c.serial() == serial + 1 + LEASE_MOVES
     assert c.txt().startswith("primary=r2 epoch=2 ")

@@ -205,6 +205,107 @@ test_service_judge(void **state)
 	assert_false(r.serial_ok);
 }
 
+/* The lease's text both ways, and its state as time passes. */
+static void
+test_lease_text_and_judge(void **state)
+{
+	struct lease	l, back;
+	long long	t;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.holder, sizeof(l.holder), "switch");
+	snprintf(l.host, sizeof(l.host), "ops-1");
+	l.pid = 4242;
+	assert_int_equal(lease_time_parse("2026-11-30T08:00:00Z", &l.since), 0);
+	l.expires = l.since + 10;
+	assert_int_equal(lease_format(&l), 0);
+	assert_string_equal(l.value, "\"holder=switch host=ops-1 pid=4242 "
+	    "since=2026-11-30T08:00:00Z expires=2026-11-30T08:00:10Z\"");
+	assert_int_equal(lease_parse(l.value, &back), 0);
+	assert_string_equal(back.holder, "switch");
+	assert_string_equal(back.host, "ops-1");
+	assert_int_equal(back.pid, 4242);
+	assert_int_equal(back.since, l.since);
+	assert_int_equal(back.expires, l.expires);
+	/* a word of a later version is skipped; a missing or bad one is no lease */
+	assert_int_equal(lease_parse("\"holder=rejoin host=h pid=1 since=2026-11-30T08:00:00Z "
+	    "expires=2026-11-30T08:00:10Z why=drill\"", &back), 0);
+	assert_int_equal(lease_parse("\"holder=rejoin host=h pid=1 "
+	    "since=2026-11-30T08:00:00Z\"", &back), -1);
+	assert_int_equal(lease_parse("\"holder=switch host=h pid=x since=2026-11-30T08:00:00Z "
+	    "expires=2026-11-30T08:00:10Z\"", &back), -1);
+	assert_int_equal(lease_parse("\"primary=r2 epoch=3 at=2026-11-30T08:00:00Z\"", &back), -1);
+	assert_int_equal(lease_time_parse("2026-11-30 08:00:00Z", &t), -1);
+	assert_int_equal(lease_time_parse("2026-13-30T08:00:00Z", &t), -1);
+	/* the age counts from the end of the since second */
+	t = l.since * 1000;
+	assert_int_equal(lease_judge(&l, t + 1000 + 500, 500), LEASE_LIVE);
+	assert_int_equal(lease_judge(&l, t + 1000 + 501, 500), LEASE_OVERDUE);
+	assert_int_equal(lease_judge(&l, t + 10999, 500), LEASE_OVERDUE);
+	assert_int_equal(lease_judge(&l, t + 11000, 500), LEASE_EXPIRED);
+}
+
+/* A lease decides alone; replicas re-linking right after a switch are fine. */
+static void
+test_service_judge_lease_and_settle(void **state)
+{
+	struct svc_state	st;
+	struct node_info	infos[3];
+	struct check_service	r;
+	struct check_limits	l = { 1000, -1 };
+	long long		since;
+
+	(void)state;
+	setup(&st, infos);
+	conf.failover.pause_timeout_ms = 2000;
+	conf.failover.probe_timeout_ms = 100;
+	conf.failover.probes = 2;
+	conf.failover.settle_ms = 5000;
+	/* mid-switch: r2 promoted, the record still names r1 */
+	infos[1].role = NODE_ROLE_MASTER;
+	state_judge(&st);
+	assert_int_equal(st.verdict, VERDICT_SPLIT_BRAIN);
+	st.lease_held = 1;
+	snprintf(st.lease.holder, sizeof(st.lease.holder), "switch");
+	snprintf(st.lease.host, sizeof(st.lease.host), "ops-1");
+	st.lease.pid = 77;
+	assert_int_equal(lease_time_parse("2026-11-30T08:00:00Z", &since), 0);
+	st.lease.since = since;
+	st.lease.expires = since + 10;
+	assert_int_equal(lease_format(&st.lease), 0);
+	st.loaded_ms = since * 1000 + 1200;
+	check_service_judge(&st, &l, NULL, &r);
+	assert_int_equal(r.state, CHECK_STATE_OK);
+	assert_string_equal(r.text, "redis: switch in progress (switch on host ops-1 pid 77 "
+	    "since 2026-11-30T08:00:00Z)");
+	/* budget: 2000 + 100 * (2 + 2 * 3) = 2800 ms */
+	st.loaded_ms = since * 1000 + 1000 + 2801;
+	check_service_judge(&st, &l, NULL, &r);
+	assert_int_equal(r.state, CHECK_STATE_WARNING);
+	assert_non_null(strstr(r.text, "still holds the lease"));
+	st.loaded_ms = (since + 11) * 1000;
+	check_service_judge(&st, &l, NULL, &r);
+	assert_int_equal(r.state, CHECK_STATE_CRITICAL);
+	assert_non_null(strstr(r.text, "expired at 2026-11-30T08:00:10Z"));
+
+	/* after the switch: r2 re-linking, at= a second ago */
+	setup(&st, infos);
+	conf.failover.settle_ms = 5000;
+	infos[1].link_up = 0;
+	snprintf(st.redisfo.at, sizeof(st.redisfo.at), "2026-11-30T08:00:00Z");
+	state_judge(&st);
+	st.loaded_ms = since * 1000 + 1000 + 4999;
+	check_service_judge(&st, &l, NULL, &r);
+	assert_int_equal(r.state, CHECK_STATE_OK);
+	assert_non_null(strstr(r.text, "; r2 resyncing"));
+	/* past settle_ms a link still down is a warning, as before */
+	st.loaded_ms = since * 1000 + 1000 + 5000;
+	check_service_judge(&st, &l, NULL, &r);
+	assert_int_equal(r.state, CHECK_STATE_WARNING);
+	assert_non_null(strstr(r.text, "; r2 link down"));
+}
+
 static void
 test_perf_service(void **state)
 {
@@ -306,6 +407,8 @@ main(void)
 		cmocka_unit_test(test_lag_state),
 		cmocka_unit_test(test_service_judge),
 		cmocka_unit_test(test_perf_service),
+		cmocka_unit_test(test_lease_text_and_judge),
+		cmocka_unit_test(test_service_judge_lease_and_settle),
 		cmocka_unit_test(test_parse_args),
 	};
 
