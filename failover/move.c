@@ -3,6 +3,7 @@
  * move.h).
  */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -59,6 +60,20 @@ move_build(struct move *m, const char *owner, const char *txt_owner,
 	    DNSCLIENT_TYPE_TXT, 0, NULL };
 	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt_owner,
 	    DNSCLIENT_TYPE_TXT, (uint32_t)ttl, m->txt };
+	/* Clients that read SRV learn the port with the address. */
+	snprintf(m->srv_owner, sizeof(m->srv_owner), "_redis._tcp.%s", owner);
+	snprintf(m->srv, sizeof(m->srv), "0 0 %d %s", to->port, owner);
+	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, m->srv_owner,
+	    DNSCLIENT_TYPE_SRV, 0, NULL };
+	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, m->srv_owner,
+	    DNSCLIENT_TYPE_SRV, (uint32_t)ttl, m->srv };
 	m->n = n;
 	return 0;
+}
+
+void
+move_add_readers(struct move *m, const char *reader_owner, const struct readers_set *rs,
+    int ttl)
+{
+	m->n += readers_changes(m->ch + m->n, reader_owner, rs, ttl);
 }
