@@ -97,11 +97,12 @@ readers_pick_switch(const struct conf_service *svc, int from, int target,
 	for (i = 0; i < svc->n_nodes; i++) {
 		const struct node_info *ni = &nodes[i];
 
-		if ((int)i == from || (int)i == target)
+		if ((int)i == target)
 			continue;
 		if (fenced != NULL && fenced[0] && strcmp(fenced, svc->nodes[i].name) == 0)
 			continue;
-		if (!ni->reachable || ni->role != NODE_ROLE_REPLICA)
+		/* The old primary answered: the demote makes it a replica. */
+		if (!ni->reachable || (ni->role != NODE_ROLE_REPLICA && (int)i != from))
 			continue;
 		readers_add_node(out, &svc->nodes[i]);
 	}

@@ -48,9 +48,10 @@ void	readers_pick(const struct conf_service *svc, int primary,
 
 /*
  * What a switch to svc->nodes[target] from svc->nodes[from] puts in the
- * record: the other replicas that answered (nodes[]) and that it will
- * point at the target (fenced, a node name or "", excepted), else the
- * target.
+ * record: the nodes it makes replicas of the target, as their probes
+ * (nodes[]) saw them before it began: the old primary when it answered
+ * (the demote), the other replicas that answered (the repoint), fenced (a
+ * node name or "") excepted; else the target.
  */
 void	readers_pick_switch(const struct conf_service *svc, int from, int target,
 	    const struct node_info *nodes, const char *fenced, struct readers_set *out);
