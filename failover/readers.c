@@ -222,7 +222,7 @@ readers_rrset_text(const struct dnsclient_rrset *a, const struct dnsclient_rrset
 
 enum dnsclient_result
 readers_send(const struct svc_state *st, const char *owner, const struct readers_set *rs,
-    int *changed, char *was, size_t waslen, char *err, size_t errlen)
+    int create, int *changed, char *was, size_t waslen, char *err, size_t errlen)
 {
 	const struct conf		*conf = st->conf;
 	const struct conf_sockaddr	*srv = &conf->failover.server;
@@ -251,7 +251,7 @@ readers_send(const struct svc_state *st, const char *owner, const struct readers
 		    DNSCLIENT_UNREACHABLE : res;
 	}
 	readers_rrset_text(&a[0], &a[1], was, waslen);
-	if (readers_same(rs, &a[0], &a[1])) {
+	if (readers_same(rs, &a[0], &a[1]) || (!create && a[0].n + a[1].n == 0)) {
 		free(a);
 		return DNSCLIENT_OK;
 	}
@@ -301,7 +301,7 @@ readers_refresh(const struct conf *conf, const struct conf_service *svc)
 	}
 	readers_pick(svc, st.served, st.nodes, -1, &rs);
 	readers_set_text(&rs, now, sizeof(now));
-	res = readers_send(&st, owner, &rs, &changed, was, sizeof(was), e, sizeof(e));
+	res = readers_send(&st, owner, &rs, 1, &changed, was, sizeof(was), e, sizeof(e));
 	if (res == DNSCLIENT_PREREQ) {
 		msg_errorx("readers %s: %s or %s changed since they were read (a switch "
 		    "or a rejoin ran): nothing changed, run it again (%s)",

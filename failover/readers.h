@@ -79,12 +79,13 @@ void	readers_rrset_text(const struct dnsclient_rrset *a,
  * Make owner, the reader record of st's service, say rs: read it, and
  * when it differs, send one UPDATE whose prerequisites are the served
  * record (st->served's addresses) and the reader record as read. OK with
- * *changed 0 when it already said rs; was gets what it said. A result
- * but OK and err otherwise (DNSCLIENT_PREREQ: one of them changed).
+ * *changed 0 when it already said rs, or when it does not exist and
+ * create is 0; was gets what it said. A result but OK and err otherwise
+ * (DNSCLIENT_PREREQ: one of them changed).
  */
 enum dnsclient_result	readers_send(const struct svc_state *st, const char *owner,
-			    const struct readers_set *rs, int *changed, char *was,
-			    size_t waslen, char *err, size_t errlen);
+			    const struct readers_set *rs, int create, int *changed,
+			    char *was, size_t waslen, char *err, size_t errlen);
 
 int	cmd_readers(const struct conf *conf, int argc, char **argv);
 

@@ -10,7 +10,8 @@
  * resolve again), waits for the link, then clears fenced= from the TXT by
  * a compare-and-swap UPDATE (prerequisite: the TXT as it was read), which
  * also puts the node in the reader record (readers.h); a node that was
- * not fenced gets there by the reader record's own compare-and-swap. It
+ * not fenced gets there by the reader record's own compare-and-swap,
+ * when the zone has a reader record. It
  * never touches the record, the served primary or any other node.
  * Exit codes: 0 done, 1 refused or failed with nothing changed, 2 usage,
  * 3 the node changed and a later step failed.
@@ -256,14 +257,17 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 		if (has_readers)
 			printf("%s: %s\n", reader_owner, now);
 	} else if (has_readers) {
-		if (readers_send(&st, reader_owner, &rs, &changed, was, sizeof(was), e,
+		/* A zone without a reader record keeps none: rejoin touches
+		 * the zone only to keep what it holds true. */
+		if (readers_send(&st, reader_owner, &rs, 0, &changed, was, sizeof(was), e,
 		    sizeof(e)) != DNSCLIENT_OK) {
 			rejoin_fail(&rj, "%s rejoined but %s is not refreshed: %s "
 			    "(run readers %s)", name, reader_owner, e, svc->name);
 			goto out;
 		}
-		printf("%s: %s%s%s%s\n", reader_owner, now, changed ? " (was " :
-		    ", unchanged", changed ? was : "", changed ? ")" : "");
+		if (changed || strcmp(was, "nothing") != 0)
+			printf("%s: %s%s%s%s\n", reader_owner, now, changed ? " (was " :
+			    ", unchanged", changed ? was : "", changed ? ")" : "");
 		if (changed)
 			rejoin_audit(&rj, "readers", "ok", now);
 	}
