@@ -348,6 +348,10 @@ cmd_readers(const struct conf *conf, int argc, char **argv)
 		}
 		return rc;
 	}
+	if (argv[0][0] != '-' && conf_service_find(conf, argv[0]) == NULL) {
+		msg_errorx("readers: no service named '%s'", argv[0]);
+		return 2;
+	}
 	svc = state_command_args(conf, argc, argv, NULL, e, sizeof(e));
 	if (svc == NULL) {
 		msg_errorx("readers: %s", e);

@@ -143,7 +143,10 @@ def test_readers_refreshes_from_a_probe(created):
     assert r.returncode == 0, r.stdout + r.stderr
     assert readers(c) == hosts(c, "r1")
     assert "the primary r1: no replica follows it with its link up" in r.stdout
-    assert c.rf.run("readers", "nosuch").returncode == 2
+    r = c.rf.run("readers", "nosuch")
+    assert r.returncode == 2 and "no service named 'nosuch'" in r.stderr
+    r = c.rf.run("readers", "redis", "extra")
+    assert r.returncode == 2 and "unexpected argument 'extra'" in r.stderr
 
 
 def test_readers_refuses_a_record_changed_under_it(created):
