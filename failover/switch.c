@@ -961,7 +961,7 @@ swap_send(struct sw *sw, char *e, size_t elen)
 		sw->swap_info.rcode = -1;
 		return DNSCLIENT_UNREACHABLE;
 	}
-	/* The reader record names the replicas the repoint step points at T. */
+	/* The reader record names the nodes the demote and repoint steps point at T. */
 	if (readers_owner(conf, sw->svc, reader_owner, sizeof(reader_owner)) == 0) {
 		readers_pick_switch(sw->svc, sw->p, sw->t, sw->st.nodes,
 		    sw->st.redisfo.fenced, &rs);
