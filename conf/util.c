@@ -1,14 +1,23 @@
 /*
- * util.c - the monotonic clock and the socket-address formatter.
+ * util.c - the monotonic clock, the socket-address formatter, and files
+ * replaced whole.
  *
  * Part of conf/, the base layer shared by dnsd/ and failover/: the one
- * home of both (see util.h). It never allocates, never fails and never
- * prints.
+ * home of each (see util.h). The clock and the formatter never allocate,
+ * never fail and never print; the file functions return -1 with an error
+ * string.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf/util.h"
 
@@ -25,6 +34,29 @@ int64_t
 mono_ms(void)
 {
 	return mono_us() / 1000;
+}
+
+int
+fd_wait(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = events };
+	int64_t		left;
+	int		n;
+
+	for (;;) {
+		if ((left = deadline_ms - mono_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return 0;
+		}
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return 0;
+		}
+		return n < 0 ? -1 : 1;
+	}
 }
 
 const char *
@@ -45,4 +77,92 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	} else
 		snprintf(buf, len, "?");
 	return buf;
+}
+
+void
+folder_of(const char *path, char *dir, size_t len)
+{
+	char *slash;
+
+	snprintf(dir, len, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, len, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+int
+fsync_folder_of(const char *path)
+{
+	char	dir[PATH_MAX];
+	int	fd, rc;
+
+	folder_of(path, dir, sizeof(dir));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+atomic_file_open(struct atomic_file *af, const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	af->fp = NULL;
+	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path) ||
+	    snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(af->tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fd = mkstemp(af->tmp)) == -1) {
+		snprintf(err, errlen, "%s: cannot create a temp file: %s", af->tmp,
+		    strerror(errno));
+		return -1;
+	}
+	(void)fchmod(fd, 0644);
+	if ((af->fp = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", af->tmp, strerror(errno));
+		close(fd);
+		unlink(af->tmp);
+		return -1;
+	}
+	(void)setvbuf(af->fp, NULL, _IOFBF, 1 << 16);
+	return 0;
+}
+
+int
+atomic_file_commit(struct atomic_file *af, int sync_folder, char *err, size_t errlen)
+{
+	int rc;
+
+	if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", af->tmp, strerror(errno));
+		atomic_file_abort(af);
+		return -1;
+	}
+	rc = fclose(af->fp);
+	af->fp = NULL;
+	if (rc != 0 || rename(af->tmp, af->path) == -1) {
+		snprintf(err, errlen, "%s: cannot write: %s", af->tmp, strerror(errno));
+		unlink(af->tmp);
+		return -1;
+	}
+	if (sync_folder && fsync_folder_of(af->path) == -1) {
+		snprintf(err, errlen, "%s: fsync of its folder: %s", af->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+atomic_file_abort(struct atomic_file *af)
+{
+	if (af->fp != NULL)
+		fclose(af->fp);
+	af->fp = NULL;
+	unlink(af->tmp);
 }

@@ -593,7 +593,7 @@ static int
 server_drop_privileges(const struct conf_dns *dns, char *err, size_t errlen)
 {
 	struct passwd	*pw;
-	char		 dir[PATH_MAX], *slash;
+	char		 dir[PATH_MAX];
 
 	if (dns->user[0] == '\0')
 		return 0;
@@ -606,9 +606,7 @@ server_drop_privileges(const struct conf_dns *dns, char *err, size_t errlen)
 		snprintf(err, errlen, "dns.user: cannot become %s: %s", dns->user, strerror(errno));
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "%s", dns->zone_file);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*(slash == dir ? slash + 1 : slash) = '\0';
+	folder_of(dns->zone_file, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) == -1) {
 		snprintf(err, errlen, "dns.user: %s cannot write in %.600s, where the zone file "
 		    "is replaced on every change", dns->user, dir);

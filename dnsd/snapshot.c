@@ -49,12 +49,14 @@ struct writer {
 /* An RRset of the zone: all RRs of one owner and type. */
 struct rrset {
 	const uint8_t	*owner;		/* lower-cased wire form, in build.names */
-	size_t		 owner_len;
-	uint16_t	 type;
+	union {
+		uint32_t at;		/* its RRs: build.rrs[at] on, n of them */
+		uint32_t first;		/* while sorting: the one RR of an entry (build_rr) */
+	};
 	uint32_t	 ttl;		/* the lowest of its RRs */
-	ldns_rr		**rrs;		/* a run of build.rrs */
-	size_t		 n;
-	ldns_rr		*first;		/* while sorting: the one RR of an entry */
+	uint32_t	 n;
+	uint16_t	 type;
+	uint8_t		 owner_len;
 };
 
 /* Bodies, names and type tables of a snapshot: freed all at once. */
@@ -74,8 +76,9 @@ struct build {
 	size_t		 apex_len;
 	struct rrset	*sets;		/* sorted by owner, then type */
 	size_t		 nsets;
-	ldns_rr		**rrs;		/* every RR once, in the order of sets */
-	uint8_t		*names;		/* the lower-cased owners */
+	uint32_t	*rrs;		/* every RR once (build_rr numbers), in the order of sets */
+	uint8_t		*names;		/* the lower-cased owners; the snapshot keeps them */
+	size_t		 names_len;
 	uint8_t		*scratch;	/* where an answer is written, SCRATCH_MAX */
 	ldns_rr		*soa;
 	uint32_t	 neg_ttl;
@@ -302,15 +305,20 @@ wr_rr(struct writer *w, const ldns_rr *rr, int owner_off, uint32_t ttl)
 
 /* ---- the arena ---- */
 
-/* n bytes (8-aligned) that live as long as the snapshot; NULL if none left. */
+/*
+ * n bytes that live as long as the snapshot, aligned to align (a power of
+ * two: 8 for structures, 1 for answer bodies, which are only copied);
+ * NULL if none left.
+ */
 static void *
-arena_alloc(struct snapshot *snap, size_t n)
+arena_alloc(struct snapshot *snap, size_t n, size_t align)
 {
 	struct arena_chunk	*c = snap->arena;
-	size_t			 cap;
+	size_t			 cap, at = 0;
 
-	n = (n + 7) & ~(size_t)7;
-	if (c == NULL || c->cap - c->used < n) {
+	if (c != NULL)
+		at = (c->used + align - 1) & ~(align - 1);
+	if (c == NULL || at > c->cap || c->cap - at < n) {
 		cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
 		if ((c = malloc(sizeof(*c) + cap)) == NULL)
 			return NULL;
@@ -319,9 +327,10 @@ arena_alloc(struct snapshot *snap, size_t n)
 		c->cap = cap;
 		snap->arena = c;
 		snap->bytes += cap;
+		at = 0;
 	}
-	c->used += n;
-	return c->data + c->used - n;
+	c->used = at + n;
+	return c->data + at;
 }
 
 static void
@@ -374,14 +383,25 @@ rr_rdata_cmp(const ldns_rr *a, const ldns_rr *b)
 }
 
 /* Owner, type, then data: equal RRs end up next to each other. */
+/* The zone's RR number i: 0 is the SOA, then the zone's list. */
+static ldns_rr *
+build_rr(const struct build *b, uint32_t i)
+{
+	return i == 0 ? b->soa : ldns_rr_list_rr(ldns_zone_rrs(b->zone), i - 1);
+}
+
+/* RR k of the set s. */
+#define SET_RR(b, s, k)	build_rr((b), (b)->rrs[(s)->at + (k)])
+
 static int
-rrset_rr_cmp(const void *a, const void *b)
+rrset_rr_cmp(const void *a, const void *b, void *arg)
 {
 	int c = rrset_cmp(a, b);
 
 	if (c != 0)
 		return c;
-	return rr_rdata_cmp(((const struct rrset *)a)->first, ((const struct rrset *)b)->first);
+	return rr_rdata_cmp(build_rr(arg, ((const struct rrset *)a)->first),
+	    build_rr(arg, ((const struct rrset *)b)->first));
 }
 
 static const struct rrset *
@@ -390,17 +410,17 @@ build_find_set(const struct build *b, const uint8_t *owner, size_t len, uint16_t
 	struct rrset key;
 
 	key.owner = owner;
-	key.owner_len = len;
+	key.owner_len = (uint8_t)len;
 	key.type = type;
 	return bsearch(&key, b->sets, b->nsets, sizeof(key), rrset_cmp);
 }
 
-static int
-build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
+/* Index of the first set at owner (sets are sorted by owner first), or nsets. */
+static size_t
+build_owner_first(const struct build *b, const uint8_t *owner, size_t len)
 {
 	size_t lo = 0, hi = b->nsets;
 
-	/* Sets are sorted by owner first: search for any type. */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		const struct rrset *s = &b->sets[mid];
@@ -409,14 +429,21 @@ build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
 
 		if (c == 0 && s->owner_len != len)
 			c = s->owner_len < len ? -1 : 1;
-		if (c == 0)
-			return 1;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	if (lo < b->nsets && b->sets[lo].owner_len == len &&
+	    memcmp(b->sets[lo].owner, owner, len) == 0)
+		return lo;
+	return b->nsets;
+}
+
+static int
+build_name_exists(const struct build *b, const uint8_t *owner, size_t len)
+{
+	return build_owner_first(b, owner, len) < b->nsets;
 }
 
 /*
@@ -431,6 +458,7 @@ build_sets(struct build *b)
 	size_t			 total = ldns_rr_list_rr_count(rrs) + 1, i, j, n = 0, kept = 0;
 	size_t			 names_len = 0, off = 0;
 	struct rrset		*flat;
+	const ldns_rdf		*prev = NULL;
 
 	for (i = 0; i < total; i++) {
 		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
@@ -445,34 +473,43 @@ build_sets(struct build *b)
 		return -1;
 	}
 	for (i = 0; i < total; i++) {
-		ldns_rr *rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+		ldns_rr		*rr = i == 0 ? b->soa : ldns_rr_list_rr(rrs, i - 1);
+		const ldns_rdf	*owner = ldns_rr_owner(rr);
 
 		if (i > 0 && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 			continue;	/* the zone's own SOA is the one at i == 0 */
-		flat[n].owner = b->names + off;
-		flat[n].owner_len = rdf_name_lc(ldns_rr_owner(rr), b->names + off);
-		off += flat[n].owner_len;
+		/* A name's records usually follow each other: one copy of it. */
+		if (prev != NULL && ldns_rdf_size(prev) == ldns_rdf_size(owner) &&
+		    memcmp(ldns_rdf_data(prev), ldns_rdf_data(owner), ldns_rdf_size(owner)) == 0) {
+			flat[n].owner = flat[n - 1].owner;
+			flat[n].owner_len = flat[n - 1].owner_len;
+		} else {
+			flat[n].owner = b->names + off;
+			flat[n].owner_len = (uint8_t)rdf_name_lc(owner, b->names + off);
+			off += flat[n].owner_len;
+		}
+		prev = owner;
+		b->names_len = off;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
-		flat[n].first = rr;
+		flat[n].first = (uint32_t)i;
 		n++;
 	}
 	/* One RR per entry, sorted; then each run of equal (owner, type)
 	 * becomes one set whose RRs lie together in b->rrs, duplicates out. */
-	qsort(flat, n, sizeof(*flat), rrset_rr_cmp);
+	qsort_r(flat, n, sizeof(*flat), rrset_rr_cmp, b);
 	b->nsets = 0;
 	for (i = 0; i < n; i = j) {
 		struct rrset s = flat[i];
 
-		s.rrs = &b->rrs[kept];
+		s.at = (uint32_t)kept;
 		b->rrs[kept++] = flat[i].first;
 		s.n = 1;
 		for (j = i + 1; j < n && rrset_cmp(&flat[i], &flat[j]) == 0; j++) {
-			ldns_rr *rr = flat[j].first;
-
 			/* Sorted by data too: a duplicate equals the last one kept. */
-			if (rr_rdata_cmp(b->rrs[kept - 1], rr) != 0) {
-				b->rrs[kept++] = rr;
+			if (rr_rdata_cmp(build_rr(b, b->rrs[kept - 1]),
+			    build_rr(b, flat[j].first)) != 0) {
+				b->rrs[kept++] = flat[j].first;
 				s.n++;
 			}
 			if (flat[j].ttl < s.ttl)
@@ -512,12 +549,12 @@ writer_init(struct writer *w, const struct build *b, const uint8_t *qname, size_
 }
 
 static void
-wr_rrset(struct writer *w, const struct rrset *s, int owner_off)
+wr_rrset(struct writer *w, const struct build *b, const struct rrset *s, int owner_off)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		wr_rr(w, s->rrs[i], owner_off, s->ttl);
+		wr_rr(w, SET_RR(b, s, i), owner_off, s->ttl);
 }
 
 /* The apex SOA with the negative TTL of RFC 2308 section 5. */
@@ -542,7 +579,7 @@ wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
 	default:		return 0;
 	}
 	for (i = 0; i < s->n; i++) {
-		const ldns_rdf	*target = ldns_rr_rdf(s->rrs[i], field);
+		const ldns_rdf	*target = ldns_rr_rdf(SET_RR(b, s, i), field);
 		uint8_t		 lc[256];
 		size_t		 len;
 
@@ -554,7 +591,7 @@ wr_additional(struct writer *w, const struct build *b, const struct rrset *s)
 			    t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
 
 			if (a != NULL) {
-				wr_rrset(w, a, -1);
+				wr_rrset(w, b, a, -1);
 				count += a->n;
 			}
 		}
@@ -569,7 +606,7 @@ answer_finish(const struct build *b, struct answer *ans, struct writer *w, size_
 
 	if (w->failed || w->len > 65535 - 512)
 		return -1;
-	if ((body = arena_alloc(b->snap, w->len ? w->len : 1)) == NULL)
+	if ((body = arena_alloc(b->snap, w->len ? w->len : 1, 1)) == NULL)
 		return -1;
 	memcpy(body, w->buf, w->len);
 	ans->body = body;
@@ -607,9 +644,9 @@ answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
 		if (cname == NULL)
 			break;
 		/* Write the CNAME, then go on at its target if it is ours. */
-		wr_rrset(&w, cname, owner_off);
+		wr_rrset(&w, b, cname, owner_off);
 		ans->ancount += cname->n;
-		cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur);
+		cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, cname, 0), 0), cur);
 		owner_off = -1;
 		if (!name_is_below(cur, cur_len, b->apex, b->apex_len))
 			goto done;	/* the resolver follows it from here */
@@ -619,7 +656,7 @@ answer_build(const struct build *b, const uint8_t *qname, size_t qlen,
 		}
 	}
 	if (s != NULL) {
-		wr_rrset(&w, s, owner_off);
+		wr_rrset(&w, b, s, owner_off);
 		ans->ancount += s->n;
 	} else {
 		wr_negative_soa(&w, b);
@@ -666,9 +703,11 @@ const struct name_entry *
 snapshot_lookup(const struct snapshot *snap, const uint8_t *name, size_t len)
 {
 	size_t			 i = name_hash(name, len) & snap->table_mask;
-	const struct name_entry	*ne;
+	uint32_t		 k;
 
-	while ((ne = snap->table[i]) != NULL) {
+	while ((k = snap->table[i]) != 0) {
+		const struct name_entry *ne = &snap->names[k - 1];
+
 		if (ne->name_len == len && memcmp(ne->name, name, len) == 0)
 			return ne;
 		i = (i + 1) & snap->table_mask;
@@ -682,18 +721,18 @@ snapshot_answer(const struct snapshot *snap, const struct name_entry *ne, uint16
 	size_t lo = 0, hi = ne->ntypes;
 
 	if (qtype == LDNS_RR_TYPE_ANY)
-		return ne->any ? ne->any : &snap->nodata;
+		return ne->any != NAME_NO_ANY ? &ne->types[ne->any] : &snap->nodata;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
 		if (ne->types[mid].type == qtype)
-			return &ne->types[mid].ans;
+			return &ne->types[mid];
 		if (ne->types[mid].type < qtype)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return ne->other ? ne->other : &snap->nodata;
+	return ne->has_other ? &ne->types[ne->ntypes] : &snap->nodata;
 }
 
 void
@@ -703,6 +742,7 @@ snapshot_free(struct snapshot *snap)
 		return;
 	free(snap->names);
 	free(snap->table);
+	free(snap->owners);
 	arena_free(snap);
 	free(snap);
 }
@@ -711,7 +751,7 @@ snapshot_free(struct snapshot *snap)
  * The RFC 8482 choice for ANY: a CNAME alone (the types beside it are its
  * chain's), else the addresses, else the first RRset.
  */
-static const struct answer *
+static uint16_t
 entry_pick_any(const struct name_entry *ne)
 {
 	static const uint16_t pref[] = { LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_A,
@@ -721,8 +761,8 @@ entry_pick_any(const struct name_entry *ne)
 	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
 		for (t = 0; t < ne->ntypes; t++)
 			if (ne->types[t].type == pref[i])
-				return &ne->types[t].ans;
-	return ne->ntypes ? &ne->types[0].ans : NULL;
+				return (uint16_t)t;
+	return ne->ntypes ? 0 : NAME_NO_ANY;
 }
 
 /* Types a CNAME chain from this name can end in, answered per type. */
@@ -739,31 +779,31 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 	if (cname != NULL) {
 		/* Follow the chain to collect the types its end holds. */
 		uint8_t	cur[256];
-		size_t	cur_len = rdf_name_lc(ldns_rr_rdf(cname->rrs[0], 0), cur), k, hops;
+		size_t	cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, cname, 0), 0), cur), k, hops;
 
 		for (hops = 0; hops < CNAME_CHAIN_MAX; hops++) {
 			const struct rrset *next = build_find_set(b, cur, cur_len, LDNS_RR_TYPE_CNAME);
 
-			for (k = 0; k < b->nsets && nchain < 63; k++) {
-				const struct rrset *s = &b->sets[k];
-
-				if (s->owner_len == cur_len && memcmp(s->owner, cur, cur_len) == 0 &&
-				    s->type != LDNS_RR_TYPE_CNAME)
-					chain_types[nchain++] = s->type;
-			}
+			/* The sets at the name lie together: find the first. */
+			for (k = build_owner_first(b, cur, cur_len); k < b->nsets && nchain < 63 &&
+			    b->sets[k].owner_len == cur_len &&
+			    memcmp(b->sets[k].owner, cur, cur_len) == 0; k++)
+				if (b->sets[k].type != LDNS_RR_TYPE_CNAME)
+					chain_types[nchain++] = b->sets[k].type;
 			if (next == NULL)
 				break;
-			cur_len = rdf_name_lc(ldns_rr_rdf(next->rrs[0], 0), cur);
+			cur_len = rdf_name_lc(ldns_rr_rdf(SET_RR(b, next, 0), 0), cur);
 		}
 	}
-	ne->types = arena_alloc(b->snap, (nsets + nchain) * sizeof(*ne->types));
+	ne->types = arena_alloc(b->snap, (nsets + nchain + (cname != NULL)) * sizeof(*ne->types),
+	    8);
 	if (ne->types == NULL)
 		return -1;
 	for (i = 0; i < nsets; i++) {
-		ne->types[ne->ntypes].type = b->sets[first + i].type;
 		if (answer_build(b, ne->name, ne->name_len, b->sets[first + i].type,
-		    &ne->types[ne->ntypes].ans) == -1)
+		    &ne->types[ne->ntypes]) == -1)
 			return -1;
+		ne->types[ne->ntypes].type = b->sets[first + i].type;
 		ne->ntypes++;
 	}
 	for (i = 0; i < nchain; i++) {
@@ -776,21 +816,19 @@ entry_build(struct build *b, struct name_entry *ne, size_t first, size_t nsets)
 		/* Keep types sorted: insert in place. */
 		for (t = ne->ntypes; t > 0 && ne->types[t - 1].type > chain_types[i]; t--)
 			ne->types[t] = ne->types[t - 1];
-		ne->types[t].type = chain_types[i];
-		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t].ans) == -1) {
-			ne->types[t].ans.body = NULL;
+		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t]) == -1) {
+			ne->types[t].body = NULL;
 			ne->ntypes++;
 			return -1;
 		}
+		ne->types[t].type = chain_types[i];
 		ne->ntypes++;
 	}
 	if (cname != NULL) {
-		struct answer *other = arena_alloc(b->snap, sizeof(*other));
-
 		/* Any other type: the chain, then NODATA/NXDOMAIN at its end. */
-		if (other == NULL || answer_build(b, ne->name, ne->name_len, 0, other) == -1)
+		if (answer_build(b, ne->name, ne->name_len, 0, &ne->types[ne->ntypes]) == -1)
 			return -1;
-		ne->other = other;
+		ne->has_other = 1;
 	}
 	ne->any = entry_pick_any(ne);
 	return 0;
@@ -810,12 +848,12 @@ snapshot_add_name(struct snapshot *snap, size_t *cap, const uint8_t *name, size_
 		snap->names = p;
 		*cap = ncap;
 	}
+	/* name is in snap->owners: the snapshot's own copy, kept whole. */
 	ne = &snap->names[snap->nnames];
 	memset(ne, 0, sizeof(*ne));
-	if ((ne->name = arena_alloc(snap, len)) == NULL)
-		return -1;
-	memcpy(ne->name, name, len);
+	ne->name = name;
 	ne->name_len = (uint8_t)len;
+	ne->any = NAME_NO_ANY;
 	snap->nnames++;
 	return 0;
 }
@@ -835,10 +873,71 @@ snapshot_index(struct snapshot *snap)
 		struct name_entry *ne = &snap->names[i];
 
 		h = name_hash(ne->name, ne->name_len) & snap->table_mask;
-		while (snap->table[h] != NULL)
+		while (snap->table[h] != 0)
 			h = (h + 1) & snap->table_mask;
-		snap->table[h] = ne;
+		snap->table[h] = (uint32_t)i + 1;
 	}
+	return 0;
+}
+
+struct ent {
+	const uint8_t	*name;		/* a tail of an entry's name, in snap->owners */
+	size_t		 len;
+};
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->name, y->name, x->len);
+}
+
+/*
+ * Names between the apex and an owner that own nothing themselves answer
+ * NODATA, not NXDOMAIN: collect them, sorted so each is added once.
+ */
+static int
+snapshot_add_empty_nonterminals(const struct build *b, struct snapshot *snap, size_t *cap)
+{
+	struct ent	*ents = NULL;
+	size_t		 nents = 0, ents_cap = 0, nowners = snap->nnames, i, k;
+
+	for (i = 0; i < nowners; i++) {
+		const uint8_t	*name = snap->names[i].name;
+		size_t		 len = snap->names[i].name_len, off = 0;
+
+		while (name[off] != 0 && len - off > b->apex_len) {
+			off += 1 + name[off];
+			if (len - off <= b->apex_len || build_name_exists(b, name + off, len - off))
+				continue;
+			if (nents == ents_cap) {
+				struct ent *p = realloc(ents, (ents_cap = ents_cap ? ents_cap * 2 : 64) *
+				    sizeof(*p));
+
+				if (p == NULL) {
+					free(ents);
+					return -1;
+				}
+				ents = p;
+			}
+			ents[nents].name = name + off;
+			ents[nents++].len = len - off;
+		}
+	}
+	if (nents > 0)
+		qsort(ents, nents, sizeof(*ents), ent_cmp);
+	for (i = 0; i < nents; i = k) {
+		for (k = i + 1; k < nents && ent_cmp(&ents[i], &ents[k]) == 0; k++)
+			;
+		if (snapshot_add_name(snap, cap, ents[i].name, ents[i].len) == -1) {
+			free(ents);
+			return -1;
+		}
+	}
+	free(ents);
 	return 0;
 }
 
@@ -892,7 +991,16 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		snapshot_free(snap);
 		return NULL;
 	}
+	snap->owners = b.names;
+	snap->bytes += b.names_len;
+	b.names = NULL;
 	/* One entry per owner name, then the empty non-terminals above them. */
+	for (i = 0, cap = 0; i < b.nsets; i++)
+		cap += i == 0 || b.sets[i].owner != b.sets[i - 1].owner ||
+		    b.sets[i].owner_len != b.sets[i - 1].owner_len ||
+		    memcmp(b.sets[i].owner, b.sets[i - 1].owner, b.sets[i].owner_len) != 0;
+	if ((snap->names = malloc((cap ? cap : 1) * sizeof(*snap->names))) == NULL)
+		goto oom;
 	for (i = 0; i < b.nsets; i = j) {
 		for (j = i + 1; j < b.nsets && b.sets[j].owner_len == b.sets[i].owner_len &&
 		    memcmp(b.sets[j].owner, b.sets[i].owner, b.sets[i].owner_len) == 0; j++)
@@ -903,33 +1011,21 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		if (entry_build(&b, &snap->names[snap->nnames - 1], first, j - i) == -1)
 			goto oom;
 	}
-	for (i = 0, j = snap->nnames; i < j; i++) {
-		uint8_t	name[256];
-		size_t	len = snap->names[i].name_len, off = 0;
-
-		memcpy(name, snap->names[i].name, len);
-		while (name[off] != 0 && len - off > b.apex_len) {
-			off += 1 + name[off];
-			if (!build_name_exists(&b, name + off, len - off)) {
-				size_t k;
-				int seen = 0;
-
-				for (k = j; k < snap->nnames && !seen; k++)
-					seen = snap->names[k].name_len == len - off &&
-					    memcmp(snap->names[k].name, name + off, len - off) == 0;
-				if (!seen && snapshot_add_name(snap, &cap, name + off, len - off) == -1)
-					goto oom;
-			}
-		}
-	}
+	if (snapshot_add_empty_nonterminals(&b, snap, &cap) == -1)
+		goto oom;
 	if (answer_build_negative(&b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
 	    answer_build_negative(&b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
-	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ||
-	    snapshot_index(snap) == -1)
+	    answer_build(&b, b.apex, b.apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1)
 		goto oom;
+	/* The sets are done with: the table need not sit on top of them. */
+	build_free_sets(&b);
+	if (snapshot_index(snap) == -1) {
+		snprintf(err, errlen, "cannot build the answers: out of memory");
+		snapshot_free(snap);
+		return NULL;
+	}
 	snap->bytes += cap * sizeof(struct name_entry) +
 	    (snap->table_mask + 1) * sizeof(*snap->table);
-	build_free_sets(&b);
 	return snap;
 oom:
 	build_fail(&b, "out of memory or an answer over 64 KB");

@@ -34,20 +34,23 @@ struct answer {
 	uint8_t		 rcode;		/* NOERROR or NXDOMAIN */
 	uint8_t		 npatch;
 	uint16_t	 patch[ANSWER_MAX_PATCH];
+	uint16_t	 type;		/* in a name's types: the type it answers */
 };
 
-struct type_answer {
-	uint16_t	 type;
-	struct answer	 ans;
-};
+#define NAME_NO_ANY	0xffff
 
+/*
+ * A name's answers, kept small: a zone of 100,000 services has 200,000
+ * of them. types[0..ntypes) are sorted by type; with has_other,
+ * types[ntypes] answers every type not listed (a CNAME's chain).
+ */
 struct name_entry {
-	uint8_t			*name;		/* lower-cased wire form */
-	uint8_t			 name_len;
+	const uint8_t		*name;		/* lower-cased wire form */
+	struct answer		*types;
 	uint16_t		 ntypes;
-	struct type_answer	*types;		/* sorted by type */
-	const struct answer	*any;		/* RFC 8482: one RRset; NULL = NODATA */
-	const struct answer	*other;		/* types not listed; NULL = NODATA */
+	uint16_t		 any;		/* RFC 8482: index in types; NAME_NO_ANY = NODATA */
+	uint8_t			 name_len;
+	uint8_t			 has_other;
 };
 
 struct snapshot {
@@ -56,8 +59,9 @@ struct snapshot {
 	uint32_t		 serial;
 	size_t			 nnames;
 	struct name_entry	*names;
-	struct name_entry	**table;	/* open addressing, power of two */
+	uint32_t		*table;		/* open addressing, power of two: names index + 1; 0 = empty */
 	size_t			 table_mask;
+	uint8_t			*owners;	/* the names the entries point to */
 	struct answer		 nxdomain;	/* SOA in authority, apex patched */
 	struct answer		 nodata;
 	struct answer		 soa;		/* apex SOA in the answer section */

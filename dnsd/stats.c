@@ -22,20 +22,6 @@
 #define STATS_TIMEOUT_MS	3000
 #define STATS_MAX		(512 * 1024)
 
-/* Wait for fd to be ready for events before the deadline; -1 on timeout. */
-static int
-stats_wait(int fd, short events, int64_t deadline)
-{
-	struct pollfd	pfd = { .fd = fd, .events = events };
-	int64_t		left = deadline - mono_ms();
-
-	if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * GET /metrics from addr into a NUL-terminated buffer of the body. Returns
  * the body (to free) or NULL with err filled.
@@ -54,7 +40,7 @@ stats_fetch(const struct conf_sockaddr *addr, char *err, size_t errlen)
 	if ((fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		goto fail;
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == -1) {
-		if (errno != EINPROGRESS || stats_wait(fd, POLLOUT, deadline) == -1)
+		if (errno != EINPROGRESS || fd_wait(fd, POLLOUT, deadline) != 1)
 			goto fail;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr != 0) {
 			errno = soerr;
@@ -66,7 +52,7 @@ stats_fetch(const struct conf_sockaddr *addr, char *err, size_t errlen)
 	if ((buf = malloc(STATS_MAX + 1)) == NULL)
 		goto fail;
 	for (;;) {
-		if (stats_wait(fd, POLLIN, deadline) == -1)
+		if (fd_wait(fd, POLLIN, deadline) != 1)
 			goto fail;
 		if ((n = recv(fd, buf + len, STATS_MAX - len, 0)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)

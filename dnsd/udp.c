@@ -16,6 +16,7 @@
  * thread can free an old snapshot once no worker can still be reading it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <urcu-qsbr.h>
 
 #include "conf/conf.h"
+#include "conf/log.h"
 #include "dnsd/metrics.h"
 #include "dnsd/query.h"
 #include "dnsd/rrl.h"
@@ -37,6 +39,18 @@
 #define UDP_BATCH	32
 #define UDP_IN_MAX	4096
 #define SLOW_PER_SECOND	2000	/* messages one worker hands on, per second */
+/*
+ * Socket buffers. Under full load the queries clients have outstanding
+ * wait in the receive buffer; on loopback a small query takes some 800
+ * bytes of it, so the kernel's usual 208 KB holds ~256 and drops the rest
+ * unseen (dnsperf -q 200 from a faster client gets there). 4 MB (the
+ * kernel books twice that) holds some 10,000; NSD asks for 1 MB. The send
+ * side holds replies the network has not taken yet.
+ */
+#define UDP_RCVBUF	(4 * 1024 * 1024)
+#define UDP_SNDBUF	(1024 * 1024)
+#define UDP_RCVBUF_LOW	(1024 * 1024)	/* below this, say so */
+#define SEND_RETRIES	3		/* a reply the kernel has no room for: tries */
 
 struct worker {
 	pthread_t		 tid;
@@ -220,7 +234,7 @@ static void *
 worker_main(void *arg)
 {
 	struct worker	*w = arg;
-	int		 i, n;
+	int		 i, n, tries;
 	unsigned	 nout, sent;
 
 	for (i = 0; i < UDP_BATCH; i++) {
@@ -248,21 +262,65 @@ worker_main(void *arg)
 		if (n <= 0)
 			continue;	/* EINTR, a passing error, or shutdown at stop */
 		nout = worker_batch(w, rcu_dereference(server_snapshot), n);
-		for (sent = 0; sent < nout; ) {
+		for (sent = 0, tries = 0; sent < nout; ) {
 			int s = sendmmsg(w->fd, w->out_msgs + sent, nout - sent, 0);
 
-			if (s <= 0) {
-				if (s < 0 && errno == EINTR)
-					continue;
-				sent++;	/* skip a reply the kernel refuses */
+			if (s > 0) {
+				sent += (unsigned)s;
+				tries = 0;
 				continue;
 			}
-			sent += (unsigned)s;
+			if (s < 0 && errno == EINTR)
+				continue;
+			/* No room for it yet: wait for some, a few times. */
+			if (s < 0 && (errno == EAGAIN || errno == ENOBUFS) &&
+			    ++tries < SEND_RETRIES) {
+				struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
+
+				(void)poll(&pfd, 1, 1);
+				continue;
+			}
+			sent++;	/* skip a reply the kernel refuses */
+			tries = 0;
 		}
 		rcu_quiescent_state();
 	}
 	rcu_unregister_thread();
 	return NULL;
+}
+
+/*
+ * Ask for size bytes of socket buffer: beyond net.core.[rw]mem_max when
+ * allowed (root or CAP_NET_ADMIN), else as much as that allows. Returns
+ * what the kernel granted (it counts twice what is asked, bookkeeping
+ * included), or -1.
+ */
+static int
+udp_buffer_size(int fd, int force_opt, int opt, int size)
+{
+	int		got = -1;
+	socklen_t	len = sizeof(got);
+
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &size, sizeof(size)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
+	if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == -1)
+		return -1;
+	return got;
+}
+
+static void
+udp_buffers(int fd, const char *where)
+{
+	static int	warned;
+	int		rcv = udp_buffer_size(fd, SO_RCVBUFFORCE, SO_RCVBUF, UDP_RCVBUF);
+
+	(void)udp_buffer_size(fd, SO_SNDBUFFORCE, SO_SNDBUF, UDP_SNDBUF);
+	if (rcv >= 0 && rcv < UDP_RCVBUF_LOW && !warned) {
+		warned = 1;
+		log_warnx("udp %s: receive buffer is %d KB (raise net.core.rmem_max, or run "
+		    "as root): queries beyond what it holds in a burst are dropped", where,
+		    rcv / 1024);
+	}
 }
 
 struct worker *
@@ -284,6 +342,7 @@ udp_worker_create(const struct conf_sockaddr *a, const struct conf_dns *dns, int
 		free(w);
 		return NULL;
 	}
+	udp_buffers(w->fd, a->text);
 	return w;
 }
 

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "dnsd/tsig.h"
 #include "dnsd/update.h"
 #include "dnsd/wire.h"
@@ -328,32 +329,11 @@ update_replay_check(const char *zone_file, const char *origin, char *err, size_t
 	return rc;
 }
 
-/* fsync the folder that holds path, so that a rename in it is durable. */
-static int
-replay_fsync_dir(const char *path)
-{
-	char dir[PATH_MAX], *slash;
-	int fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int
 update_replay_save(struct update_replay *r, const char *path, const char *origin,
     uint64_t now, unsigned fudge_max, int sync_folder, char *err, size_t errlen)
 {
-	char	 tmp[PATH_MAX];
-	FILE	*fp = NULL;
-	int	 fd;
+	struct atomic_file af;
 
 	/* Outside the window TSIG refuses them; forgotten then refuses them too. */
 	for (size_t i = 0; i < r->n; )
@@ -361,50 +341,22 @@ update_replay_save(struct update_replay *r, const char *path, const char *origin
 			update_replay_forget(r, i);
 		else
 			i++;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", path);
+	if (atomic_file_open(&af, path, err, errlen) == -1)
 		return -1;
-	}
-	if ((fd = mkstemp(tmp)) == -1) {
-		snprintf(err, errlen, "%s: cannot create a temp file: %s", tmp, strerror(errno));
-		return -1;
-	}
-	(void)fchmod(fd, 0644);
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		goto fail;
-	}
-	fprintf(fp, "# The signed UPDATEs of the last dns.tsig_fudge_max seconds, so that\n"
+	fprintf(af.fp, "# The signed UPDATEs of the last dns.tsig_fudge_max seconds, so that\n"
 	    "# none is applied twice, even after a restart. Written by redisfo-dns.\n");
-	fprintf(fp, "%s %d zone %s latest %" PRIu64 " forgotten %" PRIu64 " entries %zu\n",
+	fprintf(af.fp, "%s %d zone %s latest %" PRIu64 " forgotten %" PRIu64 " entries %zu\n",
 	    REPLAY_MAGIC, REPLAY_VERSION, origin, r->latest, r->forgotten, r->n);
 	for (size_t i = 0; i < r->n; i++) {
-		fprintf(fp, "%" PRIu64 " %d ", r->seen[i].time_signed, r->seen[i].rcode);
+		fprintf(af.fp, "%" PRIu64 " %d ", r->seen[i].time_signed, r->seen[i].rcode);
 		for (size_t k = 0; k < r->seen[i].mac_len; k++)
-			fprintf(fp, "%02x", r->seen[i].mac[k]);
-		fputc('\n', fp);
+			fprintf(af.fp, "%02x", r->seen[i].mac[k]);
+		fputc('\n', af.fp);
 	}
-	if (fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0)
-		goto fail;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		goto fail;
-	}
-	fp = NULL;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	if (sync_folder && replay_fsync_dir(path) == -1) {
-		snprintf(err, errlen, "%s: fsync of its folder: %s", path, strerror(errno));
+	if (atomic_file_commit(&af, sync_folder, err, errlen) == -1)
 		return -1;
-	}
 	r->dirty = 0;
 	return 0;
-fail:
-	snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-	if (fp != NULL)
-		fclose(fp);
-	unlink(tmp);
-	return -1;
 }
 
 void

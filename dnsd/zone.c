@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 
 #include "conf/conf.h"
+#include "conf/util.h"
 #include "dnsd/wire.h"
 #include "dnsd/zone.h"
 
@@ -434,12 +435,15 @@ zone_check(const ldns_zone *z, const char *origin, char *err, size_t errlen)
  * with the line each opened on: 0, or -1 with err.
  */
 static int
-zone_brackets_check(FILE *fp, const char *path, char *err, size_t errlen)
+zone_brackets_check(const char *buf, size_t len, const char *path, char *err, size_t errlen)
 {
-	int c, line = 1, in_quote = 0, in_comment = 0, escaped = 0;
-	int quote_line = 0, paren_line = 0;
+	int	 line = 1, in_quote = 0, in_comment = 0, escaped = 0;
+	int	 quote_line = 0, paren_line = 0;
+	size_t	 i;
 
-	while ((c = getc(fp)) != EOF) {
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
 		if (escaped)
 			escaped = 0;
 		else if (c == '\\')
@@ -457,14 +461,14 @@ zone_brackets_check(FILE *fp, const char *path, char *err, size_t errlen)
 				snprintf(err, errlen, "%s:%d: a parenthesis opened inside the "
 				    "one opened on line %d (is a ')' missing there?)", path, line,
 				    paren_line);
-				goto fail;
+				return -1;
 			}
 			paren_line = line;
 		} else if (c == ')' && !in_quote) {
 			if (paren_line == 0) {
 				snprintf(err, errlen, "%s:%d: a ')' without a '(' before it",
 				    path, line);
-				goto fail;
+				return -1;
 			}
 			paren_line = 0;
 		}
@@ -473,18 +477,454 @@ zone_brackets_check(FILE *fp, const char *path, char *err, size_t errlen)
 	}
 	if (in_quote) {
 		snprintf(err, errlen, "%s:%d: a quoted string is never closed", path, quote_line);
-		goto fail;
+		return -1;
 	}
 	if (paren_line > 0) {
 		snprintf(err, errlen, "%s:%d: a parenthesis is never closed (every line after "
 		    "it would be read as part of that record)", path, paren_line);
-		goto fail;
+		return -1;
 	}
-	rewind(fp);
 	return 0;
+}
+
+/* The whole file in memory (NUL-terminated); NULL with err. */
+static char *
+zone_slurp(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		*buf = NULL;
+	size_t		 len = 0, cap;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1)
+		goto fail;
+	cap = (size_t)sb.st_size + 1;
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *p = realloc(buf, cap *= 2);
+
+			if (p == NULL)
+				goto fail;
+			buf = p;
+		} else if (buf == NULL && (buf = malloc(cap)) == NULL)
+			goto fail;
+		if ((n = read(fd, buf + len, cap - len - 1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
 fail:
-	rewind(fp);
-	return -1;
+	snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * ---- reading records fast ----
+ *
+ * ldns reads a record through a tokenizer that copies each field into
+ * buffers of 64 KB it allocates and frees again, record after record:
+ * for a zone of a few hundred thousand records that is most of the time
+ * it takes to start. The records a service zone is made of, written
+ * plainly on one line, are read here directly instead; anything else
+ * (directives, parentheses, escapes, comments alone on a line, other
+ * types, numbers written as 1h, names near the length limits, text that
+ * ldns would refuse) goes to ldns as before, one record at a time. The
+ * fast reader takes a line only when it is sure ldns would read it
+ * without complaint into the very same record, so what is accepted, what
+ * is refused and the message and line of a refusal stay ldns's.
+ */
+
+#define FAST_LINE_MAX	4096	/* longer lines go to ldns */
+#define FAST_NAME_MAX	250	/* wire length; longer names go to ldns */
+#define FAST_TOKENS	8
+
+struct zone_reader {
+	const char	*buf;
+	size_t		 len, pos;
+	int		 line;		/* lines read so far, as ldns counts them */
+	uint32_t	 ttl;		/* $TTL, or the caller's default */
+	ldns_rdf	*origin;	/* $ORIGIN; never NULL while reading */
+	ldns_rdf	*prev;		/* owner of the last record that named one */
+	uint8_t		 prev_wire[256];	/* ... as the fast reader last set it */
+	size_t		 prev_len;
+	int		 prev_newer;	/* prev_wire is newer than prev */
+};
+
+static int
+fast_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int
+fast_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '-' || c == '_' || c == '*';
+}
+
+/*
+ * A name made of plain labels, relative ones completed with the origin,
+ * as ldns_str2rdf_dname and ldns_dname_cat would make it. 0, or -1 when
+ * it is anything but plain (left to ldns).
+ */
+static int
+fast_name(const struct zone_reader *r, const char *s, size_t n, uint8_t *out, size_t *outlen)
+{
+	size_t	 i, lab = 0, w = 1;	/* out[0]: the first label's length */
+
+	if (n == 1 && s[0] == '.') {
+		out[0] = 0;
+		*outlen = 1;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (w >= FAST_NAME_MAX)
+			return -1;
+		if (s[i] == '.') {
+			if (lab == 0 || lab > 63)
+				return -1;
+			out[w - lab - 1] = (uint8_t)lab;
+			lab = 0;
+			w++;
+		} else if (fast_name_char(s[i])) {
+			out[w++] = (uint8_t)s[i];
+			lab++;
+		} else
+			return -1;
+	}
+	if (s[n - 1] == '.') {		/* absolute: w points past the last label */
+		out[w - 1] = 0;
+		*outlen = w;
+		return 0;
+	}
+	if (lab == 0 || lab > 63)
+		return -1;
+	out[w - lab - 1] = (uint8_t)lab;
+	if (w + ldns_rdf_size(r->origin) > FAST_NAME_MAX)
+		return -1;
+	memcpy(out + w, ldns_rdf_data(r->origin), ldns_rdf_size(r->origin));
+	*outlen = w + ldns_rdf_size(r->origin);
+	return 0;
+}
+
+/* A decimal number of at most digits digits and at most max; -1 if not. */
+static long
+fast_number(const char *s, size_t n, size_t digits, long max)
+{
+	long	 v = 0;
+	size_t	 i;
+
+	if (n == 0 || n > digits)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= max ? v : -1;
+}
+
+static int
+fast_push(ldns_rr *rr, ldns_rdf_type type, size_t len, const void *data)
+{
+	ldns_rdf *rdf = ldns_rdf_new_frm_data(type, len, data);
+
+	if (rdf == NULL || !ldns_rr_push_rdf(rr, rdf)) {
+		ldns_rdf_deep_free(rdf);
+		return -1;
+	}
+	return 0;
+}
+
+/* TXT: quoted strings and plain words, at least one; 1 = pushed, 0 = not plain. */
+static int
+fast_txt(ldns_rr *rr, const char *s, const char *end)
+{
+	uint8_t	 str[256];
+	size_t	 n = 0;
+
+	while (s < end) {
+		const char *a, *b;
+
+		if (*s == '"') {
+			a = s + 1;
+			if ((b = memchr(a, '"', (size_t)(end - a))) == NULL)
+				return 0;
+			s = b + 1;
+			if (s < end && !fast_ws(*s))
+				return 0;	/* "a"b: ldns reads that its own way */
+		} else {
+			for (a = b = s; b < end && !fast_ws(*b); b++)
+				if (*b == '"')
+					return 0;
+			s = b;
+		}
+		if (b - a > 255)
+			return 0;
+		str[0] = (uint8_t)(b - a);
+		memcpy(str + 1, a, (size_t)(b - a));
+		if (fast_push(rr, LDNS_RDF_TYPE_STR, (size_t)(b - a) + 1, str) == -1)
+			return -1;
+		n++;
+		while (s < end && fast_ws(*s))
+			s++;
+	}
+	return n > 0;
+}
+
+/*
+ * Read the record at r->pos if it is one the fast reader takes: 1 (with
+ * *out, and the reader past it), 0 when ldns must read it (nothing
+ * changed), -1 when out of memory.
+ */
+static int
+zone_rr_fast(struct zone_reader *r, ldns_rr **out)
+{
+	const char	*p = r->buf + r->pos, *end = r->buf + r->len, *eol, *stop, *s, *q;
+	const char	*tok[FAST_TOKENS];
+	size_t		 toklen[FAST_TOKENS], ntok = 0, i, nrd;
+	uint8_t		 owner[256], name[256], addr[16];
+	size_t		 owner_len, name_len;
+	char		 text[64];
+	ldns_rr		*rr;
+	ldns_rr_type	 type;
+	uint32_t	 ttl;
+	long		 v;
+	int		 quoted = 0, has_quote = 0, explicit_owner, rc;
+
+	if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		eol = end;
+	if (eol - p > FAST_LINE_MAX || p == eol || *p == '$' || r->origin == NULL)
+		return 0;
+	/* Printable text without escapes or parentheses; cut the comment. */
+	stop = eol;
+	for (q = p; q < eol; q++) {
+		unsigned char c = (unsigned char)*q;
+
+		if (c == '\t')
+			continue;
+		if (c < 0x20 || c > 0x7e || c == '(' || c == ')' || c == '\\')
+			return 0;
+		if (c == '"') {
+			quoted = !quoted;
+			has_quote = 1;
+		} else if (c == ';' && !quoted) {
+			stop = q;
+			break;
+		}
+	}
+	if (quoted)
+		return 0;
+	while (stop > p && fast_ws(stop[-1]))
+		stop--;
+	/* Owner (none when the line starts blank), then TTL, class, type. */
+	explicit_owner = !fast_ws(*p);
+	for (s = p; s < stop && ntok < 4; ) {
+		if (ntok > 0 || !explicit_owner)
+			while (s < stop && fast_ws(*s))
+				s++;
+		if (s >= stop)
+			break;
+		tok[ntok] = s;
+		while (s < stop && !fast_ws(*s))
+			s++;
+		toklen[ntok] = (size_t)(s - tok[ntok]);
+		ntok++;
+		if (ntok == 1 && !explicit_owner) {
+			/* No owner: what was read is the next field. */
+			tok[1] = tok[0];
+			toklen[1] = toklen[0];
+			toklen[0] = 0;
+			ntok = 2;
+		}
+		if (ntok >= 2) {
+			const char *t = tok[ntok - 1];
+			size_t tl = toklen[ntok - 1];
+
+			if (ntok == 2 && t[0] >= '0' && t[0] <= '9')
+				continue;	/* TTL */
+			if (tl == 2 && strncasecmp(t, "IN", 2) == 0 &&
+			    (ntok == 2 || (ntok == 3 && tok[1][0] >= '0' && tok[1][0] <= '9')))
+				continue;	/* class */
+			break;			/* the type */
+		}
+	}
+	if (ntok < 2 || (explicit_owner && toklen[0] == 0))
+		return 0;
+	/* tok[ntok - 1] is the type; before it the optional TTL and class. */
+	ttl = r->ttl == 0 ? LDNS_DEFAULT_TTL : r->ttl;
+	if (tok[1][0] >= '0' && tok[1][0] <= '9') {
+		if (ntok < 3 || (v = fast_number(tok[1], toklen[1], 9, 999999999)) < 0)
+			return 0;
+		ttl = (uint32_t)v;
+	}
+	i = toklen[ntok - 1];
+	q = tok[ntok - 1];
+	if (i == 1 && strncasecmp(q, "A", 1) == 0)
+		type = LDNS_RR_TYPE_A;
+	else if (i == 4 && strncasecmp(q, "AAAA", 4) == 0)
+		type = LDNS_RR_TYPE_AAAA;
+	else if (i == 3 && strncasecmp(q, "TXT", 3) == 0)
+		type = LDNS_RR_TYPE_TXT;
+	else if (i == 5 && strncasecmp(q, "CNAME", 5) == 0)
+		type = LDNS_RR_TYPE_CNAME;
+	else if (i == 2 && strncasecmp(q, "NS", 2) == 0)
+		type = LDNS_RR_TYPE_NS;
+	else if (i == 3 && strncasecmp(q, "PTR", 3) == 0)
+		type = LDNS_RR_TYPE_PTR;
+	else if (i == 2 && strncasecmp(q, "MX", 2) == 0)
+		type = LDNS_RR_TYPE_MX;
+	else if (i == 3 && strncasecmp(q, "SRV", 3) == 0)
+		type = LDNS_RR_TYPE_SRV;
+	else
+		return 0;
+	if (has_quote && type != LDNS_RR_TYPE_TXT)
+		return 0;
+	/* The owner: "@" is the origin; a blank one the previous owner. */
+	if (!explicit_owner) {
+		memcpy(owner, r->prev_wire, r->prev_len);
+		owner_len = r->prev_len;
+	} else if (toklen[0] == 1 && tok[0][0] == '@') {
+		owner_len = ldns_rdf_size(r->origin);
+		memcpy(owner, ldns_rdf_data(r->origin), owner_len);
+	} else if (fast_name(r, tok[0], toklen[0], owner, &owner_len) == -1)
+		return 0;
+	/* The data: split it into fields where its type has a fixed number. */
+	s = tok[ntok - 1] + toklen[ntok - 1];
+	while (s < stop && fast_ws(*s))
+		s++;
+	nrd = 0;
+	if (type != LDNS_RR_TYPE_TXT) {
+		for (q = s; q < stop && nrd < FAST_TOKENS; nrd++) {
+			tok[nrd] = q;
+			while (q < stop && !fast_ws(*q))
+				q++;
+			toklen[nrd] = (size_t)(q - tok[nrd]);
+			while (q < stop && fast_ws(*q))
+				q++;
+		}
+		if (q < stop)
+			return 0;
+	}
+	if ((rr = ldns_rr_new()) == NULL)
+		return -1;
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_ttl(rr, ttl);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	rc = 0;
+	switch (type) {
+	case LDNS_RR_TYPE_A:
+	case LDNS_RR_TYPE_AAAA:
+		if (nrd != 1 || toklen[0] >= sizeof(text))
+			break;
+		memcpy(text, tok[0], toklen[0]);
+		text[toklen[0]] = '\0';
+		if (inet_pton(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, text, addr) != 1)
+			break;
+		rc = fast_push(rr, type == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA,
+		    type == LDNS_RR_TYPE_A ? 4 : 16, addr) == 0 ? 1 : -1;
+		break;
+	case LDNS_RR_TYPE_TXT:
+		rc = fast_txt(rr, s, stop);
+		break;
+	case LDNS_RR_TYPE_CNAME:
+	case LDNS_RR_TYPE_NS:
+	case LDNS_RR_TYPE_PTR:
+	case LDNS_RR_TYPE_MX:
+	case LDNS_RR_TYPE_SRV:
+		/* Numbers first (MX: preference; SRV: priority, weight, port), then the name. */
+		i = type == LDNS_RR_TYPE_MX ? 1 : type == LDNS_RR_TYPE_SRV ? 3 : 0;
+		if (nrd != i + 1 || fast_name(r, tok[i], toklen[i], name, &name_len) == -1)
+			break;
+		rc = 1;
+		for (nrd = 0; nrd < i && rc == 1; nrd++) {
+			uint8_t b[2];
+
+			if ((v = fast_number(tok[nrd], toklen[nrd], 5, 65535)) < 0)
+				rc = 0;
+			else {
+				b[0] = (uint8_t)(v >> 8);
+				b[1] = (uint8_t)v;
+				rc = fast_push(rr, LDNS_RDF_TYPE_INT16, 2, b) == 0 ? 1 : -1;
+			}
+		}
+		if (rc == 1)
+			rc = fast_push(rr, LDNS_RDF_TYPE_DNAME, name_len, name) == 0 ? 1 : -1;
+		break;
+	default:
+		break;
+	}
+	if (rc == 1) {
+		ldns_rdf *o = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, owner_len, owner);
+
+		if (o == NULL)
+			rc = -1;
+		else
+			ldns_rr_set_owner(rr, o);
+	}
+	if (rc != 1) {
+		ldns_rr_free(rr);
+		return rc;
+	}
+	/* An owner written out (or "@") is the one blank owners take next. */
+	if (explicit_owner) {
+		memcpy(r->prev_wire, owner, owner_len);
+		r->prev_len = owner_len;
+		r->prev_newer = 1;
+	}
+	/* Past the line, and past blank lines as ldns skips them. */
+	r->pos = (size_t)(eol - r->buf);
+	while (r->pos < r->len && strchr("\f\n\r\v", r->buf[r->pos]) != NULL &&
+	    r->buf[r->pos] != '\0') {
+		if (r->buf[r->pos] == '\n')
+			r->line++;
+		r->pos++;
+	}
+	*out = rr;
+	return 1;
+}
+
+/* One record (or directive, or nothing) read by ldns from r->pos on. */
+static ldns_status
+zone_rr_ldns(struct zone_reader *r, FILE *fp, ldns_rr **rr)
+{
+	ldns_status	st;
+	long		at;
+
+	if (r->prev_newer) {
+		ldns_rdf *p = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, r->prev_len,
+		    r->prev_wire);
+
+		if (p == NULL)
+			return LDNS_STATUS_MEM_ERR;
+		ldns_rdf_deep_free(r->prev);
+		r->prev = p;
+		r->prev_newer = 0;
+	}
+	if (fseek(fp, (long)r->pos, SEEK_SET) == -1)
+		return LDNS_STATUS_FILE_ERR;
+	st = ldns_rr_new_frm_fp_l(rr, fp, &r->ttl, &r->origin, &r->prev, &r->line);
+	at = ftell(fp);
+	r->pos = feof(fp) || at < 0 ? r->len : (size_t)at;
+	if (r->prev != NULL && ldns_rdf_size(r->prev) <= sizeof(r->prev_wire)) {
+		r->prev_len = ldns_rdf_size(r->prev);
+		memcpy(r->prev_wire, ldns_rdf_data(r->prev), r->prev_len);
+	} else
+		r->prev_len = 0;
+	return st;
 }
 
 /*
@@ -492,35 +932,69 @@ fail:
  * each one's line so that every mistake can be named by its line.
  */
 static ldns_zone *
-zone_read(FILE *fp, const char *path, const char *origin, uint32_t default_ttl,
-    int **lines_out, char *err, size_t errlen)
+zone_read(const char *buf, size_t len, const char *path, const char *origin,
+    uint32_t default_ttl, int **lines_out, char *err, size_t errlen)
 {
-	ldns_zone	*z = ldns_zone_new();
-	ldns_rdf	*my_origin = NULL, *prev = NULL;
-	uint32_t	 ttl = default_ttl;
-	int		 line = 0, first, *lines = NULL;
-	size_t		 nlines = 0, cap = 0;
-	ldns_status	 st;
+	struct zone_reader	 r;
+	ldns_zone		*z = ldns_zone_new();
+	FILE			*fp = NULL;
+	int			 first, *lines = NULL, fast;
+	size_t			 nlines = 0, cap, i;
+	ldns_status		 st;
 
-	if (z == NULL || ldns_str2rdf_dname(&my_origin, origin) != LDNS_STATUS_OK) {
+	memset(&r, 0, sizeof(r));
+	r.buf = buf;
+	r.len = len;
+	r.ttl = default_ttl;
+	if (z == NULL || ldns_str2rdf_dname(&r.origin, origin) != LDNS_STATUS_OK) {
 		snprintf(err, errlen, "%s: bad zone name %s", path, origin);
 		goto fail;
 	}
-	prev = ldns_rdf_clone(my_origin);
-	while (!feof(fp)) {
+	r.prev = ldns_rdf_clone(r.origin);
+	if (r.prev == NULL || ldns_rdf_size(r.prev) > sizeof(r.prev_wire))
+		goto oom;
+	r.prev_len = ldns_rdf_size(r.prev);
+	memcpy(r.prev_wire, ldns_rdf_data(r.prev), r.prev_len);
+	/* Room for a record a line: the lines never grow while reading. */
+	for (cap = 1, i = 0; i < len; i++)
+		cap += buf[i] == '\n';
+	if ((lines = malloc(cap * sizeof(*lines))) == NULL)
+		goto oom;
+	/*
+	 * And for the records (ldns_rr_list's fields are public; it would
+	 * double its array from 16 up, ending up to twice the size needed).
+	 */
+	if (cap > 16) {
+		ldns_rr_list	 *rrs = ldns_zone_rrs(z);
+		ldns_rr		**p = realloc(rrs->_rrs, cap * sizeof(*p));
+
+		if (p == NULL)
+			goto oom;
+		rrs->_rrs = p;
+		rrs->_rr_capacity = cap;
+	}
+	while (r.pos < r.len) {
 		ldns_rr *rr = NULL;
 
-		first = line + 1;
-		st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &my_origin, &prev, &line);
+		first = r.line + 1;
+		if ((fast = zone_rr_fast(&r, &rr)) == -1)
+			goto oom;
+		if (fast) {
+			st = LDNS_STATUS_OK;
+		} else {
+			if (fp == NULL && (fp = fmemopen((void *)buf, len, "r")) == NULL)
+				goto oom;
+			st = zone_rr_ldns(&r, fp, &rr);
+		}
 		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
 		    st == LDNS_STATUS_SYNTAX_ORIGIN)
 			continue;
 		if (st == LDNS_STATUS_SYNTAX_INCLUDE) {
-			snprintf(err, errlen, "%s:%d: $INCLUDE is not supported", path, line);
+			snprintf(err, errlen, "%s:%d: $INCLUDE is not supported", path, r.line);
 			goto fail;
 		}
 		if (st != LDNS_STATUS_OK) {
-			snprintf(err, errlen, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(st));
+			snprintf(err, errlen, "%s:%d: %s", path, r.line, ldns_get_errorstr_by_id(st));
 			goto fail;
 		}
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
@@ -533,29 +1007,33 @@ zone_read(FILE *fp, const char *path, const char *origin, uint32_t default_ttl,
 			continue;
 		}
 		if (nlines == cap) {
-			int *p = realloc(lines, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+			int *p = realloc(lines, (cap *= 2) * sizeof(*p));
 
 			if (p == NULL) {
 				ldns_rr_free(rr);
-				snprintf(err, errlen, "out of memory");
-				goto fail;
+				goto oom;
 			}
 			lines = p;
 		}
 		if (!ldns_zone_push_rr(z, rr)) {
 			ldns_rr_free(rr);
-			snprintf(err, errlen, "out of memory");
-			goto fail;
+			goto oom;
 		}
 		lines[nlines++] = first;
 	}
-	ldns_rdf_deep_free(my_origin);
-	ldns_rdf_deep_free(prev);
+	if (fp != NULL)
+		fclose(fp);
+	ldns_rdf_deep_free(r.origin);
+	ldns_rdf_deep_free(r.prev);
 	*lines_out = lines;
 	return z;
+oom:
+	snprintf(err, errlen, "out of memory");
 fail:
-	ldns_rdf_deep_free(my_origin);
-	ldns_rdf_deep_free(prev);
+	if (fp != NULL)
+		fclose(fp);
+	ldns_rdf_deep_free(r.origin);
+	ldns_rdf_deep_free(r.prev);
 	ldns_zone_deep_free(z);
 	free(lines);
 	return NULL;
@@ -565,19 +1043,18 @@ ldns_zone *
 zone_load(const char *path, const char *origin, uint32_t default_ttl, char *err, size_t errlen)
 {
 	ldns_zone	*z;
-	FILE		*fp;
+	char		*buf;
+	size_t		 len;
 	int		*lines = NULL;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	if ((buf = zone_slurp(path, &len, err, errlen)) == NULL)
+		return NULL;
+	if (zone_brackets_check(buf, len, path, err, errlen) == -1) {
+		free(buf);
 		return NULL;
 	}
-	if (zone_brackets_check(fp, path, err, errlen) == -1) {
-		fclose(fp);
-		return NULL;
-	}
-	z = zone_read(fp, path, origin, default_ttl, &lines, err, errlen);
-	fclose(fp);
+	z = zone_read(buf, len, path, origin, default_ttl, &lines, err, errlen);
+	free(buf);
 	if (z == NULL)
 		return NULL;
 	if (zone_check_lines(z, origin, path, lines, err, errlen) == -1 ||
@@ -598,28 +1075,6 @@ zone_serial(const ldns_zone *z)
 	if (soa == NULL || ldns_rr_rd_count(soa) < 3)
 		return 0;
 	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
-}
-
-/* fsync the folder holding path, so a rename in it is durable. */
-static int
-fsync_dir_of(const char *path)
-{
-	char	 dir[PATH_MAX];
-	char	*slash;
-	int	 fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 /* ---- writing records: presentation text that reads back the same ---- */
@@ -964,16 +1419,9 @@ int
 zone_file_folder_check(const char *path, char *err, size_t errlen)
 {
 	char		 dir[PATH_MAX];
-	char		*slash;
 	struct stat	 sb;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	folder_of(path, dir, sizeof(dir));
 	if (stat(dir, &sb) == -1) {
 		snprintf(err, errlen, "%s: its folder %s %s", path, dir,
 		    errno == ENOENT ? "does not exist" : strerror(errno));
@@ -992,29 +1440,15 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 	const ldns_rr_list	*rrs = ldns_zone_rrs(z);
 	struct ztext		 t = { NULL, 0, 0, 0, 0 };
 	const ldns_rr		*rr = NULL;
-	char			 tmp[PATH_MAX], what[512];
+	struct atomic_file	 af;
+	char			 what[512];
 	FILE			*fp;
-	int			 fd;
 	size_t			 i;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", path);
+	if (zone_file_folder_check(path, err, errlen) == -1 ||
+	    atomic_file_open(&af, path, err, errlen) == -1)
 		return -1;
-	}
-	if (zone_file_folder_check(path, err, errlen) == -1)
-		return -1;
-	if ((fd = mkstemp(tmp)) == -1) {
-		snprintf(err, errlen, "%s: cannot create a temp file: %s", tmp, strerror(errno));
-		return -1;
-	}
-	(void)fchmod(fd, 0644);
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	(void)setvbuf(fp, NULL, _IOFBF, 1 << 16);
+	fp = af.fp;
 	fprintf(fp, "; the state of the service: written by redisfo-dns, serial %u\n",
 	    zone_serial(z));
 	for (i = 0; i <= ldns_rr_list_rr_count(rrs); i++) {
@@ -1041,33 +1475,17 @@ zone_write_atomic(const ldns_zone *z, const char *path, char *err, size_t errlen
 		}
 	}
 	free(t.p);
-	t.p = NULL;
-	if (fflush(fp) != 0 || fsync(fd) != 0)
-		goto fail;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		goto fail;
-	}
-	fp = NULL;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	if (fsync_dir_of(path) == -1) {
-		snprintf(err, errlen, "%s: fsync of its folder: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return atomic_file_commit(&af, 1, err, errlen);
 unwritable:
 	rr_describe(rr, what, sizeof(what));
 	snprintf(err, errlen, "%s: %s cannot be written: %s", path, what, t.oom ?
 	    "out of memory" : "its text is longer than a zone file reader takes");
 	goto cleanup;
 fail:
-	snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+	snprintf(err, errlen, "%s: cannot write: %s", af.tmp, strerror(errno));
 cleanup:
 	free(t.p);
-	if (fp != NULL)
-		fclose(fp);
-	unlink(tmp);
+	atomic_file_abort(&af);
 	return -1;
 }
 

@@ -78,28 +78,6 @@ tsig_error_str(int e)
 	return "unknown TSIG error";
 }
 
-/* Wait for fd to be ready for events until deadline; 0, or -1 on timeout. */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd	pfd = { .fd = fd, .events = events };
-	long long	left;
-	int		rc;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return -1;
-		rc = poll(&pfd, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc == 0)
-			return -1;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
 /* How an exchange with the server ended. */
 enum exchange {
 	XCHG_OK = 0,
@@ -135,7 +113,7 @@ udp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 		return XCHG_ERROR;
 	}
 	for (;;) {
-		if (wait_fd(fd, POLLIN, deadline) == -1) {
+		if (fd_wait(fd, POLLIN, deadline) != 1) {
 			close(fd);
 			return XCHG_TIMEOUT;
 		}
@@ -162,7 +140,7 @@ io_all(int fd, uint8_t *buf, size_t len, int writing, long long deadline)
 	ssize_t	n;
 
 	while (done < len) {
-		if (wait_fd(fd, writing ? POLLOUT : POLLIN, deadline) == -1)
+		if (fd_wait(fd, writing ? POLLOUT : POLLIN, deadline) != 1)
 			return XCHG_TIMEOUT;
 		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
 		    : recv(fd, buf + done, len - done, 0);
@@ -203,7 +181,7 @@ tcp_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 		close(fd);
 		return XCHG_NOT_SENT;
 	}
-	if (wait_fd(fd, POLLOUT, deadline) == -1) {
+	if (fd_wait(fd, POLLOUT, deadline) != 1) {
 		snprintf(err, errlen, "connect: timed out");
 		close(fd);
 		return XCHG_NOT_SENT;
@@ -578,7 +556,7 @@ udp_update_exchange(const struct sockaddr_storage *ss, socklen_t sslen,
 			next = deadline;
 		interval *= 2;
 		for (;;) {
-			if (wait_fd(fd, POLLIN, next) == -1)
+			if (fd_wait(fd, POLLIN, next) != 1)
 				break;
 			n = recv(fd, reply, *replylen, 0);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))

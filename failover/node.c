@@ -102,25 +102,6 @@ conn_drop(struct node_conn *conn)
 	conn->broken = 0;
 }
 
-/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
-static int
-fd_wait(int fd, short events, int64_t deadline_ms)
-{
-	struct pollfd	pfd = { .fd = fd, .events = events };
-	int64_t		left;
-	int		n;
-
-	for (;;) {
-		left = deadline_ms - mono_ms();
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, (int)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		return n < 0 ? -1 : n > 0;
-	}
-}
-
 /*
  * The node's host as addresses, within the deadline: an IP literal at
  * once, a name through getaddrinfo_a so a slow resolver costs no more than

@@ -157,25 +157,6 @@ out:
 	return ctx;
 }
 
-/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
-static int
-tls_wait(int fd, short events, int64_t deadline_ms)
-{
-	struct pollfd	pfd = { .fd = fd, .events = events };
-	int64_t		left;
-	int		n;
-
-	for (;;) {
-		left = deadline_ms - mono_ms();
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, (int)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		return n < 0 ? -1 : n > 0;
-	}
-}
-
 /* The name or address the certificate must carry, and SNI for a name. */
 static int
 tls_set_peer(SSL *ssl, const char *name, int verify, char *err, size_t errlen)
@@ -225,7 +206,7 @@ tls_connect(const struct conf_service *svc, const struct conf_node *node,
 			return ssl;
 		e = SSL_get_error(ssl, rc);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			w = tls_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			w = fd_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 			    deadline_ms);
 			if (w == 1)
 				continue;

@@ -134,7 +134,10 @@ def test_sentinel_failover_moves_the_record_and_clients_follow(cluster):
     r = c.rf.run("rejoin", "r1", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert c.role("r1") == "replica of %s" % new
-    assert c.settle() == new
+    # settle() holds the record, the roles and every sentinel to one master.
+    # A loaded machine may make Sentinel fail over once more meanwhile: the
+    # record follows it, and so does what is checked from here on.
+    new = c.settle()
     r = c.rf.run("status")
     assert r.returncode == 0, r.stdout + r.stderr
     assert new in r.stdout

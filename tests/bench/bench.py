@@ -34,6 +34,12 @@ QUICK = "--quick" in sys.argv[1:]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2" if QUICK else "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "5"))
 BIG_SERVICES = 10000
+# Start-up with a zone ten times larger: a few rounds are enough, as each
+# start is one figure (and each takes a second or two). The time to the
+# first answer is wall-clock time, which others' work on a shared machine
+# stretches; the CPU time spent until then is printed beside it.
+HUGE_SERVICES = 100000
+HUGE_ROUNDS = int(os.environ.get("BENCH_HUGE_ROUNDS", "1" if QUICK else "3"))
 UPDATES = 10
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = len(os.sched_getaffinity(0))
@@ -48,6 +54,12 @@ LOAD_CPU = {0} if NCPU >= 2 else None
 # queries overflow the server's default socket buffer at the start and
 # show up as lost queries that say nothing about the server.
 DNSPERF_OPTS = ["-c", "2", "-T", "1", "-q", "100", "-O", "suppress=timeout"]
+# Saturation: twice as many queries outstanding, the load under which a
+# server whose socket buffer is too small drops queries unseen. Fewer
+# rounds than the main runs, with NSD in the same rounds to compare.
+SAT_OPTS = ["-c", "2", "-T", "1", "-q", "200", "-O", "suppress=timeout"]
+SAT_SECONDS = int(os.environ.get("BENCH_SAT_SECONDS", "2" if QUICK else "5"))
+SAT_ROUNDS = int(os.environ.get("BENCH_SAT_ROUNDS", "1" if QUICK else "3"))
 
 T_A, T_NS, T_SOA, T_MX, T_TXT, T_AAAA = 1, 2, 6, 15, 16, 28
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
@@ -81,7 +93,9 @@ def zone_text(n_services):
     ]
     for i in range(n_services):
         lines.append("svc%d\t5 IN A 10.%d.%d.%d" % (i, i >> 16, (i >> 8) & 255, i & 255))
-        lines.append("svc%d\t5 IN AAAA fd00::%x" % (i, i + 1))
+        v6 = i + 1
+        lines.append("svc%d\t5 IN AAAA fd00::%s" % (
+            i, "%x" % v6 if v6 < 0x10000 else "%x:%x" % (v6 >> 16, v6 & 0xFFFF)))
         lines.append('_redisfo.svc%d\t5 IN TXT "primary=n1 epoch=1 at=2026-01-01T00:00:00Z"' % i)
     return "\n".join(lines) + "\n"
 
@@ -606,9 +620,26 @@ def server_version(kind):
 
 # ---------------------------------------------------------------- dnsperf
 
-def dnsperf_argv(port, qfile, seconds):
+def dnsperf_argv(port, qfile, seconds, opts=None):
     return ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile),
-            "-l", str(seconds)] + DNSPERF_OPTS
+            "-l", str(seconds)] + (DNSPERF_OPTS if opts is None else opts)
+
+
+def udp_socket_drops(port):
+    """Datagrams the kernel dropped at the sockets bound to 127.0.0.1:port
+    (their receive buffer was full): the "drops" of /proc/net/udp."""
+    drops = 0
+    try:
+        with open("/proc/net/udp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                addr, p = fields[1].split(":")
+                if int(p, 16) == port:
+                    drops += int(fields[-1])
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return drops
 
 
 def parse_dnsperf(out):
@@ -642,13 +673,15 @@ def answers_ok(rcodes):
     return abs(nx - 0.10) < 0.02 and abs(ok - 0.90) < 0.02
 
 
-def measure(server, qfile, seconds):
+def measure(server, qfile, seconds, opts=None):
     """One dnsperf run against a started server: figures of that run."""
     pid = server.proc.pid
     cpu0 = tree_cpu_seconds(pid)
     sleeps0 = tree_sleeps(pid)
-    p = subprocess.run(dnsperf_argv(server.port, qfile, seconds), capture_output=True,
+    drops0 = udp_socket_drops(server.port)
+    p = subprocess.run(dnsperf_argv(server.port, qfile, seconds, opts), capture_output=True,
                        text=True, preexec_fn=pin(LOAD_CPU), timeout=seconds + 60)
+    drops1 = udp_socket_drops(server.port)
     cpu1 = tree_cpu_seconds(pid)
     sleeps1 = tree_sleeps(pid)
     if tree_pin(pid, SERVER_CPU):
@@ -667,6 +700,7 @@ def measure(server, qfile, seconds):
     r["rss_mb"] = tree_hwm_kb(pid) / 1024.0
     r["ok"] = answers_ok(r["rcodes"]) if not isinstance(server, Echo) else True
     r["load_s"] = server.load_s
+    r["drops"] = drops1 - drops0 if drops0 is not None and drops1 is not None else None
     return r
 
 
@@ -710,6 +744,78 @@ def run_rounds(entries, work):
     for name, n in repinned.items():
         log("  note: %s set the CPU affinity of %d of its threads itself; the bench pins them "
             "back to CPU %s once it answers" % (name, n, ",".join(map(str, sorted(SERVER_CPU)))))
+    return results, failed
+
+
+def tree_hwm_largest_kb(root):
+    """VmHWM of the largest process of root's tree (NSD's are several)."""
+    best = 0
+    for p in proc_tree(root):
+        try:
+            for line in open("/proc/%d/status" % p):
+                if line.startswith("VmHWM:"):
+                    best = max(best, int(line.split()[1]))
+        except OSError:
+            pass
+    return best
+
+
+def startup_rounds(entries, work, zone_file, n_services):
+    """HUGE_ROUNDS rounds, each starting every entry (name, server class)
+    on the same zone file in turn: time to the first answer and peak
+    memory, read as soon as it answers. ({name: [result, ...]}, {name: error})."""
+    results = {e[0]: [] for e in entries}
+    failed = {}
+    last = "svc%d.svc.test." % (n_services - 1)
+    for rnd in range(1, HUGE_ROUNDS + 1):
+        for name, kind in entries:
+            if name in failed:
+                continue
+            srv = kind(work / ("huge-r%d-%s" % (rnd, name.replace(" ", "-"))), zone_file)
+            try:
+                srv.start(timeout=180.0)
+                user, system = tree_cpu_seconds(srv.proc.pid)
+                r = {"round": rnd, "load_ms": srv.load_s * 1000, "cpu_ms": (user + system) * 1000,
+                     "rss_mb": tree_hwm_kb(srv.proc.pid) / 1024.0,
+                     "rss_largest_mb": tree_hwm_largest_kb(srv.proc.pid) / 1024.0}
+                if not srv.check(last, T_A, 0):
+                    raise RuntimeError("%s does not serve %s A:\n%s" %
+                                       (kind.label, last, tail(srv.logpath)))
+                results[name].append(r)
+                log("  round %d  %-12s start %5.0f ms (CPU %4.0f ms)  peak RSS %6.1f MB "
+                    "(largest process %6.1f MB)" %
+                    (rnd, name, r["load_ms"], r["cpu_ms"], r["rss_mb"], r["rss_largest_mb"]))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                failed[name] = str(e)
+                log("  round %d  %-12s FAILED: %s" % (rnd, name, str(e).strip()))
+            finally:
+                srv.stop()
+    return results, failed
+
+
+def saturation_rounds(entries, work, zone_file, qfile):
+    """SAT_ROUNDS rounds of SAT_OPTS load on each entry in turn."""
+    results = {e[0]: [] for e in entries}
+    failed = {}
+    for rnd in range(1, SAT_ROUNDS + 1):
+        for name, kind in entries:
+            if name in failed:
+                continue
+            srv = kind(work / ("sat-r%d-%s" % (rnd, name.replace(" ", "-"))), zone_file)
+            try:
+                srv.start()
+                r = measure(srv, qfile, SAT_SECONDS, SAT_OPTS)
+                r["round"] = rnd
+                results[name].append(r)
+                log("  round %d  %-12s %7.0f qps  sent %8d  lost %-4d  dropped at its socket %s%s" %
+                    (rnd, name, r["qps"], r["sent"], r["lost"],
+                     "n/a" if r["drops"] is None else "%d" % r["drops"],
+                     "" if r["ok"] else "  WRONG RCODES %s" % r["rcodes"]))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                failed[name] = str(e)
+                log("  round %d  %-12s FAILED: %s" % (rnd, name, str(e).strip()))
+            finally:
+                srv.stop()
     return results, failed
 
 
@@ -762,6 +868,16 @@ def ratio(results, a, b, key):
     (median, min, max) over rounds, or None."""
     ra = {r["round"]: r[key] for r in results.get(a, [])}
     rb = {r["round"]: r[key] for r in results.get(b, [])}
+    vals = [ra[k] / rb[k] for k in ra if k in rb and rb[k]]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def ratio_cross(results, a, akey, b, bkey):
+    """a's akey / b's bkey, round by round, as ratio()."""
+    ra = {r["round"]: r[akey] for r in results.get(a, [])}
+    rb = {r["round"]: r[bkey] for r in results.get(b, [])}
     vals = [ra[k] / rb[k] for k in ra if k in rb and rb[k]]
     if not vals:
         return None
@@ -966,6 +1082,7 @@ def main():
             (BIG_SERVICES, fmt(med(res.get("redisfo-dns big", []), "load_ms"), "%.0f"),
              fmt(med(res.get("NSD big", []), "load_ms"), "%.0f")))
         log("")
+        failures += start_and_saturation(work, small_zone, small_q, have_redisfo)
         if have_redisfo and "redisfo-dns" not in failed:
             log("== UPDATE (TSIG-signed, replaces redis A) to the new answer, under dnsperf load:")
             log("  sample zone:     " + update_latency(work / "update-sample", small_zone, small_q))
@@ -980,6 +1097,68 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 1 if failures else 0
+
+
+def start_and_saturation(work, small_zone, small_q, have_redisfo):
+    """The start with HUGE_SERVICES and the saturation runs, printed;
+    returns how many servers failed."""
+    failures = 0
+    huge_zone = work / "huge.zone"
+    huge_zone.write_text(zone_text(HUGE_SERVICES))
+    huge_entries = ([("redisfo-dns", Redisfo)] if have_redisfo else []) + \
+        [("NSD", Nsd), ("Knot", Knot)]
+    log("== start with %d services (%d records, the same file for each), %d rounds%s:" %
+        (HUGE_SERVICES, len(zone_text(HUGE_SERVICES).splitlines()) - 2, HUGE_ROUNDS,
+         "" if HUGE_ROUNDS >= ROUNDS else " (fewer than above: each start is one figure)"))
+    hres, hfailed = startup_rounds(huge_entries, work, huge_zone, HUGE_SERVICES)
+    failures += len(hfailed)
+    huge_zone.unlink()
+    log("  %-25s" % "" + "".join("%-22s" % h for h in
+                                  [n if n != "NSD" and n != "Knot" else
+                                   server_version(Nsd if n == "NSD" else Knot)
+                                   for n, _ in huge_entries]))
+    for title, key, spec in (("start to 1st answer (ms)", "load_ms", "%.0f"),
+                             ("  CPU until then (ms)", "cpu_ms", "%.0f"),
+                             ("peak RSS (MB)", "rss_mb", "%.1f"),
+                             ("  largest process (MB)", "rss_largest_mb", "%.1f")):
+        log("  %-25s" % title + "".join(
+            "%-22s" % ("FAILED" if n in hfailed and not hres.get(n) else
+                       fmt(med(hres.get(n, []), key), spec)) for n, _ in huge_entries))
+    log("  peak RSS is VmHWM read at the first answer, summed over NSD's processes; its "
+        "largest one alone is the line below")
+    log("  redisfo-dns/NSD, round by round: start %s (goal <= 1.00), CPU until the first "
+        "answer %s, peak RSS %s (goal <= 1.00), against NSD's largest process %s" %
+        (rstr(ratio(hres, "redisfo-dns", "NSD", "load_ms")),
+         rstr(ratio(hres, "redisfo-dns", "NSD", "cpu_ms")),
+         rstr(ratio(hres, "redisfo-dns", "NSD", "rss_mb")),
+         rstr(ratio_cross(hres, "redisfo-dns", "rss_mb", "NSD", "rss_largest_mb"))))
+    log("  redisfo-dns/Knot: start %s, peak RSS %s" %
+        (rstr(ratio(hres, "redisfo-dns", "Knot", "load_ms")),
+         rstr(ratio(hres, "redisfo-dns", "Knot", "rss_mb"))))
+    log("")
+    sat_entries = ([("redisfo-dns", Redisfo)] if have_redisfo else []) + [("NSD", Nsd)]
+    log("== saturation, sample zone, same mix: dnsperf %s -l %d, %d rounds%s:" %
+        (" ".join(SAT_OPTS), SAT_SECONDS, SAT_ROUNDS,
+         "" if SAT_ROUNDS >= ROUNDS else " (fewer than above)"))
+    sres, sfailed = saturation_rounds(sat_entries, work, small_zone, small_q)
+    failures += len(sfailed)
+    for n, _ in sat_entries:
+        rs = sres.get(n, [])
+        log("  %-12s qps %s, lost %s in all (%s per round), dropped at the server's socket %s" %
+            (n, fmt(med(rs, "qps"), "%.0f"),
+             "n/a" if not rs else "%d of %d sent" % (sum(r["lost"] for r in rs),
+                                                      sum(r["sent"] for r in rs)),
+             fmt(med(rs, "lost"), "%.0f"),
+             "n/a" if not rs or any(r["drops"] is None for r in rs)
+             else "%d" % sum(r["drops"] for r in rs)))
+    if have_redisfo:
+        worse = [r["round"] for r in sres.get("redisfo-dns", [])
+                 for o in sres.get("NSD", []) if o["round"] == r["round"] and
+                 r["lost"] > o["lost"]]
+        log("  rounds where redisfo-dns lost more than NSD: %s (goal: none)" %
+            (", ".join(map(str, worse)) or "none"))
+    log("")
+    return failures
 
 
 def above_floor(results, label):
