@@ -247,6 +247,9 @@ static const struct conf_key conf_keys[] = {
 	K_TEXT("services", "sentinel_name", CK_STR, CF_EMPTY_OK, conf_service,
 	    sentinel_name, "",
 	    "the Redis Sentinel master name of this service: set, Sentinel decides failovers (sentinel-reconfig moves the record, switch refuses); unique; default \"\" = switch decides"),
+	K_TEXT("services", "reader_name", CK_LABEL, CF_EMPTY_OK, conf_service,
+	    reader_name, NULL,
+	    "<reader_name>.<zone> answers with the replicas that follow the primary with their link up (the primary when none does); unique among service and reader names; default \"<name>-ro\", \"\" = no reader record"),
 	K_LIST("services", "nodes", conf_nodes_fill,
 	    "list of groups, one per Redis server: at least one"),
 	K_GROUP("services", "tls", conf_service, tls, 0,
@@ -1058,6 +1061,59 @@ conf_groups_fill(struct conf_ctx *ctx, const config_setting_t *list, const char 
 	return 0;
 }
 
+/*
+ * Each service's reader_name: "<name>-ro" when the key is not there, and
+ * no reader name the same as a service's or another reader's (one owner
+ * would carry two records).
+ */
+static int
+conf_readers_fill(struct conf_ctx *ctx, const config_setting_t *list, const char *key,
+    struct conf *conf)
+{
+	const config_setting_t	*g, *s;
+	struct conf_service	*svc;
+	char			 path[CONF_KEY_MAX], name[CONF_NAME_MAX + 8];
+	size_t			 i, j;
+
+	for (i = 0; i < conf->n_services; i++) {
+		svc = &conf->services[i];
+		g = config_setting_get_elem(list, (unsigned int)i);
+		if (config_setting_get_member(g, "reader_name") != NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s-ro", svc->name);
+		if (strlen(name) >= sizeof(svc->reader_name)) {
+			conf_key_fmt(path, sizeof(path), "%s[%zu].reader_name", key, i);
+			return conf_fail(ctx, g, NULL, path, "the default \"%s\" is longer "
+			    "than a DNS label (63): set reader_name", name);
+		}
+		memcpy(svc->reader_name, name, strlen(name) + 1);
+	}
+	for (i = 0; i < conf->n_services; i++) {
+		svc = &conf->services[i];
+		if (svc->reader_name[0] == '\0')
+			continue;
+		for (j = 0; j < conf->n_services; j++) {
+			const char *other = NULL;
+
+			if (strcasecmp(svc->reader_name, conf->services[j].name) == 0)
+				other = "the name";
+			else if (j < i && strcasecmp(svc->reader_name,
+			    conf->services[j].reader_name) == 0)
+				other = "the reader_name";
+			if (other == NULL)
+				continue;
+			g = config_setting_get_elem(list, (unsigned int)i);
+			s = config_setting_get_member(g, "reader_name");
+			conf_key_fmt(path, sizeof(path), "%s[%zu].reader_name", key, i);
+			return conf_fail(ctx, s != NULL ? s : g, s != NULL ? list : NULL, path,
+			    "\"%s\" is already %s of service \"%s\" (line %d)",
+			    svc->reader_name, other, conf->services[j].name,
+			    conf->services[j].line);
+		}
+	}
+	return 0;
+}
+
 /* services = ( { ... }, ... ): each a group, names unique. */
 static int
 conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
@@ -1090,6 +1146,8 @@ conf_services_fill(struct conf_ctx *ctx, const struct conf_key *k,
 				    conf->services[i].sentinel_name, conf->services[j].name,
 				    conf->services[j].line);
 			}
+	if (conf_readers_fill(ctx, list, key, conf) == -1)
+		return -1;
 	for (i = 0; i < conf->n_services; i++) {
 		tls = &conf->services[i].tls;
 		g = config_setting_get_member(config_setting_get_elem(list,

@@ -119,6 +119,8 @@ struct conf_service {
 	char		  password[256];	/* "" = no AUTH */
 	char		  sentinel_name[128];	/* Sentinel's master name; "" = not
 						   Sentinel-managed (switch decides) */
+	char		  reader_name[CONF_NAME_MAX];	/* <reader_name>.<zone> names the
+						   replicas; default <name>-ro, "" = none */
 	struct conf_node *nodes;
 	size_t		  n_nodes;
 	struct conf_tls	  tls;

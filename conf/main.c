@@ -52,6 +52,8 @@ static const struct command commands[] = {
 	    "nodes, served record, verdict", 0 },
 	{ "check",	cmd_check,	"[SERVICE] [-w BYTES] [-c BYTES] [-t SECONDS] [-V]",
 	    "monitoring check (Nagios plugin conventions)", 1 },
+	{ "readers",	cmd_readers,	"[SERVICE]",
+	    "refresh the reader record from a probe (every service without SERVICE)", 0 },
 	{ "sentinel-reconfig", cmd_sentinel_reconfig,
 	    "MASTER-NAME ROLE STATE FROM-IP FROM-PORT TO-IP TO-PORT",
 	    "Sentinel's client-reconfig-script: move the record to TO (exit 1 retry, 2 do not)", 0 },

@@ -59,6 +59,32 @@ cmd_serve(const struct conf *conf, int argc, char **argv)
 	return server_run(conf, z);
 }
 
+/*
+ * A service whose nodes listen on different ports works for clients that
+ * read its SRV record, and breaks the others at a switch: a warning, not
+ * an error.
+ */
+static void
+checkconf_warn_ports(const struct conf *conf)
+{
+	size_t i, j;
+
+	for (i = 0; i < conf->n_services; i++) {
+		const struct conf_service *svc = &conf->services[i];
+
+		for (j = 1; j < svc->n_nodes; j++)
+			if (svc->nodes[j].port != svc->nodes[0].port)
+				break;
+		if (j == svc->n_nodes)
+			continue;
+		fprintf(stderr, "redisfo-dns: warning: service %s: node %s listens on port "
+		    "%d and node %s on %d: after a switch, clients that ignore the SRV "
+		    "record _redis._tcp.%s.%s connect to the wrong port\n", svc->name,
+		    svc->nodes[0].name, svc->nodes[0].port, svc->nodes[j].name,
+		    svc->nodes[j].port, svc->name, conf->dns.zone);
+	}
+}
+
 int
 cmd_checkconf(const struct conf *conf, int argc, char **argv)
 {
@@ -75,6 +101,7 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 		fprintf(stderr, "redisfo-dns: dns.zone_file %s\n", err);
 		return 2;
 	}
+	checkconf_warn_ports(conf);
 	/* What the zone's replay cache holds is state too: serve refuses a bad one. */
 	if (update_replay_check(conf->dns.zone_file, conf->dns.zone, err, sizeof(err)) == -1) {
 		fprintf(stderr, "redisfo-dns: %s\n", err);

@@ -1596,6 +1596,20 @@ zone_create_if_missing(const struct conf *conf, char *err, size_t errlen)
 			if (zone_add_text(z, line, conf->dns.ttl, err, errlen) == -1)
 				goto out;
 		}
+		/* The SRV names the primary's port; the reader record starts
+		 * at the primary too (a switch or `readers` fills in replicas). */
+		snprintf(line, sizeof(line), "_redis._tcp.%s.%s %d IN SRV 0 0 %d %s.%s",
+		    svc->name, origin, conf->dns.ttl, node->port, svc->name, origin);
+		if (zone_add_text(z, line, conf->dns.ttl, err, errlen) == -1)
+			goto out;
+		for (a = 0; svc->reader_name[0] && a < node->n_address; a++) {
+			snprintf(line, sizeof(line), "%s.%s %d IN %s %s", svc->reader_name,
+			    origin, conf->dns.ttl,
+			    node->address[a].family == AF_INET6 ? "AAAA" : "A",
+			    node->address[a].text);
+			if (zone_add_text(z, line, conf->dns.ttl, err, errlen) == -1)
+				goto out;
+		}
 		snprintf(line, sizeof(line), "_redisfo.%s.%s %d IN TXT \"primary=%s epoch=1 at=%s\"",
 		    svc->name, origin, conf->dns.ttl, node->name, stamp);
 		if (zone_add_text(z, line, conf->dns.ttl, err, errlen) == -1)

@@ -9,8 +9,8 @@
  * each, its perfdata a lag per replica and a serial per service, and one
  * line per service follows (the plugin's long output).
  *
- * It only reads, through state.c: nothing here changes a node or the
- * zone. The state of a service is decided by pure functions (check.h),
+ * It only reads, through state.c (and the reader record, readers.h):
+ * nothing here changes a node or the zone. The state of a service is decided by pure functions (check.h),
  * then printed in one place. -t bounds the whole run: a watchdog thread
  * (no signal handler) prints UNKNOWN and ends the process when the time
  * is up and the report is not out yet.
@@ -32,6 +32,7 @@
 #include "failover/lease.h"
 #include "failover/msg.h"
 #include "failover/node.h"
+#include "failover/readers.h"
 #include "failover/state.h"
 
 /* ---------------------------------------------------------- the states */
@@ -355,6 +356,57 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 	out->state = s;
 }
 
+void
+check_readers_judge(const struct svc_state *st, const struct check_readers *rd,
+    struct check_service *out)
+{
+	struct readers_set	rs;
+	char			want[512], seen[512];
+
+	if (rd->owner == NULL || st->served < 0 || !st->nodes[st->served].reachable ||
+	    st->nodes[st->served].role != NODE_ROLE_MASTER)
+		return;
+	if (!rd->read) {
+		out->state = check_worst(out->state, CHECK_STATE_WARNING);
+		text_add(out->text, sizeof(out->text), "; %s could not be read: %s",
+		    rd->owner, rd->err ? rd->err : "");
+		return;
+	}
+	if (rd->a->n + rd->aaaa->n == 0)
+		return;
+	readers_pick(st->svc, st->served, st->nodes, -1, &rs);
+	if (readers_same(&rs, rd->a, rd->aaaa))
+		return;
+	readers_set_text(&rs, want, sizeof(want));
+	readers_rrset_text(rd->a, rd->aaaa, seen, sizeof(seen));
+	out->state = check_worst(out->state, CHECK_STATE_WARNING);
+	text_add(out->text, sizeof(out->text), "; %s names %s, the probes see %s "
+	    "(readers %s)", rd->owner, seen, want, st->svc->name);
+}
+
+/*
+ * Read st's reader record for check_readers_judge into rd (rr: two
+ * rrsets of room, e: the error).
+ */
+static void
+check_readers_read(const struct svc_state *st, struct dnsclient_rrset *rr, char *owner,
+    size_t ownerlen, char *e, size_t elen, struct check_readers *rd)
+{
+	const struct conf_sockaddr	*srv = &st->conf->failover.server;
+	int				 to = st->conf->failover.probe_timeout_ms;
+
+	memset(rd, 0, sizeof(*rd));
+	if (rr == NULL || readers_owner(st->conf, st->svc, owner, ownerlen) == -1)
+		return;
+	rd->owner = owner;
+	rd->a = &rr[0];
+	rd->aaaa = &rr[1];
+	rd->err = e;
+	rd->read = dnsclient_query(&srv->ss, srv->len, owner, DNSCLIENT_TYPE_A, to, &rr[0],
+	    e, elen) == DNSCLIENT_OK && dnsclient_query(&srv->ss, srv->len, owner,
+	    DNSCLIENT_TYPE_AAAA, to, &rr[1], e, elen) == DNSCLIENT_OK;
+}
+
 /*
  * The secondaries of dns.notify still behind the record's serial once
  * STATE_SECONDARY_BEHIND_MS has passed, as text for the check's line
@@ -501,7 +553,9 @@ check_one(const struct conf *conf, const struct check_opts *o, FILE *out)
 {
 	struct svc_state	st;
 	struct check_service	r;
-	char			behind[512];
+	struct check_readers	rd;
+	struct dnsclient_rrset	*rr;
+	char			behind[512], owner[CONF_DNAME_MAX + 80], e[512];
 
 	if (state_load(&st, conf, o->svc, 1) == -1) {
 		fprintf(out, "REDISFO UNKNOWN - %s\n", st.dns_err);
@@ -510,6 +564,10 @@ check_one(const struct conf *conf, const struct check_opts *o, FILE *out)
 	}
 	check_secondaries(conf, &st, behind, sizeof(behind));
 	check_service_judge(&st, &o->limits, behind, &r);
+	rr = calloc(2, sizeof(*rr));
+	check_readers_read(&st, rr, owner, sizeof(owner), e, sizeof(e), &rd);
+	check_readers_judge(&st, &rd, &r);
+	free(rr);
 	fprintf(out, "REDISFO %s - %s | lag=%lldB", check_state_str(r.state), r.text,
 	    r.max_lag);
 	perf_limits(out, &o->limits);
@@ -530,6 +588,9 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 	struct check_service	 r;
 	struct svc_state	 st;
 	enum check_state	 worst;
+	struct check_readers	 rd;
+	struct dnsclient_rrset	*rr = calloc(2, sizeof(*rr));
+	char			 owner[CONF_DNAME_MAX + 80], e[512];
 	char			*perf = NULL, *lines = NULL, counts[128], behind[512] = "";
 	size_t			 perf_len = 0, lines_len = 0, i;
 	int			 asked = 0;
@@ -546,6 +607,7 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 			fclose(lf);
 		free(perf);
 		free(lines);
+		free(rr);
 		return CHECK_STATE_UNKNOWN;
 	}
 	for (i = 0; i < conf->n_services; i++) {
@@ -562,6 +624,8 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 				asked = st.dns == DNSCLIENT_OK;
 			}
 			check_service_judge(&st, &o->limits, behind, &r);
+			check_readers_read(&st, rr, owner, sizeof(owner), e, sizeof(e), &rd);
+			check_readers_judge(&st, &rd, &r);
 			check_perf_service(pf, &st, &o->limits);
 		}
 		state_free(&st);
@@ -576,6 +640,7 @@ check_all(const struct conf *conf, const struct check_opts *o, struct watchdog *
 	    perf ? perf : "", lines ? lines : "");
 	free(perf);
 	free(lines);
+	free(rr);
 	return worst;
 }
 

@@ -73,6 +73,22 @@ void	check_service_judge(const struct svc_state *st, const struct check_limits *
  * re-linking to the new primary are resyncing, not down)? */
 int	check_settling(const struct svc_state *st);
 
+/* The reader record as check read it, for check_readers_judge. */
+struct check_readers {
+	const char			*owner;	/* NULL: the service has none */
+	int				 read;	/* a and aaaa were read */
+	const char			*err;	/* why not, when !read */
+	const struct dnsclient_rrset	*a, *aaaa;
+};
+
+/* A reader record that does not say what st's probes see (readers.h)
+ * makes out a WARNING, with what it says and what it should. Nothing when
+ * the served node is not a reachable master (the verdict says so), nor
+ * when the zone has no reader record yet (a zone written before reader
+ * records: the next switch or `readers` adds it). */
+void	check_readers_judge(const struct svc_state *st, const struct check_readers *rd,
+	    struct check_service *out);
+
 /* st's perfdata, each item after a space: lag_<service>_<node>=<n>B;
  * <warn>;<crit>;0 for every node but the served one (U when its lag is
  * not known), then serial_<service>=<n>. Nothing when the record names

@@ -14,5 +14,6 @@ int	cmd_switch(const struct conf *conf, int argc, char **argv);
 int	cmd_rejoin(const struct conf *conf, int argc, char **argv);
 int	cmd_status(const struct conf *conf, int argc, char **argv);
 int	cmd_check(const struct conf *conf, int argc, char **argv);
+int	cmd_readers(const struct conf *conf, int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ struct conf_tsig_key;
 #define DNSCLIENT_TYPE_SOA	6
 #define DNSCLIENT_TYPE_TXT	16
 #define DNSCLIENT_TYPE_AAAA	28
+#define DNSCLIENT_TYPE_SRV	33
 
 enum dnsclient_result {
 	DNSCLIENT_OK = 0,

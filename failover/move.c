@@ -3,6 +3,7 @@
  * move.h).
  */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -76,6 +77,13 @@ move_changes(struct move *m, size_t n, const char *owner, const char *txt_owner,
 	    DNSCLIENT_TYPE_TXT, 0, NULL };
 	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, txt_owner,
 	    DNSCLIENT_TYPE_TXT, (uint32_t)ttl, m->txt };
+	/* Clients that read SRV learn the port with the address. */
+	snprintf(m->srv_owner, sizeof(m->srv_owner), "_redis._tcp.%s", owner);
+	snprintf(m->srv, sizeof(m->srv), "0 0 %d %s", to->port, owner);
+	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_DELETE_RRSET, m->srv_owner,
+	    DNSCLIENT_TYPE_SRV, 0, NULL };
+	m->ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, m->srv_owner,
+	    DNSCLIENT_TYPE_SRV, (uint32_t)ttl, m->srv };
 	m->n = n;
 	return 0;
 }
@@ -101,4 +109,11 @@ move_build_values(struct move *m, const char *owner, const char *txt_owner,
 		return -1;
 	return move_changes(m, move_prereqs_values(m->ch, owner, a, aaaa), owner,
 	    txt_owner, to, ttl);
+}
+
+void
+move_add_readers(struct move *m, const char *reader_owner, const struct readers_set *rs,
+    int ttl)
+{
+	m->n += readers_changes(m->ch + m->n, reader_owner, rs, ttl);
 }

@@ -5,8 +5,10 @@
  *
  * The prerequisite is that the record holds exactly the old node's
  * addresses (and no RRset of a family the node has none of); the change
- * puts the new node's addresses in their place and rewrites the _redisfo
- * TXT. This module builds the changes only: sending them, and what to make
+ * puts the new node's addresses in their place, rewrites the _redisfo
+ * TXT and the _redis._tcp SRV (0 0 <new node's port> <service>.<zone>:
+ * added when the zone had none), and, when the caller adds them, the
+ * reader record's addresses. This module builds the changes only: sending them, and what to make
  * of the answer, stay with the caller. It never talks to Redis or to the
  * DNS server, and never prints.
  */
@@ -17,15 +19,18 @@
 
 #include "conf/conf.h"
 #include "failover/dnsclient.h"
+#include "failover/readers.h"
 #include "failover/txt.h"
 
-#define MOVE_CHANGES_MAX	(2 * CONF_ADDR_MAX + 2 * DNSCLIENT_RR_MAX + 8)
+#define MOVE_CHANGES_MAX	(2 * CONF_ADDR_MAX + 2 * DNSCLIENT_RR_MAX + 10 + READERS_CHANGES_MAX)
 
 /* One move, ready for dnsclient_update: ch[0..n) point into it and the config. */
 struct move {
 	struct dnsclient_change	ch[MOVE_CHANGES_MAX];
 	size_t			n;
 	char			txt[DNSCLIENT_VALUE_MAX];	/* the new TXT, presentation form */
+	char			srv_owner[CONF_DNAME_MAX + 96];	/* _redis._tcp.<service>.<zone> */
+	char			srv[CONF_DNAME_MAX + 96];	/* the new SRV's rdata */
 };
 
 /*
@@ -56,5 +61,9 @@ int	move_build(struct move *m, const char *owner, const char *txt_owner,
 int	move_build_values(struct move *m, const char *owner, const char *txt_owner,
 	    const struct dnsclient_rrset *a, const struct dnsclient_rrset *aaaa,
 	    const struct conf_node *to, int ttl, const struct txt_record *rec);
+
+/* Add to m the rewrite of the reader record reader_owner to rs, at ttl. */
+void	move_add_readers(struct move *m, const char *reader_owner,
+	    const struct readers_set *rs, int ttl);
 
 #endif

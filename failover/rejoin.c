@@ -8,7 +8,10 @@
  * primary itself and a served node that is not a reachable master. It
  * kills the node's clients only once it is a replica (they reconnect and
  * resolve again), waits for the link, then clears fenced= from the TXT by
- * a compare-and-swap UPDATE (prerequisite: the TXT as it was read). It
+ * a compare-and-swap UPDATE (prerequisite: the TXT as it was read), which
+ * also puts the node in the reader record (readers.h); a node that was
+ * not fenced gets there by the reader record's own compare-and-swap,
+ * when the zone has a reader record. It
  * never touches the record, the served primary or any other node.
  * Exit codes: 0 done, 1 refused or failed with nothing changed, 2 usage,
  * 3 the node changed and a later step failed.
@@ -27,6 +30,7 @@
 #include "failover/lock.h"
 #include "failover/msg.h"
 #include "failover/node.h"
+#include "failover/readers.h"
 #include "failover/state.h"
 #include "failover/txt.h"
 
@@ -77,13 +81,15 @@ rejoin_audit(struct rejoin_log *rj, const char *step, const char *result,
  * Take fenced= out of the TXT: the prerequisite is the RRset exactly as
  * read (every RR, every string as written), so the UPDATE applies only
  * when nobody changed it since; each RR is written back without its
- * fenced= word (txt_unfence), one left with nothing dropped.
+ * fenced= word (txt_unfence), one left with nothing dropped. The reader
+ * record (reader_owner, NULL when none) becomes rs in the same UPDATE.
  */
 static int
-rejoin_unfence(struct rejoin_log *rj, const struct svc_state *st, char *e, size_t elen)
+rejoin_unfence(struct rejoin_log *rj, const struct svc_state *st, const char *reader_owner,
+    const struct readers_set *rs, char *e, size_t elen)
 {
 	const struct conf	*conf = rj->conf;
-	struct dnsclient_change	 ch[2 * DNSCLIENT_RR_MAX + 1];
+	struct dnsclient_change	 ch[2 * DNSCLIENT_RR_MAX + 1 + READERS_CHANGES_MAX];
 	char			 newtxt[DNSCLIENT_RR_MAX][DNSCLIENT_VALUE_MAX];
 	size_t			 i, n = 0, kept = 0;
 	int			 rcode;
@@ -106,6 +112,8 @@ rejoin_unfence(struct rejoin_log *rj, const struct svc_state *st, char *e, size_
 		ch[n++] = (struct dnsclient_change){ DNSCLIENT_ADD, st->txt_owner,
 		    DNSCLIENT_TYPE_TXT, (uint32_t)conf->dns.ttl, newtxt[i] };
 	}
+	if (reader_owner != NULL)
+		n += readers_changes(ch + n, reader_owner, rs, conf->dns.ttl);
 	if (dnsclient_update(&conf->failover.server.ss, conf->failover.server.len,
 	    conf->dns.zone, &conf->dns.update_key, ch, n,
 	    conf->failover.probe_timeout_ms * 2, &rcode, e, elen) != DNSCLIENT_OK)
@@ -126,8 +134,10 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	long long			 killed = 0, deadline;
 	struct rejoin_log		 rj;
 	struct lease			 lease;
+	struct readers_set		 rs;
 	char				 note[512];
-	int				 n, rc = 1, lock_fd, leased = 0;
+	char				 reader_owner[CONF_DNAME_MAX + 80], now[512], was[512];
+	int				 n, rc = 1, lock_fd, leased = 0, has_readers, changed;
 
 	svc = state_command_args(conf, argc, argv, &name, e, sizeof(e));
 	if (svc == NULL) {
@@ -245,14 +255,36 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	printf("%s's replication link to %s is up\n", name, pn->name);
 	rejoin_audit(&rj, "link", "ok", "");
 
+	/* The node reads from the served primary now: the reader record
+	 * names it with the replicas the probe saw following with their link. */
+	has_readers = readers_owner(conf, svc, reader_owner, sizeof(reader_owner)) == 0;
+	readers_pick(svc, st.served, st.nodes, n, &rs);
+	readers_set_text(&rs, now, sizeof(now));
 	if (st.redisfo.fenced[0] && strcmp(st.redisfo.fenced, name) == 0) {
-		if (rejoin_unfence(&rj, &st, e, sizeof(e)) == -1) {
+		if (rejoin_unfence(&rj, &st, has_readers ? reader_owner : NULL, &rs, e,
+		    sizeof(e)) == -1) {
 			rejoin_fail(&rj, "%s rejoined but fenced= stays in "
 			    "the TXT: %s", name, e);
 			goto out;
 		}
 		printf("fenced=%s cleared from %s\n", name, st.txt_owner);
 		rejoin_audit(&rj, "unfence", "ok", st.txt_owner);
+		if (has_readers)
+			printf("%s: %s\n", reader_owner, now);
+	} else if (has_readers) {
+		/* A zone without a reader record keeps none: rejoin touches
+		 * the zone only to keep what it holds true. */
+		if (readers_send(&st, reader_owner, &rs, 0, &changed, was, sizeof(was), e,
+		    sizeof(e)) != DNSCLIENT_OK) {
+			rejoin_fail(&rj, "%s rejoined but %s is not refreshed: %s "
+			    "(run readers %s)", name, reader_owner, e, svc->name);
+			goto out;
+		}
+		if (changed || strcmp(was, "nothing") != 0)
+			printf("%s: %s%s%s%s\n", reader_owner, now, changed ? " (was " :
+			    ", unchanged", changed ? was : "", changed ? ")" : "");
+		if (changed)
+			rejoin_audit(&rj, "readers", "ok", now);
 	}
 	rc = 0;
 out:

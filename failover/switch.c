@@ -63,6 +63,7 @@
 #include "failover/move.h"
 #include "failover/msg.h"
 #include "failover/node.h"
+#include "failover/readers.h"
 #include "failover/state.h"
 #include "failover/sweep.h"
 #include "failover/switch.h"
@@ -1147,6 +1148,8 @@ swap_send(struct sw *sw, char *e, size_t elen)
 	const struct conf	*conf = sw->conf;
 	struct txt_record	 rec;
 	struct move		 m;
+	struct readers_set	 rs;
+	char			 reader_owner[CONF_DNAME_MAX + 80];
 	int			 timeout;
 
 	memset(&rec, 0, sizeof(rec));
@@ -1163,6 +1166,12 @@ swap_send(struct sw *sw, char *e, size_t elen)
 		memset(&sw->swap_info, 0, sizeof(sw->swap_info));
 		sw->swap_info.rcode = -1;
 		return DNSCLIENT_UNREACHABLE;
+	}
+	/* The reader record names the nodes the demote and repoint steps point at T. */
+	if (readers_owner(conf, sw->svc, reader_owner, sizeof(reader_owner)) == 0) {
+		readers_pick_switch(sw->svc, sw->p, sw->t, sw->st.nodes,
+		    sw->st.redisfo.fenced, &rs);
+		move_add_readers(&m, reader_owner, &rs, conf->dns.ttl);
 	}
 	snprintf(sw->new_txt, sizeof(sw->new_txt), "%s", m.txt);
 	/* Some primaries take a second now and then (knotd's zone events):

@@ -36,7 +36,8 @@ class Cluster:
 
     def __init__(self, tmp_path, procs, failover=None, password=None,
                  start_server=True, dns_server=None, extra=(), node_conf=None,
-                 bare=(), service_auth=None, tls=None, hosts=HOSTS, dns=None):
+                 bare=(), service_auth=None, tls=None, hosts=HOSTS, dns=None, ports=None,
+                 create_zone=False):
         self.tmp = Path(tmp_path)
         self.procs = procs
         self.nodes = {}
@@ -51,7 +52,9 @@ class Cluster:
             kw = {}
             if tls is not None:     # tlscerts.Certs: every node on TLS only
                 cls, kw = TlsRedisNode, {"certs": tls}
-            node = cls(self.tmp / name, host=host, port=self.port,
+            # ports="distinct": each node on a port of its own (SRV tests)
+            port = free_port(host) if ports == "distinct" else self.port
+            node = cls(self.tmp / name, host=host, port=port,
                        replicaof=master, password=password, extra=extra, **kw)
             procs(node)
             node.start()
@@ -73,7 +76,8 @@ class Cluster:
         if tls is not None:
             svc.setdefault("tls", {"enabled": True, "ca_file": str(tls.ca)})
         self.rf = Redisfo(self.tmp / "rf", services=[svc], failover=fo, dns=dns,
-                          zone_text=service_zone("svc.test.", "r1", hosts[0]))
+                          zone_text=None if create_zone else
+                          service_zone("svc.test.", "r1", hosts[0]))
         procs(self.rf)
         if start_server:
             self.rf.start()

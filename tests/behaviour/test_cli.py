@@ -6,7 +6,7 @@ import pytest
 
 from servers import BINARY, Redisfo
 
-COMMANDS = ["serve", "switch", "rejoin", "status", "check", "checkconf"]
+COMMANDS = ["serve", "switch", "rejoin", "status", "check", "readers", "checkconf"]
 
 
 def run(*args, cwd=None):

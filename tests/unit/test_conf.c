@@ -802,6 +802,56 @@ test_log(void **state)
 	    "must be a group");
 }
 
+/* reader_name: "<name>-ro" unless set, "" for none, never another's name. */
+static void
+test_reader_name(void **state)
+{
+	struct conf	conf;
+	char		text[1024];
+	static const char long_name[] =
+	    "r23456789012345678901234567890123456789012345678901234567890a";
+
+	(void)state;
+	if (load_text(MIN_DNS SVC_LINE, &conf) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(conf.services[0].reader_name, "redis-ro");
+	conf_free(&conf);
+	if (load_text(MIN_DNS "services = ( { name = \"redis\"; reader_name = \"\"; "
+	    "nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(conf.services[0].reader_name, "");
+	conf_free(&conf);
+	if (load_text(MIN_DNS "services = ( { name = \"redis\"; reader_name = \"Replicas\"; "
+	    "nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", &conf) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(conf.services[0].reader_name, "Replicas");
+	conf_free(&conf);
+	expect_error(MIN_DNS "services = (\n { name = \"redis\";\n reader_name = \"a.b\";\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", 4,
+	    "services[0].reader_name", "is not a valid name");
+	/* another service's name, or its reader name */
+	expect_error(MIN_DNS "services = (\n"
+	    " { name = \"redis\"; nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); },\n"
+	    " { name = \"cache\";\n reader_name = \"REDIS\";\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.3\"; } ); } );\n", 5,
+	    "services[1].reader_name", "\"REDIS\" is already the name of service \"redis\"");
+	expect_error(MIN_DNS "services = (\n"
+	    " { name = \"redis\"; nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); },\n"
+	    " { name = \"cache\";\n reader_name = \"redis-ro\";\n"
+	    " nodes = ( { name = \"r1\"; host = \"127.0.0.3\"; } ); } );\n", 5,
+	    "services[1].reader_name",
+	    "\"redis-ro\" is already the reader_name of service \"redis\"");
+	/* a service called like another's default reader name */
+	expect_error(MIN_DNS "services = (\n"
+	    " { name = \"redis-ro\"; nodes = ( { name = \"r1\"; host = \"127.0.0.2\"; } ); },\n"
+	    " { name = \"redis\"; nodes = ( { name = \"r1\"; host = \"127.0.0.3\"; } ); } );\n",
+	    4, "services[1].reader_name", "is already the name of service \"redis-ro\"");
+	/* a 62-letter name has no default that fits a label */
+	snprintf(text, sizeof(text), MIN_DNS "services = (\n { name = \"%s\"; nodes = ( "
+	    "{ name = \"r1\"; host = \"127.0.0.2\"; } ); } );\n", long_name);
+	expect_error(text, 3, "services[0].reader_name", "longer than a DNS label");
+}
+
 /* ------------------------------------------------------------ parsers */
 
 /* A host name is kept as written and resolved later (checkconf stays
@@ -1003,6 +1053,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_loads),
+		cmocka_unit_test_setup_teardown(test_reader_name, setup, teardown),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_ttl, setup, teardown),

@@ -404,6 +404,8 @@ test_create_if_missing(void **state)
 	struct conf_node	nodes[2];
 	struct conf_sockaddr	listen;
 	ldns_zone		*z;
+	size_t			 i;
+	int			 srv = 0;
 
 	(void)state;
 	memset(&conf, 0, sizeof(conf));
@@ -420,6 +422,8 @@ test_create_if_missing(void **state)
 	assert_int_equal(conf_ip_parse("127.0.0.2", &nodes[0].address[0]), 0);
 	assert_int_equal(conf_ip_parse("fd00::2", &nodes[0].address[1]), 0);
 	nodes[0].n_address = 2;
+	nodes[0].port = 6380;
+	snprintf(svc.reader_name, sizeof(svc.reader_name), "redis-ro");
 	svc.nodes = nodes;
 	svc.n_nodes = 1;
 	conf.services = &svc;
@@ -431,8 +435,32 @@ test_create_if_missing(void **state)
 	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
 	if (z == NULL)
 		fail_msg("%s", err);
-	/* NS, ns1 A, redis A and AAAA, the _redisfo TXT. */
-	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)), 5);
+	/* NS, ns1 A, redis A and AAAA, the SRV, redis-ro A and AAAA (the
+	 * primary until a switch or `readers`), the _redisfo TXT. */
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)), 8);
+	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ldns_zone_rrs(z), i);
+		char	*text;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SRV)
+			continue;
+		text = ldns_rr2str(rr);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "_redis._tcp.redis.svc.test.\t5\tIN\tSRV\t"
+		    "0 0 6380 redis.svc.test."));
+		free(text);
+		srv++;
+	}
+	assert_int_equal(srv, 1);
+	ldns_zone_deep_free(z);
+	/* reader_name "": no reader record */
+	svc.reader_name[0] = '\0';
+	unlink(path);
+	assert_int_equal(zone_create_if_missing(&conf, err, sizeof(err)), 1);
+	z = zone_load(path, "svc.test.", 3600, err, sizeof(err));
+	if (z == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)), 6);
 	ldns_zone_deep_free(z);
 }
 
