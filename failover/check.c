@@ -356,6 +356,19 @@ check_service_judge(const struct svc_state *st, const struct check_limits *l,
 	out->state = s;
 }
 
+/* Does a replica of the served node answer with its link still down? */
+static int
+check_relinking(const struct svc_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->svc->n_nodes; i++)
+		if ((int)i != st->served && st->nodes[i].reachable && !st->nodes[i].link_up &&
+		    state_follows(&st->nodes[i], &st->svc->nodes[st->served]))
+			return 1;
+	return 0;
+}
+
 void
 check_readers_judge(const struct svc_state *st, const struct check_readers *rd,
     struct check_service *out)
@@ -363,8 +376,14 @@ check_readers_judge(const struct svc_state *st, const struct check_readers *rd,
 	struct readers_set	rs;
 	char			want[512], seen[512];
 
+	/*
+	 * A switch or rejoin at work (its lease held) rewrites the record,
+	 * and for settle_ms after a switch a replica may still be re-linking:
+	 * the probes may see fewer than it names, for a moment.
+	 */
 	if (rd->owner == NULL || st->served < 0 || !st->nodes[st->served].reachable ||
-	    st->nodes[st->served].role != NODE_ROLE_MASTER)
+	    st->nodes[st->served].role != NODE_ROLE_MASTER || st->lease_held ||
+	    (check_settling(st) && check_relinking(st)))
 		return;
 	if (!rd->read) {
 		out->state = check_worst(out->state, CHECK_STATE_WARNING);
