@@ -21,6 +21,7 @@
 #include "dnsd/server.h"
 #include "dnsd/server_int.h"
 #include "dnsd/snapshot.h"
+#include "dnsd/store.h"
 #include "dnsd/update.h"
 #include "dnsd/zone.h"
 
@@ -121,10 +122,16 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 	if (zone_negative_ttl_check(z, conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
 	    err, sizeof(err)))
 		fprintf(stderr, "redisfo-dns: warning: %s\n", err);
-	snap = snapshot_build(z, conf->dns.zone, err, sizeof(err));
-	ldns_zone_deep_free(z);
-	if (snap == NULL) {
+	if ((snap = snapshot_build(z, conf->dns.zone, err, sizeof(err))) == NULL) {
+		ldns_zone_deep_free(z);
 		fprintf(stderr, "redisfo-dns: %s: %s\n", conf->dns.zone_file, err);
+		return 2;
+	}
+	snapshot_own_zone(snap, z);
+	/* The journal's changes must apply to the file, as serve will apply them. */
+	if (store_open(NULL, &conf->dns, &snap, NULL, NULL, err, sizeof(err)) == -1) {
+		snapshot_free(snap);
+		fprintf(stderr, "redisfo-dns: %s\n", err);
 		return 2;
 	}
 	snapshot_free(snap);

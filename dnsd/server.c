@@ -7,9 +7,11 @@
  * TCP connections (tcp.c), UPDATE, zone transfers, signed queries, NOTIFY,
  * signals and reloads. The UDP workers (udp.c) answer from the snapshot
  * and pass it, over the slow queue, the few messages they cannot answer.
- * A change builds a new snapshot aside, persists the zone, publishes the
- * snapshot with one pointer swap, and frees the old one once no worker
- * can still be reading it (liburcu's QSBR flavour).
+ * A change makes the next version of the zone from the names it touches
+ * (snapshot.c), appends it to the journal (store.c), publishes it with
+ * one pointer swap, and frees the old one once no worker can still be
+ * reading it (liburcu's QSBR flavour). The zone file is written in the
+ * background now and then, from a version that stays alive meanwhile.
  *
  * Sockets are opened, then privileges dropped, before the first packet is
  * read. Signals are read through a signalfd in the loop: no work is done
@@ -46,6 +48,7 @@
 #include "dnsd/query.h"
 #include "dnsd/server_int.h"
 #include "dnsd/snapshot.h"
+#include "dnsd/store.h"
 #include "dnsd/tsig.h"
 #include "dnsd/update.h"
 #include "dnsd/wire.h"
@@ -115,119 +118,154 @@ server_ev_mod(struct server *srv, struct ev *ev, uint32_t events)
 
 /* ---- publishing a zone ---- */
 
-/* Swap in a new snapshot; the old one is freed once no worker reads it. */
+/*
+ * Swap in a new version. The old one is let go once no worker can still
+ * read it: at the end of this turn of the loop, after the reply that
+ * follows the change has gone out.
+ */
 static void
-server_publish(struct snapshot *snap)
+server_publish(struct server *srv, struct snapshot *snap)
 {
 	struct snapshot *old = rcu_xchg_pointer(&server_snapshot, snap);
 
+	srv->ver = snap;
 	if (old != NULL) {
-		synchronize_rcu();
-		snapshot_free(old);
+		if (srv->nretired == sizeof(srv->retired) / sizeof(srv->retired[0])) {
+			synchronize_rcu();
+			server_retire(srv);
+		}
+		srv->retired[srv->nretired++] = old;
 	}
 }
 
-/* Let go of the served zone: now, or when the last transfer of it ends. */
+void
+server_retire(struct server *srv)
+{
+	size_t i;
+
+	if (srv->nretired == 0)
+		return;
+	synchronize_rcu();
+	for (i = 0; i < srv->nretired; i++)
+		snapshot_free(srv->retired[i]);
+	srv->nretired = 0;
+	srv->trim_due = 1;
+}
+
+/* Transfers read the version they started on, as an ldns zone of its records. */
+static void
+server_view_release(void *ver)
+{
+	snapshot_free(ver);
+}
+
 static void
 server_zone_drop(struct server *srv)
 {
 	if (srv->zone_shared != NULL) {
 		xfr_zone_release(srv->zone_shared);
 		srv->zone_shared = NULL;
-	} else if (srv->zone != NULL)
-		ldns_zone_deep_free(srv->zone);
-	srv->zone = NULL;
-	srv->trim_due = 1;
+	}
 }
 
-/*
- * Make z the served zone: build its snapshot, persist it when asked, then
- * swap. touched, when not NULL, holds records whose owners are the only
- * names that changed (an UPDATE's). On failure nothing changes and err
- * says why.
- */
-static int
-server_adopt_zone(struct server *srv, ldns_zone *z, int persist, const ldns_rr_list *touched,
-    char *err, size_t errlen)
+/* Serve version nv from now on (t0: when its making began, for the metrics). */
+static void
+server_adopt(struct server *srv, struct snapshot *nv, int64_t t0)
 {
-	int64_t		 t0 = mono_us();
-	struct snapshot *snap = snapshot_build(z, srv->conf->dns.zone, err, errlen);
-
-	if (snap == NULL)
-		return -1;
-	if (persist && zone_write_atomic(z, srv->conf->dns.zone_file, err, errlen) == -1) {
-		snapshot_free(snap);
-		return -1;
-	}
-	if (srv->zone != NULL) {
-		xfr_journal_record(&srv->journal, srv->zone, z, touched);
-		server_zone_drop(srv);
-	}
-	srv->zone = z;
+	server_zone_drop(srv);
 	log_info("serving %s serial %u: %zu names in %zu bytes", srv->conf->dns.zone,
-	    snap->serial, snap->nnames, snap->bytes);
-	metrics_publish(srv->metrics, snap->serial, (double)(mono_us() - t0) / 1e6);
-	server_publish(snap);
-	return 0;
+	    nv->serial, nv->nnames, nv->bytes);
+	metrics_publish(srv->metrics, nv->serial, (double)(mono_us() - t0) / 1e6);
+	server_publish(srv, nv);
 }
 
 /* ---- the slow path: UPDATE, transfers, signed queries ---- */
 
 /*
- * The UPDATE replay cache lives beside the zone file, written when it
- * changed, so that a signed UPDATE is never applied twice, even across a
- * restart. 0, or -1 with err naming the file and the problem.
+ * The UPDATE replay cache lives beside the zone file (saved whole when
+ * the zone file is written) and in the journal (each signed UPDATE), so
+ * that a signed UPDATE is never applied twice, even across a restart.
  */
-static int
-server_replay_path(const struct server *srv, char *path, size_t len, char *err,
-    size_t errlen)
-{
-	if (update_replay_path(srv->conf->dns.zone_file, path, len) == -1) {
-		snprintf(err, errlen, "%.400s: path too long for its replay cache",
-		    srv->conf->dns.zone_file);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 server_replay_load(struct server *srv, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 
-	if (server_replay_path(srv, path, sizeof(path), err, errlen) == -1)
+	if (update_replay_path(srv->conf->dns.zone_file, path, sizeof(path)) == -1) {
+		snprintf(err, errlen, "%.400s: path too long for its replay cache",
+		    srv->conf->dns.zone_file);
 		return -1;
+	}
 	return update_replay_load(srv->replay, path, srv->conf->dns.zone, err, errlen);
 }
 
+/* UPDATE reads the served version, name by name. */
+static int
+server_src_name_rrs(void *ver, const ldns_rdf *owner, ldns_rr_list *out)
+{
+	return snapshot_name_rrs(ver, owner, out);
+}
+
+static const ldns_rr *
+server_src_soa(void *ver)
+{
+	return ((const struct snapshot *)ver)->soa_rr;
+}
+
 /*
- * zone_is_next: the zone file is written next, in the same folder, and its
- * fsync of the folder makes our rename durable too: one flush fewer on
- * the way to the reply. Should that write fail, save again with 0.
+ * Run an UPDATE: the next version is made from the names it touches, the
+ * request and its change made durable in the journal, the version
+ * published, and only then the reply sent. Whatever fails, nothing of the
+ * change is served or on disk, and the answer is SERVFAIL.
  */
 static int
-server_replay_save(struct server *srv, int zone_is_next, char *err, size_t errlen)
+slow_update_apply(struct server *srv, struct update_ctx *u, int rcode, struct zone_edit *edit,
+    int64_t t0)
 {
-	char path[PATH_MAX];
+	struct snapshot	*old = srv->ver, *nv = NULL;
+	ldns_rr_list	*removed = NULL, *added = NULL;
+	uint64_t	 time_signed = 0;
+	uint8_t		 mac[64];
+	size_t		 mac_len = 0;
+	int		 fact_rcode = 0, fact;
+	char		 err[512];
 
-	if (!srv->replay->dirty)
-		return 0;
-	if (server_replay_path(srv, path, sizeof(path), err, errlen) == -1)
-		return -1;
-	return update_replay_save(srv->replay, path, srv->conf->dns.zone,
-	    (uint64_t)time(NULL), (unsigned)srv->conf->dns.tsig_fudge_max, !zone_is_next,
-	    err, errlen);
+	if (rcode == DNS_RCODE_NOERROR && edit->n > 0 &&
+	    (nv = snapshot_apply(old, edit, &removed, &added, err, sizeof(err))) == NULL) {
+		log_errorx("update not applied: %s", err);
+		rcode = DNS_RCODE_SERVFAIL;
+		update_replay_amend(u, rcode);
+	}
+	fact = update_replay_fact(u, &time_signed, mac, &mac_len, &fact_rcode);
+	if ((fact || nv != NULL) && store_append(&srv->store, fact ? &time_signed : NULL, mac,
+	    mac_len, fact_rcode, old, nv, removed, added, err, sizeof(err)) == -1) {
+		log_errorx("update not applied: %s", err);
+		snapshot_free(nv);
+		nv = NULL;
+		rcode = DNS_RCODE_SERVFAIL;
+		update_replay_amend(u, rcode);
+	}
+	if (nv == NULL) {
+		ldns_rr_list_deep_free(removed);
+		ldns_rr_list_deep_free(added);
+		return rcode;
+	}
+	xfr_journal_add(&srv->journal, ldns_rr_clone(old->soa_rr), ldns_rr_clone(nv->soa_rr),
+	    removed, added, nv->nrrs);
+	server_adopt(srv, nv, t0);
+	return rcode;
 }
 
 static void
 slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *out)
 {
+	struct update_source	 src = { server_src_name_rrs, server_src_soa, srv->ver };
 	struct update_ctx	*u;
-	ldns_zone		*nz = NULL;
+	struct zone_edit	 edit;
 	char			 err[512];
 	int			 rcode;
-	uint32_t		 serial = 0;
-	int			 applied = 0;	/* serial 0 is a serial like any other */
+	uint32_t		 before = srv->ver->serial;
+	int64_t			 t0 = mono_us();
 
 	if ((u = update_begin(msg, len, &srv->conf->dns.update_key,
 	    (unsigned)srv->conf->dns.tsig_fudge_max, srv->replay, err, sizeof(err))) == NULL) {
@@ -236,29 +274,9 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 	}
 	if (srv->conf->dns.negative_ttl_strict)
 		update_limit_negative_ttl(u, (uint32_t)srv->conf->dns.negative_ttl);
-	rcode = update_run(u, srv->zone, srv->conf->dns.zone, &nz);
-	/* The message is on record before it changes anything. */
-	if (server_replay_save(srv, nz != NULL, err, sizeof(err)) == -1) {
-		log_errorx("update not applied: %s", err);
-		if (nz != NULL)
-			ldns_zone_deep_free(nz);
-		nz = NULL;
-		rcode = DNS_RCODE_SERVFAIL;
-		update_replay_amend(u, rcode);
-	}
-	if (nz != NULL) {
-		serial = zone_serial(nz);
-		applied = 1;
-		if (server_adopt_zone(srv, nz, 1, update_section(u), err, sizeof(err)) == -1) {
-			log_errorx("update not applied: %s", err);
-			ldns_zone_deep_free(nz);
-			rcode = DNS_RCODE_SERVFAIL;
-			applied = 0;
-			update_replay_amend(u, rcode);
-			if (server_replay_save(srv, 0, err, sizeof(err)) == -1)
-				log_errorx("%s", err);
-		}
-	}
+	rcode = update_run_edit(u, &src, srv->conf->dns.zone, &edit);
+	rcode = slow_update_apply(srv, u, rcode, &edit, t0);
+	zone_edit_free(&edit);
 	if (rcode != DNS_RCODE_NOERROR)
 		log_info("update answered %s: %s", ldns_lookup_by_id(ldns_rcodes, rcode) ?
 		    ldns_lookup_by_id(ldns_rcodes, rcode)->name : "?", update_why(u));
@@ -269,10 +287,11 @@ slow_update(struct server *srv, const uint8_t *msg, size_t len, struct replies *
 		out->signed_ok = tsig_signed_without_error(out->msg, out->len);
 	}
 	update_end(u);
-	if (applied) {
-		log_info("update applied, serial %u", serial);
+	if (srv->ver->serial != before) {
+		log_info("update applied, serial %u", srv->ver->serial);
 		if (srv->notifier != NULL)
-			notifier_start(srv->notifier, srv->conf->dns.zone, ldns_zone_soa(srv->zone));
+			notifier_start(srv->notifier, srv->conf->dns.zone,
+			    (ldns_rr *)(uintptr_t)srv->ver->soa_rr);
 	}
 }
 
@@ -329,11 +348,19 @@ slow_transfer(struct server *srv, const uint8_t *msg, size_t len,
 {
 	const char		*kind = qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR";
 	char			 who[INET6_ADDRSTRLEN + 16];
-	uint32_t		 serial = zone_serial(srv->zone);
+	uint32_t		 serial = srv->ver->serial;
 	struct xfr_stream	*s;
+	ldns_zone		*view;
 
-	if (srv->zone_shared == NULL && (srv->zone_shared = xfr_zone_create(srv->zone)) == NULL)
-		return;
+	if (srv->zone_shared == NULL) {
+		if ((view = snapshot_zone_view(srv->ver, 0)) == NULL)
+			return;
+		if ((srv->zone_shared = xfr_zone_view(view, server_view_release, srv->ver)) == NULL) {
+			snapshot_zone_view_free(view);
+			return;
+		}
+		snapshot_ref(srv->ver);
+	}
 	if ((s = xfr_stream_start(msg, len, (const struct sockaddr *)peer, srv->zone_shared,
 	    &srv->journal, srv->conf->dns.zone, &srv->conf->dns, busy)) == NULL)
 		return;
@@ -479,14 +506,81 @@ server_notifier_create(struct server *srv)
 		log_warnx("notify: %s", err);
 	notifier_count_into(srv->notifier, srv->metrics);
 	if (srv->notifier != NULL)
-		notifier_start(srv->notifier, srv->conf->dns.zone, ldns_zone_soa(srv->zone));
+		notifier_start(srv->notifier, srv->conf->dns.zone,
+		    (ldns_rr *)(uintptr_t)srv->ver->soa_rr);
+}
+
+/*
+ * The zone part of a reload. The zone file is the state as of its last
+ * write, and the journal holds what came after: a file that is as the
+ * server last wrote or read it is not read again. One changed by hand is
+ * taken when its serial is after the served one, journaled as a change
+ * like any other; one that is gone gets the served zone written back.
+ */
+static int
+server_reload_zone(struct server *srv, const struct conf *nc, char *err, size_t errlen)
+{
+	struct snapshot	*nv;
+	ldns_zone	*z;
+	ldns_rr_list	*removed = NULL, *added = NULL;
+	int64_t		 t0 = mono_us();
+
+	if (strcmp(nc->dns.zone_file, srv->conf->dns.zone_file) != 0) {
+		snprintf(err, errlen, "dns.zone_file changed from %.400s to %.400s: that takes a "
+		    "restart", srv->conf->dns.zone_file, nc->dns.zone_file);
+		return -1;
+	}
+	if (access(nc->dns.zone_file, F_OK) == -1 && errno == ENOENT) {
+		log_warnx("%s is gone: writing the zone being served back to it",
+		    nc->dns.zone_file);
+		store_write_now(&srv->store, srv->ver, srv->replay, srv->journal.n);
+		return access(nc->dns.zone_file, F_OK) == 0 ? 0 :
+		    (snprintf(err, errlen, "cannot write %.400s back", nc->dns.zone_file), -1);
+	}
+	if (!store_file_changed(&srv->store)) {
+		log_info("%s is as the server wrote it: still serving serial %u",
+		    nc->dns.zone_file, srv->ver->serial);
+		return 0;
+	}
+	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
+	    err, errlen)) == NULL)
+		return -1;
+	if (zone_negative_ttl_check(z, nc->dns.zone_file, (uint32_t)nc->dns.negative_ttl,
+	    err, errlen))
+		log_warnx("%s", err);
+	if ((int32_t)(zone_serial(z) - srv->ver->serial) <= 0 && srv->store.behind > 0) {
+		snprintf(err, errlen, "%.400s holds serial %u, not after the served %u, whose last "
+		    "%zu changes it does not hold (they are in the journal): raise the serial "
+		    "above %u, or edit the file the server writes within %d ms of the last "
+		    "change", nc->dns.zone_file, zone_serial(z), srv->ver->serial,
+		    srv->store.behind, srv->ver->serial, STORE_COMPACT_IDLE_MS);
+		ldns_zone_deep_free(z);
+		return -1;
+	}
+	if ((nv = snapshot_build(z, nc->dns.zone, err, errlen)) == NULL) {
+		ldns_zone_deep_free(z);
+		return -1;
+	}
+	snapshot_own_zone(nv, z);
+	if (snapshot_diff(srv->ver, nv, &removed, &added) == -1 ||
+	    store_reloaded(&srv->store, srv->ver, nv, removed, added, err, errlen) == -1) {
+		if (removed == NULL)
+			snprintf(err, errlen, "out of memory");
+		ldns_rr_list_deep_free(removed);
+		ldns_rr_list_deep_free(added);
+		snapshot_free(nv);
+		return -1;
+	}
+	xfr_journal_add(&srv->journal, ldns_rr_clone(srv->ver->soa_rr), ldns_rr_clone(nv->soa_rr),
+	    removed, added, nv->nrrs);
+	server_adopt(srv, nv, t0);
+	return 0;
 }
 
 static void
 server_reload(struct server *srv)
 {
 	struct conf	*nc = calloc(1, sizeof(*nc));
-	ldns_zone	*z = NULL;
 	char		 err[1024];
 
 	log_info("reloading %s", srv->conf->path);
@@ -507,23 +601,8 @@ server_reload(struct server *srv)
 	if (server_needs_restart(&nc->dns, &srv->conf->dns))
 		log_warnx("changes to dns.listen, dns.workers, dns.rrl, dns.user or "
 		    "dns.metrics_listen take a restart; keeping the running ones");
-	/*
-	 * The zone file is the state: if it is gone, the zone in memory is
-	 * the latest state there is. Write it back rather than start over
-	 * from the config, which would move the record and the serial back.
-	 */
-	if (access(nc->dns.zone_file, F_OK) == -1 && errno == ENOENT) {
-		log_warnx("%s is gone: writing the zone being served back to it",
-		    nc->dns.zone_file);
-		if (zone_write_atomic(srv->zone, nc->dns.zone_file, err, sizeof(err)) == -1)
-			goto refused_conf;
-	}
-	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
-	    err, sizeof(err))) == NULL || server_adopt_zone(srv, z, 0, NULL, err, sizeof(err)) == -1)
+	if (server_reload_zone(srv, nc, err, sizeof(err)) == -1)
 		goto refused_conf;
-	if (zone_negative_ttl_check(srv->zone, nc->dns.zone_file, (uint32_t)nc->dns.negative_ttl,
-	    err, sizeof(err)))
-		log_warnx("%s", err);
 	/* The zone is in: the new config is in force from here, all of it. */
 	if (srv->conf_owned != NULL) {
 		conf_free(srv->conf_owned);
@@ -536,8 +615,6 @@ server_reload(struct server *srv)
 	sd_notify(0, "READY=1");
 	return;
 refused_conf:
-	if (z != NULL)
-		ldns_zone_deep_free(z);
 	conf_free(nc);
 	free(nc);
 refused:
@@ -614,7 +691,7 @@ server_drop_privileges(const struct conf_dns *dns, char *err, size_t errlen)
 	folder_of(dns->zone_file, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) == -1) {
 		snprintf(err, errlen, "dns.user: %s cannot write in %.600s, where the zone file "
-		    "is replaced on every change", dns->user, dir);
+		    "and its journal are written", dns->user, dir);
 		return -1;
 	}
 	log_info("running as %s", dns->user);
@@ -636,6 +713,8 @@ server_loop(struct server *srv)
 		if (srv->accept_resume_ms != 0 && (nt = (int)(srv->accept_resume_ms - mono_ms())) <
 		    timeout)
 			timeout = nt < 0 ? 0 : nt;
+		if ((nt = store_timeout_ms(&srv->store, srv->ver)) >= 0 && nt < timeout)
+			timeout = nt;
 		n = epoll_wait(srv->epfd, events, 64, timeout);
 		for (i = 0; i < n; i++) {
 			struct ev *ev = events[i].data.ptr;
@@ -667,8 +746,14 @@ server_loop(struct server *srv)
 				if (srv->notifier != NULL)
 					notifier_on_readable(srv->notifier);
 				break;
+			case EV_STORE:
+				store_tick(&srv->store, srv->ver, srv->replay, srv->journal.n, 1);
+				break;
 			}
 		}
+		/* The replies of this turn are out: old versions can go, the file follow. */
+		server_retire(srv);
+		store_tick(&srv->store, srv->ver, srv->replay, srv->journal.n, 0);
 		if (srv->notifier != NULL && notifier_timeout_ms(srv->notifier) == 0)
 			notifier_on_timer(srv->notifier);
 		tcp_reap(srv);
@@ -697,8 +782,11 @@ server_stop(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i].fd);
 	slowq_discard(srv);
-	snapshot_free(rcu_xchg_pointer(&server_snapshot, NULL));
 	server_zone_drop(srv);
+	store_close(&srv->store, srv->ver, srv->replay, srv->journal.n);
+	server_retire(srv);
+	snapshot_free(rcu_xchg_pointer(&server_snapshot, NULL));
+	srv->ver = NULL;
 	xfr_journal_clear(&srv->journal);
 	if (srv->notifier != NULL)
 		notifier_free(srv->notifier);
@@ -716,9 +804,11 @@ int
 server_run(const struct conf *conf, ldns_zone *z)
 {
 	struct server	 srv;
+	struct snapshot	*ver;
 	char		 err[1024], where[128];
 	sigset_t	 sigs;
 	size_t		 i;
+	int64_t		 t0 = mono_us();
 
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
@@ -740,13 +830,25 @@ server_run(const struct conf *conf, ldns_zone *z)
 		metrics_free(srv.metrics);
 		return 2;
 	}
-	if (server_adopt_zone(&srv, z, 0, NULL, err, sizeof(err)) == -1) {
+	if ((ver = snapshot_build(z, conf->dns.zone, err, sizeof(err))) == NULL) {
 		log_errorx("%s: %s", conf->dns.zone_file, err);
 		ldns_zone_deep_free(z);
 		free(srv.replay);
 		metrics_free(srv.metrics);
 		return 2;
 	}
+	snapshot_own_zone(ver, z);
+	/* The journal's changes after the zone file's serial, and its history for IXFR. */
+	if (store_open(&srv.store, &conf->dns, &ver, srv.replay, &srv.journal, err,
+	    sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		snapshot_free(ver);
+		xfr_journal_clear(&srv.journal);
+		free(srv.replay);
+		metrics_free(srv.metrics);
+		return 2;
+	}
+	server_adopt(&srv, ver, t0);
 
 	/* Signals: blocked in every thread, read by the control loop. */
 	sigemptyset(&sigs);
@@ -784,6 +886,9 @@ server_run(const struct conf *conf, ldns_zone *z)
 	}
 	server_ev_add(&srv, &srv.sig_ev, EPOLLIN);
 	server_ev_add(&srv, &srv.slowq_ev, EPOLLIN);
+	srv.store_ev.kind = EV_STORE;
+	srv.store_ev.fd = store_fd(&srv.store);
+	server_ev_add(&srv, &srv.store_ev, EPOLLIN);
 	for (i = 0; i < srv.nlisteners; i++)
 		server_ev_add(&srv, &srv.listeners[i], EPOLLIN);
 	for (i = 0; i < srv.nworkers; i++)

@@ -20,6 +20,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dnsd/store.h"
 #include "dnsd/update.h"
 #include "dnsd/xfr.h"
 
@@ -54,7 +55,7 @@ struct worker;
 #define TCP_MSG_MAX		65535
 
 /* What a ready descriptor of the control loop is; the first member of each. */
-enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY };
+enum ev_kind { EV_SIGNAL, EV_LISTENER, EV_CONN, EV_SLOWQ, EV_NOTIFY, EV_STORE };
 
 struct ev {
 	enum ev_kind	kind;
@@ -89,8 +90,12 @@ struct replies {
 struct server {
 	const struct conf	*conf;		/* the one in force */
 	struct conf		*conf_owned;	/* a reloaded one we must free */
-	ldns_zone		*zone;
-	struct xfr_zone		*zone_shared;	/* zone, while transfers read it */
+	struct snapshot		*ver;		/* the version served (server_snapshot) */
+	struct snapshot		*retired[16];	/* let go once no worker reads them */
+	size_t			 nretired;
+	struct store		 store;		/* the zone file and journal */
+	struct ev		 store_ev;
+	struct xfr_zone		*zone_shared;	/* ver's records, while transfers read them */
 	struct xfr_journal	 journal;	/* its last changes, for IXFR */
 	struct update_replay	*replay;	/* the last signed UPDATEs, kept beside the zone file */
 	int			 epfd;
@@ -117,6 +122,8 @@ extern struct snapshot	*server_snapshot;
 
 /* server.c: run the server on zone z (now its own) until a signal stops it; an exit code. */
 int	server_run(const struct conf *conf, ldns_zone *z);
+/* server.c: free the versions replaced, once no worker can read them. */
+void	server_retire(struct server *srv);
 /* server.c: sockets and the event loop, for the workers and connections. */
 int	server_socket_open(const struct conf_sockaddr *a, int type, char *err, size_t errlen);
 int	server_addr_is_wildcard(const struct sockaddr_storage *ss);

@@ -87,8 +87,12 @@ struct update_work {
 	size_t		*bucket;
 	size_t		 nbucket;	/* a power of two */
 	const ldns_rdf	*apex;
+	const struct update_source *src;
+	const ldns_rdf	**names;	/* the names loaded from src, the apex first */
+	size_t		 nnames, namecap;
 	int		 changed;
 	int		 soa_set;	/* the update itself raised the serial */
+	int		 failed;	/* out of memory loading a name */
 };
 
 /* ---- the replay cache ---- */
@@ -138,6 +142,40 @@ update_replay_learn(struct update_replay *r, const struct tsig_state *st, int rc
 	if (st->time_signed > r->latest)
 		r->latest = st->time_signed;
 	r->dirty = 1;
+}
+
+void
+update_replay_note(struct update_replay *r, uint64_t time_signed, const uint8_t *mac,
+    size_t mac_len, int rcode)
+{
+	struct tsig_state st;
+	struct update_replay_entry *e;
+
+	if (mac_len == 0 || mac_len > sizeof(st.mac))
+		return;
+	memset(&st, 0, sizeof(st));
+	st.time_signed = time_signed;
+	memcpy(st.mac, mac, mac_len);
+	st.mac_len = mac_len;
+	if ((e = update_replay_find(r, &st)) != NULL)
+		e->rcode = rcode;
+	else if (time_signed > r->forgotten)
+		update_replay_learn(r, &st, rcode);
+}
+
+int
+update_replay_fact(const struct update_ctx *u, uint64_t *time_signed, uint8_t *mac,
+    size_t *mac_len, int *rcode)
+{
+	const struct update_replay_entry *e;
+
+	if (!u->learned || (e = update_replay_find(u->replay, &u->st)) == NULL)
+		return 0;
+	*time_signed = e->time_signed;
+	memcpy(mac, e->mac, e->mac_len);
+	*mac_len = e->mac_len;
+	*rcode = e->rcode;
+	return 1;
 }
 
 int
@@ -637,6 +675,7 @@ work_free(struct update_work *w)
 {
 	for (size_t i = 0; i < w->n; i++)
 		ldns_rr_free(w->rr[i]);
+	free(w->names);
 	free(w->rr);
 	free(w->next);
 	free(w->bucket);
@@ -646,28 +685,79 @@ work_free(struct update_work *w)
 }
 
 static int
-work_load(struct update_work *w, const ldns_zone *zone, const ldns_rdf *apex)
+work_loaded(const struct update_work *w, const ldns_rdf *name)
 {
-	const ldns_rr_list *l = ldns_zone_rrs(zone);
+	for (size_t i = 0; i < w->nnames; i++)
+		if (zone_name_eq(w->names[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Bring the records at name (not the SOA, held apart) into the work,
+ * once: the work holds only the names the message names, and the apex.
+ */
+static int
+work_load_name(struct update_work *w, const ldns_rdf *name)
+{
+	ldns_rr_list *l;
+	int rc = 0;
+
+	if (work_loaded(w, name))
+		return 0;
+	if (w->nnames == w->namecap) {
+		size_t cap = w->namecap ? w->namecap * 2 : 16;
+		const ldns_rdf **v = realloc(w->names, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		w->names = v;
+		w->namecap = cap;
+	}
+	w->names[w->nnames++] = name;
+	if ((l = ldns_rr_list_new()) == NULL)
+		return -1;
+	if (w->src->name_rrs(w->src->arg, name, l) < 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i), *c;
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+			continue;
+		if ((c = ldns_rr_clone(rr)) == NULL || work_push(w, c) < 0) {
+			if (c != NULL)
+				ldns_rr_free(c);
+			rc = -1;
+		}
+	}
+	ldns_rr_list_free(l);
+	return rc;
+}
+
+static int
+work_load_section(struct update_work *w, const ldns_rr_list *l)
+{
+	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++)
+		if (work_load_name(w, ldns_rr_owner(ldns_rr_list_rr(l, i))) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+work_load(struct update_work *w, const struct update_source *src, const ldns_rdf *apex,
+    const ldns_pkt *pkt)
+{
+	const ldns_rr *soa = src->soa(src->arg);
 
 	memset(w, 0, sizeof(*w));
 	w->apex = apex;
-	if (ldns_zone_soa(zone) && (w->soa = ldns_rr_clone(ldns_zone_soa(zone))) == NULL)
+	w->src = src;
+	if (soa == NULL || (w->soa = ldns_rr_clone(soa)) == NULL)
 		return -1;
-	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++) {
-		ldns_rr *rr = ldns_rr_list_rr(l, i), *c;
-
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-			if (w->soa == NULL && (w->soa = ldns_rr_clone(rr)) == NULL)
-				return -1;
-			continue;
-		}
-		if ((c = ldns_rr_clone(rr)) == NULL || work_push(w, c) < 0) {
-			ldns_rr_free(c);
-			return -1;
-		}
-	}
-	return w->soa ? 0 : -1;
+	if (work_load_name(w, apex) < 0 || work_load_section(w, ldns_pkt_answer(pkt)) < 0 ||
+	    work_load_section(w, ldns_pkt_authority(pkt)) < 0)
+		return -1;
+	return 0;
 }
 
 /* Does name own any RR (type 0 = any type)? */
@@ -984,31 +1074,170 @@ update_apply(const ldns_rr_list *up, struct update_work *w)
 	return DNS_RCODE_NOERROR;
 }
 
-static ldns_zone *
-work_to_zone(struct update_work *w)
+/* The records the work holds at name, taken out of it (the SOA with the apex's). */
+static ldns_rr_list *
+work_take_name(struct update_work *w, const ldns_rdf *name)
 {
-	ldns_zone *z = ldns_zone_new();
+	ldns_rr_list *l = ldns_rr_list_new();
 
-	if (z == NULL)
+	if (l == NULL)
 		return NULL;
-	ldns_zone_set_soa(z, w->soa);
-	w->soa = NULL;
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->rr[i] == NULL)
-			continue;
-		if (!ldns_zone_push_rr(z, w->rr[i])) {
-			ldns_zone_deep_free(z);
-			return NULL;		/* work_free frees the rest */
-		}
-		w->rr[i] = NULL;
+	if (zone_name_eq(name, w->apex)) {
+		if (!ldns_rr_list_push_rr(l, w->soa))
+			goto fail;
+		w->soa = NULL;
 	}
-	return z;
+	for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
+		ldns_rr *z = work_at(w, j, name);
+
+		if (z == NULL)
+			continue;
+		if (!ldns_rr_list_push_rr(l, z))
+			goto fail;
+		w->rr[j - 1] = NULL;
+	}
+	return l;
+fail:
+	ldns_rr_list_deep_free(l);
+	return NULL;
+}
+
+/* Does the work hold at name just what src holds (TTLs included)? */
+static int
+work_name_unchanged(const struct update_work *w, const ldns_rdf *name)
+{
+	ldns_rr_list	*l = ldns_rr_list_new();
+	size_t		 n = 0, had = 0;
+	int		 same = l != NULL && w->src->name_rrs(w->src->arg, name, l) == 0;
+
+	for (size_t j = work_head(w, name); same && j != 0; j = w->next[j - 1]) {
+		ldns_rr *z = work_at(w, j, name);
+		int found = 0;
+
+		if (z == NULL)
+			continue;
+		n++;
+		for (size_t i = 0; !found && i < ldns_rr_list_rr_count(l); i++) {
+			ldns_rr *o = ldns_rr_list_rr(l, i);
+
+			found = rr_same_data(o, z) && ldns_rr_ttl(o) == ldns_rr_ttl(z);
+		}
+		same = found;
+	}
+	for (size_t i = 0; same && i < ldns_rr_list_rr_count(l); i++)
+		had += ldns_rr_get_type(ldns_rr_list_rr(l, i)) != LDNS_RR_TYPE_SOA;
+	if (l != NULL)
+		ldns_rr_list_free(l);
+	return same && n == had;
+}
+
+/* The change as an edit: every name whose records differ, and the apex (its SOA). */
+static int
+work_to_edit(struct update_work *w, struct zone_edit *edit)
+{
+	for (size_t i = 0; i < w->nnames; i++) {
+		ldns_rr_list *l;
+
+		if (i > 0 && work_name_unchanged(w, w->names[i]))
+			continue;
+		if ((l = work_take_name(w, w->names[i])) == NULL)
+			return -1;
+		if (zone_edit_add(edit, w->names[i], l) < 0) {
+			ldns_rr_list_deep_free(l);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The name the CNAME at name points to, in the work or the zone; NULL: none. */
+static ldns_rdf *
+work_cname_target(const struct update_work *w, const ldns_rdf *name)
+{
+	ldns_rdf	*target = NULL;
+	ldns_rr_list	*l;
+
+	if (work_loaded(w, name)) {
+		for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
+			ldns_rr *z = work_at(w, j, name);
+
+			if (z != NULL && ldns_rr_get_type(z) == LDNS_RR_TYPE_CNAME)
+				return ldns_rdf_clone(ldns_rr_rdf(z, 0));
+		}
+		return NULL;
+	}
+	if ((l = ldns_rr_list_new()) == NULL)
+		return NULL;
+	if (w->src->name_rrs(w->src->arg, name, l) == 0)
+		for (size_t i = 0; target == NULL && i < ldns_rr_list_rr_count(l); i++)
+			if (ldns_rr_get_type(ldns_rr_list_rr(l, i)) == LDNS_RR_TYPE_CNAME)
+				target = ldns_rdf_clone(ldns_rr_rdf(ldns_rr_list_rr(l, i), 0));
+	ldns_rr_list_free(l);
+	return target;
+}
+
+#define CNAME_WALK_MAX	64
+
+/*
+ * What a zone check says of the zone after the change, asked only of the
+ * names it changes: the zone before passed it. 0, or -1 with why.
+ */
+static int
+work_check(const struct update_work *w, const struct zone_edit *edit, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < edit->n; i++) {
+		const ldns_rr_list *l = edit->names[i].rrs;
+		int cname = 0, other = 0, ns = 0;
+
+		for (size_t k = 0; k < ldns_rr_list_rr_count(l); k++) {
+			const ldns_rr *rr = ldns_rr_list_rr(l, k);
+			const char *bad = zone_rr_why(rr, w->apex);
+
+			if (bad != NULL) {
+				char *owner = ldns_rdf2str(ldns_rr_owner(rr));
+
+				snprintf(why, whylen, "%.200s type %u: %s", owner ? owner : "?",
+				    ldns_rr_get_type(rr), bad);
+				free(owner);
+				return -1;
+			}
+			cname += ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME;
+			other += ldns_rr_get_type(rr) != LDNS_RR_TYPE_CNAME;
+			ns += ldns_rr_get_type(rr) == LDNS_RR_TYPE_NS;
+		}
+		if (cname && other) {
+			snprintf(why, whylen, "a CNAME must be the only record at its name");
+			return -1;
+		}
+		if (zone_name_eq(edit->names[i].owner, w->apex) && ns == 0) {
+			snprintf(why, whylen, "the zone apex would have no NS record");
+			return -1;
+		}
+		if (cname) {
+			/* A new loop goes through a changed name: walk from each. */
+			ldns_rdf *cur = work_cname_target(w, edit->names[i].owner), *next;
+
+			for (size_t hops = 0; cur != NULL && hops < CNAME_WALK_MAX; hops++) {
+				if (zone_name_eq(cur, edit->names[i].owner)) {
+					ldns_rdf_deep_free(cur);
+					snprintf(why, whylen, "a CNAME loop, no name on it has an answer");
+					return -1;
+				}
+				next = work_cname_target(w, cur);
+				ldns_rdf_deep_free(cur);
+				cur = next;
+			}
+			if (cur != NULL)
+				ldns_rdf_deep_free(cur);
+		}
+	}
+	return 0;
 }
 
 /* A signed request on time, run for the first time: its answer. */
 static int
-update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *origin,
-    ldns_zone **new_zone)
+update_apply_message(struct update_ctx *u, const struct update_source *src, const char *origin,
+    struct zone_edit *edit)
 {
 	struct update_work w;
 	ldns_rdf *apex = NULL;
@@ -1037,7 +1266,7 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 		ldns_rdf_deep_free(apex);
 		return DNS_RCODE_NOTAUTH;
 	}
-	if (work_load(&w, zone, apex) < 0) {
+	if (work_load(&w, src, apex, u->pkt) < 0) {
 		work_free(&w);
 		ldns_rdf_deep_free(apex);
 		return DNS_RCODE_SERVFAIL;
@@ -1068,7 +1297,7 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 		 */
 		if (rc == DNS_RCODE_NOERROR && w.soa_set && u->negative_ttl_max > 0) {
 			uint32_t neg = zone_negative_ttl(w.soa);
-			uint32_t was = zone_negative_ttl(ldns_zone_soa(zone));
+			uint32_t was = zone_negative_ttl(src->soa(src->arg));
 
 			if (neg > u->negative_ttl_max && neg > was) {
 				snprintf(u->why, sizeof(u->why), "the new SOA's negative TTL, "
@@ -1079,19 +1308,17 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 				rc = DNS_RCODE_REFUSED;
 			}
 		}
-		if (rc == DNS_RCODE_NOERROR && (*new_zone = work_to_zone(&w)) == NULL)
+		if (rc == DNS_RCODE_NOERROR && work_to_edit(&w, edit) < 0)
 			rc = DNS_RCODE_SERVFAIL;
 		/*
 		 * What we serve is narrower than what RFC 2136 lets one write
 		 * (no delegations, wildcards, DNAME): such an update is refused,
 		 * so a zone we hand back always loads again after a restart.
 		 */
-		if (rc == DNS_RCODE_NOERROR &&
-		    zone_check(*new_zone, origin, u->why, sizeof(u->why)) < 0) {
-			ldns_zone_deep_free(*new_zone);
-			*new_zone = NULL;
+		if (rc == DNS_RCODE_NOERROR && work_check(&w, edit, u->why, sizeof(u->why)) < 0)
 			rc = DNS_RCODE_REFUSED;
-		}
+		if (rc != DNS_RCODE_NOERROR)
+			zone_edit_free(edit);
 	}
 	work_free(&w);
 	ldns_rdf_deep_free(apex);
@@ -1099,13 +1326,13 @@ update_apply_message(struct update_ctx *u, const ldns_zone *zone, const char *or
 }
 
 int
-update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
-    ldns_zone **new_zone)
+update_run_edit(struct update_ctx *u, const struct update_source *src, const char *origin,
+    struct zone_edit *edit)
 {
 	const struct update_replay_entry *seen;
 	int rc;
 
-	*new_zone = NULL;
+	memset(edit, 0, sizeof(*edit));
 	if (u->tsig_rc == TSIG_MALFORMED) {
 		snprintf(u->why, sizeof(u->why), "malformed TSIG record");
 		return DNS_RCODE_FORMERR;
@@ -1136,8 +1363,110 @@ update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
 		    "answered as the first time and not applied twice");
 		return seen->rcode;
 	}
-	rc = update_apply_message(u, zone, origin, new_zone);
+	rc = update_apply_message(u, src, origin, edit);
 	update_replay_learn(u->replay, &u->st, rc);
 	u->learned = 1;
+	return rc;
+}
+
+/* A source that is an ldns zone, indexed by owner once (for tools and tests). */
+struct zone_src {
+	const ldns_zone	*zone;
+	size_t		*bucket;	/* index + 1 of the first record, 0 = none */
+	size_t		*next;
+	size_t		 mask;
+};
+
+static int
+zone_src_init(struct zone_src *zs, const ldns_zone *zone)
+{
+	const ldns_rr_list	*l = ldns_zone_rrs(zone);
+	size_t			 n = l ? ldns_rr_list_rr_count(l) : 0, size = 64;
+
+	memset(zs, 0, sizeof(*zs));
+	zs->zone = zone;
+	while (size < n * 2)
+		size *= 2;
+	zs->mask = size - 1;
+	if ((zs->bucket = calloc(size, sizeof(*zs->bucket))) == NULL ||
+	    (zs->next = calloc(n + 1, sizeof(*zs->next))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = name_hash(ldns_rr_owner(ldns_rr_list_rr(l, i))) & zs->mask;
+
+		zs->next[i] = zs->bucket[h];
+		zs->bucket[h] = i + 1;
+	}
+	return 0;
+}
+
+static int
+zone_src_name_rrs(void *arg, const ldns_rdf *owner, ldns_rr_list *out)
+{
+	const struct zone_src	*zs = arg;
+	const ldns_rr_list	*l = ldns_zone_rrs(zs->zone);
+	const ldns_rr		*soa = ldns_zone_soa(zs->zone);
+
+	if (soa != NULL && zone_name_eq(ldns_rr_owner(soa), owner) &&
+	    !ldns_rr_list_push_rr(out, (ldns_rr *)(uintptr_t)soa))
+		return -1;
+	for (size_t j = zs->bucket[name_hash(owner) & zs->mask]; j != 0; j = zs->next[j - 1]) {
+		ldns_rr *rr = ldns_rr_list_rr(l, j - 1);
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA && zone_name_eq(ldns_rr_owner(rr), owner) &&
+		    !ldns_rr_list_push_rr(out, rr))
+			return -1;
+	}
+	return 0;
+}
+
+static const ldns_rr *
+zone_src_soa(void *arg)
+{
+	return ldns_zone_soa(((const struct zone_src *)arg)->zone);
+}
+
+int
+update_run(struct update_ctx *u, const ldns_zone *zone, const char *origin,
+    ldns_zone **new_zone)
+{
+	struct zone_src		 zs;
+	struct update_source	 src = { zone_src_name_rrs, zone_src_soa, &zs };
+	struct zone_edit	 edit;
+	int			 rc;
+
+	*new_zone = NULL;
+	if (zone_src_init(&zs, zone) == -1) {
+		free(zs.bucket);
+		return DNS_RCODE_SERVFAIL;
+	}
+	rc = update_run_edit(u, &src, origin, &edit);
+	free(zs.bucket);
+	free(zs.next);
+	if (rc == DNS_RCODE_NOERROR && edit.n > 0) {
+		ldns_rr_list *copy = ldns_rr_list_clone(ldns_zone_rrs(zone));
+		ldns_rr *soa = ldns_zone_soa(zone) ? ldns_rr_clone(ldns_zone_soa(zone)) : NULL;
+
+		if ((*new_zone = ldns_zone_new()) != NULL) {
+			ldns_zone_set_soa(*new_zone, soa);
+			ldns_rr_list_deep_free(ldns_zone_rrs(*new_zone));
+			ldns_zone_set_rrs(*new_zone, copy);
+			soa = NULL;
+			copy = NULL;
+		}
+		if (soa != NULL)
+			ldns_rr_free(soa);
+		if (copy != NULL)
+			ldns_rr_list_deep_free(copy);
+		if (*new_zone == NULL || ldns_zone_rrs(*new_zone) == NULL ||
+		    zone_edit_apply(*new_zone, &edit) < 0) {
+			if (*new_zone != NULL)
+				ldns_zone_deep_free(*new_zone);
+			*new_zone = NULL;
+			rc = DNS_RCODE_SERVFAIL;
+			update_replay_amend(u, rc);
+		}
+	}
+	zone_edit_free(&edit);
 	return rc;
 }

@@ -34,6 +34,18 @@
 
 struct conf_tsig_key;
 struct update_ctx;
+struct zone_edit;
+
+/*
+ * Where update_run_edit reads the zone: the records at a name (pushed
+ * onto out as borrowed pointers, the SOA among the apex's; 0 or -1), and
+ * the SOA. Only the names a message names are read.
+ */
+struct update_source {
+	int		 (*name_rrs)(void *arg, const ldns_rdf *owner, ldns_rr_list *out);
+	const ldns_rr	*(*soa)(void *arg);
+	void		*arg;
+};
 
 #define UPDATE_REPLAY_MAX	1024
 
@@ -71,6 +83,18 @@ int			 update_replay_path(const char *zone_file, char *path, size_t len);
  */
 int			 update_replay_load(struct update_replay *r, const char *path,
 			    const char *origin, char *err, size_t errlen);
+/*
+ * Enter a signed UPDATE run before (from the journal) in r, or set the
+ * answer of one already there.
+ */
+void			 update_replay_note(struct update_replay *r, uint64_t time_signed,
+			    const uint8_t *mac, size_t mac_len, int rcode);
+/*
+ * What the replay cache learned from u (its Time Signed, MAC and final
+ * answer), for the journal: 1, or 0 when u taught it nothing.
+ */
+int			 update_replay_fact(const struct update_ctx *u, uint64_t *time_signed,
+			    uint8_t *mac, size_t *mac_len, int *rcode);
 /* checkconf: does the replay cache beside zone_file load? As update_replay_load. */
 int			 update_replay_check(const char *zone_file, const char *origin,
 			    char *err, size_t errlen);
@@ -103,6 +127,14 @@ struct update_ctx	*update_begin(const uint8_t *wire, size_t len,
  */
 int			 update_run(struct update_ctx *u, const ldns_zone *zone,
 			    const char *origin, ldns_zone **new_zone);
+/*
+ * As update_run, reading the zone from src, name by name: on NOERROR
+ * with a change, edit holds every name it changes with all its records
+ * afterwards, the apex (with the new SOA) always among them; otherwise
+ * edit is empty. The caller frees it (zone_edit_free).
+ */
+int			 update_run_edit(struct update_ctx *u, const struct update_source *src,
+			    const char *origin, struct zone_edit *edit);
 /*
  * The caller answers rcode instead (it could not keep or apply the
  * change): a repeat of the message gets that answer too.

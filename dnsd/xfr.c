@@ -76,12 +76,30 @@ xfr_zone_create(ldns_zone *z)
 	return zh;
 }
 
+struct xfr_zone *
+xfr_zone_view(ldns_zone *view, void (*release)(void *), void *arg)
+{
+	struct xfr_zone *zh = xfr_zone_create(view);
+
+	if (zh != NULL) {
+		zh->release = release;
+		zh->arg = arg;
+	}
+	return zh;
+}
+
 void
 xfr_zone_release(struct xfr_zone *zh)
 {
 	if (zh == NULL || --zh->refs > 0)
 		return;
-	ldns_zone_deep_free(zh->zone);
+	if (zh->release != NULL) {
+		/* The records are another's: only the list goes. */
+		ldns_zone_set_soa(zh->zone, NULL);
+		ldns_zone_free(zh->zone);
+		zh->release(zh->arg);
+	} else
+		ldns_zone_deep_free(zh->zone);
 	free(zh);
 }
 
@@ -579,7 +597,7 @@ xfr_answer(const uint8_t *wire, size_t len, const struct sockaddr *peer,
     const struct conf_dns *dns, struct xfr_msgs *out)
 {
 	/* Never freed through this reference: the caller keeps the zone. */
-	struct xfr_zone zh = { (ldns_zone *)(uintptr_t)zone, 1 };
+	struct xfr_zone zh = { (ldns_zone *)(uintptr_t)zone, 1, NULL, NULL };
 	struct xfr_stream *s;
 	uint8_t *m;
 	size_t n;
@@ -798,20 +816,16 @@ done:
 	return rc;
 }
 
-void
-xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
-    const ldns_rr_list *touched)
+/*
+ * Put change c (the journal's now) at the end of the journal, zone_rrs
+ * the records of the zone it leads to.
+ */
+static void
+xfr_journal_push(struct xfr_journal *j, struct xfr_change *c, size_t zone_rrs)
 {
-	struct xfr_change *c;
-	uint32_t from, to;
-	size_t keep;
+	uint32_t	from = xfr_soa_serial(c->from_soa), to = xfr_soa_serial(c->to_soa);
+	size_t		keep;
 
-	if (ldns_zone_soa(old) == NULL || ldns_zone_soa(new) == NULL) {
-		xfr_journal_clear(j);
-		return;
-	}
-	from = zone_serial(old);
-	to = zone_serial(new);
 	/*
 	 * IXFR can only describe a step forward that continues the journal.
 	 * A serial moved back starts it over (clients that are behind get the
@@ -821,21 +835,17 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	if ((int32_t)(to - from) < 0 || (j->n > 0 && xfr_soa_serial(
 	    j->change[(j->first + j->n - 1) % XFR_JOURNAL_MAX]->to_soa) != from)) {
 		xfr_journal_clear(j);
-		if ((int32_t)(to - from) < 0)
-			return;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL || xfr_diff(old, new, touched, c) < 0) {
-		if (c != NULL)
+		if ((int32_t)(to - from) < 0) {
 			xfr_change_free(c);
-		xfr_journal_clear(j);
-		return;
+			return;
+		}
 	}
 	c->refs = 1;
 	if (to == from) {
 		int same = ldns_rr_list_rr_count(c->removed) == 0 &&
 		    ldns_rr_list_rr_count(c->added) == 0 &&
-		    ldns_rr_compare(ldns_zone_soa(old), ldns_zone_soa(new)) == 0 &&
-		    ldns_rr_ttl(ldns_zone_soa(old)) == ldns_rr_ttl(ldns_zone_soa(new));
+		    ldns_rr_compare(c->from_soa, c->to_soa) == 0 &&
+		    ldns_rr_ttl(c->from_soa) == ldns_rr_ttl(c->to_soa);
 
 		xfr_change_free(c);
 		if (!same)
@@ -848,7 +858,7 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	j->n++;
 	j->rrs += xfr_change_size(c);
 	/* No point in changes that outweigh the zone: past that, send it all. */
-	keep = ldns_rr_list_rr_count(ldns_zone_rrs(new));
+	keep = zone_rrs;
 	if (keep < XFR_JOURNAL_MIN_RRS)
 		keep = XFR_JOURNAL_MIN_RRS;
 	while (j->n > 0 && j->rrs > keep)
@@ -860,4 +870,47 @@ xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone 
 	 */
 	while (j->n > 0 && (int32_t)(to - xfr_soa_serial(j->change[j->first]->from_soa)) <= 0)
 		xfr_journal_drop_oldest(j);
+}
+
+void
+xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
+    const ldns_rr_list *touched)
+{
+	struct xfr_change *c;
+
+	if (ldns_zone_soa(old) == NULL || ldns_zone_soa(new) == NULL) {
+		xfr_journal_clear(j);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || xfr_diff(old, new, touched, c) < 0) {
+		if (c != NULL)
+			xfr_change_free(c);
+		xfr_journal_clear(j);
+		return;
+	}
+	xfr_journal_push(j, c, ldns_rr_list_rr_count(ldns_zone_rrs(new)));
+}
+
+void
+xfr_journal_add(struct xfr_journal *j, ldns_rr *from_soa, ldns_rr *to_soa,
+    ldns_rr_list *removed, ldns_rr_list *added, size_t zone_rrs)
+{
+	struct xfr_change *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || from_soa == NULL || to_soa == NULL || removed == NULL || added == NULL) {
+		free(c);
+		if (from_soa)
+			ldns_rr_free(from_soa);
+		if (to_soa)
+			ldns_rr_free(to_soa);
+		ldns_rr_list_deep_free(removed);
+		ldns_rr_list_deep_free(added);
+		xfr_journal_clear(j);
+		return;
+	}
+	c->from_soa = from_soa;
+	c->to_soa = to_soa;
+	c->removed = removed;
+	c->added = added;
+	xfr_journal_push(j, c, zone_rrs);
 }

@@ -41,8 +41,8 @@ struct xfr_msgs {
 };
 
 /*
- * The last changes of the served zone, in memory only (after a restart,
- * clients that are behind get the whole zone). Bounded: at most
+ * The last changes of the served zone (the server fills it again from
+ * its durable journal after a restart). Bounded: at most
  * XFR_JOURNAL_MAX changes, holding at most as many records as the zone
  * (or XFR_JOURNAL_MIN_RRS, when the zone is smaller); the oldest go first.
  * An IXFR gets the changes only when they are shorter than the zone.
@@ -70,6 +70,12 @@ struct xfr_journal {
 void	xfr_journal_record(struct xfr_journal *j, const ldns_zone *old,
 	    const ldns_zone *new, const ldns_rr_list *touched);
 void	xfr_journal_clear(struct xfr_journal *j);
+/*
+ * The same, for a change already worked out (taken, freed on failure);
+ * zone_rrs: the records of the zone it leads to.
+ */
+void	xfr_journal_add(struct xfr_journal *j, ldns_rr *from_soa, ldns_rr *to_soa,
+	    ldns_rr_list *removed, ldns_rr_list *added, size_t zone_rrs);
 
 /*
  * A zone shared by the server and the transfers still reading it: the
@@ -78,10 +84,17 @@ void	xfr_journal_clear(struct xfr_journal *j);
 struct xfr_zone {
 	ldns_zone	*zone;
 	unsigned	 refs;
+	void		(*release)(void *);	/* NULL: the zone is ours, freed deeply */
+	void		*arg;
 };
 
 /* A zone with one reference, the caller's; NULL when out of memory. */
 struct xfr_zone	*xfr_zone_create(ldns_zone *z);
+/*
+ * A zone whose records belong to someone else: with the last reference
+ * only the zone and its list are freed, then release(arg) is called.
+ */
+struct xfr_zone	*xfr_zone_view(ldns_zone *view, void (*release)(void *), void *arg);
 void		 xfr_zone_release(struct xfr_zone *zh);
 
 struct xfr_stream;

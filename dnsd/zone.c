@@ -358,24 +358,10 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 	}
 	for (i = 0; i < n; i++) {
 		ldns_rr		*rr = ldns_rr_list_rr(rrs, i);
-		const ldns_rdf	*owner = ldns_rr_owner(rr);
 		ldns_rr_type	 type = ldns_rr_get_type(rr);
-		const char	*why = NULL;
+		const char	*why = type == LDNS_RR_TYPE_SOA ? "a second SOA record" :
+			    zone_rr_why(rr, apex);
 
-		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
-			why = "only class IN is served";
-		else if (!rdf_is_below(owner, apex))
-			why = "name is outside the zone";
-		else if (type == LDNS_RR_TYPE_SOA)
-			why = "a second SOA record";
-		else if (ldns_dname_is_wildcard(owner))
-			why = "wildcard names are not supported";
-		else if (type == LDNS_RR_TYPE_NS && ldns_dname_compare(owner, apex) != 0)
-			why = "delegations are not supported";
-		else if (type == LDNS_RR_TYPE_DNAME)
-			why = "DNAME records are not supported";
-		else if (type == LDNS_RR_TYPE_CNAME && ldns_dname_compare(owner, apex) == 0)
-			why = "a CNAME cannot be at the zone apex";
 		if (why == NULL && type == LDNS_RR_TYPE_NS)
 			apex_ns++;
 		if (why == NULL && type == LDNS_RR_TYPE_CNAME) {
@@ -1635,4 +1621,148 @@ zone_name_eq(const ldns_rdf *a, const ldns_rdf *b)
 {
 	return dns_name_equal(ldns_rdf_data(a), ldns_rdf_size(a), ldns_rdf_data(b),
 	    ldns_rdf_size(b));
+}
+
+const char *
+zone_rr_why(const ldns_rr *rr, const ldns_rdf *apex)
+{
+	const ldns_rdf	*owner = ldns_rr_owner(rr);
+	ldns_rr_type	 type = ldns_rr_get_type(rr);
+
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+		return "only class IN is served";
+	if (!rdf_is_below(owner, apex))
+		return "name is outside the zone";
+	if (type == LDNS_RR_TYPE_SOA && !zone_name_eq(owner, apex))
+		return "a SOA record away from the zone apex";
+	if (ldns_dname_is_wildcard(owner))
+		return "wildcard names are not supported";
+	if (type == LDNS_RR_TYPE_NS && !zone_name_eq(owner, apex))
+		return "delegations are not supported";
+	if (type == LDNS_RR_TYPE_DNAME)
+		return "DNAME records are not supported";
+	if (type == LDNS_RR_TYPE_CNAME && zone_name_eq(owner, apex))
+		return "a CNAME cannot be at the zone apex";
+	return NULL;
+}
+
+/* ---- changes ---- */
+
+int
+zone_edit_add(struct zone_edit *e, const ldns_rdf *owner, ldns_rr_list *rrs)
+{
+	ldns_rdf *copy;
+
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 8;
+		struct zone_edit_name *p = realloc(e->names, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		e->names = p;
+		e->cap = cap;
+	}
+	if ((copy = ldns_rdf_clone(owner)) == NULL)
+		return -1;
+	e->names[e->n].owner = copy;
+	e->names[e->n++].rrs = rrs;
+	return 0;
+}
+
+void
+zone_edit_free(struct zone_edit *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		ldns_rdf_deep_free(e->names[i].owner);
+		ldns_rr_list_deep_free(e->names[i].rrs);
+	}
+	free(e->names);
+	memset(e, 0, sizeof(*e));
+}
+
+static size_t
+zone_name_hash(const ldns_rdf *name)
+{
+	const uint8_t	*d = ldns_rdf_data(name);
+	size_t		 h = 2166136261u;
+
+	for (size_t i = 0; i < ldns_rdf_size(name); i++)
+		h = (h ^ dns_lower(d[i])) * 16777619u;
+	return h;
+}
+
+/* The edit's names, hashed: index + 1 in names, 0 = empty. */
+struct edit_index {
+	size_t	*slot;
+	size_t	 mask;
+};
+
+static int
+zone_edit_names(const struct zone_edit *edit, const struct edit_index *ix, const ldns_rdf *owner)
+{
+	size_t i = zone_name_hash(owner) & ix->mask;
+
+	for (; ix->slot[i] != 0; i = (i + 1) & ix->mask)
+		if (zone_name_eq(edit->names[ix->slot[i] - 1].owner, owner))
+			return 1;
+	return 0;
+}
+
+int
+zone_edit_apply(ldns_zone *z, const struct zone_edit *edit)
+{
+	ldns_rr_list	*keep = ldns_rr_list_new(), *old = ldns_zone_rrs(z);
+	struct edit_index ix;
+	size_t		 i, k, size = 16;
+
+	while (size < edit->n * 2)
+		size *= 2;
+	ix.mask = size - 1;
+	if (keep == NULL || (ix.slot = calloc(size, sizeof(*ix.slot))) == NULL) {
+		ldns_rr_list_free(keep);
+		return -1;
+	}
+	for (i = 0; i < edit->n; i++) {
+		for (k = zone_name_hash(edit->names[i].owner) & ix.mask; ix.slot[k] != 0;
+		    k = (k + 1) & ix.mask)
+			;
+		ix.slot[k] = i + 1;
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(old); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(old, i);
+
+		if (zone_edit_names(edit, &ix, ldns_rr_owner(rr)))
+			ldns_rr_free(rr);
+		else if (!ldns_rr_list_push_rr(keep, rr))
+			goto fail;
+	}
+	if (ldns_zone_soa(z) != NULL && zone_edit_names(edit, &ix, ldns_rr_owner(ldns_zone_soa(z)))) {
+		ldns_rr_free(ldns_zone_soa(z));
+		ldns_zone_set_soa(z, NULL);
+	}
+	for (i = 0; i < edit->n; i++)
+		for (k = 0; k < ldns_rr_list_rr_count(edit->names[i].rrs); k++) {
+			ldns_rr *c = ldns_rr_clone(ldns_rr_list_rr(edit->names[i].rrs, k));
+
+			if (c == NULL)
+				goto fail;
+			if (ldns_rr_get_type(c) == LDNS_RR_TYPE_SOA && ldns_zone_soa(z) == NULL)
+				ldns_zone_set_soa(z, c);
+			else if (!ldns_rr_list_push_rr(keep, c)) {
+				ldns_rr_free(c);
+				goto fail;
+			}
+		}
+	ldns_rr_list_free(old);
+	ldns_zone_set_rrs(z, keep);
+	free(ix.slot);
+	return 0;
+fail:
+	free(ix.slot);
+	/* Out of memory half-way: what is left is a zone no one should serve. */
+	ldns_rr_list_deep_free(keep);
+	ldns_rr_list_set_rr_count(old, 0);
+	return -1;
 }

@@ -52,6 +52,32 @@ uint32_t	 zone_negative_ttl(const ldns_rr *soa);
  */
 int		 zone_negative_ttl_check(const ldns_zone *z, const char *path,
 		    uint32_t limit, char *msg, size_t msglen);
+/*
+ * A change to a zone: for each name it touches, every record the name
+ * holds afterwards (an empty list: the name is gone). The SOA is a record
+ * of the apex like the others. The edit owns its names and records.
+ */
+struct zone_edit {
+	struct zone_edit_name {
+		ldns_rdf	*owner;
+		ldns_rr_list	*rrs;
+	}		*names;
+	size_t		 n, cap;
+};
+
+/* Add a name with its records (rrs taken, owner copied); 0, or -1 out of memory. */
+int		 zone_edit_add(struct zone_edit *e, const ldns_rdf *owner, ldns_rr_list *rrs);
+void		 zone_edit_free(struct zone_edit *e);
+/*
+ * Apply edit to z in place (a copy for tools and tests; the server
+ * applies changes to its snapshot). 0, or -1 out of memory.
+ */
+int		 zone_edit_apply(ldns_zone *z, const struct zone_edit *edit);
+/*
+ * Why rr may not be in the zone of apex (class, outside, a second SOA,
+ * wildcard, delegation, DNAME, CNAME at the apex), or NULL when it may.
+ */
+const char	*zone_rr_why(const ldns_rr *rr, const ldns_rdf *apex);
 /* Two names in wire form, equal ignoring ASCII case (a cheap ldns_dname_compare() == 0). */
 int		 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b);
 

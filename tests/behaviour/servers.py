@@ -436,6 +436,20 @@ class Redisfo(DnsClient):
     def log(self):
         return _read_log(self.log_path)
 
+    def zone_file_text(self, needle, timeout=5.0):
+        """The zone file once it holds needle: the server writes it from its
+        journal about a second after the last change (or fails the test)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                text = self.zone_path.read_text()
+            except FileNotFoundError:
+                text = ""
+            if needle in text or time.monotonic() > deadline:
+                assert needle in text, "%s not in the zone file after %.0f s" % (needle, timeout)
+                return text
+            time.sleep(0.05)
+
     # -- the update key
 
     def tsig_key(self, name=None, secret=None):

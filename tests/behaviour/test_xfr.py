@@ -316,8 +316,8 @@ def test_reload_of_an_edited_zone_is_a_change_too(tmp_path, procs):
     assert ixfr_records(s, 41) == incremental
     # A reload that changes nothing keeps the journal.
     s.signal(signal.SIGHUP)
-    wait_until(lambda: s.log().count("serving svc.test. serial 50") == 2,
-                       what="the second reload to be done")
+    wait_until(lambda: "still serving serial 50" in s.log(),
+               what="the second reload to be done")
     assert ixfr_records(s, 41) == incremental
     s.write_zone(text.replace("127.0.0.9", "127.0.0.10"))
     s.signal(signal.SIGHUP)

@@ -94,7 +94,7 @@ def update(srv, build, tcp=False):
 
 def wait_reloaded(srv, before):
     """After a SIGHUP: the new zone served, or the refusal logged."""
-    wait_until(lambda: re.search(r"serving svc\.test\. serial|reload refused",
+    wait_until(lambda: re.search(r"serving svc\.test\. serial|still serving serial|reload refused",
                                  srv.log()[before:]),
                timeout=10, what="the reload to finish:\n" + srv.log()[before:])
     return srv.log()[before:]
