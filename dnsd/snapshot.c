@@ -78,6 +78,7 @@ struct rrset {
 struct build {
 	struct snapshot		 *snap;
 	struct arena_chunk	**arena;	/* where bodies and type tables go */
+	size_t			  chunk;	/* in chunks of this many bytes */
 	size_t			 *bytes;
 	uint8_t			 *scratch;	/* where an answer is written, SCRATCH_MAX */
 	const ldns_rr		 *soa;
@@ -644,7 +645,7 @@ answer_finish(struct build *b, struct answer *ans, struct writer *w, size_t len_
 
 	if (w->failed || b->failed || w->len > 65535 - 512)
 		return -1;
-	if ((body = arena_alloc(b->arena, b->bytes, ARENA_SMALL, w->len ? w->len : 1, 1)) == NULL)
+	if ((body = arena_alloc(b->arena, b->bytes, b->chunk, w->len ? w->len : 1, 1)) == NULL)
 		return -1;
 	memcpy(body, w->buf, w->len);
 	ans->body = body;
@@ -771,7 +772,7 @@ entry_build(struct build *b, struct name_entry *ne)
 			cur_len = rdf_name_lc(ldns_rr_rdf(next->rr[0], 0), cur);
 		}
 	}
-	ne->types = arena_alloc(b->arena, b->bytes, ARENA_SMALL,
+	ne->types = arena_alloc(b->arena, b->bytes, b->chunk,
 	    (ne->nsets + nchain + (cname != NULL) + 1) * sizeof(*ne->types), 8);
 	if (ne->types == NULL)
 		return -1;
@@ -822,6 +823,7 @@ version_build_negative(struct build *b)
 	snap->serial = ldns_rdf2native_int32(ldns_rr_rdf(snap->soa_rr, 2));
 	b->self = NULL;
 	b->arena = &snap->arena;
+	b->chunk = ARENA_SMALL;
 	return answer_build_negative(b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
 	    answer_build_negative(b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
 	    answer_build(b, snap->apex, snap->apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ? -1 : 0;
@@ -1419,6 +1421,7 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 	if (version_build_negative(&b) == -1)
 		goto oom;
 	b.arena = &base->arena;
+	b.chunk = ARENA_CHUNK;
 	for (i = 0; i < snap->nnames; i++)
 		if (entry_build(&b, &base->entries[i]) == -1)
 			goto oom;
@@ -1783,6 +1786,7 @@ snapshot_apply(struct snapshot *old, struct zone_edit *edit, ldns_rr_list **remo
 		if ((e = version_own(s, (size_t)at, NULL)) == NULL)
 			goto oom;
 		b.arena = &e->arena;
+		b.chunk = ARENA_SMALL;
 		if (entry_build(&b, e) == -1)
 			goto oom;
 	}
