@@ -72,9 +72,9 @@ struct journal	*journal_open(const char *path, const char *origin, off_t end,
 		    char *err, size_t errlen);
 /*
  * Append one record and make it durable (one write, one fdatasync) before
- * returning. The record is checked first to read back as journal_read
- * reads it, and a change's from-serial to follow the to-serial of the last
- * change appended through j. Returns the offset the record starts at, or
+ * returning (a change's NULL list is an empty one). The record is checked
+ * first to read back as journal_read reads it, and a change's from-serial
+ * to follow the to-serial of the last change appended through j. Returns the offset the record starts at, or
  * -1 with err; on failure the file is cut back to where it was. If even
  * that fails, every later append and compaction through j fails too: the
  * file's tail is unknown until it is read again.

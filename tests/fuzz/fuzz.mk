@@ -13,7 +13,7 @@
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_QUICK_SECONDS ?= 3
-FUZZ_TARGETS	:= query tsig update xfr zone dnsclient conf
+FUZZ_TARGETS	:= query tsig update xfr zone dnsclient conf journal
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LDLIBS	= $(LDLIBS)

@@ -141,6 +141,59 @@ r.svc.test. IN TXT "semi;colon" "back\\\\slash" "\\065\\066"
 """,
 }
 
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82f63b78 if crc & 1 else crc >> 1
+    return crc ^ 0xffffffff
+
+
+def journal_header(origin="svc.test."):
+    """dnsd/journal.c: magic, version 1, the origin in wire form, CRC-32C."""
+    head = b"RFDNSJNL" + struct.pack("!HH", 1, len(name(origin))) + name(origin)
+    return head + struct.pack("!I", crc32c(head))
+
+
+def journal_record(replay=None, change=None):
+    """replay: (time signed, rcode, MAC); change: (serial, removed, added)."""
+    payload = bytes([(1 if replay else 0) | (2 if change else 0)])
+    if replay:
+        t, rcode, mac = replay
+        payload += struct.pack("!HIHB", t >> 32, t & 0xffffffff, rcode, len(mac)) + mac
+    if change:
+        serial, removed, added = change
+        payload += rr("svc.test.", T_SOA, C_IN, 3600, soa_rdata(serial))
+        payload += rr("svc.test.", T_SOA, C_IN, 3600, soa_rdata(serial + 1))
+        payload += struct.pack("!I", len(removed)) + b"".join(removed)
+        payload += struct.pack("!I", len(added)) + b"".join(added)
+    length = struct.pack("!I", len(payload))
+    return length + struct.pack("!II", crc32c(length), crc32c(payload)) + payload
+
+
+JOURNAL_SWITCH = journal_record(
+    (1764460800, 0, b"\x11" * 32),
+    (100, [rr("redis.svc.test.", T_A, C_IN, 5, a("127.0.0.2"))],
+     [rr("redis.svc.test.", T_A, C_IN, 5, a("127.0.0.3")),
+      rr("_redisfo.redis.svc.test.", T_TXT, C_IN, 5, b"\x0fprimary=r2 ep=2")]))
+
+JOURNALS = {
+    "empty": journal_header(),
+    "replay-only": journal_header() + journal_record((1764460800, 9, b"\xab" * 64)),
+    "change-only": journal_header() + journal_record(None, (
+        7, [], [rr("new.svc.test.", T_AAAA, C_IN, 60, bytes(15) + b"\1"),
+                rr("_svc._tcp.svc.test.", T_SRV, C_IN, 60,
+                   struct.pack("!HHH", 0, 5, 6379) + name("redis.svc.test."))])),
+    "both-chain": journal_header() + JOURNAL_SWITCH + journal_record(
+        (1764460801, 0, b"\x22" * 32),
+        (101, [rr("redis.svc.test.", T_A, C_IN, 5, a("127.0.0.3"))],
+         [rr("redis.svc.test.", T_A, C_IN, 5, a("127.0.0.2"))])) +
+        journal_record((1764460802, 5, b"")),
+    "torn-tail": journal_header() + JOURNAL_SWITCH + JOURNAL_SWITCH[:-7],
+}
+
+
 CONF = b"""dns = {
   listen = [ "127.0.0.1:5353", "[::1]:5353" ];
   zone = "svc.test.";
@@ -240,6 +293,10 @@ def main():
             "update-notauth-signed": b"\5" + header(0, 0xa809, 1, 0, 0, 1) +
                 question("svc.test.", T_SOA) + tsig(b"", error=16),
         },
+        # journal: mode byte (bit 0: the fuzzer fixes the checksums), a
+        # journal of svc.test. (dnsd/journal.c).
+        "journal": dict([(k, b"\0" + v) for k, v in JOURNALS.items()] +
+                        [("fix-" + k, b"\1" + v) for k, v in JOURNALS.items()]),
         # conf: the text of a config file.
         "conf": {"sample": CONF, "minimal": CONF_MIN,
                  "bad-key": CONF_MIN.replace(b"zone_file", b"zone_fiel")},
