@@ -374,6 +374,7 @@ struct snap_base {
 	ldns_zone		*zone;		/* NULL: the caller's */
 	struct dep		**deps;
 	size_t			 deps_mask;
+	struct arena_chunk	*dep_arena;	/* the deps, freed with the base */
 };
 
 static uint32_t
@@ -395,7 +396,7 @@ name_same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* Note that the answers of b->self read name; 0, or -1 out of memory. */
+/* Note that the answers of b->self read name (b->failed when out of memory). */
 static void
 dep_note(struct build *b, const uint8_t *name, size_t len)
 {
@@ -407,7 +408,8 @@ dep_note(struct build *b, const uint8_t *name, size_t len)
 		if (d->hash == h && name_same(d->names, d->len, name, len) &&
 		    name_same(d->names + d->len, d->dep_len, b->self, b->self_len))
 			return;
-	if ((d = malloc(sizeof(*d) + len + b->self_len)) == NULL) {
+	if ((d = arena_alloc(&base->dep_arena, NULL, ARENA_CHUNK, sizeof(*d) + len + b->self_len,
+	    8)) == NULL) {
 		b->failed = 1;
 		return;
 	}
@@ -423,15 +425,8 @@ dep_note(struct build *b, const uint8_t *name, size_t len)
 static void
 base_free(struct snap_base *base)
 {
-	size_t		 i;
-	struct dep	*d, *next;
-
-	for (i = 0; base->deps != NULL && i <= base->deps_mask; i++)
-		for (d = base->deps[i]; d != NULL; d = next) {
-			next = d->next;
-			free(d);
-		}
 	free(base->deps);
+	arena_free(base->dep_arena);
 	arena_free(base->arena);
 	free(base->owners);
 	free(base->entries);
