@@ -987,33 +987,47 @@ entry_new(struct snapshot *s, const uint8_t *name, size_t len)
 	return e;
 }
 
-static int
-rr_type_cmp(const void *a, const void *b)
-{
-	uint16_t x = ldns_rr_get_type(*(ldns_rr *const *)a);
-	uint16_t y = ldns_rr_get_type(*(ldns_rr *const *)b);
+static int rr_rdata_cmp(const ldns_rr *, const ldns_rr *);
 
-	return (int)x - (int)y;
+/* Type, then data: the order the sets of a loaded zone have. */
+static int
+rr_type_data_cmp(const void *a, const void *b)
+{
+	const ldns_rr	*x = *(ldns_rr *const *)a, *y = *(ldns_rr *const *)b;
+
+	if (ldns_rr_get_type(x) != ldns_rr_get_type(y))
+		return (int)ldns_rr_get_type(x) - (int)ldns_rr_get_type(y);
+	return rr_rdata_cmp(x, y);
 }
 
-/* Give e the records rr[0..n) (now e's), grouped into sets by type. */
+/*
+ * Give e the records rr[0..n) (now e's, freed here when the same as
+ * another), grouped into sets by type as a loaded zone's are.
+ */
 static int
 entry_set_records(struct name_entry *e, ldns_rr **rr, size_t n)
 {
 	ldns_rr	**mine;
-	size_t	  i, k, nsets = 0;
+	size_t	  i, k, kept = 0;
 
 	if (n == 0)
 		return 0;
-	if ((mine = arena_alloc(&e->arena, NULL, ARENA_SMALL, n * sizeof(*mine), 8)) == NULL)
+	/* Room for a set per record: nothing can fail once records are freed. */
+	if ((mine = arena_alloc(&e->arena, NULL, ARENA_SMALL, n * sizeof(*mine), 8)) == NULL ||
+	    (e->sets = arena_alloc(&e->arena, NULL, ARENA_SMALL, n * sizeof(*e->sets), 8)) == NULL)
 		return -1;
 	memcpy(mine, rr, n * sizeof(*mine));
-	qsort(mine, n, sizeof(*mine), rr_type_cmp);
-	for (i = 0; i < n; i++)
-		nsets += i == 0 || ldns_rr_get_type(mine[i]) != ldns_rr_get_type(mine[i - 1]);
-	if ((e->sets = arena_alloc(&e->arena, NULL, ARENA_SMALL, nsets * sizeof(*e->sets),
-	    8)) == NULL)
-		return -1;
+	qsort(mine, n, sizeof(*mine), rr_type_data_cmp);
+	for (i = 0; i < n; i++) {
+		if (kept > 0 && rr_type_data_cmp(&mine[kept - 1], &mine[i]) == 0) {
+			if (ldns_rr_ttl(mine[i]) < ldns_rr_ttl(mine[kept - 1]))
+				ldns_rr_set_ttl(mine[kept - 1], ldns_rr_ttl(mine[i]));
+			ldns_rr_free(mine[i]);
+			continue;
+		}
+		mine[kept++] = mine[i];
+	}
+	n = kept;
 	for (i = 0; i < n; i = k) {
 		struct zset *z = &e->sets[e->nsets++];
 
@@ -1694,9 +1708,11 @@ version_edit_name(struct snapshot *s, struct zone_edit_name *en, struct namelist
 			entry_free(e);
 		goto fail;
 	}
-	/* The records are the entry's now, not the edit's. */
+	/* The records are the entry's now, not the edit's (the same twice: one). */
 	ldns_rr_list_set_rr_count(en->rrs, 0);
 	free(v);
+	for (i = 0, n = 0; i < e->nsets; i++)
+		n += e->sets[i].n;
 	s->nrrs = s->nrrs - had + n;
 	if (cur != NULL) {
 		e->children = cur->children;
