@@ -2,18 +2,18 @@
  * update.h - RFC 2136 UPDATE, authenticated by RFC 8945 TSIG.
  *
  * Runs in the server's control thread only. It never touches the served
- * snapshot or the zone file: it computes a new zone from the current one,
- * and the server persists it, swaps the snapshot, and only then sends the
- * reply (so an acknowledged change is durable and visible).
+ * snapshot or the zone file: it reads the zone name by name (the names the
+ * message names, and the apex) and says what the change is; the server
+ * makes the next version from it, journals it, publishes it, and only
+ * then sends the reply (so an acknowledged change is durable and visible).
  *
  *	u = update_begin(wire, len, key, fudge_max, &replay, err, sizeof(err));   NULL: drop
  *	update_limit_negative_ttl(u, max);                     optional
- *	rcode = update_run(u, zone, origin, &new_zone);        new_zone only if changed
- *	if (replay.dirty) update_replay_save(&replay, path, ...): on failure drop
- *	    new_zone, rcode = SERVFAIL, update_replay_amend(u, rcode)
- *	... server persists new_zone; on failure rcode = SERVFAIL, amend, save ...
+ *	rcode = update_run_edit(u, &source, origin, &edit);    edit.n > 0: a change
+ *	... server applies and journals edit, with update_replay_fact(u, ...);
+ *	    on failure rcode = SERVFAIL, update_replay_amend(u, rcode) ...
  *	update_reply(u, rcode, &reply, &reply_len);            signed when the request was
- *	update_end(u);
+ *	zone_edit_free(&edit); update_end(u);
  *
  * Limits: at most 1000 prerequisite and update records (more: REFUSED).
  * Replays (RFC 8945 5.2.3): a signed UPDATE whose time is older than the
@@ -21,9 +21,10 @@
  * BADTIME, signed, with our time (so does a replay once a later-signed
  * UPDATE has run); one sent again while none signed later has run (a
  * retransmission, or two requests byte-identical because they were made
- * in the same second) gets its first answer again and changes nothing. What a replay check needs is the caller's (struct
- * update_replay, kept with the zone it was given for and saved beside its
- * file before any reply goes out), not this module's.
+ * in the same second) gets its first answer again and changes nothing. What
+ * a replay check needs is the caller's (struct update_replay, kept with the
+ * zone it was given for, journaled before any reply goes out and saved
+ * beside the zone file with it), not this module's.
  */
 #ifndef REDISFO_UPDATE_H
 #define REDISFO_UPDATE_H

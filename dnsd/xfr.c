@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "dnsd/tsig.h"
 #include "dnsd/wire.h"
+#include "dnsd/snapshot.h"
 #include "dnsd/xfr.h"
 #include "dnsd/zone.h"
 
@@ -646,119 +647,6 @@ xfr_msgs_free(struct xfr_msgs *m)
 
 /* ---- the journal of recent changes, for IXFR ---- */
 
-/*
- * A record in a form that sorts and compares: its canonical wire form
- * (RFC 4034 6.2: names in lower case) with the TTL zeroed, so that the
- * same record with another TTL is the same key.
- */
-struct xfr_key {
-	uint8_t		*b;
-	size_t		 len;
-	const ldns_rr	*rr;
-};
-
-static int
-xfr_key_cmp(const struct xfr_key *x, const struct xfr_key *y)
-{
-	int c = memcmp(x->b, y->b, x->len < y->len ? x->len : y->len);
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
-/* Sort order: by key, then the lowest TTL first. */
-static int
-xfr_key_sort(const void *a, const void *b)
-{
-	const struct xfr_key *x = a, *y = b;
-	int c = xfr_key_cmp(x, y);
-
-	if (c != 0)
-		return c;
-	return (ldns_rr_ttl(x->rr) > ldns_rr_ttl(y->rr)) - (ldns_rr_ttl(x->rr) < ldns_rr_ttl(y->rr));
-}
-
-static void
-xfr_keys_free(struct xfr_key *k, size_t n)
-{
-	for (size_t i = 0; k && i < n; i++)
-		free(k[i].b);
-	free(k);
-}
-
-/* Is rr's owner one of the owners in touched (NULL: every name is)? */
-static int
-xfr_touched(const ldns_rr *rr, const ldns_rr_list *touched)
-{
-	if (touched == NULL)
-		return 1;
-	for (size_t i = 0; i < ldns_rr_list_rr_count(touched); i++)
-		if (zone_name_eq(ldns_rr_owner(ldns_rr_list_rr(touched, i)), ldns_rr_owner(rr)))
-			return 1;
-	return 0;
-}
-
-/*
- * The zone's records but the SOA, only those at names in touched (NULL:
- * all), sorted, each once (a record written twice is served once); NULL
- * when out of memory.
- */
-static struct xfr_key *
-xfr_keys(const ldns_zone *z, const ldns_rr_list *touched, size_t *n)
-{
-	const ldns_rr_list *rrs = ldns_zone_rrs(z);
-	size_t total = rrs ? ldns_rr_list_rr_count(rrs) : 0, kept = 0;
-	struct xfr_key *k = calloc(total ? total : 1, sizeof(*k));
-
-	*n = 0;
-	if (k == NULL)
-		return NULL;
-	for (size_t i = 0; i < total; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
-		size_t ttl_at = ldns_rdf_size(ldns_rr_owner(rr)) + 4;
-		ldns_buffer *b;
-
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA || !xfr_touched(rr, touched))
-			continue;
-		if ((b = ldns_buffer_new(64)) == NULL ||
-		    ldns_rr2buffer_wire_canonical(b, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
-		    ldns_buffer_position(b) < ttl_at + 4) {
-			if (b)
-				ldns_buffer_free(b);
-			xfr_keys_free(k, *n);
-			return NULL;
-		}
-		k[*n].len = ldns_buffer_position(b);
-		k[*n].b = ldns_buffer_export(b);
-		k[*n].rr = rr;
-		memset(k[*n].b + ttl_at, 0, 4);
-		ldns_buffer_free(b);
-		(*n)++;
-	}
-	qsort(k, *n, sizeof(*k), xfr_key_sort);
-	for (size_t i = 0; i < *n; i++) {
-		if (kept > 0 && xfr_key_cmp(&k[kept - 1], &k[i]) == 0)
-			free(k[i].b);
-		else
-			k[kept++] = k[i];
-	}
-	*n = kept;
-	return k;
-}
-
-static int
-xfr_list_add(ldns_rr_list *l, const ldns_rr *rr)
-{
-	ldns_rr *c = ldns_rr_clone(rr);
-
-	if (c == NULL || !ldns_rr_list_push_rr(l, c)) {
-		ldns_rr_free(c);
-		return -1;
-	}
-	return 0;
-}
-
 /* The oldest change out of the journal (a stream still sending it keeps it). */
 static void
 xfr_journal_drop_oldest(struct xfr_journal *j)
@@ -778,42 +666,6 @@ xfr_journal_clear(struct xfr_journal *j)
 	while (j->n > 0)
 		xfr_journal_drop_oldest(j);
 	j->first = 0;
-}
-
-/*
- * What went from old to new: records removed and added, by a merge of the
- * sorted records at the names touched (NULL: the whole zones).
- */
-static int
-xfr_diff(const ldns_zone *old, const ldns_zone *new, const ldns_rr_list *touched,
-    struct xfr_change *c)
-{
-	size_t no = 0, nn = 0, i = 0, k = 0;
-	struct xfr_key *ko = xfr_keys(old, touched, &no), *kn = NULL;
-	int rc = -1;
-
-	if (ko == NULL || (kn = xfr_keys(new, touched, &nn)) == NULL ||
-	    (c->removed = ldns_rr_list_new()) == NULL || (c->added = ldns_rr_list_new()) == NULL ||
-	    (c->from_soa = ldns_rr_clone(ldns_zone_soa(old))) == NULL ||
-	    (c->to_soa = ldns_rr_clone(ldns_zone_soa(new))) == NULL)
-		goto done;
-	while (i < no || k < nn) {
-		int d = i == no ? 1 : k == nn ? -1 : xfr_key_cmp(&ko[i], &kn[k]);
-		/* The same record with a new TTL: removed, and added again. */
-		int ttl = d == 0 && ldns_rr_ttl(ko[i].rr) != ldns_rr_ttl(kn[k].rr);
-
-		if ((d < 0 || ttl) && xfr_list_add(c->removed, ko[i].rr) < 0)
-			goto done;
-		if ((d > 0 || ttl) && xfr_list_add(c->added, kn[k].rr) < 0)
-			goto done;
-		i += d <= 0;
-		k += d >= 0;
-	}
-	rc = 0;
-done:
-	xfr_keys_free(ko, no);
-	xfr_keys_free(kn, nn);
-	return rc;
 }
 
 /*
@@ -874,21 +726,21 @@ xfr_journal_push(struct xfr_journal *j, struct xfr_change *c, size_t zone_rrs)
 
 void
 xfr_journal_record(struct xfr_journal *j, const ldns_zone *old, const ldns_zone *new,
-    const ldns_rr_list *touched)
+    const char *origin)
 {
-	struct xfr_change *c;
+	struct snapshot	*a = NULL, *b = NULL;
+	ldns_rr_list	*removed = NULL, *added = NULL;
+	char		 err[256];
 
-	if (ldns_zone_soa(old) == NULL || ldns_zone_soa(new) == NULL) {
+	if ((a = snapshot_build(old, origin, err, sizeof(err))) == NULL ||
+	    (b = snapshot_build(new, origin, err, sizeof(err))) == NULL ||
+	    snapshot_diff(a, b, &removed, &added) == -1)
 		xfr_journal_clear(j);
-		return;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL || xfr_diff(old, new, touched, c) < 0) {
-		if (c != NULL)
-			xfr_change_free(c);
-		xfr_journal_clear(j);
-		return;
-	}
-	xfr_journal_push(j, c, ldns_rr_list_rr_count(ldns_zone_rrs(new)));
+	else
+		xfr_journal_add(j, ldns_rr_clone(a->soa_rr), ldns_rr_clone(b->soa_rr), removed,
+		    added, b->nrrs);
+	snapshot_free(a);
+	snapshot_free(b);
 }
 
 void

@@ -63,12 +63,12 @@ struct xfr_journal {
 };
 
 /*
- * Note that the served zone went from old to new (a zeroed journal is
- * empty). When touched is not NULL, the change was only at the owner names
- * of its records (an UPDATE's update section), and only those are compared.
+ * Note that the served zone (apex origin) went from old to new, whole
+ * zones compared (for tools and tests; the server knows its changes).
+ * A zeroed journal is empty.
  */
 void	xfr_journal_record(struct xfr_journal *j, const ldns_zone *old,
-	    const ldns_zone *new, const ldns_rr_list *touched);
+	    const ldns_zone *new, const char *origin);
 void	xfr_journal_clear(struct xfr_journal *j);
 /*
  * The same, for a change already worked out (taken, freed on failure);

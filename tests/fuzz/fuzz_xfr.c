@@ -65,8 +65,8 @@ setup(void)
 	v100 = zone_version(100, "127.0.0.2");
 	v101 = zone_version(101, "127.0.0.3");
 	zone = zone_version(102, "127.0.0.4");
-	xfr_journal_record(&journal, v100, v101, NULL);
-	xfr_journal_record(&journal, v101, zone, NULL);
+	xfr_journal_record(&journal, v100, v101, FUZZ_ORIGIN);
+	xfr_journal_record(&journal, v101, zone, FUZZ_ORIGIN);
 	if ((snap = snapshot_build(zone, FUZZ_ORIGIN, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_xfr: fixture: %s\n", err);
 		abort();
