@@ -1271,7 +1271,7 @@ load_empty_nonterminals(const struct load *l, size_t apex_len, size_t *count)
 		const uint8_t	*name = l->sets[i].owner;
 		size_t		 len = l->sets[i].owner_len, off = 0;
 
-		if (i > 0 && l->sets[i - 1].owner == name)
+		if (i > 0 && name_same(l->sets[i - 1].owner, l->sets[i - 1].owner_len, name, len))
 			continue;
 		while (name[off] != 0 && len - off > apex_len) {
 			off += 1 + name[off];
@@ -1369,8 +1369,10 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 	snap->bytes += l.names_len;
 	snap->nrrs = l.nrrs;
 	/* One entry per owner name, then the empty non-terminals above them. */
+	/* Sets are sorted by owner; equal owners need not be one copy of it. */
 	for (i = 0; i < l.nsets; i++)
-		nowners += i == 0 || l.sets[i].owner != l.sets[i - 1].owner;
+		nowners += i == 0 || !name_same(l.sets[i].owner, l.sets[i].owner_len,
+		    l.sets[i - 1].owner, l.sets[i - 1].owner_len);
 	if ((ents = load_empty_nonterminals(&l, snap->apex_len, &nents)) == NULL ||
 	    (base->entries = calloc(nowners + nents + 1, sizeof(*base->entries))) == NULL ||
 	    (base->sets = calloc(l.nsets + 1, sizeof(*base->sets))) == NULL ||
@@ -1387,7 +1389,8 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 	for (i = 0, k = 0; i < l.nsets; i = j, k++) {
 		struct name_entry *ne = &base->entries[k];
 
-		for (j = i + 1; j < l.nsets && l.sets[j].owner == l.sets[i].owner; j++)
+		for (j = i + 1; j < l.nsets && name_same(l.sets[j].owner, l.sets[j].owner_len,
+		    l.sets[i].owner, l.sets[i].owner_len); j++)
 			;
 		ne->name = l.sets[i].owner;
 		ne->name_len = l.sets[i].owner_len;

@@ -1150,13 +1150,29 @@ work_to_edit(struct update_work *w, struct zone_edit *edit)
 	return 0;
 }
 
-/* The name the CNAME at name points to, in the work or the zone; NULL: none. */
+/*
+ * The name the CNAME at name points to after the change: in the edit (the
+ * records of the names it changes are there, no longer in the work), the
+ * work, or the zone; NULL: none.
+ */
 static ldns_rdf *
-work_cname_target(const struct update_work *w, const ldns_rdf *name)
+work_cname_target(const struct update_work *w, const struct zone_edit *edit,
+    const ldns_rdf *name)
 {
 	ldns_rdf	*target = NULL;
 	ldns_rr_list	*l;
 
+	for (size_t i = 0; i < edit->n; i++) {
+		if (!zone_name_eq(edit->names[i].owner, name))
+			continue;
+		for (size_t k = 0; k < ldns_rr_list_rr_count(edit->names[i].rrs); k++) {
+			const ldns_rr *rr = ldns_rr_list_rr(edit->names[i].rrs, k);
+
+			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME)
+				return ldns_rdf_clone(ldns_rr_rdf(rr, 0));
+		}
+		return NULL;
+	}
 	if (work_loaded(w, name)) {
 		for (size_t j = work_head(w, name); j != 0; j = w->next[j - 1]) {
 			ldns_rr *z = work_at(w, j, name);
@@ -1215,7 +1231,7 @@ work_check(const struct update_work *w, const struct zone_edit *edit, char *why,
 		}
 		if (cname) {
 			/* A new loop goes through a changed name: walk from each. */
-			ldns_rdf *cur = work_cname_target(w, edit->names[i].owner), *next;
+			ldns_rdf *cur = work_cname_target(w, edit, edit->names[i].owner), *next;
 
 			for (size_t hops = 0; cur != NULL && hops < CNAME_WALK_MAX; hops++) {
 				if (zone_name_eq(cur, edit->names[i].owner)) {
@@ -1223,7 +1239,7 @@ work_check(const struct update_work *w, const struct zone_edit *edit, char *why,
 					snprintf(why, whylen, "a CNAME loop, no name on it has an answer");
 					return -1;
 				}
-				next = work_cname_target(w, cur);
+				next = work_cname_target(w, edit, cur);
 				ldns_rdf_deep_free(cur);
 				cur = next;
 			}

@@ -9,7 +9,10 @@
  *		so the prerequisites and updates are reached
  *	2	the server has no key; the message as it came
  * A zone an UPDATE produces is what the server writes and serves next, so
- * it must pass zone_check, compile to a snapshot, and go in the journal.
+ * it must pass zone_check, compile to a snapshot, and go in the journal;
+ * and the server's own way to it (the names the message names read from
+ * the served version, the next version made from them) must give the
+ * same records and names.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +32,7 @@ static ldns_zone *zone;
 static struct xfr_journal journal;
 
 static void
-check_new_zone(const ldns_zone *nz, struct update_ctx *u)
+check_new_zone(const ldns_zone *nz)
 {
 	struct snapshot	*snap;
 	char		 err[512];
@@ -50,6 +53,73 @@ check_new_zone(const ldns_zone *nz, struct update_ctx *u)
 	snapshot_free(snap);
 	xfr_journal_record(&journal, zone, nz, FUZZ_ORIGIN);
 	xfr_journal_clear(&journal);
+}
+
+static int
+src_name_rrs(void *ver, const ldns_rdf *owner, ldns_rr_list *out)
+{
+	return snapshot_name_rrs(ver, owner, out);
+}
+
+static const ldns_rr *
+src_soa(void *ver)
+{
+	return ((const struct snapshot *)ver)->soa_rr;
+}
+
+/* The same message the server's way: its next version holds nz's records. */
+static void
+check_server_path(const uint8_t *wire, size_t len, const struct conf_tsig_key *key,
+    const ldns_zone *nz)
+{
+	static struct snapshot		*base;
+	static struct update_replay	 replay;
+	struct update_source		 src;
+	struct update_ctx		*u;
+	struct zone_edit		 edit;
+	struct snapshot			*nv, *fresh;
+	ldns_rr_list			*removed, *added;
+	ldns_zone			*a, *b;
+	char				 err[512];
+	size_t				 i;
+
+	if (base == NULL && (base = snapshot_build(zone, FUZZ_ORIGIN, err, sizeof(err))) == NULL)
+		abort();
+	memset(&replay, 0, sizeof(replay));
+	if ((u = update_begin(wire, len, key, FUZZ_FUDGE_MAX, &replay, err, sizeof(err))) == NULL)
+		abort();
+	src.name_rrs = src_name_rrs;
+	src.soa = src_soa;
+	src.arg = base;
+	if (update_run_edit(u, &src, FUZZ_ORIGIN, &edit) != 0 || edit.n == 0 ||
+	    (nv = snapshot_apply(base, &edit, &removed, &added, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "the server's way to the change failed: %s\n", err);
+		abort();
+	}
+	zone_edit_free(&edit);
+	ldns_rr_list_deep_free(removed);
+	ldns_rr_list_deep_free(added);
+	update_end(u);
+	if ((fresh = snapshot_build(nz, FUZZ_ORIGIN, err, sizeof(err))) == NULL)
+		abort();
+	a = snapshot_zone_view(nv, 1);
+	b = snapshot_zone_view(fresh, 1);
+	if (a == NULL || b == NULL || nv->nnames != fresh->nnames ||
+	    ldns_rr_list_rr_count(ldns_zone_rrs(a)) != ldns_rr_list_rr_count(ldns_zone_rrs(b)) ||
+	    ldns_rr_compare(ldns_zone_soa(a), ldns_zone_soa(b)) != 0) {
+		fprintf(stderr, "the server's next version differs from the zone UPDATE made\n");
+		abort();
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(a)); i++)
+		if (ldns_rr_compare(ldns_rr_list_rr(ldns_zone_rrs(a), i),
+		    ldns_rr_list_rr(ldns_zone_rrs(b), i)) != 0) {
+			fprintf(stderr, "the server's next version differs at record %zu\n", i);
+			abort();
+		}
+	snapshot_zone_view_free(a);
+	snapshot_zone_view_free(b);
+	snapshot_free(fresh);
+	snapshot_free(nv);
 }
 
 int
@@ -95,7 +165,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)update_why(u);
 	if (nz != NULL) {
-		check_new_zone(nz, u);
+		check_new_zone(nz);
+		check_server_path(wire, len, &key, nz);
 		ldns_zone_deep_free(nz);
 	}
 	if (update_reply(u, rcode, &reply, &rlen) == 0) {

@@ -193,7 +193,8 @@ test_changes_answer_as_fresh_builds(void **state)
 	    "_redis._tcp.a 5 IN SRV 0 0 6379 a\n"
 	    "www 5 IN CNAME a\n"
 	    "deep.q.r 5 IN TXT \"x\"\n"
-	    "m 5 IN MX 10 a\n");
+	    "m 5 IN MX 10 a\n"
+	    "@ 30 IN MX 10 m\n");
 	struct snapshot	*v, *kept = NULL;
 	char		 err[256];
 	unsigned	 seed = 7;
