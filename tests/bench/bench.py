@@ -1123,7 +1123,6 @@ def switch_section(work):
     procs, servers = [], {}
     zones = (("sample", 0), ("huge", HUGE_SERVICES))
     res = {k: [] for k, _ in zones}
-    wall = {k: [] for k, _ in zones}
     try:
         master = None
         for n, h, p in nodes:
