@@ -470,8 +470,11 @@ class Redisfo(DnsClient):
 
     # -- process
 
-    def start(self, *opts, cmd=("serve",), timeout=10.0):
-        """Run `serve` (global options opts go before it) and wait for SOA."""
+    def start(self, *opts, cmd=("serve",), timeout=10.0, query_timeout=0.2, interval=0.05):
+        """Run `serve` (global options opts go before it) and wait for SOA,
+        asking every interval seconds and waiting query_timeout for each
+        answer (a query sent before the server listens is lost: tests that
+        restart it hundreds of times ask more often)."""
         logf = open(self.log_path, "ab")
         try:
             self.proc = _exec_retry(
@@ -486,12 +489,12 @@ class Redisfo(DnsClient):
             if self.proc.poll() is not None:
                 return "exited"
             try:
-                self.query(self.zone, "SOA", timeout=0.2, v6=self.start_v6)
+                self.query(self.zone, "SOA", timeout=query_timeout, v6=self.start_v6)
                 return True
             except (dns.exception.Timeout, OSError):
                 return False
         try:
-            wait_until(answers, timeout=timeout, interval=0.05,
+            wait_until(answers, timeout=timeout, interval=interval,
                        what="redisfo-dns to answer SOA on port %d" % self.port)
         except AssertionError as exc:
             self.stop()

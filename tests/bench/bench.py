@@ -40,7 +40,10 @@ BIG_SERVICES = 10000
 # stretches; the CPU time spent until then is printed beside it.
 HUGE_SERVICES = 100000
 HUGE_ROUNDS = int(os.environ.get("BENCH_HUGE_ROUNDS", "1" if QUICK else "3"))
-UPDATES = 10
+# UPDATE latency: this many signed UPDATEs per zone, idle and under load.
+UPDATES = int(os.environ.get("BENCH_UPDATES", "10" if QUICK else "15"))
+# Planned switches there and back, per zone (each way counts one).
+SWITCHES = int(os.environ.get("BENCH_SWITCHES", "2" if QUICK else "5"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = len(os.sched_getaffinity(0))
 # Server on the last core, load generator on the first: on 2 cores this
@@ -890,50 +893,38 @@ def rstr(t):
 
 # ---------------------------------------------------------------- UPDATE latency
 
-def update_latency(work, zone_file, qfile):
-    """Median time from sending an UPDATE (replace redis A) to the new
-    address in answers, while dnsperf loads the server."""
+def update_series(srv, keyring, dnsmod, net):
+    """UPDATES signed UPDATEs, each replacing redis A with an address of
+    net (a /16 of 127/8): ([reply ms], [new answer ms]), or an error
+    string. "reply" is the time to the NOERROR reply; "new answer" until a
+    UDP query sent after the UPDATE sees the new address."""
+    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    usock.connect(("127.0.0.1", srv.port))
+    usock.setblocking(False)
+    pr = Prober(srv.port)
     try:
-        import dns.message
-        import dns.rdatatype
-        import dns.tsig
-        import dns.tsigkeyring
-        import dns.update
-    except ImportError as e:
-        return "n/a: dnspython missing (%s)" % e
-    srv = Redisfo(work, zone_file)
-    load = None
-    usock = None
-    pr = None
-    try:
-        srv.start()
-        keyring = dns.tsigkeyring.from_text({srv.key_name: srv.key_secret})
-        load = start_proc(dnsperf_argv(srv.port, qfile, 60), LOAD_CPU, srv.dir / "dnsperf.log")
-        time.sleep(1.0)	# let dnsperf reach full speed
-        usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        usock.connect(("127.0.0.1", srv.port))
-        usock.setblocking(False)
-        pr = Prober(srv.port)
         seen_ms, reply_ms = [], []
         for i in range(UPDATES):
-            addr = "127.0.1.%d" % (i + 1)
+            addr = "%s.%d.%d" % (net, i // 250, i % 250 + 1)
             want = socket.inet_aton(addr)
-            u = dns.update.UpdateMessage(ZONE, keyring=keyring, keyname=srv.key_name,
-                                         keyalgorithm=dns.tsig.HMAC_SHA256)
+            u = dnsmod.update.UpdateMessage(ZONE, keyring=keyring, keyname=srv.key_name,
+                                            keyalgorithm=dnsmod.tsig.HMAC_SHA256)
             u.replace("redis", 5, "A", addr)
             wire = u.to_wire()
             t0 = time.monotonic()
             usock.send(wire)
             t_reply = t_seen = None
-            while time.monotonic() - t0 < 5.0 and (t_reply is None or t_seen is None):
+            while time.monotonic() - t0 < 10.0 and (t_reply is None or t_seen is None):
                 pr.send("redis.svc.test.", T_A)
                 r, _, _ = select.select([pr.sock, usock], [], [], 0.001)
                 now = time.monotonic()
                 if usock in r and t_reply is None:
                     msg = usock.recv(65535)
-                    rcode = struct.unpack("!H", msg[2:4])[0] & 0xF if len(msg) >= 4 else -1
+                    if len(msg) < 4 or msg[:2] != wire[:2]:
+                        continue
+                    rcode = msg[3] & 0xF
                     if rcode != 0:
-                        return "n/a: update refused (%s)" % RCODES.get(rcode, rcode)
+                        return "update refused (%s)" % RCODES.get(rcode, rcode)
                     t_reply = now
                 if pr.sock in r and t_seen is None:
                     for _qid, rcode, ans in pr.replies(0):
@@ -941,25 +932,274 @@ def update_latency(work, zone_file, qfile):
                             t_seen = now
                             break
             if t_reply is None:
-                return "n/a: no reply to the update within 5 s"
+                return "no reply to the update within 10 s"
             if t_seen is None:
-                return "n/a: update answered NOERROR, new address not served within 5 s"
+                return "update answered NOERROR, new address not served within 10 s"
             seen_ms.append((t_seen - t0) * 1000)
             reply_ms.append((t_reply - t0) * 1000)
-            time.sleep(0.2)
-        return ("median %.1f ms [%.1f-%.1f] over %d updates (UPDATE reply after %.1f ms median)" %
-                (statistics.median(seen_ms), min(seen_ms), max(seen_ms), UPDATES,
-                 statistics.median(reply_ms)))
-    except (RuntimeError, OSError) as e:
-        return "n/a: %s" % str(e).strip().splitlines()[0]
+            # let the replies to the last probes drain before the next one
+            pr.replies(0.05)
+        return reply_ms, seen_ms
     finally:
-        if pr:
-            pr.close()
-        if usock:
-            usock.close()
+        pr.close()
+        usock.close()
+
+
+def update_latency(work, zone_file, qfile):
+    """One server on zone_file: UPDATE latency idle, then while dnsperf
+    loads it. {"idle": (reply, seen), "load": (reply, seen)}, or an error
+    string."""
+    try:
+        import dns.tsig
+        import dns.tsigkeyring
+        import dns.update
+    except ImportError as e:
+        return "dnspython missing (%s)" % e
+    srv = Redisfo(work, zone_file)
+    load = None
+    out = {}
+    try:
+        srv.start(timeout=180.0)
+        keyring = dns.tsigkeyring.from_text({srv.key_name: srv.key_secret})
+        r = update_series(srv, keyring, dns, "127.1")
+        if isinstance(r, str):
+            return r
+        out["idle"] = r
+        load = start_proc(dnsperf_argv(srv.port, qfile, 300), LOAD_CPU, srv.dir / "dnsperf.log")
+        time.sleep(1.0)	# let dnsperf reach full speed
+        if load.poll() is not None:
+            return "dnsperf exited: " + tail(srv.dir / "dnsperf.log", 3)
+        r = update_series(srv, keyring, dns, "127.2")
+        if isinstance(r, str):
+            return r
+        out["load"] = r
+        if load.poll() is not None:
+            return "dnsperf stopped before the updates were done"
+        return out
+    except (RuntimeError, OSError) as e:
+        return str(e).strip().splitlines()[0]
+    finally:
         if load:
             stop_proc(load, signal.SIGINT)
         srv.stop()
+        shutil.rmtree(work, ignore_errors=True)	# the copy of the zone (and its journal)
+
+
+def ms_stats(vals):
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def update_section(work, small_zone, small_q, big_zone, big_q):
+    """UPDATE reply and UPDATE-to-new-answer latency for the sample zone,
+    BIG_SERVICES and HUGE_SERVICES, idle and under load, printed."""
+    log("== UPDATE (TSIG-signed, replaces redis A): time to the NOERROR reply, and until a "
+        "UDP query sees the new address;")
+    log("   median [min-max] over %d updates, idle and while dnsperf loads the server "
+        "(%s)" % (UPDATES, " ".join(DNSPERF_OPTS)))
+    huge_zone = work / "huge-update.zone"
+    huge_q = work / "huge.queries"
+    huge_zone.write_text(zone_text(HUGE_SERVICES))
+    huge_q.write_text(query_lines(20000, HUGE_SERVICES, 3))
+    cols = [("sample zone", 0, small_zone, small_q),
+            ("%d services" % BIG_SERVICES, BIG_SERVICES, big_zone, big_q),
+            ("%d services" % HUGE_SERVICES, HUGE_SERVICES, huge_zone, huge_q)]
+    res = {}
+    try:
+        for title, n, zf, qf in cols:
+            res[title] = update_latency(work / ("update-%d" % n), zf, qf)
+    finally:
+        huge_zone.unlink()
+        huge_q.unlink()
+    w = 24
+    log("  %-25s" % "" + "".join("%-*s" % (w, t) for t, _, _, _ in cols))
+    rows = (("idle: UPDATE reply (ms)", "idle", 0), ("idle: new answer (ms)", "idle", 1),
+            ("load: UPDATE reply (ms)", "load", 0), ("load: new answer (ms)", "load", 1))
+    for label, phase, k in rows:
+        cells = []
+        for t, _, _, _ in cols:
+            r = res[t]
+            cells.append("FAILED" if isinstance(r, str) else fmt(ms_stats(r[phase][k]), "%.1f"))
+        log("  %-25s" % label + "".join("%-*s" % (w, c) for c in cells))
+    for t, _, _, _ in cols:
+        if isinstance(res[t], str):
+            log("  %s: %s" % (t, res[t]))
+    small, huge = res[cols[0][0]], res[cols[2][0]]
+    if isinstance(small, str) or isinstance(huge, str):
+        log("  %d services / sample zone: n/a" % HUGE_SERVICES)
+        return 1
+    def r(phase, k):
+        h, sm = statistics.median(huge[phase][k]), statistics.median(small[phase][k])
+        return "%.1f" % (h / sm) if sm else "n/a"
+    log("  %d services / sample zone, medians: UPDATE reply %s idle, %s under load; "
+        "new answer %s idle, %s under load" %
+        (HUGE_SERVICES, r("idle", 0), r("load", 0), r("idle", 1), r("load", 1)))
+    log("  goal: 100,000 services at most 3x the sample zone and under 10 ms")
+    log("")
+    return 0
+
+
+# ---------------------------------------------------------------- planned switch
+
+SWITCH_HOSTS = (("r1", "127.0.0.2"), ("r2", "127.0.0.3"), ("r3", "127.0.0.4"))
+
+
+def service_zone_text(n_services):
+    """The zone of the one configured service, `redis` naming r1 (its A and
+    _redisfo TXT), and n_services more (svcN, as zone_text) that no switch
+    touches."""
+    lines = [
+        "$ORIGIN svc.test.",
+        "$TTL 300",
+        "@\t3600 IN SOA ns1 hostmaster 1 3600 600 86400 5",
+        "@\t3600 IN NS ns1",
+        "ns1\t3600 IN A 127.0.0.1",
+        "redis\t5 IN A 127.0.0.2",
+        '_redisfo.redis\t5 IN TXT "primary=r1 epoch=1 at=2026-01-01T00:00:00Z"',
+    ]
+    extra = zone_text(n_services).split("\n")[12:]	# past the sample zone's 12 lines
+    return "\n".join(lines) + "\n" + "\n".join(extra)
+
+
+class RedisfoSwitch(Redisfo):
+    """redisfo-dns with one service `redis` on real nodes (self.nodes:
+    [(name, host, port)], set before write_config)."""
+    key = "redisfo-switch"
+
+    def __init__(self, work, zone_file, nodes):
+        self.nodes = nodes
+        super().__init__(work, zone_file)
+
+    def write_config(self):
+        super().write_config()
+        conf = self.dir / "redisfo.conf"
+        text = conf.read_text()
+        text = text.replace('audit_log = "redisfo-audit.log";',
+                            'audit_log = "redisfo-audit.log";\n  probe_timeout_ms = 300;\n'
+                            '  probes = 2;\n  pause_timeout_ms = 2000;')
+        nodes = ",\n".join('      { name = "%s"; host = "%s"; port = %d; }' % n
+                           for n in self.nodes)
+        text = re.sub(r"nodes = \(.*?\);", "nodes = (\n%s\n    );" % nodes, text, flags=re.S)
+        conf.write_text(text)
+
+
+def redis_node(work, name, host, port, master):
+    d = work / ("redis-" + name)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "redis.conf").write_text(
+        "port %d\nbind %s\ndir \"%s\"\nsave \"\"\nappendonly no\nprotected-mode no\n"
+        "daemonize no\nlogfile \"\"\nrepl-diskless-sync-delay 0\n%s" %
+        (port, host, d, "replicaof %s %d\n" % master if master else ""))
+    return start_proc(["redis-server", str(d / "redis.conf")], None, d / "redis.log", cwd=d)
+
+
+def switch_section(work):
+    """A planned switch there and back, SWITCHES times, with the sample
+    service zone and with HUGE_SERVICES more services, both servers up at
+    once and taking turns; its "total" (the switch's own timeline) and the
+    command's wall time, printed."""
+    log("== planned switch (`switch -y --to`, 3 redis-server nodes), the service's zone alone "
+        "and with %d more services;" % HUGE_SERVICES)
+    log("   both servers up, taking turns, %d switches each (there and back %d times)" %
+        (2 * SWITCHES, SWITCHES))
+    try:
+        import redis
+    except ImportError as e:
+        log("  n/a: python3-redis missing (%s)" % e)
+        return 1
+    if not shutil.which("redis-server"):
+        log("  n/a: redis-server is not installed")
+        return 1
+    host_ports = [h for _, h in SWITCH_HOSTS]
+    port = None
+    for _ in range(100):
+        p = free_port()
+        if all(_bindable(h, p) for h in host_ports[1:]):
+            port = p
+            break
+    if port is None:
+        log("  n/a: no port free on %s" % ", ".join(host_ports))
+        return 1
+    nodes = [(n, h, port) for n, h in SWITCH_HOSTS]
+    procs, servers = [], {}
+    zones = (("sample", 0), ("huge", HUGE_SERVICES))
+    res = {k: [] for k, _ in zones}
+    try:
+        master = None
+        for n, h, p in nodes:
+            procs.append(redis_node(work / "switch", n, h, p, master))
+            if master is None:
+                master = (h, p)
+        clients = [redis.Redis(host=h, port=p, socket_timeout=2, socket_connect_timeout=2)
+                   for _, h, p in nodes]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if all(c.info("replication").get("master_link_status") == "up"
+                       for c in clients[1:]):
+                    break
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replicas did not link to r1 within 30 s")
+            time.sleep(0.05)
+        for c in clients:
+            c.close()
+        for k, n in zones:
+            zf = work / ("switch-%s.zone" % k)
+            zf.write_text(service_zone_text(n))
+            servers[k] = RedisfoSwitch(work / ("switch-" + k), zf, nodes)
+            zf.unlink()
+            servers[k].start(timeout=180.0)
+        for rnd in range(SWITCHES):
+            for k, _ in zones:
+                srv = servers[k]
+                for to in ("r2", "r1"):
+                    t0 = time.monotonic()
+                    p = subprocess.run([str(BINARY), "-c", str(srv.dir / "redisfo.conf"),
+                                        "switch", "-y", "--to", to], capture_output=True,
+                                       text=True, timeout=120, cwd=srv.dir,
+                                       stdin=subprocess.DEVNULL)
+                    dt = (time.monotonic() - t0) * 1000
+                    m = re.search(r"^total: ([0-9.]+) ms", p.stdout, re.M)
+                    if p.returncode != 0 or not m:
+                        raise RuntimeError("switch to %s (%s zone) failed (exit %d):\n%s" %
+                                           (to, k, p.returncode,
+                                            (p.stdout + p.stderr).strip()[-1500:]))
+                    res[k].append({"round": len(res[k]), "total": float(m.group(1)),
+                                   "wall": dt})
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, redis.RedisError) as e:
+        log("  FAILED: %s" % str(e).strip())
+        return 1
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        for p in reversed(procs):
+            stop_proc(p)
+        shutil.rmtree(work / "switch", ignore_errors=True)
+        for k, _ in zones:
+            shutil.rmtree(work / ("switch-" + k), ignore_errors=True)
+    log("  %-25s%-24s%-24s" % ("", "service zone alone", "+%d services" % HUGE_SERVICES))
+    log("  %-25s%-24s%-24s" % ("switch total (ms)", fmt(med(res["sample"], "total"), "%.1f"),
+                               fmt(med(res["huge"], "total"), "%.1f")))
+    log("  %-25s%-24s%-24s" % ("command wall time (ms)", fmt(med(res["sample"], "wall"), "%.1f"),
+                               fmt(med(res["huge"], "wall"), "%.1f")))
+    log("  %d services / service zone alone, switch by switch: total %s, wall time %s "
+        "(goal: total at most 1.2)" %
+        (HUGE_SERVICES, rstr(ratio({"a": res["huge"], "b": res["sample"]}, "a", "b", "total")),
+         rstr(ratio({"a": res["huge"], "b": res["sample"]}, "a", "b", "wall"))))
+    log("")
+    return 0
+
+
+def _bindable(host, port):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        t.close()
 
 
 # ---------------------------------------------------------------- main
@@ -1084,12 +1324,10 @@ def main():
         log("")
         failures += start_and_saturation(work, small_zone, small_q, have_redisfo)
         if have_redisfo and "redisfo-dns" not in failed:
-            log("== UPDATE (TSIG-signed, replaces redis A) to the new answer, under dnsperf load:")
-            log("  sample zone:     " + update_latency(work / "update-sample", small_zone, small_q))
-            log("  %d services: " % BIG_SERVICES +
-                update_latency(work / "update-big", big_zone, big_q))
+            failures += update_section(work, small_zone, small_q, big_zone, big_q)
+            failures += switch_section(work)
         else:
-            log("== UPDATE to the new answer: n/a (redisfo-dns does not run)")
+            log("== UPDATE and switch figures: n/a (redisfo-dns does not run)")
     finally:
         stop_all()
         if os.environ.get("BENCH_KEEP"):
