@@ -54,7 +54,7 @@ cmd_serve(const struct conf *conf, int argc, char **argv)
 		log_errorx("%s", err);
 		return 2;
 	}
-	if (zone_negative_ttl_check(z, conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
+	if (zone_negative_ttl_check(ldns_zone_soa(z), conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
 	    err, sizeof(err)))
 		log_warnx("%s", err);
 	return server_run(conf, z);
@@ -119,7 +119,7 @@ cmd_checkconf(const struct conf *conf, int argc, char **argv)
 		return 2;
 	}
 	/* Worth knowing, not an error: the zone serves, only a switch is slower to be seen. */
-	if (zone_negative_ttl_check(z, conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
+	if (zone_negative_ttl_check(ldns_zone_soa(z), conf->dns.zone_file, (uint32_t)conf->dns.negative_ttl,
 	    err, sizeof(err)))
 		fprintf(stderr, "redisfo-dns: warning: %s\n", err);
 	if ((snap = snapshot_build(z, conf->dns.zone, err, sizeof(err))) == NULL) {

@@ -540,13 +540,16 @@ server_reload_zone(struct server *srv, const struct conf *nc, char *err, size_t 
 	if (!store_file_changed(&srv->store)) {
 		log_info("%s is as the server wrote it: still serving serial %u",
 		    nc->dns.zone_file, srv->ver->serial);
+		if (zone_negative_ttl_check(srv->ver->soa_rr, nc->dns.zone_file,
+		    (uint32_t)nc->dns.negative_ttl, err, errlen))
+			log_warnx("%s", err);
 		return 0;
 	}
 	if ((z = zone_load(nc->dns.zone_file, nc->dns.zone, (uint32_t)nc->dns.ttl,
 	    err, errlen)) == NULL)
 		return -1;
-	if (zone_negative_ttl_check(z, nc->dns.zone_file, (uint32_t)nc->dns.negative_ttl,
-	    err, errlen))
+	if (zone_negative_ttl_check(ldns_zone_soa(z), nc->dns.zone_file,
+	    (uint32_t)nc->dns.negative_ttl, err, errlen))
 		log_warnx("%s", err);
 	if ((int32_t)(zone_serial(z) - srv->ver->serial) <= 0 && srv->store.behind > 0) {
 		snprintf(err, errlen, "%.400s holds serial %u, not after the served %u, whose last "

@@ -1076,10 +1076,9 @@ zone_negative_ttl(const ldns_rr *soa)
 }
 
 int
-zone_negative_ttl_check(const ldns_zone *z, const char *path, uint32_t limit,
+zone_negative_ttl_check(const ldns_rr *soa, const char *path, uint32_t limit,
     char *msg, size_t msglen)
 {
-	const ldns_rr	*soa = ldns_zone_soa(z);
 	uint32_t	 neg = zone_negative_ttl(soa);
 
 	if (soa == NULL || neg <= limit)

@@ -47,10 +47,11 @@ uint32_t	 zone_serial(const ldns_zone *z);
  */
 uint32_t	 zone_negative_ttl(const ldns_rr *soa);
 /*
- * Is z's negative TTL above limit (dns.negative_ttl)? 1 with a warning in
- * msg naming path, both values and what it costs a switch; 0 when not.
+ * Is the negative TTL of the zone whose SOA is soa above limit
+ * (dns.negative_ttl)? 1 with a warning in msg naming path, both values and
+ * what it costs a switch; 0 when not.
  */
-int		 zone_negative_ttl_check(const ldns_zone *z, const char *path,
+int		 zone_negative_ttl_check(const ldns_rr *soa, const char *path,
 		    uint32_t limit, char *msg, size_t msglen);
 /*
  * A change to a zone: for each name it touches, every record the name

@@ -492,7 +492,7 @@ test_create_soa_negative_ttl(void **state)
 	assert_int_equal(ldns_rr_ttl(soa), 7);
 	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), 7);
 	assert_int_equal(zone_negative_ttl(soa), 7);
-	assert_int_equal(zone_negative_ttl_check(z, path, 7, err, sizeof(err)), 0);
+	assert_int_equal(zone_negative_ttl_check(ldns_zone_soa(z), path, 7, err, sizeof(err)), 0);
 	ldns_zone_deep_free(z);
 }
 
@@ -508,8 +508,8 @@ test_negative_ttl_check(void **state)
 	z = unit_zone_from_text("svc.test.", "$ORIGIN svc.test.\n"
 	    "@ 3600 IN SOA ns1 hostmaster 1 3600 600 1209600 60\n@ 3600 IN NS ns1\n");
 	assert_int_equal(zone_negative_ttl(ldns_zone_soa(z)), 60);
-	assert_int_equal(zone_negative_ttl_check(z, "zones/x.zone", 60, msg, sizeof(msg)), 0);
-	assert_int_equal(zone_negative_ttl_check(z, "zones/x.zone", 5, msg, sizeof(msg)), 1);
+	assert_int_equal(zone_negative_ttl_check(ldns_zone_soa(z), "zones/x.zone", 60, msg, sizeof(msg)), 0);
+	assert_int_equal(zone_negative_ttl_check(ldns_zone_soa(z), "zones/x.zone", 5, msg, sizeof(msg)), 1);
 	assert_non_null(strstr(msg, "zones/x.zone: "));
 	assert_non_null(strstr(msg, "min(TTL 3600, minimum 60) = 60"));
 	assert_non_null(strstr(msg, "dns.negative_ttl 5"));
@@ -519,9 +519,9 @@ test_negative_ttl_check(void **state)
 	z = unit_zone_from_text("svc.test.", "$ORIGIN svc.test.\n"
 	    "@ 30 IN SOA ns1 hostmaster 1 3600 600 1209600 600\n@ 3600 IN NS ns1\n");
 	assert_int_equal(zone_negative_ttl(ldns_zone_soa(z)), 30);
-	assert_int_equal(zone_negative_ttl_check(z, "x", 29, msg, sizeof(msg)), 1);
+	assert_int_equal(zone_negative_ttl_check(ldns_zone_soa(z), "x", 29, msg, sizeof(msg)), 1);
 	assert_non_null(strstr(msg, "min(TTL 30, minimum 600) = 30"));
-	assert_int_equal(zone_negative_ttl_check(z, "x", 30, msg, sizeof(msg)), 0);
+	assert_int_equal(zone_negative_ttl_check(ldns_zone_soa(z), "x", 30, msg, sizeof(msg)), 0);
 	ldns_zone_deep_free(z);
 }
 
