@@ -18,6 +18,7 @@
 
 #include "conf/conf.h"
 #include "conf/log.h"
+#include "conf/util.h"
 #include "conf/version.h"
 #include "dnsd/server.h"
 #include "dnsd/stats.h"
@@ -39,28 +40,29 @@ struct command {
 	const char	*args;		/* what follows the name */
 	const char	*about;
 	int		 nagios;	/* speaks plugin conventions: a bad config is UNKNOWN */
+	int		 zone;		/* loads the whole zone: huge pages for its heap */
 };
 
 static const struct command commands[] = {
 	{ "serve",	cmd_serve,	"",
-	    "run the DNS server in the foreground", 0 },
+	    "run the DNS server in the foreground", 0, 1 },
 	{ "switch",	cmd_switch,	"[SERVICE] [--to NODE] [--force] [--dry-run] [-y]",
-	    "move the primary to a replica, and the record with it", 0 },
+	    "move the primary to a replica, and the record with it", 0, 0 },
 	{ "rejoin",	cmd_rejoin,	"[SERVICE] NODE",
-	    "make a recovered node a replica of the served primary", 0 },
+	    "make a recovered node a replica of the served primary", 0, 0 },
 	{ "status",	cmd_status,	"[SERVICE] [--json]",
-	    "nodes, served record, verdict", 0 },
+	    "nodes, served record, verdict", 0, 0 },
 	{ "check",	cmd_check,	"[SERVICE] [-w BYTES] [-c BYTES] [-t SECONDS] [-V]",
-	    "monitoring check (Nagios plugin conventions)", 1 },
+	    "monitoring check (Nagios plugin conventions)", 1, 0 },
 	{ "readers",	cmd_readers,	"[SERVICE]",
-	    "refresh the reader record from a probe (every service without SERVICE)", 0 },
+	    "refresh the reader record from a probe (every service without SERVICE)", 0, 0 },
 	{ "sentinel-reconfig", cmd_sentinel_reconfig,
 	    "MASTER-NAME ROLE STATE FROM-IP FROM-PORT TO-IP TO-PORT",
-	    "Sentinel's client-reconfig-script: move the record to TO (exit 1 retry, 2 do not)", 0 },
+	    "Sentinel's client-reconfig-script: move the record to TO (exit 1 retry, 2 do not)", 0, 0 },
 	{ "checkconf",	cmd_checkconf,	"",
-	    "validate the config and the zone", 0 },
+	    "validate the config and the zone", 0, 1 },
 	{ "stats",	cmd_stats,	"",
-	    "the running server's counters, from dns.metrics_listen", 0 },
+	    "the running server's counters, from dns.metrics_listen", 0, 0 },
 };
 
 /* serve reads the config again on SIGHUP: from the file conf_load read. */
@@ -165,6 +167,8 @@ main(int argc, char **argv)
 			    cmd->args[0] ? " " : "", cmd->args, cmd->about);
 			return 0;
 		}
+	if (cmd->zone)
+		heap_hugepages(argv);
 	conf_file = conf_locate(conf_opt, how, sizeof(how));
 	if (conf_load(conf_file, &conf, err, sizeof(err)) == -1) {
 		if (cmd->nagios) {

@@ -166,3 +166,19 @@ atomic_file_abort(struct atomic_file *af)
 	af->fp = NULL;
 	unlink(af->tmp);
 }
+
+void
+heap_hugepages(char **argv)
+{
+	const char	*was = getenv("GLIBC_TUNABLES");
+	char		 want[1024];
+
+	if (was != NULL && strstr(was, "glibc.malloc.hugetlb") != NULL)
+		return;		/* done, or the operator chose */
+	if ((size_t)snprintf(want, sizeof(want), "%s%sglibc.malloc.hugetlb=1", was ? was : "",
+	    was ? ":" : "") >= sizeof(want) || setenv("GLIBC_TUNABLES", want, 1) == -1)
+		return;
+	(void)execv("/proc/self/exe", argv);
+	/* Cannot: go on as we are, and do not ask again in a child. */
+	(void)setenv("GLIBC_TUNABLES", was != NULL ? was : "", 1);
+}

@@ -67,4 +67,14 @@ void		 folder_of(const char *path, char *dir, size_t len);
 /* fsync the folder that holds path, so that a rename in it is durable. */
 int		 fsync_folder_of(const char *path);
 
+/*
+ * Start the program again, once, with glibc's malloc asking the kernel
+ * for transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1,
+ * unless the environment sets that tunable already): a loaded zone is
+ * millions of small allocations, and with 4 KB pages every new page is a
+ * fault and a TLB entry, half the time it takes to load 100,000
+ * services. Returns only when it did not (already so, or exec failed).
+ */
+void		 heap_hugepages(char **argv);
+
 #endif

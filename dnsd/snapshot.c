@@ -63,7 +63,7 @@ struct rrset {
 	const uint8_t	*owner;		/* lower-cased wire form, in base->owners */
 	union {
 		uint32_t at;		/* its RRs: load.rrs[at] on, n of them */
-		uint32_t first;		/* while sorting: the one RR of an entry (load_rr) */
+		ldns_rr *first;		/* while sorting: the one RR of an entry */
 	};
 	uint32_t	 ttl;		/* the lowest of its RRs */
 	uint32_t	 n;
@@ -396,30 +396,38 @@ name_same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* Enter d in the base's index of reads, unless it is there already. */
+static void
+dep_index(struct snap_base *base, struct dep *d)
+{
+	struct dep **head = &base->deps[d->hash & base->deps_mask], *o;
+
+	for (o = *head; o != NULL; o = o->next)
+		if (o->hash == d->hash && name_same(o->names, o->len, d->names, d->len) &&
+		    name_same(o->names + o->len, o->dep_len, d->names + d->len, d->dep_len))
+			return;
+	d->next = *head;
+	*head = d;
+}
+
 /* Note that the answers of b->self read name (b->failed when out of memory). */
 static void
 dep_note(struct build *b, const uint8_t *name, size_t len)
 {
 	struct snap_base	*base = b->snap->base;
-	uint32_t		 h = name_hash(name, len);
-	struct dep		**head = &base->deps[h & base->deps_mask], *d;
+	struct dep		*d;
 
-	for (d = *head; d != NULL; d = d->next)
-		if (d->hash == h && name_same(d->names, d->len, name, len) &&
-		    name_same(d->names + d->len, d->dep_len, b->self, b->self_len))
-			return;
 	if ((d = arena_alloc(&base->dep_arena, NULL, ARENA_CHUNK, sizeof(*d) + len + b->self_len,
 	    8)) == NULL) {
 		b->failed = 1;
 		return;
 	}
-	d->hash = h;
+	d->hash = name_hash(name, len);
 	d->len = (uint8_t)len;
 	d->dep_len = (uint8_t)b->self_len;
 	memcpy(d->names, name, len);
 	memcpy(d->names + len, b->self, b->self_len);
-	d->next = *head;
-	*head = d;
+	dep_index(base, d);
 }
 
 static void
@@ -556,12 +564,6 @@ b_entry(struct build *b, const uint8_t *name, size_t len)
 	return snapshot_lookup(b->snap, name, len);
 }
 
-static const struct zset *
-b_set(struct build *b, const uint8_t *name, size_t len, uint16_t type)
-{
-	return entry_set(b_entry(b, name, len), type);
-}
-
 /* ---- answers ---- */
 
 static void
@@ -602,6 +604,7 @@ wr_negative_soa(struct writer *w, struct build *b)
 static uint16_t
 wr_additional(struct writer *w, struct build *b, const struct zset *s)
 {
+	const struct name_entry *at;
 	uint16_t	count = 0;
 	size_t		i, t;
 	int		field;
@@ -620,9 +623,9 @@ wr_additional(struct writer *w, struct build *b, const struct zset *s)
 		if (target == NULL || ldns_rdf_get_type(target) != LDNS_RDF_TYPE_DNAME)
 			continue;
 		len = rdf_name_lc(target, lc);
+		at = b_entry(b, lc, len);
 		for (t = 0; t < 2; t++) {
-			const struct zset *a = b_set(b, lc, len,
-			    t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
+			const struct zset *a = entry_set(at, t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
 
 			if (a != NULL) {
 				wr_rrset(w, a, -1);
@@ -657,8 +660,8 @@ answer_finish(struct build *b, struct answer *ans, struct writer *w, size_t len_
  * qtype 0 (never in a zone) gives the chain and the negative end.
  */
 static int
-answer_build(struct build *b, const uint8_t *qname, size_t qlen, uint16_t qtype,
-    struct answer *ans)
+answer_build(struct build *b, const struct name_entry *self, const uint8_t *qname, size_t qlen,
+    uint16_t qtype, struct answer *ans)
 {
 	struct writer		 w;
 	const struct zset	*s = NULL, *cname;
@@ -671,7 +674,9 @@ answer_build(struct build *b, const uint8_t *qname, size_t qlen, uint16_t qtype,
 	memset(ans, 0, sizeof(*ans));
 	ans->rcode = LDNS_RCODE_NOERROR;
 	for (hops = 0; hops <= CNAME_CHAIN_MAX; hops++) {
-		const struct name_entry *ne = b_entry(b, cur, cur_len);
+		/* The name asked about is at hand; the chain's names are looked up. */
+		const struct name_entry *ne = hops == 0 && self != NULL ? self :
+		    b_entry(b, cur, cur_len);
 
 		s = qtype == LDNS_RR_TYPE_ANY ? NULL : entry_set(ne, qtype);
 		if (s != NULL || qtype == LDNS_RR_TYPE_CNAME)
@@ -772,7 +777,7 @@ entry_build(struct build *b, struct name_entry *ne)
 	if (ne->types == NULL)
 		return -1;
 	for (i = 0; i < ne->nsets; i++) {
-		if (answer_build(b, ne->name, ne->name_len, ne->sets[i].type,
+		if (answer_build(b, ne, ne->name, ne->name_len, ne->sets[i].type,
 		    &ne->types[ne->ntypes]) == -1)
 			return -1;
 		ne->types[ne->ntypes].type = ne->sets[i].type;
@@ -788,7 +793,7 @@ entry_build(struct build *b, struct name_entry *ne)
 		/* Keep types sorted: insert in place. */
 		for (t = ne->ntypes; t > 0 && ne->types[t - 1].type > chain_types[i]; t--)
 			ne->types[t] = ne->types[t - 1];
-		if (answer_build(b, ne->name, ne->name_len, chain_types[i], &ne->types[t]) == -1) {
+		if (answer_build(b, ne, ne->name, ne->name_len, chain_types[i], &ne->types[t]) == -1) {
 			ne->types[t].body = NULL;
 			ne->ntypes++;
 			return -1;
@@ -798,7 +803,7 @@ entry_build(struct build *b, struct name_entry *ne)
 	}
 	if (cname != NULL) {
 		/* Any other type: the chain, then NODATA/NXDOMAIN at its end. */
-		if (answer_build(b, ne->name, ne->name_len, 0, &ne->types[ne->ntypes]) == -1)
+		if (answer_build(b, ne, ne->name, ne->name_len, 0, &ne->types[ne->ntypes]) == -1)
 			return -1;
 		ne->has_other = 1;
 	}
@@ -821,7 +826,8 @@ version_build_negative(struct build *b)
 	b->chunk = ARENA_SMALL;
 	return answer_build_negative(b, &snap->nxdomain, LDNS_RCODE_NXDOMAIN) == -1 ||
 	    answer_build_negative(b, &snap->nodata, LDNS_RCODE_NOERROR) == -1 ||
-	    answer_build(b, snap->apex, snap->apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ? -1 : 0;
+	    answer_build(b, NULL, snap->apex, snap->apex_len, LDNS_RR_TYPE_SOA, &snap->soa) == -1 ?
+	    -1 : 0;
 }
 
 /* ---- the table ---- */
@@ -1085,7 +1091,7 @@ struct load {
 	ldns_rr		*soa;
 	struct rrset	*sets;		/* sorted by owner, then type */
 	size_t		 nsets;
-	uint32_t	*rrs;		/* every RR once (load_rr numbers), in the order of sets */
+	ldns_rr		**rrs;		/* every RR once, in the order of sets; the base keeps them */
 	size_t		 nrrs;
 	uint8_t		*names;		/* the lower-cased owners; the base keeps them */
 	size_t		 names_len;
@@ -1135,14 +1141,13 @@ load_rr(const struct load *l, uint32_t i)
 
 /* Owner, type, then data: equal RRs end up next to each other. */
 static int
-rrset_rr_cmp(const void *a, const void *b, void *arg)
+rrset_rr_cmp(const void *a, const void *b)
 {
 	int c = rrset_cmp(a, b);
 
 	if (c != 0)
 		return c;
-	return rr_rdata_cmp(load_rr(arg, ((const struct rrset *)a)->first),
-	    load_rr(arg, ((const struct rrset *)b)->first));
+	return rr_rdata_cmp(((const struct rrset *)a)->first, ((const struct rrset *)b)->first);
 }
 
 /* Is there a set at owner (sets are sorted by owner first)? */
@@ -1212,12 +1217,12 @@ load_sets(struct load *l)
 		l->names_len = off;
 		flat[n].type = ldns_rr_get_type(rr);
 		flat[n].ttl = ldns_rr_ttl(rr);
-		flat[n].first = (uint32_t)i;
+		flat[n].first = rr;
 		n++;
 	}
 	/* One RR per entry, sorted; then each run of equal (owner, type)
 	 * becomes one set whose RRs lie together in l->rrs, duplicates out. */
-	qsort_r(flat, n, sizeof(*flat), rrset_rr_cmp, l);
+	qsort(flat, n, sizeof(*flat), rrset_rr_cmp);
 	l->nsets = 0;
 	for (i = 0; i < n; i = j) {
 		struct rrset s = flat[i];
@@ -1227,8 +1232,7 @@ load_sets(struct load *l)
 		s.n = 1;
 		for (j = i + 1; j < n && rrset_cmp(&flat[i], &flat[j]) == 0; j++) {
 			/* Sorted by data too: a duplicate equals the last one kept. */
-			if (rr_rdata_cmp(load_rr(l, l->rrs[kept - 1]),
-			    load_rr(l, flat[j].first)) != 0) {
+			if (rr_rdata_cmp(l->rrs[kept - 1], flat[j].first) != 0) {
 				l->rrs[kept++] = flat[j].first;
 				s.n++;
 			}
@@ -1375,11 +1379,10 @@ snapshot_build(const ldns_zone *zone, const char *origin, char *err, size_t errl
 		    l.sets[i - 1].owner, l.sets[i - 1].owner_len);
 	if ((ents = load_empty_nonterminals(&l, snap->apex_len, &nents)) == NULL ||
 	    (base->entries = calloc(nowners + nents + 1, sizeof(*base->entries))) == NULL ||
-	    (base->sets = calloc(l.nsets + 1, sizeof(*base->sets))) == NULL ||
-	    (base->rrs = calloc(l.nrrs + 1, sizeof(*base->rrs))) == NULL)
+	    (base->sets = calloc(l.nsets + 1, sizeof(*base->sets))) == NULL)
 		goto oom;
-	for (i = 0; i < l.nrrs; i++)
-		base->rrs[i] = load_rr(&l, l.rrs[i]);
+	base->rrs = l.rrs;
+	l.rrs = NULL;
 	for (i = 0; i < l.nsets; i++) {
 		base->sets[i].rr = &base->rrs[l.sets[i].at];
 		base->sets[i].n = (uint16_t)(l.sets[i].n > 65535 ? 65535 : l.sets[i].n);
