@@ -396,38 +396,33 @@ name_same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* Enter d in the base's index of reads, unless it is there already. */
-static void
-dep_index(struct snap_base *base, struct dep *d)
-{
-	struct dep **head = &base->deps[d->hash & base->deps_mask], *o;
-
-	for (o = *head; o != NULL; o = o->next)
-		if (o->hash == d->hash && name_same(o->names, o->len, d->names, d->len) &&
-		    name_same(o->names + o->len, o->dep_len, d->names + d->len, d->dep_len))
-			return;
-	d->next = *head;
-	*head = d;
-}
-
-/* Note that the answers of b->self read name (b->failed when out of memory). */
+/*
+ * Note that the answers of b->self read name (b->failed when out of
+ * memory), once: a change builds the same answers again and again.
+ */
 static void
 dep_note(struct build *b, const uint8_t *name, size_t len)
 {
 	struct snap_base	*base = b->snap->base;
-	struct dep		*d;
+	uint32_t		 h = name_hash(name, len);
+	struct dep		**head = &base->deps[h & base->deps_mask], *d;
 
+	for (d = *head; d != NULL; d = d->next)
+		if (d->hash == h && name_same(d->names, d->len, name, len) &&
+		    name_same(d->names + d->len, d->dep_len, b->self, b->self_len))
+			return;
 	if ((d = arena_alloc(&base->dep_arena, NULL, ARENA_CHUNK, sizeof(*d) + len + b->self_len,
 	    8)) == NULL) {
 		b->failed = 1;
 		return;
 	}
-	d->hash = name_hash(name, len);
+	d->hash = h;
 	d->len = (uint8_t)len;
 	d->dep_len = (uint8_t)b->self_len;
 	memcpy(d->names, name, len);
 	memcpy(d->names + len, b->self, b->self_len);
-	dep_index(base, d);
+	d->next = *head;
+	*head = d;
 }
 
 static void
