@@ -8,8 +8,9 @@
  * the operator commands in failover/.
  * It is the command line of conf/, the base layer shared by dnsd/ and
  * failover/, and the one file of conf/ that calls into them. It never
- * does a command's work itself, and reads the config once: the path it
- * was read from travels in conf->path.
+ * does a command's work itself, and reads the config once (a command that
+ * loads a large zone starts again first, on huge pages): the path it was
+ * read from travels in conf->path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #define REDISFO_SYSCONFDIR	"/etc"
 #endif
 #define REDISFO_CONF_ENV	"REDISFO_CONF"
+#define HUGE_ZONE_BYTES		(1 << 20)	/* about 5,000 services */
 #define REDISFO_CONF_LOCAL	"redisfo.conf"
 #define REDISFO_CONF_SYSTEM	REDISFO_SYSCONFDIR "/redisfo-dns/redisfo.conf"
 
@@ -42,6 +44,15 @@ struct command {
 	int		 nagios;	/* speaks plugin conventions: a bad config is UNKNOWN */
 	int		 zone;		/* loads the whole zone: huge pages for its heap */
 };
+
+/* Bytes in the file at path; 0 when there is none. */
+static off_t
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? sb.st_size : 0;
+}
 
 static const struct command commands[] = {
 	{ "serve",	cmd_serve,	"",
@@ -167,8 +178,6 @@ main(int argc, char **argv)
 			    cmd->args[0] ? " " : "", cmd->args, cmd->about);
 			return 0;
 		}
-	if (cmd->zone)
-		heap_hugepages(argv);
 	conf_file = conf_locate(conf_opt, how, sizeof(how));
 	if (conf_load(conf_file, &conf, err, sizeof(err)) == -1) {
 		if (cmd->nagios) {
@@ -177,6 +186,15 @@ main(int argc, char **argv)
 		}
 		fprintf(stderr, "redisfo-dns: %s%s\n", err, how);
 		return 2;
+	}
+	/* A zone too large for a few pages of heap: load it on huge ones. */
+	if (cmd->zone && file_size(conf.dns.zone_file) >= HUGE_ZONE_BYTES) {
+		conf_free(&conf);
+		heap_hugepages(argv);
+		if (conf_load(conf_file, &conf, err, sizeof(err)) == -1) {
+			fprintf(stderr, "redisfo-dns: %s%s\n", err, how);
+			return 2;
+		}
 	}
 	log_set_level(conf.log.level + verbosity);
 	log_set_target((enum log_target)conf.log.target);
