@@ -524,6 +524,7 @@ server_reload_zone(struct server *srv, const struct conf *nc, char *err, size_t 
 	ldns_zone	*z;
 	ldns_rr_list	*removed = NULL, *added = NULL;
 	int64_t		 t0 = mono_us();
+	uint64_t	 digest;
 
 	if (strcmp(nc->dns.zone_file, srv->conf->dns.zone_file) != 0) {
 		snprintf(err, errlen, "dns.zone_file changed from %.400s to %.400s: that takes a "
@@ -537,7 +538,7 @@ server_reload_zone(struct server *srv, const struct conf *nc, char *err, size_t 
 		return access(nc->dns.zone_file, F_OK) == 0 ? 0 :
 		    (snprintf(err, errlen, "cannot write %.400s back", nc->dns.zone_file), -1);
 	}
-	if (!store_file_changed(&srv->store)) {
+	if (!store_file_changed(&srv->store, digest = store_digest(nc->dns.zone_file))) {
 		log_info("%s is as the server wrote it: still serving serial %u",
 		    nc->dns.zone_file, srv->ver->serial);
 		if (zone_negative_ttl_check(srv->ver->soa_rr, nc->dns.zone_file,
@@ -560,13 +561,16 @@ server_reload_zone(struct server *srv, const struct conf *nc, char *err, size_t 
 		ldns_zone_deep_free(z);
 		return -1;
 	}
+	/* Changed while it was read: what was read is not known by its digest. */
+	if (store_digest(nc->dns.zone_file) != digest)
+		digest = 0;
 	if ((nv = snapshot_build(z, nc->dns.zone, err, errlen)) == NULL) {
 		ldns_zone_deep_free(z);
 		return -1;
 	}
 	snapshot_own_zone(nv, z);
 	if (snapshot_diff(srv->ver, nv, &removed, &added) == -1 ||
-	    store_reloaded(&srv->store, srv->ver, nv, removed, added, err, errlen) == -1) {
+	    store_reloaded(&srv->store, srv->ver, nv, digest, removed, added, err, errlen) == -1) {
 		if (removed == NULL)
 			snprintf(err, errlen, "out of memory");
 		ldns_rr_list_deep_free(removed);

@@ -212,7 +212,7 @@ store_push_rec(struct store *st, off_t off, uint32_t to_serial)
  * the same tick with the same size and inode number is still told apart.
  * Eight bytes a step, FNV-1a style: a digest to tell edits, not a defence.
  */
-static uint64_t
+uint64_t
 store_digest(const char *path)
 {
 	uint64_t	 buf[8192], h = 14695981039346656037ull;
@@ -410,21 +410,20 @@ store_append(struct store *st, const uint64_t *time_signed, const uint8_t *mac, 
 
 int
 store_reloaded(struct store *st, const struct snapshot *old, const struct snapshot *ver,
-    const ldns_rr_list *removed, const ldns_rr_list *added, char *err, size_t errlen)
+    uint64_t digest, const ldns_rr_list *removed, const ldns_rr_list *added, char *err,
+    size_t errlen)
 {
 	if (store_append(st, NULL, NULL, 0, 0, old, ver, removed, added, err, errlen) == -1)
 		return -1;
 	st->behind = 0;
 	st->file_serial = ver->serial;
-	st->file_digest = store_digest(st->zone_file);
+	st->file_digest = digest;
 	return 0;
 }
 
 int
-store_file_changed(const struct store *st)
+store_file_changed(const struct store *st, uint64_t now)
 {
-	uint64_t now = store_digest(st->zone_file);
-
 	return now == 0 || now != st->file_digest;
 }
 

@@ -91,18 +91,22 @@ void	store_tick(struct store *st, struct snapshot *ver, struct update_replay *re
 	    size_t ixfr_changes, int done);
 /* ms until store_tick has something to do, or -1. */
 int	store_timeout_ms(const struct store *st, const struct snapshot *ver);
+/* What the zone file at path holds, in 64 bits; 0 = no file. */
+uint64_t store_digest(const char *path);
 /*
- * The zone file, as it is now: 0 = as last written or read, 1 = someone
- * else changed it (or it is gone).
+ * Is the zone file, whose digest is now now, other than the server last
+ * wrote or read (or gone)? 1 or 0.
  */
-int	store_file_changed(const struct store *st);
+int	store_file_changed(const struct store *st, uint64_t now);
 /*
- * A zone loaded again from the file (SIGHUP) replaces old: the change is
- * journaled like any other (ver's serial must be after old's, or the
- * journal starts over), and the file is the state from now on.
+ * A zone loaded again from the file (SIGHUP), whose digest was digest
+ * while it was read (0: it changed meanwhile, read it again next time),
+ * replaces old: the change is journaled like any other, and the file is
+ * the state from now on.
  */
 int	store_reloaded(struct store *st, const struct snapshot *old, const struct snapshot *ver,
-	    const ldns_rr_list *removed, const ldns_rr_list *added, char *err, size_t errlen);
+	    uint64_t digest, const ldns_rr_list *removed, const ldns_rr_list *added, char *err,
+	    size_t errlen);
 /* Write the zone file now, from ver, and cut the journal (a stop, a file that went). */
 void	store_write_now(struct store *st, struct snapshot *ver, struct update_replay *replay,
 	    size_t ixfr_changes);
