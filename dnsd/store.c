@@ -245,6 +245,8 @@ store_open(struct store *st, const struct conf_dns *dns, struct snapshot **ver,
 	int		 found = 0, fresh = 0;
 
 	memset(&l, 0, sizeof(l));
+	if (st != NULL)
+		st->done_fd[0] = st->done_fd[1] = -1;
 	if (journal_path(dns->zone_file, path, sizeof(path)) == -1) {
 		snprintf(err, errlen, "%.400s: path too long for its journal", dns->zone_file);
 		return -1;
@@ -331,7 +333,6 @@ store_open(struct store *st, const struct conf_dns *dns, struct snapshot **ver,
 	st->behind = applied;
 	st->last_change_ms = mono_ms();
 	st->file_digest = store_digest(dns->zone_file);
-	st->done_fd[0] = st->done_fd[1] = -1;
 	if (pipe2(st->done_fd, O_CLOEXEC | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -356,6 +357,10 @@ fail:
 		if (st->j != NULL)
 			journal_close(st->j);
 		st->j = NULL;
+		for (i = 0; i < 2; i++)
+			if (st->done_fd[i] >= 0)
+				close(st->done_fd[i]);
+		st->done_fd[0] = st->done_fd[1] = -1;
 	}
 	return -1;
 }

@@ -55,6 +55,30 @@ lock_take(const char *path, int shared, const char *what, char *err, size_t errl
 	return fd;
 }
 
+int
+lock_sweeps(const char *path, char *err, size_t errlen)
+{
+	char	sweep[4096 + 8];
+	int	fd;
+
+	if ((size_t)snprintf(sweep, sizeof(sweep), "%s.sweep", path) >= sizeof(sweep)) {
+		snprintf(err, errlen, "lock file %.400s: path too long", path);
+		return LOCK_ERROR;
+	}
+	if ((fd = open(sweep, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		snprintf(err, errlen, "lock file %.400s: %s", sweep, strerror(errno));
+		return LOCK_ERROR;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			snprintf(err, errlen, "lock file %.400s: %s", sweep, strerror(errno));
+			close(fd);
+			return LOCK_ERROR;
+		}
+	}
+	return fd;
+}
+
 void
 lock_release(int fd)
 {

@@ -25,6 +25,15 @@ enum lock_result {
  */
 int	lock_take(const char *path, int shared, const char *what, char *err,
 	    size_t errlen);
+/*
+ * The sweeps' lock, "<path>.sweep": a sweep of an old primary holds it
+ * while it looks at a node and kills its clients, and a switch or rejoin
+ * from the moment it holds the lock at path until it ends, so that a
+ * sweep never kills the connections of a switch under way, nor clients of
+ * a node that switch is making primary again. Waits (for a sweep round,
+ * milliseconds; for a switch, its length). The descriptor, or LOCK_ERROR.
+ */
+int	lock_sweeps(const char *path, char *err, size_t errlen);
 void	lock_release(int fd);
 
 #endif

@@ -137,7 +137,7 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	struct readers_set		 rs;
 	char				 note[512];
 	char				 reader_owner[CONF_DNAME_MAX + 80], now[512], was[512];
-	int				 n, rc = 1, lock_fd, leased = 0, has_readers, changed;
+	int				 n, rc = 1, lock_fd, sweep_fd = -1, leased = 0, has_readers, changed;
 
 	svc = state_command_args(conf, argc, argv, &name, e, sizeof(e));
 	if (svc == NULL) {
@@ -159,6 +159,11 @@ cmd_rejoin(const struct conf *conf, int argc, char **argv)
 	 * LOCK_BUSY and LOCK_ERROR refuse alike; LOCK_ABSENT is for shared
 	 * takes only. */
 	lock_fd = lock_take(conf->failover.lock_file, 0, "rejoin", e, sizeof(e));
+	if (lock_fd >= 0 && (sweep_fd = lock_sweeps(conf->failover.lock_file, e,
+	    sizeof(e))) < 0) {
+		lock_release(lock_fd);
+		lock_fd = -1;
+	}
 	if (lock_fd < 0) {
 		rj.refused = 1;
 		rejoin_fail(&rj, "%s", e);
@@ -294,6 +299,7 @@ out:
 	state_free(&st);
 	if (leased && lease_release(conf, svc, &lease, e, sizeof(e)) == -1)
 		msg_warnx("rejoin: %s", e);
+	lock_release(sweep_fd);
 	lock_release(lock_fd);
 	return rc;
 }

@@ -21,8 +21,11 @@
  *
  * What it must never do: kill clients on a node that is not a replica of
  * the new primary (it may have become primary again since): each round
- * checks ROLE first and does nothing otherwise. It never holds the lock,
- * and never keeps the switch's terminal or pipes open.
+ * checks ROLE first and does nothing otherwise, and it looks and kills
+ * under the sweeps' lock (lock.h), which a switch or rejoin holds for as
+ * long as it runs, so that no switch can start or end in between. It never
+ * holds the failover lock itself, and never keeps the switch's terminal or
+ * pipes open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@
 #include "conf/conf.h"
 #include "conf/log.h"
 #include "conf/util.h"
+#include "failover/lock.h"
 #include "failover/audit.h"
 #include "failover/node.h"
 #include "failover/state.h"
@@ -80,8 +84,30 @@ sweepable(const struct node_client *c, long long max_age)
 	return strpbrk(c->flags, "SMOP") == NULL;
 }
 
+static int	sweep_node(const struct sweep_plan *, int, int64_t);
+
 int
 sweep_once(const struct sweep_plan *plan, int round)
+{
+	int64_t		 t0 = mono_us();
+	int		 lk, rc;
+	char		 e[512], d[768];
+
+	/* No switch or rejoin while the node is looked at and swept: see lock.h. */
+	if ((lk = lock_sweeps(plan->conf->failover.lock_file, e, sizeof(e))) < 0) {
+		snprintf(d, sizeof(d), "round %d: %s not swept: %s", round,
+		    plan->old_primary->name, e);
+		sweep_audit(plan, "failed", mono_us() - t0, d);
+		return -1;
+	}
+	rc = sweep_node(plan, round, t0);
+	lock_release(lk);
+	return rc;
+}
+
+/* One round on the old primary, under the sweeps' lock. */
+static int
+sweep_node(const struct sweep_plan *plan, int round, int64_t t0)
 {
 	const struct conf_node	*p = plan->old_primary, *t = plan->new_primary;
 	struct node_conn	*c;
@@ -89,7 +115,6 @@ sweep_once(const struct sweep_plan *plan, int round)
 	struct node_client	*cl = NULL;
 	size_t			 n = 0, i;
 	long long		 max_age, killed = 0, older = 0;
-	int64_t			 t0 = mono_us();
 	int			 k, tmo = plan->conf->failover.probe_timeout_ms;
 	char			 e[512], d[768];
 

@@ -321,6 +321,11 @@ switch_step_lock(struct sw *sw)
 		return RUN_OK;
 	}
 	sw->lock_fd = fd;
+	/* A sweep of an earlier switch finishes its round first, and waits for this one. */
+	if ((sw->sweep_fd = lock_sweeps(path, e, sizeof(e))) < 0) {
+		sw_fail(sw, "%s", e);
+		return RUN_FAILED;
+	}
 	/* The file keeps out a second switch on this host; the lease in the
 	 * zone keeps out one on any other host, and shows status and check
 	 * everywhere that the states they are about to see are a switch. */
@@ -1670,6 +1675,7 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 	memset(&sw, 0, sizeof(sw));
 	sw.conf = conf;
 	sw.lock_fd = -1;
+	sw.sweep_fd = -1;
 	sw.p = sw.t = -1;
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
@@ -1708,6 +1714,7 @@ cmd_switch(const struct conf *conf, int argc, char **argv)
 	node_close(sw.tc);
 	state_free(&sw.st);
 	switch_lease_release(&sw);
+	lock_release(sw.sweep_fd);
 	lock_release(sw.lock_fd);
 	return switch_outcome_exit(o);
 }

@@ -98,6 +98,7 @@ struct sw {
 	size_t				 n_checks, n_checks_printed;
 	/* progress */
 	int				 lock_fd;
+	int				 sweep_fd;	/* the sweeps' lock, while lock_fd is held */
 	int				 lease_held;	/* lease is ours, to release */
 	struct lease			 lease;		/* the lease in the zone */
 	struct hook_signals		 sig;
