@@ -356,6 +356,12 @@ zone_check_lines(const ldns_zone *z, const char *origin, const char *path,
 		    what, origin);
 		goto out;
 	}
+	if (zone_rr_why(soa, apex) != NULL) {
+		rr_describe(soa, what, sizeof(what));
+		snprintf(err, errlen, "%sthe SOA record (%s): %s (zone %s)", at, what,
+		    zone_rr_why(soa, apex), origin);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		ldns_rr		*rr = ldns_rr_list_rr(rrs, i);
 		ldns_rr_type	 type = ldns_rr_get_type(rr);
