@@ -396,6 +396,15 @@ name_same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* A total order on names, shorter first, for sorting lists of them. */
+static int
+name_order(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
 /*
  * Note that the answers of b->self read name (b->failed when out of
  * memory), once: a change builds the same answers again and again.
@@ -1251,9 +1260,7 @@ ent_cmp(const void *a, const void *b)
 {
 	const struct ent *x = a, *y = b;
 
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->name, y->name, x->len);
+	return name_order(x->name, x->len, y->name, y->len);
 }
 
 /*
@@ -1489,9 +1496,7 @@ nl_cmp(const void *a, const void *b)
 {
 	const struct nl_name *x = a, *y = b;
 
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->name, y->name, x->len);
+	return name_order(x->name, x->len, y->name, y->len);
 }
 
 /* A new version that shares everything with old. */

@@ -326,7 +326,6 @@ store_open(struct store *st, const struct conf_dns *dns, struct snapshot **ver,
 		return 0;
 	}
 	snprintf(st->zone_file, sizeof(st->zone_file), "%s", dns->zone_file);
-	snprintf(st->journal_path, sizeof(st->journal_path), "%s", path);
 	snprintf(st->origin, sizeof(st->origin), "%s", dns->zone);
 	st->fudge_max = (unsigned)dns->tsig_fudge_max;
 	st->file_serial = z;
@@ -474,8 +473,7 @@ store_timeout_ms(const struct store *st, const struct snapshot *ver)
 
 /* The zone file is written: save the replay cache, and cut the journal. */
 static void
-store_compacted(struct store *st, struct update_replay *replay, size_t ixfr_changes,
-    unsigned fudge_max)
+store_compacted(struct store *st, struct update_replay *replay, size_t ixfr_changes)
 {
 	uint32_t	 serial = st->cver->serial;
 	char		 path[4096 + 16], err[512];
@@ -492,7 +490,7 @@ store_compacted(struct store *st, struct update_replay *replay, size_t ixfr_chan
 	log_info("zone file written, serial %u (%zu changes since in the journal)", serial,
 	    st->behind);
 	if (replay != NULL && (update_replay_path(st->zone_file, path, sizeof(path)) == -1 ||
-	    update_replay_save(replay, path, st->origin, (uint64_t)time(NULL), fudge_max, 1,
+	    update_replay_save(replay, path, st->origin, (uint64_t)time(NULL), st->fudge_max, 1,
 	    err, sizeof(err)) == -1)) {
 		log_warnx("journal kept whole: cannot save the replay cache: %s", err);
 		return;
@@ -511,28 +509,39 @@ store_compacted(struct store *st, struct update_replay *replay, size_t ixfr_chan
 		st->recs[i].off = st->recs[i].off - keep_from + moved;
 }
 
+/*
+ * A write of the zone file ended (the thread joined, or run here): take
+ * its word from the pipe, then keep what it wrote, or say why not and
+ * try again after the next quiet second. The version it wrote goes.
+ */
+static void
+store_written(struct store *st, struct update_replay *replay, size_t ixfr_changes)
+{
+	char c;
+
+	while (read(st->done_fd[0], &c, 1) == 1)
+		;
+	if (st->crc == 0)
+		store_compacted(st, replay, ixfr_changes);
+	else {
+		log_errorx("cannot write the zone file (the journal holds every change): %s",
+		    st->cerr);
+		st->last_change_ms = mono_ms();
+	}
+	snapshot_free(st->cver);
+	st->cver = NULL;
+}
+
 void
 store_tick(struct store *st, struct snapshot *ver, struct update_replay *replay,
     size_t ixfr_changes, int done)
 {
-	char c;
-
 	if (st->j == NULL)
 		return;
 	if (done && st->running) {
-		while (read(st->done_fd[0], &c, 1) == 1)
-			;
 		pthread_join(st->thread, NULL);
 		st->running = 0;
-		if (st->crc == 0)
-			store_compacted(st, replay, ixfr_changes, st->fudge_max);
-		else {
-			log_errorx("cannot write the zone file (the journal holds every change): %s",
-			    st->cerr);
-			st->last_change_ms = mono_ms();
-		}
-		snapshot_free(st->cver);
-		st->cver = NULL;
+		store_written(st, replay, ixfr_changes);
 		return;
 	}
 	if (st->running || store_timeout_ms(st, ver) != 0)
@@ -555,8 +564,6 @@ void
 store_write_now(struct store *st, struct snapshot *ver, struct update_replay *replay,
     size_t ixfr_changes)
 {
-	char c;
-
 	if (st->j == NULL)
 		return;
 	if (st->running)
@@ -564,15 +571,7 @@ store_write_now(struct store *st, struct snapshot *ver, struct update_replay *re
 	snapshot_ref(ver);
 	st->cver = ver;
 	store_compact_thread(st);
-	while (read(st->done_fd[0], &c, 1) == 1)
-		;
-	if (st->crc == 0)
-		store_compacted(st, replay, ixfr_changes, st->fudge_max);
-	else
-		log_errorx("cannot write the zone file (the journal holds every change): %s",
-		    st->cerr);
-	snapshot_free(ver);
-	st->cver = NULL;
+	store_written(st, replay, ixfr_changes);
 }
 
 void

@@ -44,7 +44,6 @@ struct store_rec {
 
 struct store {
 	char			 zone_file[4096];
-	char			 journal_path[4096 + 16];
 	char			 origin[256];
 	unsigned		 fudge_max;	/* dns.tsig_fudge_max, for the replay cache */
 	struct journal		*j;

@@ -591,23 +591,11 @@ rr_same_data(const ldns_rr *a, const ldns_rr *b)
 	return 1;
 }
 
-static size_t
-name_hash(const ldns_rdf *name)
-{
-	const uint8_t *d = ldns_rdf_data(name);
-	size_t h = 2166136261u;
-
-	for (size_t i = 0; i < ldns_rdf_size(name); i++) {
-		h = (h ^ dns_lower(d[i])) * 16777619u;
-	}
-	return h;
-}
-
 /* First index + 1 of the chain where name's records are; 0 if none. */
 static size_t
 work_head(const struct update_work *w, const ldns_rdf *name)
 {
-	return w->nbucket ? w->bucket[name_hash(name) & (w->nbucket - 1)] : 0;
+	return w->nbucket ? w->bucket[zone_name_hash(name) & (w->nbucket - 1)] : 0;
 }
 
 /* The record at index + 1 j if it is owned by name, else NULL. */
@@ -622,7 +610,7 @@ work_at(const struct update_work *w, size_t j, const ldns_rdf *name)
 static void
 work_index(struct update_work *w, size_t i)
 {
-	size_t h = name_hash(ldns_rr_owner(w->rr[i])) & (w->nbucket - 1);
+	size_t h = zone_name_hash(ldns_rr_owner(w->rr[i])) & (w->nbucket - 1);
 
 	w->next[i] = w->bucket[h];
 	w->bucket[h] = i + 1;
@@ -1408,7 +1396,7 @@ zone_src_init(struct zone_src *zs, const ldns_zone *zone)
 	    (zs->next = calloc(n + 1, sizeof(*zs->next))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		size_t h = name_hash(ldns_rr_owner(ldns_rr_list_rr(l, i))) & zs->mask;
+		size_t h = zone_name_hash(ldns_rr_owner(ldns_rr_list_rr(l, i))) & zs->mask;
 
 		zs->next[i] = zs->bucket[h];
 		zs->bucket[h] = i + 1;
@@ -1426,7 +1414,7 @@ zone_src_name_rrs(void *arg, const ldns_rdf *owner, ldns_rr_list *out)
 	if (soa != NULL && zone_name_eq(ldns_rr_owner(soa), owner) &&
 	    !ldns_rr_list_push_rr(out, (ldns_rr *)(uintptr_t)soa))
 		return -1;
-	for (size_t j = zs->bucket[name_hash(owner) & zs->mask]; j != 0; j = zs->next[j - 1]) {
+	for (size_t j = zs->bucket[zone_name_hash(owner) & zs->mask]; j != 0; j = zs->next[j - 1]) {
 		ldns_rr *rr = ldns_rr_list_rr(l, j - 1);
 
 		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA && zone_name_eq(ldns_rr_owner(rr), owner) &&

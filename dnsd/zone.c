@@ -1687,7 +1687,7 @@ zone_edit_free(struct zone_edit *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static size_t
+size_t
 zone_name_hash(const ldns_rdf *name)
 {
 	const uint8_t	*d = ldns_rdf_data(name);

@@ -79,6 +79,8 @@ int		 zone_edit_apply(ldns_zone *z, const struct zone_edit *edit);
  * wildcard, delegation, DNAME, CNAME at the apex), or NULL when it may.
  */
 const char	*zone_rr_why(const ldns_rr *rr, const ldns_rdf *apex);
+/* A hash of a name in wire form that ignores ASCII case (FNV-1a). */
+size_t		 zone_name_hash(const ldns_rdf *name);
 /* Two names in wire form, equal ignoring ASCII case (a cheap ldns_dname_compare() == 0). */
 int		 zone_name_eq(const ldns_rdf *a, const ldns_rdf *b);
 
